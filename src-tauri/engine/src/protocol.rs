@@ -1,0 +1,604 @@
+//! Typed obs-websocket v5 messages (RPC version 1).
+//!
+//! Everything OBS sends is parsed leniently: fields added between obs-websocket
+//! 5.0 and 5.7 are optional, unknown ops, events, output states and status codes
+//! parse into catch-all variants, so a newer or older OBS never crashes the client.
+//! Field names follow the protocol exactly (camelCase on the wire).
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// Opcodes of the `{"op": .., "d": ..}` envelope.
+pub mod op {
+    pub const HELLO: u64 = 0;
+    pub const IDENTIFY: u64 = 1;
+    pub const IDENTIFIED: u64 = 2;
+    pub const REIDENTIFY: u64 = 3;
+    pub const EVENT: u64 = 5;
+    pub const REQUEST: u64 = 6;
+    pub const REQUEST_RESPONSE: u64 = 7;
+    pub const REQUEST_BATCH: u64 = 8;
+    pub const REQUEST_BATCH_RESPONSE: u64 = 9;
+}
+
+/// The RPC version this client speaks.
+pub const RPC_VERSION: u32 = 1;
+
+/// The websocket subprotocol for JSON text frames.
+pub const SUBPROTOCOL: &str = "obswebsocket.json";
+
+/// Event subscription bits a status tray needs: General | Config | Scenes | Outputs | Ui.
+/// The high-volume events (volume meters, transforms) stay off.
+pub const TRAY_EVENT_SUBSCRIPTIONS: u32 = 1 | 2 | 4 | 64 | 1024;
+
+/// A frame from OBS, sorted by opcode.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerMessage {
+    Hello(Hello),
+    Identified(Identified),
+    Event(RawEvent),
+    RequestResponse(RequestResponse),
+    /// An opcode this client does not use (batch responses, or one from a future version).
+    Other { op: u64 },
+}
+
+/// Why a text frame from OBS could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError(pub String);
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+
+impl ServerMessage {
+    /// Parses one text frame. Malformed JSON, or a known opcode whose body lacks a
+    /// required field, is an error the caller logs and skips; it never panics.
+    pub fn parse(text: &str) -> Result<ServerMessage, FrameError> {
+        let mut frame: serde_json::Map<String, Value> = serde_json::from_str(text)
+            .map_err(|e| FrameError(format!("not an obs-websocket frame: {e}")))?;
+        let op = frame
+            .get("op")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| FrameError("frame without a numeric \"op\"".into()))?;
+        let body = frame.remove("d").unwrap_or(Value::Null);
+        let parsed = match op {
+            op::HELLO => serde_json::from_value(body).map(ServerMessage::Hello),
+            op::IDENTIFIED => serde_json::from_value(body).map(ServerMessage::Identified),
+            op::EVENT => serde_json::from_value(body).map(ServerMessage::Event),
+            op::REQUEST_RESPONSE => {
+                serde_json::from_value(body).map(ServerMessage::RequestResponse)
+            }
+            other => Ok(ServerMessage::Other { op: other }),
+        };
+        parsed.map_err(|e| FrameError(format!("bad body for op {op}: {e}")))
+    }
+}
+
+/// op 0, the first thing OBS says.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hello {
+    pub obs_web_socket_version: String,
+    pub rpc_version: u32,
+    #[serde(default)]
+    pub authentication: Option<AuthChallenge>,
+    /// Only sent from obs-websocket 5.6 on.
+    #[serde(default)]
+    pub obs_studio_version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AuthChallenge {
+    pub challenge: String,
+    pub salt: String,
+}
+
+/// op 2, the session is ready.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identified {
+    pub negotiated_rpc_version: u32,
+}
+
+/// op 5 as it came off the wire; [`ObsEvent::from_raw`] gives it a type.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RawEvent {
+    pub event_type: String,
+    #[serde(default)]
+    pub event_intent: Option<u64>,
+    #[serde(default)]
+    pub event_data: Option<Value>,
+}
+
+/// op 7.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestResponse {
+    pub request_type: String,
+    pub request_id: String,
+    pub request_status: RequestStatus,
+    #[serde(default)]
+    pub response_data: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct RequestStatus {
+    pub result: bool,
+    /// Kept raw so codes from future versions still parse; see [`status_code_name`].
+    pub code: u32,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// Request status codes this client acts on.
+pub mod status {
+    pub const SUCCESS: u32 = 100;
+    pub const NOT_READY: u32 = 207;
+    pub const OUTPUT_RUNNING: u32 = 500;
+    pub const OUTPUT_NOT_RUNNING: u32 = 501;
+    pub const OUTPUT_PAUSED: u32 = 502;
+    pub const OUTPUT_NOT_PAUSED: u32 = 503;
+    pub const OUTPUT_DISABLED: u32 = 504;
+    pub const RESOURCE_NOT_FOUND: u32 = 600;
+    pub const INVALID_RESOURCE_STATE: u32 = 604;
+}
+
+/// The protocol's name for a status code, or "Unknown" for codes newer than this client.
+pub fn status_code_name(code: u32) -> &'static str {
+    match code {
+        0 => "Unknown",
+        10 => "NoError",
+        100 => "Success",
+        203 => "MissingRequestType",
+        204 => "UnknownRequestType",
+        205 => "GenericError",
+        206 => "UnsupportedRequestBatchExecutionType",
+        207 => "NotReady",
+        300 => "MissingRequestField",
+        301 => "MissingRequestData",
+        400 => "InvalidRequestField",
+        401 => "InvalidRequestFieldType",
+        402 => "RequestFieldOutOfRange",
+        403 => "RequestFieldEmpty",
+        404 => "TooManyRequestFields",
+        500 => "OutputRunning",
+        501 => "OutputNotRunning",
+        502 => "OutputPaused",
+        503 => "OutputNotPaused",
+        504 => "OutputDisabled",
+        505 => "StudioModeActive",
+        506 => "StudioModeNotActive",
+        600 => "ResourceNotFound",
+        601 => "ResourceAlreadyExists",
+        602 => "InvalidResourceType",
+        603 => "NotEnoughResources",
+        604 => "InvalidResourceState",
+        605 => "InvalidInputKind",
+        606 => "ResourceNotConfigurable",
+        607 => "InvalidFilterKind",
+        700 => "ResourceCreationFailed",
+        701 => "ResourceActionFailed",
+        702 => "RequestProcessingFailed",
+        703 => "CannotAct",
+        _ => "Unknown",
+    }
+}
+
+/// op 1.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identify {
+    pub rpc_version: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<String>,
+    pub event_subscriptions: u32,
+}
+
+/// op 6. `requestId` is always present: OBS closes the whole session (4003) without it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Request<'a> {
+    pub request_type: &'a str,
+    pub request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_data: Option<&'a Value>,
+}
+
+/// Wraps a client message in its envelope.
+pub fn client_frame<T: Serialize>(op: u64, body: &T) -> String {
+    #[derive(Serialize)]
+    struct Out<'a, T> {
+        op: u64,
+        d: &'a T,
+    }
+    // Serializing plain structs of strings and numbers into a String cannot fail.
+    serde_json::to_string(&Out { op, d: body }).unwrap_or_default()
+}
+
+/// `OBS_WEBSOCKET_OUTPUT_*`. Decisions are driven by this, never by `outputActive`,
+/// which is false while reconnecting or paused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputState {
+    Starting,
+    Started,
+    Stopping,
+    Stopped,
+    Reconnecting,
+    Reconnected,
+    Paused,
+    Resumed,
+    /// `OBS_WEBSOCKET_OUTPUT_UNKNOWN` or a state from a future version.
+    Unknown(String),
+}
+
+impl OutputState {
+    pub fn from_wire(s: &str) -> OutputState {
+        match s.strip_prefix("OBS_WEBSOCKET_OUTPUT_").unwrap_or(s) {
+            "STARTING" => OutputState::Starting,
+            "STARTED" => OutputState::Started,
+            "STOPPING" => OutputState::Stopping,
+            "STOPPED" => OutputState::Stopped,
+            "RECONNECTING" => OutputState::Reconnecting,
+            "RECONNECTED" => OutputState::Reconnected,
+            "PAUSED" => OutputState::Paused,
+            "RESUMED" => OutputState::Resumed,
+            _ => OutputState::Unknown(s.to_string()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for OutputState {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(OutputState::from_wire(&s))
+    }
+}
+
+/// One scene as OBS lists it. `sceneIndex` 0 is the BOTTOM of OBS's list.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SceneEntry {
+    pub scene_name: String,
+    #[serde(default)]
+    pub scene_index: Option<i64>,
+}
+
+/// Scene names in the order OBS's scene dock shows them, top first.
+pub fn scenes_top_first(entries: &[SceneEntry]) -> Vec<String> {
+    let mut sorted: Vec<&SceneEntry> = entries.iter().collect();
+    // Entries without an index keep their relative order at the end.
+    sorted.sort_by_key(|e| std::cmp::Reverse(e.scene_index.unwrap_or(i64::MIN)));
+    sorted.into_iter().map(|e| e.scene_name.clone()).collect()
+}
+
+/// The events the engine acts on; everything else is `Other`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ObsEvent {
+    StreamStateChanged { state: OutputState },
+    RecordStateChanged { state: OutputState, output_path: Option<String> },
+    ReplayBufferStateChanged { state: OutputState },
+    ReplayBufferSaved { path: Option<String> },
+    VirtualcamStateChanged { state: OutputState },
+    CurrentProgramSceneChanged { scene_name: String },
+    SceneListChanged { scenes: Vec<SceneEntry> },
+    StudioModeStateChanged { enabled: bool },
+    SceneCollectionChanging,
+    SceneCollectionChanged,
+    ExitStarted,
+    /// Unknown, unused, or a known type whose data did not have the fields we need.
+    Other { event_type: String },
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OutputStateData {
+    output_state: OutputState,
+    #[serde(default)]
+    output_path: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplaySavedData {
+    #[serde(default)]
+    saved_replay_path: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SceneNameData {
+    scene_name: String,
+}
+
+#[derive(Deserialize)]
+struct SceneListData {
+    scenes: Vec<SceneEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StudioModeData {
+    studio_mode_enabled: bool,
+}
+
+impl ObsEvent {
+    pub fn from_raw(raw: &RawEvent) -> ObsEvent {
+        let data = raw.event_data.clone().unwrap_or(Value::Null);
+        let typed = match raw.event_type.as_str() {
+            "StreamStateChanged" => serde_json::from_value::<OutputStateData>(data)
+                .ok()
+                .map(|d| ObsEvent::StreamStateChanged { state: d.output_state }),
+            "RecordStateChanged" => serde_json::from_value::<OutputStateData>(data)
+                .ok()
+                .map(|d| ObsEvent::RecordStateChanged {
+                    state: d.output_state,
+                    output_path: d.output_path.filter(|p| !p.is_empty()),
+                }),
+            "ReplayBufferStateChanged" => serde_json::from_value::<OutputStateData>(data)
+                .ok()
+                .map(|d| ObsEvent::ReplayBufferStateChanged { state: d.output_state }),
+            "ReplayBufferSaved" => serde_json::from_value::<ReplaySavedData>(data)
+                .ok()
+                .map(|d| ObsEvent::ReplayBufferSaved { path: d.saved_replay_path }),
+            "VirtualcamStateChanged" => serde_json::from_value::<OutputStateData>(data)
+                .ok()
+                .map(|d| ObsEvent::VirtualcamStateChanged { state: d.output_state }),
+            "CurrentProgramSceneChanged" => serde_json::from_value::<SceneNameData>(data)
+                .ok()
+                .map(|d| ObsEvent::CurrentProgramSceneChanged { scene_name: d.scene_name }),
+            "SceneListChanged" => serde_json::from_value::<SceneListData>(data)
+                .ok()
+                .map(|d| ObsEvent::SceneListChanged { scenes: d.scenes }),
+            "StudioModeStateChanged" => serde_json::from_value::<StudioModeData>(data)
+                .ok()
+                .map(|d| ObsEvent::StudioModeStateChanged { enabled: d.studio_mode_enabled }),
+            "CurrentSceneCollectionChanging" => Some(ObsEvent::SceneCollectionChanging),
+            "CurrentSceneCollectionChanged" => Some(ObsEvent::SceneCollectionChanged),
+            "ExitStarted" => Some(ObsEvent::ExitStarted),
+            _ => None,
+        };
+        typed.unwrap_or_else(|| ObsEvent::Other { event_type: raw.event_type.clone() })
+    }
+}
+
+/// Response bodies of the requests the engine makes. Every field that any
+/// 5.x version may leave out is optional.
+pub mod responses {
+    use super::SceneEntry;
+    use serde::Deserialize;
+
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Version {
+        pub obs_version: String,
+        pub obs_web_socket_version: String,
+        #[serde(default)]
+        pub rpc_version: Option<u32>,
+        #[serde(default)]
+        pub platform: Option<String>,
+        #[serde(default)]
+        pub platform_description: Option<String>,
+    }
+
+    #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct StreamStatus {
+        pub output_active: bool,
+        #[serde(default)]
+        pub output_reconnecting: bool,
+        #[serde(default)]
+        pub output_duration: Option<f64>,
+        #[serde(default)]
+        pub output_congestion: Option<f64>,
+        #[serde(default)]
+        pub output_bytes: Option<f64>,
+        #[serde(default)]
+        pub output_skipped_frames: Option<f64>,
+        #[serde(default)]
+        pub output_total_frames: Option<f64>,
+    }
+
+    #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct RecordStatus {
+        pub output_active: bool,
+        #[serde(default)]
+        pub output_paused: bool,
+        #[serde(default)]
+        pub output_duration: Option<f64>,
+        #[serde(default)]
+        pub output_bytes: Option<f64>,
+    }
+
+    /// GetReplayBufferStatus, GetVirtualCamStatus, ToggleStream, ToggleRecord, ...
+    #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct OutputActive {
+        pub output_active: bool,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct SceneList {
+        #[serde(default)]
+        pub current_program_scene_name: Option<String>,
+        #[serde(default)]
+        pub scenes: Vec<SceneEntry>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct StudioMode {
+        pub studio_mode_enabled: bool,
+    }
+
+    #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct Stats {
+        #[serde(default)]
+        pub cpu_usage: Option<f64>,
+        #[serde(default)]
+        pub memory_usage: Option<f64>,
+        #[serde(default)]
+        pub available_disk_space: Option<f64>,
+        #[serde(default)]
+        pub active_fps: Option<f64>,
+        #[serde(default)]
+        pub average_frame_render_time: Option<f64>,
+        #[serde(default)]
+        pub render_skipped_frames: Option<f64>,
+        #[serde(default)]
+        pub render_total_frames: Option<f64>,
+        #[serde(default)]
+        pub output_skipped_frames: Option<f64>,
+        #[serde(default)]
+        pub output_total_frames: Option<f64>,
+    }
+
+    #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct OutputPath {
+        #[serde(default)]
+        pub output_path: Option<String>,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn hello_from_5_1_without_studio_version_parses() {
+        let frame = r#"{"op":0,"d":{"authentication":{"challenge":"c","salt":"s"},"obsWebSocketVersion":"5.1.0","rpcVersion":1}}"#;
+        let ServerMessage::Hello(hello) = ServerMessage::parse(frame).unwrap() else {
+            panic!("not a hello")
+        };
+        assert_eq!(hello.obs_web_socket_version, "5.1.0");
+        assert_eq!(hello.obs_studio_version, None);
+        assert_eq!(
+            hello.authentication,
+            Some(AuthChallenge { challenge: "c".into(), salt: "s".into() })
+        );
+    }
+
+    #[test]
+    fn hello_from_5_7_with_extra_fields_parses() {
+        let frame = r#"{"op":0,"d":{"obsStudioVersion":"32.1.0","obsWebSocketVersion":"5.7.3","rpcVersion":1,"futureField":[1,2]}}"#;
+        let ServerMessage::Hello(hello) = ServerMessage::parse(frame).unwrap() else {
+            panic!("not a hello")
+        };
+        assert_eq!(hello.obs_studio_version.as_deref(), Some("32.1.0"));
+        assert!(hello.authentication.is_none());
+    }
+
+    #[test]
+    fn unknown_op_is_other_not_an_error() {
+        assert_eq!(
+            ServerMessage::parse(r#"{"op":42,"d":{"x":1}}"#).unwrap(),
+            ServerMessage::Other { op: 42 }
+        );
+        assert_eq!(
+            ServerMessage::parse(r#"{"op":9,"d":{"requestId":"1","results":[]}}"#).unwrap(),
+            ServerMessage::Other { op: 9 }
+        );
+    }
+
+    #[test]
+    fn malformed_frames_are_errors_not_panics() {
+        for bad in ["", "{", "null", "[1,2]", r#"{"d":{}}"#, r#"{"op":"zero"}"#, r#"{"op":0,"d":{}}"#, r#"{"op":7,"d":{"requestId":5}}"#] {
+            assert!(ServerMessage::parse(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn unknown_status_code_keeps_its_number() {
+        let frame = r#"{"op":7,"d":{"requestType":"X","requestId":"9","requestStatus":{"result":false,"code":999,"comment":"new"}}}"#;
+        let ServerMessage::RequestResponse(r) = ServerMessage::parse(frame).unwrap() else {
+            panic!("not a response")
+        };
+        assert_eq!(r.request_status.code, 999);
+        assert_eq!(status_code_name(999), "Unknown");
+        assert_eq!(status_code_name(604), "InvalidResourceState");
+    }
+
+    #[test]
+    fn event_without_data_parses() {
+        let frame = r#"{"op":5,"d":{"eventType":"ExitStarted","eventIntent":1}}"#;
+        let ServerMessage::Event(raw) = ServerMessage::parse(frame).unwrap() else {
+            panic!("not an event")
+        };
+        assert_eq!(ObsEvent::from_raw(&raw), ObsEvent::ExitStarted);
+    }
+
+    #[test]
+    fn output_state_events_are_typed_and_unknown_states_survive() {
+        let raw = RawEvent {
+            event_type: "StreamStateChanged".into(),
+            event_intent: Some(64),
+            event_data: Some(json!({"outputActive": false, "outputState": "OBS_WEBSOCKET_OUTPUT_RECONNECTING"})),
+        };
+        assert_eq!(
+            ObsEvent::from_raw(&raw),
+            ObsEvent::StreamStateChanged { state: OutputState::Reconnecting }
+        );
+        let raw = RawEvent {
+            event_type: "RecordStateChanged".into(),
+            event_intent: None,
+            event_data: Some(json!({"outputActive": false, "outputState": "OBS_WEBSOCKET_OUTPUT_WARPING", "outputPath": null})),
+        };
+        assert_eq!(
+            ObsEvent::from_raw(&raw),
+            ObsEvent::RecordStateChanged {
+                state: OutputState::Unknown("OBS_WEBSOCKET_OUTPUT_WARPING".into()),
+                output_path: None
+            }
+        );
+    }
+
+    #[test]
+    fn known_event_with_missing_fields_becomes_other() {
+        let raw = RawEvent { event_type: "StreamStateChanged".into(), event_intent: None, event_data: None };
+        assert_eq!(ObsEvent::from_raw(&raw), ObsEvent::Other { event_type: "StreamStateChanged".into() });
+        let raw = RawEvent { event_type: "SomeEventFrom2030".into(), event_intent: None, event_data: Some(json!(1)) };
+        assert_eq!(ObsEvent::from_raw(&raw), ObsEvent::Other { event_type: "SomeEventFrom2030".into() });
+    }
+
+    #[test]
+    fn scenes_are_ordered_as_obs_shows_them() {
+        let list: responses::SceneList = serde_json::from_value(json!({
+            "currentProgramSceneName": "Scene",
+            "currentPreviewSceneName": null,
+            "scenes": [
+                {"sceneIndex": 0, "sceneName": "Bottom"},
+                {"sceneIndex": 2, "sceneName": "Top", "sceneUuid": "abc"},
+                {"sceneIndex": 1, "sceneName": "Middle"}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(scenes_top_first(&list.scenes), vec!["Top", "Middle", "Bottom"]);
+    }
+
+    #[test]
+    fn request_frames_always_carry_a_request_id() {
+        let frame = client_frame(op::REQUEST, &Request { request_type: "GetVersion", request_id: "7", request_data: None });
+        let v: Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(v, json!({"op": 6, "d": {"requestType": "GetVersion", "requestId": "7"}}));
+    }
+
+    #[test]
+    fn stream_status_from_obs_29_parses() {
+        let s: responses::StreamStatus = serde_json::from_value(json!({
+            "outputActive": true, "outputBytes": 1234567, "outputCongestion": 0.0,
+            "outputDuration": 61000, "outputReconnecting": false, "outputSkippedFrames": 3,
+            "outputTimecode": "00:01:01.000", "outputTotalFrames": 610
+        }))
+        .unwrap();
+        assert!(s.output_active);
+        assert_eq!(s.output_bytes, Some(1234567.0));
+    }
+}

@@ -1,0 +1,290 @@
+//! The one state model every face of OnAir shows, and the moments derived from it.
+//!
+//! [`State`] is what the session publishes on its `watch` channel. While OnAir is
+//! not connected to OBS and synced, `obs` is `None`: OnAir does not know whether
+//! the stream is live, and it never pretends to. Times are Unix milliseconds so
+//! they serialize plainly for the window and `onair watch --json`.
+
+use serde::Serialize;
+
+/// Everything OnAir knows right now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct State {
+    /// `host:port` of the OBS this session talks to.
+    pub target: String,
+    pub connection: ConnectionState,
+    /// What OBS is doing; `None` unless connected and synced.
+    pub obs: Option<ObsStatus>,
+}
+
+impl State {
+    pub fn is_live(&self) -> bool {
+        self.obs.as_ref().is_some_and(|o| o.stream.is_on_air())
+    }
+}
+
+/// The session with OBS.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum ConnectionState {
+    /// Opening the websocket and identifying.
+    Connecting,
+    /// Identified; asking OBS for its whole state.
+    Syncing,
+    Connected { obs_version: String, websocket_version: String },
+    /// OBS is not there (not running, websocket server off); retrying.
+    WaitingForObs { reason: String },
+    /// OBS rejected the password or wants one; no retry until the settings change.
+    AuthFailed { message: String },
+    /// OBS speaks a protocol this OnAir does not; no retry until the settings change.
+    Incompatible { message: String },
+    /// This session was kicked from OBS's session list (4011); no automatic reconnect.
+    SessionInvalidated { message: String },
+    /// The host or port cannot be used; nothing is attempted.
+    InvalidSettings { message: String },
+    /// The session was shut down.
+    Stopped,
+}
+
+impl ConnectionState {
+    /// True for the states that wait for the user rather than retrying.
+    pub fn needs_user(&self) -> bool {
+        matches!(
+            self,
+            ConnectionState::AuthFailed { .. }
+                | ConnectionState::Incompatible { .. }
+                | ConnectionState::SessionInvalidated { .. }
+                | ConnectionState::InvalidSettings { .. }
+        )
+    }
+}
+
+/// What OBS is doing, as last synced and followed through events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObsStatus {
+    pub stream: StreamState,
+    pub recording: RecordingState,
+    pub replay_buffer: OutputActivity,
+    pub virtual_camera: OutputActivity,
+    pub program_scene: Option<String>,
+    /// Top first, as OBS's scene dock shows them.
+    pub scenes: Vec<String>,
+    pub studio_mode: bool,
+    /// Present while the stream is on air and at least one poll has come back.
+    pub stream_health: Option<StreamHealth>,
+    /// OBS's own figures, polled while an output is active.
+    pub stats: Option<ObsStats>,
+    /// OBS is switching scene collections; requests may misbehave until it ends.
+    pub scene_collection_changing: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum StreamState {
+    Offline,
+    Starting,
+    Live { since_ms: u64 },
+    /// OBS lost the ingest server and is retrying; the stream is not reaching viewers.
+    Reconnecting { live_since_ms: u64, since_ms: u64 },
+    /// `live_since_ms` is `None` when the stream never went live (a cancelled start).
+    Stopping { live_since_ms: Option<u64> },
+}
+
+impl StreamState {
+    /// Live or reconnecting: a stream session exists, whether or not data flows.
+    pub fn is_on_air(&self) -> bool {
+        matches!(self, StreamState::Live { .. } | StreamState::Reconnecting { .. })
+    }
+
+    pub fn live_since_ms(&self) -> Option<u64> {
+        match self {
+            StreamState::Live { since_ms } => Some(*since_ms),
+            StreamState::Reconnecting { live_since_ms, .. } => Some(*live_since_ms),
+            StreamState::Stopping { live_since_ms } => *live_since_ms,
+            StreamState::Offline | StreamState::Starting => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum RecordingState {
+    Off,
+    Starting,
+    Recording { since_ms: u64 },
+    Paused { since_ms: u64 },
+    Stopping { since_ms: Option<u64> },
+}
+
+impl RecordingState {
+    /// Recording or paused: a file is open.
+    pub fn is_active(&self) -> bool {
+        matches!(self, RecordingState::Recording { .. } | RecordingState::Paused { .. })
+    }
+
+    fn since_ms(&self) -> Option<u64> {
+        match self {
+            RecordingState::Recording { since_ms } | RecordingState::Paused { since_ms } => Some(*since_ms),
+            RecordingState::Stopping { since_ms } => *since_ms,
+            RecordingState::Off | RecordingState::Starting => None,
+        }
+    }
+
+    pub fn started_at_ms(&self) -> Option<u64> {
+        self.since_ms()
+    }
+}
+
+/// Replay buffer and virtual camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputActivity {
+    /// Not configured in OBS (OBS answers 604 "not available").
+    Unavailable,
+    Off,
+    Starting,
+    On,
+    Stopping,
+}
+
+impl OutputActivity {
+    pub fn is_on(self) -> bool {
+        self == OutputActivity::On
+    }
+}
+
+/// How the stream is doing, from `GetStreamStatus` polls.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamHealth {
+    /// From the `outputBytes` delta between the last two polls; `None` after the first.
+    pub bitrate_kbps: Option<f64>,
+    pub bytes: u64,
+    pub duration_ms: u64,
+    pub dropped_frames: u64,
+    pub total_frames: u64,
+    /// `dropped_frames / total_frames`, 0 when no frame went out yet.
+    pub dropped_ratio: f64,
+    /// 0 (fine) to 1 (the network cannot keep up).
+    pub congestion: f64,
+    pub polled_at_ms: u64,
+}
+
+/// `GetStats`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObsStats {
+    pub cpu_percent: Option<f64>,
+    pub memory_mb: Option<f64>,
+    pub fps: Option<f64>,
+    pub render_ms: Option<f64>,
+    pub free_disk_mb: Option<f64>,
+    pub render_skipped_frames: Option<u64>,
+    pub render_total_frames: Option<u64>,
+}
+
+/// Something a person should hear about, derived from state changes, each once.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "moment", rename_all = "kebab-case")]
+pub enum Moment {
+    /// The stream went live.
+    Live { since_ms: u64 },
+    /// The stream ended. `while_away` means it ended while OnAir could not see OBS.
+    Ended {
+        duration_ms: Option<u64>,
+        bytes: Option<u64>,
+        dropped_frames: Option<u64>,
+        total_frames: Option<u64>,
+        while_away: bool,
+    },
+    /// OBS lost the ingest server and is retrying (once per outage).
+    Reconnecting { since_ms: u64 },
+    /// The stream is flowing again after `down_ms`.
+    Reconnected { down_ms: u64 },
+    /// OBS tried to start the stream and gave up.
+    StartFailed { message: String },
+    /// The connection to OBS ended while live or recording.
+    ObsLost { reason: String, was_live: bool, was_recording: bool },
+    /// OBS is reachable again after an `obs-lost`.
+    ObsBack { down_ms: u64, still_live: bool },
+    RecordingStarted { path: Option<String> },
+    RecordingStopped { path: Option<String>, duration_ms: Option<u64> },
+    RecordingPaused,
+    RecordingResumed,
+    ReplaySaved { path: Option<String> },
+    /// OBS rejected the password (or wanted one).
+    AuthFailed { message: String },
+}
+
+impl Moment {
+    /// The kebab-case name, as in `"moment"` of the JSON form.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Moment::Live { .. } => "live",
+            Moment::Ended { .. } => "ended",
+            Moment::Reconnecting { .. } => "reconnecting",
+            Moment::Reconnected { .. } => "reconnected",
+            Moment::StartFailed { .. } => "start-failed",
+            Moment::ObsLost { .. } => "obs-lost",
+            Moment::ObsBack { .. } => "obs-back",
+            Moment::RecordingStarted { .. } => "recording-started",
+            Moment::RecordingStopped { .. } => "recording-stopped",
+            Moment::RecordingPaused => "recording-paused",
+            Moment::RecordingResumed => "recording-resumed",
+            Moment::ReplaySaved { .. } => "replay-saved",
+            Moment::AuthFailed { .. } => "auth-failed",
+        }
+    }
+}
+
+/// A moment with the time it was noticed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Noticed {
+    pub at_ms: u64,
+    #[serde(flatten)]
+    pub moment: Moment,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_serialize_with_their_kind_in_the_moment_field() {
+        let all = [
+            Moment::Live { since_ms: 1 },
+            Moment::Ended { duration_ms: None, bytes: None, dropped_frames: None, total_frames: None, while_away: false },
+            Moment::Reconnecting { since_ms: 1 },
+            Moment::Reconnected { down_ms: 1 },
+            Moment::StartFailed { message: "x".into() },
+            Moment::ObsLost { reason: "x".into(), was_live: true, was_recording: false },
+            Moment::ObsBack { down_ms: 1, still_live: true },
+            Moment::RecordingStarted { path: None },
+            Moment::RecordingStopped { path: None, duration_ms: None },
+            Moment::RecordingPaused,
+            Moment::RecordingResumed,
+            Moment::ReplaySaved { path: None },
+            Moment::AuthFailed { message: "x".into() },
+        ];
+        for moment in all {
+            let noticed = Noticed { at_ms: 5, moment: moment.clone() };
+            let json = serde_json::to_value(&noticed).unwrap();
+            assert_eq!(json["moment"], moment.kind(), "{json}");
+            assert_eq!(json["at_ms"], 5);
+        }
+    }
+
+    #[test]
+    fn state_lines_carry_no_moment_field() {
+        let state = State { target: "localhost:4455".into(), connection: ConnectionState::Connecting, obs: None };
+        let json = serde_json::to_value(&state).unwrap();
+        assert!(json.get("moment").is_none());
+        assert_eq!(json["connection"]["state"], "connecting");
+    }
+}
