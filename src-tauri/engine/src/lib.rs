@@ -12,3 +12,7 @@ pub mod model;
 pub mod state;
 pub mod backoff;
 pub mod settings;
+pub mod control;
+pub mod session;
+pub mod text;
+pub mod cli;

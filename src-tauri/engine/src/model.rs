@@ -171,6 +171,25 @@ impl Model {
         *self = Model::default();
     }
 
+    /// Same OBS, new password: a failure with it deserves its own message.
+    pub fn allow_new_auth_failure(&mut self) {
+        self.auth_failure_announced = false;
+    }
+
+    /// A full sync on a connection that stayed up (after falling behind events):
+    /// like a reconnect, but nothing was lost and the health figures carry over.
+    pub fn on_resynced(&mut self, mut fresh: ObsStatus, now_ms: u64) -> Vec<Moment> {
+        if let Some(current) = self.current.take() {
+            fresh.stream_health = current.stream_health.clone();
+            fresh.stats = current.stats.clone();
+            self.last_known = Some(current);
+        }
+        let previous_bytes = self.previous_bytes;
+        let moments = self.on_synced(fresh, now_ms);
+        self.previous_bytes = previous_bytes;
+        moments
+    }
+
     pub fn on_event(&mut self, event: &ObsEvent, now_ms: u64) -> Vec<Moment> {
         let Some(status) = self.current.as_mut() else { return Vec::new() };
         let mut moments = Vec::new();

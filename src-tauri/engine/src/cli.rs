@@ -1,0 +1,427 @@
+//! The `onair` command line: one job per subcommand, then exit.
+//!
+//! It is the way to bind hotkeys where global shortcuts cannot be grabbed
+//! (Wayland: bind `onair stream toggle` in the desktop's keyboard settings), a
+//! tool for scripts, and the probe the system tests use. Exit codes are part of
+//! the contract and listed in `--help`.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::control::{Control, ControlError};
+use crate::session::{Session, SessionConfig};
+use crate::settings::{self, Password, Target};
+use crate::state::{now_ms, ConnectionState, Noticed, RecordingState, State, StreamState};
+use crate::text;
+
+/// Exit codes.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const REFUSED: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const UNREACHABLE: u8 = 3;
+    pub const AUTH: u8 = 4;
+    pub const INCOMPATIBLE: u8 = 5;
+    pub const TIMED_OUT: u8 = 6;
+}
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  done
+  1  OBS refused or could not do it (already live, not recording, no such scene, start failed, ...)
+  2  bad usage or invalid settings
+  3  OBS is not reachable (not running, or its WebSocket server is off)
+  4  OBS wants a password, or rejected the one given
+  5  OBS is incompatible (obs-websocket 5.x needed) or ended the session
+  6  OBS did not answer in time
+
+Connection: --host/--port, then [obs] host/port in the settings file, then localhost:4455.
+Password: --password-stdin (first line of stdin), or the ONAIR_PASSWORD environment variable.";
+
+#[derive(Debug, Parser)]
+#[command(name = "onair", version, about = "Keeps an eye on OBS Studio: live, offline or reconnecting, at a glance.", after_help = EXIT_CODES)]
+pub struct Cli {
+    /// OBS's host (default: settings file, then localhost).
+    #[arg(long, global = true)]
+    pub host: Option<String>,
+    /// OBS's WebSocket port (default: settings file, then 4455).
+    #[arg(long, global = true, allow_negative_numbers = true)]
+    pub port: Option<i64>,
+    /// The settings file to read instead of the platform's default.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Read OBS's WebSocket password from the first line of stdin.
+    #[arg(long, global = true)]
+    pub password_stdin: bool,
+    /// How long to wait for OBS, in seconds.
+    #[arg(long, global = true, default_value_t = 5.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print OBS's state in one line and exit.
+    Status {
+        /// Print the whole state as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow OBS: print moments (went live, reconnecting, ...) and state changes until interrupted.
+    Watch {
+        /// One JSON object a line; moments carry a "moment" field, state lines do not.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start, stop or toggle the stream.
+    Stream { action: StartStop },
+    /// Start, stop, toggle, pause or resume recording.
+    Record { action: RecordAction },
+    /// Save the replay buffer, or start/stop/toggle it.
+    Replay { action: ReplayAction },
+    /// Start, stop or toggle the virtual camera.
+    Vcam { action: StartStop },
+    /// Switch OBS's program scene.
+    Scene {
+        /// The scene's name, as OBS shows it.
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StartStop {
+    Start,
+    Stop,
+    Toggle,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RecordAction {
+    Start,
+    Stop,
+    Toggle,
+    Pause,
+    Resume,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReplayAction {
+    Save,
+    Start,
+    Stop,
+    Toggle,
+}
+
+/// Parses the arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("onair: cannot start: {e}");
+            return ExitCode::from(exit::REFUSED);
+        }
+    };
+    ExitCode::from(runtime.block_on(run(cli)))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Where to connect and with which password, from flags, file and environment.
+fn connection(cli: &Cli) -> Result<(Target, Option<Password>), String> {
+    let path = cli.config.clone().or_else(settings::default_settings_path);
+    let file = match &path {
+        Some(path) => settings::read_connection(path).unwrap_or_else(|e| {
+            eprintln!("onair: ignoring the settings file: {e}");
+            settings::FileConnection::default()
+        }),
+        None => settings::FileConnection::default(),
+    };
+    let target = settings::resolve_target(cli.host.as_deref(), cli.port, &file)?;
+    let password = if cli.password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        Some(line.trim_end_matches(['\r', '\n']).to_string())
+    } else {
+        std::env::var("ONAIR_PASSWORD").ok()
+    };
+    Ok((target, password.filter(|p| !p.is_empty()).map(Password::new)))
+}
+
+async fn run(cli: Cli) -> u8 {
+    if !cli.timeout.is_finite() || cli.timeout <= 0.0 || cli.timeout > 86_400.0 {
+        eprintln!("onair: --timeout must be a number of seconds above 0");
+        return exit::USAGE;
+    }
+    let (target, password) = match connection(&cli) {
+        Ok(c) => c,
+        Err(message) => {
+            eprintln!("onair: {message}");
+            return exit::USAGE;
+        }
+    };
+    let timeout = Duration::from_secs_f64(cli.timeout);
+    let (session, task) = Session::spawn(SessionConfig::new(Ok(target), password));
+    let code = match cli.command {
+        None => watch(&session, false).await,
+        Some(Command::Watch { json }) => watch(&session, json).await,
+        Some(Command::Status { json }) => status(&session, timeout, json).await,
+        Some(Command::Stream { action }) => {
+            let control = match action {
+                StartStop::Start => Control::StartStream,
+                StartStop::Stop => Control::StopStream,
+                StartStop::Toggle => Control::ToggleStream,
+            };
+            act(&session, timeout, control).await
+        }
+        Some(Command::Record { action }) => {
+            let control = match action {
+                RecordAction::Start => Control::StartRecording,
+                RecordAction::Stop => Control::StopRecording,
+                RecordAction::Toggle => Control::ToggleRecording,
+                RecordAction::Pause => Control::PauseRecording,
+                RecordAction::Resume => Control::ResumeRecording,
+            };
+            act(&session, timeout, control).await
+        }
+        Some(Command::Replay { action }) => {
+            let control = match action {
+                ReplayAction::Save => Control::SaveReplay,
+                ReplayAction::Start => Control::StartReplayBuffer,
+                ReplayAction::Stop => Control::StopReplayBuffer,
+                ReplayAction::Toggle => Control::ToggleReplayBuffer,
+            };
+            act(&session, timeout, control).await
+        }
+        Some(Command::Vcam { action }) => {
+            let control = match action {
+                StartStop::Start => Control::StartVirtualCamera,
+                StartStop::Stop => Control::StopVirtualCamera,
+                StartStop::Toggle => Control::ToggleVirtualCamera,
+            };
+            act(&session, timeout, control).await
+        }
+        Some(Command::Scene { name }) => act(&session, timeout, Control::SwitchScene(name)).await,
+    };
+    session.shutdown().await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    code
+}
+
+/// The exit code and message for a session that did not get connected.
+fn not_connected(state: &State) -> (u8, String) {
+    let line = text::connection_line(state);
+    let code = match &state.connection {
+        ConnectionState::AuthFailed { .. } => exit::AUTH,
+        ConnectionState::Incompatible { .. } | ConnectionState::SessionInvalidated { .. } => exit::INCOMPATIBLE,
+        ConnectionState::InvalidSettings { .. } => exit::USAGE,
+        ConnectionState::WaitingForObs { reason } => {
+            return (exit::UNREACHABLE, format!("{line}: {reason}"));
+        }
+        ConnectionState::Connecting => {
+            return (exit::UNREACHABLE, format!("could not connect to OBS at {} in time", state.target));
+        }
+        ConnectionState::Syncing | ConnectionState::Connected { .. } => exit::TIMED_OUT,
+        ConnectionState::Stopped => exit::REFUSED,
+    };
+    (code, line)
+}
+
+async fn connected(session: &Session, timeout: Duration) -> Result<State, u8> {
+    session.wait_connected(timeout).await.map_err(|state| {
+        let (code, message) = not_connected(&state);
+        eprintln!("onair: {message}");
+        code
+    })
+}
+
+async fn status(session: &Session, timeout: Duration, json: bool) -> u8 {
+    let result = session.wait_connected(timeout).await;
+    let state = match &result {
+        Ok(state) | Err(state) => state,
+    };
+    if json {
+        println!("{}", serde_json::to_string(state).unwrap_or_default());
+    } else {
+        println!("{}", text::status_line(state, now_ms()));
+    }
+    match result {
+        Ok(_) => exit::OK,
+        Err(state) => {
+            let (code, message) = not_connected(&state);
+            eprintln!("onair: {message}");
+            code
+        }
+    }
+}
+
+async fn watch(session: &Session, json: bool) -> u8 {
+    let mut moments = session.subscribe();
+    let mut state = session.state();
+    state.mark_changed();
+    let mut last_headline = String::new();
+    let mut stdout = std::io::stdout();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let line = tokio::select! {
+            biased;
+            _ = &mut shutdown => return exit::OK,
+            changed = state.changed() => {
+                if changed.is_err() {
+                    return exit::OK;
+                }
+                let current = state.borrow_and_update().clone();
+                if json {
+                    let line = serde_json::json!({ "at_ms": now_ms(), "state": current });
+                    Some(line.to_string())
+                } else {
+                    let headline = headline(&current);
+                    if headline == last_headline {
+                        None
+                    } else {
+                        last_headline = headline;
+                        Some(format!("{}  {}", timestamp(), text::status_line(&current, now_ms())))
+                    }
+                }
+            }
+            moment = moments.recv() => match moment {
+                Ok(noticed) => Some(moment_line(&noticed, json)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    eprintln!("onair: missed {n} moments (output too slow)");
+                    None
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return exit::OK,
+            },
+        };
+        if let Some(line) = line {
+            // A closed pipe (`onair watch | head`) ends the watch quietly.
+            if writeln!(stdout, "{line}").and_then(|_| stdout.flush()).is_err() {
+                return exit::OK;
+            }
+        }
+    }
+}
+
+fn moment_line(noticed: &Noticed, json: bool) -> String {
+    if json {
+        return serde_json::to_string(noticed).unwrap_or_default();
+    }
+    let (title, body) = text::moment_text(&noticed.moment);
+    if body.is_empty() {
+        format!("{}  {title}", timestamp())
+    } else {
+        format!("{}  {title}: {body}", timestamp())
+    }
+}
+
+/// The parts of the state a person watching wants a new line for; clocks and
+/// health figures tick too often.
+fn headline(state: &State) -> String {
+    let connection = serde_json::to_string(&state.connection).unwrap_or_default();
+    let Some(obs) = &state.obs else { return connection };
+    format!(
+        "{connection}|{}|{}|{:?}|{:?}|{:?}",
+        serde_json::to_string(&obs.stream).unwrap_or_default(),
+        serde_json::to_string(&obs.recording).unwrap_or_default(),
+        obs.replay_buffer,
+        obs.virtual_camera,
+        obs.program_scene
+    )
+}
+
+fn timestamp() -> String {
+    let secs = now_ms() / 1000;
+    // UTC: the CLI has no time zone database; scripts wanting local time use --json.
+    format!("{:02}:{:02}:{:02}", (secs / 3600) % 24, (secs / 60) % 60, secs % 60)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs a control, then waits for OBS to settle so the exit code tells the truth
+/// (a stream OBS accepted to start can still fail to connect).
+async fn act(session: &Session, timeout: Duration, control: Control) -> u8 {
+    if let Err(code) = connected(session, timeout).await {
+        return code;
+    }
+    let outcome = match session.control(control.clone()).await {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            eprintln!("onair: {error}");
+            return control_exit_code(&error);
+        }
+    };
+    let settle = Duration::from_secs(15).max(timeout);
+    let mut state = session.state();
+    let settled = |s: &State| {
+        s.obs.as_ref().is_some_and(|o| match control {
+            Control::StartStream | Control::StopStream | Control::ToggleStream => {
+                !matches!(o.stream, StreamState::Starting | StreamState::Stopping { .. })
+            }
+            Control::StartRecording | Control::StopRecording | Control::ToggleRecording => {
+                !matches!(o.recording, RecordingState::Starting | RecordingState::Stopping { .. })
+            }
+            _ => true,
+        })
+    };
+    // Give OBS's state event a moment to arrive before judging.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let _ = tokio::time::timeout(settle, state.wait_for(settled)).await;
+    let current = state.borrow().clone();
+    let Some(obs) = &current.obs else {
+        eprintln!("onair: lost OBS before it confirmed: {}", text::connection_line(&current));
+        return exit::UNREACHABLE;
+    };
+    let now = now_ms();
+    match control {
+        Control::StartStream if !obs.stream.is_on_air() => {
+            eprintln!("onair: OBS could not start the stream; check the stream server and key in OBS's settings");
+            return exit::REFUSED;
+        }
+        Control::StopRecording => {
+            println!("Recording stopped{}", outcome.path.map(|p| format!(": {p}")).unwrap_or_default());
+            return exit::OK;
+        }
+        _ => {}
+    }
+    println!("{}", text::status_line(&current, now));
+    exit::OK
+}
+
+fn control_exit_code(error: &ControlError) -> u8 {
+    match error {
+        ControlError::NotConnected(_) => exit::UNREACHABLE,
+        ControlError::TimedOut(_) => exit::TIMED_OUT,
+        ControlError::InvalidInput(_) => exit::USAGE,
+        _ => exit::REFUSED,
+    }
+}

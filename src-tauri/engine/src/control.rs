@@ -1,0 +1,270 @@
+//! What the streamer can make OBS do, and the typed errors when OBS refuses.
+//!
+//! Each control is one obs-websocket request. OBS's status codes become errors a
+//! person can act on ("the stream is already live", "the replay buffer is not
+//! enabled in OBS"), each with a stable `code` for the UI.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::client::{Client, RequestError};
+use crate::protocol::{responses, status};
+use crate::state::{RecordingState, State};
+
+/// An output a control acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Output {
+    Stream,
+    Recording,
+    ReplayBuffer,
+    VirtualCamera,
+}
+
+impl Output {
+    fn name(self) -> &'static str {
+        match self {
+            Output::Stream => "the stream",
+            Output::Recording => "recording",
+            Output::ReplayBuffer => "the replay buffer",
+            Output::VirtualCamera => "the virtual camera",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    StartStream,
+    StopStream,
+    ToggleStream,
+    StartRecording,
+    StopRecording,
+    ToggleRecording,
+    PauseRecording,
+    ResumeRecording,
+    ToggleRecordingPause,
+    StartReplayBuffer,
+    StopReplayBuffer,
+    ToggleReplayBuffer,
+    SaveReplay,
+    StartVirtualCamera,
+    StopVirtualCamera,
+    ToggleVirtualCamera,
+    SwitchScene(String),
+}
+
+impl Control {
+    fn request_type(&self) -> &'static str {
+        match self {
+            Control::StartStream => "StartStream",
+            Control::StopStream => "StopStream",
+            Control::ToggleStream => "ToggleStream",
+            Control::StartRecording => "StartRecord",
+            Control::StopRecording => "StopRecord",
+            Control::ToggleRecording => "ToggleRecord",
+            Control::PauseRecording => "PauseRecord",
+            Control::ResumeRecording => "ResumeRecord",
+            Control::ToggleRecordingPause => "ToggleRecordPause",
+            Control::StartReplayBuffer => "StartReplayBuffer",
+            Control::StopReplayBuffer => "StopReplayBuffer",
+            Control::ToggleReplayBuffer => "ToggleReplayBuffer",
+            Control::SaveReplay => "SaveReplayBuffer",
+            Control::StartVirtualCamera => "StartVirtualCam",
+            Control::StopVirtualCamera => "StopVirtualCam",
+            Control::ToggleVirtualCamera => "ToggleVirtualCam",
+            Control::SwitchScene(_) => "SetCurrentProgramScene",
+        }
+    }
+
+    fn output(&self) -> Option<Output> {
+        use Control::*;
+        match self {
+            StartStream | StopStream | ToggleStream => Some(Output::Stream),
+            StartRecording | StopRecording | ToggleRecording | PauseRecording | ResumeRecording | ToggleRecordingPause => {
+                Some(Output::Recording)
+            }
+            StartReplayBuffer | StopReplayBuffer | ToggleReplayBuffer | SaveReplay => Some(Output::ReplayBuffer),
+            StartVirtualCamera | StopVirtualCamera | ToggleVirtualCamera => Some(Output::VirtualCamera),
+            SwitchScene(_) => None,
+        }
+    }
+}
+
+/// What a successful control reports back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ControlOutcome {
+    /// For toggles: whether the output is now active.
+    pub active: Option<bool>,
+    /// For stopping a recording: the file written.
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlError {
+    /// Not connected to OBS; the detail says what the connection is doing.
+    NotConnected(String),
+    AlreadyActive(Output),
+    NotActive(Output),
+    AlreadyPaused,
+    NotPaused,
+    /// The replay buffer or virtual camera is not set up in OBS.
+    NotConfigured(Output),
+    /// OBS accepted a pause but the recording did not pause (it shares the stream's encoder).
+    PauseIgnored,
+    SceneNotFound(String),
+    InvalidInput(String),
+    /// OBS is busy (switching scene collections); try again shortly.
+    ObsBusy,
+    TimedOut(Duration),
+    /// Any other refusal, with OBS's own words.
+    Refused { code: u32, message: String },
+}
+
+impl ControlError {
+    /// A stable identifier for the UI and scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ControlError::NotConnected(_) => "not-connected",
+            ControlError::AlreadyActive(_) => "already-active",
+            ControlError::NotActive(_) => "not-active",
+            ControlError::AlreadyPaused => "already-paused",
+            ControlError::NotPaused => "not-paused",
+            ControlError::NotConfigured(_) => "not-configured",
+            ControlError::PauseIgnored => "pause-ignored",
+            ControlError::SceneNotFound(_) => "scene-not-found",
+            ControlError::InvalidInput(_) => "invalid-input",
+            ControlError::ObsBusy => "obs-busy",
+            ControlError::TimedOut(_) => "timed-out",
+            ControlError::Refused { .. } => "refused",
+        }
+    }
+}
+
+impl std::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ControlError::NotConnected(detail) => write!(f, "not connected to OBS: {detail}"),
+            ControlError::AlreadyActive(Output::Stream) => f.write_str("the stream is already live"),
+            ControlError::AlreadyActive(Output::Recording) => f.write_str("OBS is already recording"),
+            ControlError::AlreadyActive(o) => write!(f, "{} is already running", o.name()),
+            ControlError::NotActive(Output::Stream) => f.write_str("the stream is not live"),
+            ControlError::NotActive(Output::Recording) => f.write_str("OBS is not recording"),
+            ControlError::NotActive(o) => write!(f, "{} is not running", o.name()),
+            ControlError::AlreadyPaused => f.write_str("the recording is already paused"),
+            ControlError::NotPaused => f.write_str("the recording is not paused"),
+            ControlError::NotConfigured(Output::ReplayBuffer) => {
+                f.write_str("the replay buffer is not enabled in OBS (Settings > Output > Replay Buffer)")
+            }
+            ControlError::NotConfigured(o) => write!(f, "{} is not available in OBS", o.name()),
+            ControlError::PauseIgnored => f.write_str(
+                "OBS accepted the pause but kept recording (a recording that shares the stream's encoder cannot pause)",
+            ),
+            ControlError::SceneNotFound(name) => write!(f, "OBS has no scene named {name:?}"),
+            ControlError::InvalidInput(m) => f.write_str(m),
+            ControlError::ObsBusy => f.write_str("OBS is busy switching scene collections; try again in a moment"),
+            ControlError::TimedOut(d) => write!(f, "OBS did not answer within {:.1} s", d.as_secs_f64()),
+            ControlError::Refused { code, message } => write!(f, "OBS refused ({code}): {message}"),
+        }
+    }
+}
+
+impl std::error::Error for ControlError {}
+
+/// How long to wait for a PAUSED event after OBS accepted PauseRecord.
+const PAUSE_CONFIRMATION: Duration = Duration::from_secs(3);
+
+/// Sends the control to OBS. `state` is used to confirm a pause.
+pub async fn execute(client: &Client, state: &watch::Receiver<State>, control: &Control) -> Result<ControlOutcome, ControlError> {
+    let data = match control {
+        Control::SwitchScene(name) => {
+            if name.trim().is_empty() {
+                return Err(ControlError::InvalidInput("the scene name is empty".into()));
+            }
+            Some(json!({ "sceneName": name }))
+        }
+        _ => None,
+    };
+    let answer = client.request(control.request_type(), data).await.map_err(|e| to_control_error(control, e))?;
+    let outcome = ControlOutcome {
+        active: parse::<responses::OutputActive>(&answer).map(|a| a.output_active),
+        path: parse::<responses::OutputPath>(&answer).and_then(|p| p.output_path),
+    };
+    if *control == Control::PauseRecording {
+        confirm_pause(state.clone()).await?;
+    }
+    Ok(outcome)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(answer: &Value) -> Option<T> {
+    serde_json::from_value(answer.clone()).ok()
+}
+
+async fn confirm_pause(mut state: watch::Receiver<State>) -> Result<(), ControlError> {
+    let paused = |s: &State| s.obs.as_ref().is_some_and(|o| matches!(o.recording, RecordingState::Paused { .. }));
+    match tokio::time::timeout(PAUSE_CONFIRMATION, state.wait_for(paused)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(_)) => Err(ControlError::NotConnected("the session ended".into())),
+        Err(_) => Err(ControlError::PauseIgnored),
+    }
+}
+
+fn to_control_error(control: &Control, error: RequestError) -> ControlError {
+    let output = control.output();
+    match error {
+        RequestError::TimedOut(d) => ControlError::TimedOut(d),
+        RequestError::ConnectionClosed => ControlError::NotConnected("the connection closed before OBS answered".into()),
+        RequestError::BadResponse(m) => ControlError::Refused { code: 0, message: m },
+        RequestError::Failed { code, comment } => match (code, output) {
+            (status::OUTPUT_RUNNING, Some(o)) => ControlError::AlreadyActive(o),
+            (status::OUTPUT_NOT_RUNNING, Some(o)) => ControlError::NotActive(o),
+            (status::OUTPUT_PAUSED, _) => ControlError::AlreadyPaused,
+            (status::OUTPUT_NOT_PAUSED, _) => ControlError::NotPaused,
+            (status::OUTPUT_DISABLED, Some(o)) | (status::INVALID_RESOURCE_STATE, Some(o @ (Output::ReplayBuffer | Output::VirtualCamera))) => {
+                ControlError::NotConfigured(o)
+            }
+            (status::RESOURCE_NOT_FOUND, None) => match control {
+                Control::SwitchScene(name) => ControlError::SceneNotFound(name.clone()),
+                _ => ControlError::Refused { code, message: comment.unwrap_or_default() },
+            },
+            (status::NOT_READY, _) => ControlError::ObsBusy,
+            _ => ControlError::Refused {
+                code,
+                message: comment.unwrap_or_else(|| crate::protocol::status_code_name(code).to_string()),
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(code: u32) -> RequestError {
+        RequestError::Failed { code, comment: Some("x".into()) }
+    }
+
+    #[test]
+    fn obs_status_codes_become_errors_a_person_can_act_on() {
+        assert_eq!(to_control_error(&Control::StartStream, failed(500)), ControlError::AlreadyActive(Output::Stream));
+        assert_eq!(to_control_error(&Control::StopRecording, failed(501)), ControlError::NotActive(Output::Recording));
+        assert_eq!(to_control_error(&Control::SaveReplay, failed(604)), ControlError::NotConfigured(Output::ReplayBuffer));
+        assert_eq!(to_control_error(&Control::ToggleVirtualCamera, failed(604)), ControlError::NotConfigured(Output::VirtualCamera));
+        assert_eq!(to_control_error(&Control::SwitchScene("Nope".into()), failed(600)), ControlError::SceneNotFound("Nope".into()));
+        assert_eq!(to_control_error(&Control::PauseRecording, failed(502)), ControlError::AlreadyPaused);
+        assert_eq!(to_control_error(&Control::StartStream, failed(207)), ControlError::ObsBusy);
+        assert_eq!(to_control_error(&Control::StartStream, failed(999)), ControlError::Refused { code: 999, message: "x".into() });
+        assert_eq!(
+            to_control_error(&Control::StartStream, RequestError::TimedOut(Duration::from_secs(5))).code(),
+            "timed-out"
+        );
+    }
+
+    #[test]
+    fn messages_name_the_output() {
+        assert_eq!(ControlError::AlreadyActive(Output::Stream).to_string(), "the stream is already live");
+        assert!(ControlError::NotConfigured(Output::ReplayBuffer).to_string().contains("Replay Buffer"));
+    }
+}

@@ -1,0 +1,613 @@
+//! The supervisor: one long-lived session with OBS that never gives up on its own.
+//!
+//! A task owns the [`Model`] and the current connection. It connects, identifies,
+//! syncs OBS's whole state, then follows events, and when the connection ends it
+//! reconnects with backoff, except where retrying cannot help (wrong password,
+//! incompatible OBS, kicked by the user): those wait for new settings. State goes
+//! out on a `watch` channel, moments on a `broadcast` channel; the cloneable
+//! [`Session`] handle sends controls and settings over `mpsc`.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::backoff::{Backoff, FailureKind};
+use crate::client::{self, Client, ClientEvent, ClientOptions, CloseReason, ConnectError, Connection};
+use crate::control::{self, Control, ControlError, ControlOutcome};
+use crate::model::{Model, SyncAnswers};
+use crate::protocol::responses::{self, SceneList, Stats, StreamStatus};
+use crate::protocol::ObsEvent;
+use crate::settings::{Password, Target};
+use crate::state::{now_ms, ConnectionState, Moment, Noticed, State};
+
+/// Where to connect, how to log in, and how patient to be.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// `Err` holds why the user's settings are unusable; nothing is attempted then.
+    pub target: Result<Target, String>,
+    pub password: Option<Password>,
+    pub client: ClientOptions,
+    pub backoff: Backoff,
+    /// How often stream health and OBS stats are polled while an output is active.
+    pub poll_interval: Duration,
+    /// A connection that lasted at least this long resets the backoff.
+    pub healthy_after: Duration,
+    pub moment_capacity: usize,
+}
+
+impl SessionConfig {
+    pub fn new(target: Result<Target, String>, password: Option<Password>) -> SessionConfig {
+        SessionConfig {
+            target,
+            password,
+            client: ClientOptions::default(),
+            backoff: Backoff::default(),
+            poll_interval: Duration::from_secs(2),
+            healthy_after: Duration::from_secs(10),
+            moment_capacity: 1024,
+        }
+    }
+}
+
+enum Command {
+    Control(Control, oneshot::Sender<Result<ControlOutcome, ControlError>>),
+    Reconfigure(Result<Target, String>, Option<Password>),
+    ReconnectNow,
+    Shutdown,
+}
+
+/// A cloneable handle to the running session.
+#[derive(Clone)]
+pub struct Session {
+    commands: mpsc::Sender<Command>,
+    state: watch::Receiver<State>,
+    moments: broadcast::Sender<Noticed>,
+}
+
+impl Session {
+    /// Starts the session task. The returned handle ends it with [`Session::shutdown`].
+    pub fn spawn(config: SessionConfig) -> (Session, tokio::task::JoinHandle<()>) {
+        let target_text = describe_target(&config.target);
+        let (state_tx, state_rx) = watch::channel(State { target: target_text, connection: ConnectionState::Connecting, obs: None });
+        let (moments_tx, _) = broadcast::channel(config.moment_capacity);
+        let (commands_tx, commands_rx) = mpsc::channel(64);
+        let supervisor = Supervisor {
+            config,
+            model: Model::new(),
+            state: state_tx,
+            moments: moments_tx.clone(),
+            commands: commands_rx,
+            connection: ConnectionState::Connecting,
+        };
+        let task = tokio::spawn(supervisor.run());
+        (Session { commands: commands_tx, state: state_rx, moments: moments_tx }, task)
+    }
+
+    pub fn state(&self) -> watch::Receiver<State> {
+        self.state.clone()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Noticed> {
+        self.moments.subscribe()
+    }
+
+    pub async fn control(&self, control: Control) -> Result<ControlOutcome, ControlError> {
+        let (reply, answer) = oneshot::channel();
+        if self.commands.send(Command::Control(control, reply)).await.is_err() {
+            return Err(ControlError::NotConnected("OnAir's session has stopped".into()));
+        }
+        answer.await.unwrap_or_else(|_| Err(ControlError::NotConnected("OnAir's session has stopped".into())))
+    }
+
+    /// New settings: drop the current connection and start over with these.
+    pub async fn reconfigure(&self, target: Result<Target, String>, password: Option<Password>) {
+        let _ = self.commands.send(Command::Reconfigure(target, password)).await;
+    }
+
+    /// Try again now, also from a state that waits for the user.
+    pub async fn reconnect_now(&self) {
+        let _ = self.commands.send(Command::ReconnectNow).await;
+    }
+
+    /// Closes the connection cleanly and ends the task.
+    pub async fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown).await;
+    }
+
+    /// Waits until connected and synced, or until the connection lands in a state
+    /// that needs the user (returned as the error), or the timeout passes.
+    pub async fn wait_connected(&self, timeout: Duration) -> Result<State, State> {
+        let mut state = self.state();
+        let settled = |s: &State| s.obs.is_some() || s.connection.needs_user() || s.connection == ConnectionState::Stopped;
+        let settled = matches!(tokio::time::timeout(timeout, state.wait_for(settled)).await, Ok(Ok(_)));
+        let current = state.borrow().clone();
+        if settled && current.obs.is_some() {
+            Ok(current)
+        } else {
+            Err(current)
+        }
+    }
+}
+
+fn describe_target(target: &Result<Target, String>) -> String {
+    match target {
+        Ok(t) => t.to_string(),
+        Err(_) => "(invalid settings)".into(),
+    }
+}
+
+/// How a connected stretch ended.
+enum Ended {
+    Lost(CloseReason),
+    SyncFailed(String),
+    Reconfigured(Result<Target, String>, Option<Password>),
+    ReconnectNow,
+    Shutdown,
+}
+
+/// Internal results of work done off the main loop.
+enum Background {
+    Polled { stream: Option<StreamStatus>, stats: Option<Stats>, at_ms: u64 },
+    SceneList(SceneList),
+    Resynced(Result<SyncAnswers, String>),
+}
+
+struct Supervisor {
+    config: SessionConfig,
+    model: Model,
+    state: watch::Sender<State>,
+    moments: broadcast::Sender<Noticed>,
+    commands: mpsc::Receiver<Command>,
+    connection: ConnectionState,
+}
+
+impl Supervisor {
+    async fn run(mut self) {
+        loop {
+            let target = match self.config.target.clone() {
+                Ok(target) => target,
+                Err(message) => {
+                    self.set_connection(ConnectionState::InvalidSettings { message });
+                    if !self.wait_for_user().await {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            self.set_connection(ConnectionState::Connecting);
+            let password = self.config.password.clone();
+            let options = self.config.client.clone();
+            let connect = client::connect(&target.host, target.port, password.as_ref().map(Password::expose), &options);
+            let connected = match self.while_serving(connect).await {
+                Some(result) => result,
+                None if self.stopping() => break,
+                None => continue,
+            };
+            let (kind, waiting_reason) = match connected {
+                Ok(connection) => {
+                    let started = Instant::now();
+                    match self.run_connected(connection).await {
+                        Ended::Shutdown => break,
+                        Ended::Reconfigured(target, password) => {
+                            self.apply_settings(target, password);
+                            continue;
+                        }
+                        Ended::ReconnectNow => {
+                            self.lose_connection("reconnecting at the user's request");
+                            continue;
+                        }
+                        Ended::SyncFailed(reason) => {
+                            self.lose_connection(&reason);
+                            (FailureKind::Transient, reason)
+                        }
+                        Ended::Lost(reason) => {
+                            if started.elapsed() >= self.config.healthy_after {
+                                self.config.backoff.reset();
+                            }
+                            self.lose_connection(&reason.to_string());
+                            match self.classify_close(&reason) {
+                                Some(kind) => (kind, reason.to_string()),
+                                None => {
+                                    if !self.wait_for_user().await {
+                                        break;
+                                    }
+                                    continue;
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(error) => {
+                    self.lose_connection(&error.to_string());
+                    match self.classify_connect_error(&error, &target) {
+                        Some(kind) => (kind, error.to_string()),
+                        None => {
+                            if !self.wait_for_user().await {
+                                break;
+                            }
+                            continue;
+                        }
+                    }
+                }
+            };
+            let delay = self.config.backoff.next_delay(kind);
+            tracing::debug!(?kind, delay_ms = delay.as_millis() as u64, reason = %waiting_reason, "retrying later");
+            self.set_connection(ConnectionState::WaitingForObs { reason: waiting_reason });
+            if self.while_serving(tokio::time::sleep(delay)).await.is_none() && self.stopping() {
+                break;
+            }
+        }
+        self.set_connection(ConnectionState::Stopped);
+    }
+
+    fn stopping(&self) -> bool {
+        self.connection == ConnectionState::Stopped
+    }
+
+    /// Runs `work` while answering commands. `None` when a command cut it short:
+    /// then either the settings changed, a reconnect was asked for, or the
+    /// connection state is `Stopped` for a shutdown.
+    async fn while_serving<F: std::future::Future>(&mut self, work: F) -> Option<F::Output> {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                output = &mut work => return Some(output),
+                command = self.commands.recv() => match command {
+                    None | Some(Command::Shutdown) => {
+                        self.connection = ConnectionState::Stopped;
+                        return None;
+                    }
+                    Some(Command::Control(_, reply)) => {
+                        let _ = reply.send(Err(self.not_connected()));
+                    }
+                    Some(Command::Reconfigure(target, password)) => {
+                        self.apply_settings(target, password);
+                        return None;
+                    }
+                    Some(Command::ReconnectNow) => return None,
+                }
+            }
+        }
+    }
+
+    /// Blocks in a state that only the user can change. False on shutdown.
+    async fn wait_for_user(&mut self) -> bool {
+        self.while_serving(std::future::pending::<()>()).await;
+        !self.stopping()
+    }
+
+    fn apply_settings(&mut self, target: Result<Target, String>, password: Option<Password>) {
+        let same_target = self.config.target == target;
+        self.config.target = target;
+        self.config.password = password;
+        self.config.backoff.reset();
+        if !same_target {
+            // Another OBS: nothing learned about the old one applies.
+            self.model.on_settings_changed();
+        } else {
+            // Same OBS, maybe a new password: a new failure deserves a new message.
+            self.model.allow_new_auth_failure();
+        }
+        let text = describe_target(&self.config.target);
+        self.state.send_modify(|s| s.target = text);
+    }
+
+    fn not_connected(&self) -> ControlError {
+        let detail = match &self.connection {
+            ConnectionState::Connecting => "connecting".to_string(),
+            ConnectionState::Syncing => "still reading OBS's state".to_string(),
+            ConnectionState::WaitingForObs { reason } => format!("waiting for OBS ({reason})"),
+            ConnectionState::AuthFailed { message } => message.clone(),
+            ConnectionState::Incompatible { message } => message.clone(),
+            ConnectionState::SessionInvalidated { message } => message.clone(),
+            ConnectionState::InvalidSettings { message } => message.clone(),
+            ConnectionState::Stopped => "OnAir's session has stopped".to_string(),
+            ConnectionState::Connected { .. } => "connected".to_string(),
+        };
+        ControlError::NotConnected(detail)
+    }
+
+    /// The retry curve for a failed connect, or `None` for failures that wait for the user.
+    fn classify_connect_error(&mut self, error: &ConnectError, target: &Target) -> Option<FailureKind> {
+        match error {
+            ConnectError::Unreachable(_) if target.is_loopback() => Some(FailureKind::LocalRefused),
+            ConnectError::Unreachable(_) | ConnectError::TimedOut(_) => Some(FailureKind::Transient),
+            ConnectError::NotObs(_) => Some(FailureKind::Protocol),
+            ConnectError::PasswordRequired => {
+                self.auth_failed("OBS wants a password and none is set".into());
+                None
+            }
+            ConnectError::Closed { code, reason } => self.classify_close_code(*code, reason),
+            ConnectError::Incompatible(message) => {
+                self.set_connection(ConnectionState::Incompatible { message: message.clone() });
+                None
+            }
+        }
+    }
+
+    fn classify_close(&mut self, reason: &CloseReason) -> Option<FailureKind> {
+        match reason {
+            CloseReason::ClosedByObs { code, reason } => self.classify_close_code(*code, reason),
+            CloseReason::Dropped(_) | CloseReason::Unresponsive(_) | CloseReason::ClosedByClient => Some(FailureKind::Transient),
+        }
+    }
+
+    /// The close-code policy from the protocol notes.
+    fn classify_close_code(&mut self, code: u16, reason: &str) -> Option<FailureKind> {
+        match code {
+            4009 => {
+                let message = if reason.to_ascii_lowercase().contains("missing") {
+                    "OBS wants a password and none is set".to_string()
+                } else {
+                    "OBS rejected the password".to_string()
+                };
+                self.auth_failed(message);
+                None
+            }
+            4010 => {
+                self.set_connection(ConnectionState::Incompatible {
+                    message: format!("OBS does not speak this OnAir's protocol version (obs-websocket 5.x is needed): {reason}"),
+                });
+                None
+            }
+            4011 => {
+                self.set_connection(ConnectionState::SessionInvalidated {
+                    message: "OBS ended this session (removed from its session list); reconnect when ready".to_string(),
+                });
+                None
+            }
+            4002..=4008 => {
+                tracing::error!(code, reason, "OBS closed the session for a protocol error: this is a bug in OnAir");
+                Some(FailureKind::Protocol)
+            }
+            4012 => Some(FailureKind::Protocol),
+            _ => Some(FailureKind::Transient),
+        }
+    }
+
+    fn auth_failed(&mut self, message: String) {
+        let moments = self.model.on_auth_failed(&message);
+        self.set_connection(ConnectionState::AuthFailed { message });
+        self.announce(moments);
+    }
+
+    fn lose_connection(&mut self, reason: &str) {
+        let moments = self.model.on_connection_lost(reason, now_ms());
+        self.publish();
+        self.announce(moments);
+    }
+
+    fn set_connection(&mut self, connection: ConnectionState) {
+        self.connection = connection;
+        self.publish();
+    }
+
+    fn publish(&self) {
+        let connection = self.connection.clone();
+        let obs = self.model.status().cloned();
+        self.state.send_if_modified(|s| {
+            let next = State { target: s.target.clone(), connection, obs };
+            if *s == next {
+                return false;
+            }
+            *s = next;
+            true
+        });
+    }
+
+    fn announce(&self, moments: Vec<Moment>) {
+        if moments.is_empty() {
+            return;
+        }
+        let at_ms = now_ms();
+        for moment in moments {
+            tracing::info!(moment = moment.kind(), "moment");
+            let _ = self.moments.send(Noticed { at_ms, moment });
+        }
+    }
+
+    /// Syncs, then follows OBS until the connection ends or a command ends it.
+    async fn run_connected(&mut self, connection: Connection) -> Ended {
+        let Connection { client, hello, mut events } = connection;
+        self.set_connection(ConnectionState::Syncing);
+        let version = match self.sync(&client, &mut events).await {
+            Ok(version) => version,
+            Err(ended) => {
+                if !matches!(ended, Ended::Lost(_)) {
+                    client.close().await;
+                }
+                return ended;
+            }
+        };
+        self.set_connection(ConnectionState::Connected {
+            obs_version: version.as_ref().map(|v| v.obs_version.clone()).or(hello.obs_studio_version.clone()).unwrap_or_default(),
+            websocket_version: hello.obs_web_socket_version.clone(),
+        });
+        self.follow(client, events).await
+    }
+
+    /// Asks for the whole state while buffering events, then applies the answers
+    /// and replays the buffered events on top: an event that arrives while the
+    /// requests are in flight is newer than the answers and wins.
+    async fn sync(&mut self, client: &Client, events: &mut broadcast::Receiver<ClientEvent>) -> Result<Option<responses::Version>, Ended> {
+        let requests = async { tokio::join!(client.request_as::<responses::Version>("GetVersion", None), fetch_sync_answers(client)) };
+        tokio::pin!(requests);
+        let mut buffered: Vec<ObsEvent> = Vec::new();
+        let (version, answers) = loop {
+            tokio::select! {
+                done = &mut requests => break done,
+                event = events.recv() => match event {
+                    Ok(event) => buffered.push(event.event),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        return Err(Ended::SyncFailed(format!("fell {n} events behind OBS while syncing")));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Err(Ended::Lost(client.closed().await)),
+                },
+                command = self.commands.recv() => if let Some(ended) = self.command_while_connected(command, None) {
+                    return Err(ended);
+                },
+            }
+        };
+        let answers = match answers {
+            Ok(answers) => answers,
+            Err(reason) if client.is_closed() => {
+                tracing::debug!(%reason, "sync ended by a closed connection");
+                return Err(Ended::Lost(client.closed().await));
+            }
+            Err(reason) => return Err(Ended::SyncFailed(format!("OBS did not answer the state requests: {reason}"))),
+        };
+        let now = now_ms();
+        let mut moments = self.model.on_synced(answers.to_status(now), now);
+        for event in &buffered {
+            moments.extend(self.model.on_event(event, now));
+        }
+        self.announce(moments);
+        Ok(version.ok())
+    }
+
+    /// Handles a command while connected. `Some` means the connected stretch ends.
+    fn command_while_connected(&mut self, command: Option<Command>, control_context: Option<(&Client, &watch::Receiver<State>)>) -> Option<Ended> {
+        match command {
+            None | Some(Command::Shutdown) => Some(Ended::Shutdown),
+            Some(Command::Reconfigure(target, password)) => Some(Ended::Reconfigured(target, password)),
+            Some(Command::ReconnectNow) => Some(Ended::ReconnectNow),
+            Some(Command::Control(control, reply)) => {
+                match control_context {
+                    // Controls run on their own task: a slow OBS answer must not stall events.
+                    Some((client, state)) => {
+                        let client = client.clone();
+                        let state = state.clone();
+                        tokio::spawn(async move {
+                            let _ = reply.send(control::execute(&client, &state, &control).await);
+                        });
+                    }
+                    None => {
+                        let _ = reply.send(Err(self.not_connected()));
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    async fn follow(&mut self, client: Client, mut events: broadcast::Receiver<ClientEvent>) -> Ended {
+        let (background_tx, mut background) = mpsc::channel::<Background>(8);
+        let mut poll = tokio::time::interval(self.config.poll_interval);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut poll_in_flight = false;
+        let state_rx = self.state.subscribe();
+        let ended = loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok(event) => {
+                        let now = now_ms();
+                        let moments = self.model.on_event(&event.event, now);
+                        self.publish();
+                        self.announce(moments);
+                        if event.event == ObsEvent::SceneCollectionChanged {
+                            spawn_background(&background_tx, fetch_scene_list(client.clone()));
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        // Missed events cannot be replayed; ask OBS for the truth instead.
+                        tracing::warn!(missed, "fell behind OBS's events; syncing again");
+                        spawn_background(&background_tx, resync(client.clone()));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => break Ended::Lost(client.closed().await),
+                },
+                reason = client.closed() => break Ended::Lost(reason),
+                command = self.commands.recv() => if let Some(ended) = self.command_while_connected(command, Some((&client, &state_rx))) {
+                    client.close().await;
+                    break ended;
+                },
+                _ = poll.tick(), if !poll_in_flight && self.model.wants_polling() => {
+                    poll_in_flight = true;
+                    let stream_on_air = self.model.status().is_some_and(|s| s.stream.is_on_air());
+                    spawn_background(&background_tx, poll_health(client.clone(), stream_on_air));
+                }
+                Some(done) = background.recv() => match done {
+                    Background::Polled { stream, stats, at_ms } => {
+                        poll_in_flight = false;
+                        if let Some(stream) = stream {
+                            self.model.on_stream_status(&stream, at_ms);
+                        }
+                        if let Some(stats) = stats {
+                            self.model.on_stats(&stats);
+                        }
+                        self.publish();
+                    }
+                    Background::SceneList(list) => {
+                        self.model.on_scene_list(&list);
+                        self.publish();
+                    }
+                    Background::Resynced(Ok(answers)) => {
+                        let now = now_ms();
+                        let moments = self.model.on_resynced(answers.to_status(now), now);
+                        self.publish();
+                        self.announce(moments);
+                    }
+                    Background::Resynced(Err(reason)) => tracing::warn!(%reason, "resync failed"),
+                },
+            }
+        };
+        ended
+    }
+}
+
+fn spawn_background<F>(tx: &mpsc::Sender<Background>, work: F)
+where
+    F: std::future::Future<Output = Option<Background>> + Send + 'static,
+{
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        if let Some(done) = work.await {
+            let _ = tx.send(done).await;
+        }
+    });
+}
+
+async fn poll_health(client: Client, stream_on_air: bool) -> Option<Background> {
+    let stream = async {
+        if stream_on_air {
+            client.request_as::<StreamStatus>("GetStreamStatus", None).await.ok()
+        } else {
+            None
+        }
+    };
+    let (stream, stats) = tokio::join!(stream, client.request_as::<Stats>("GetStats", None));
+    Some(Background::Polled { stream, stats: stats.ok(), at_ms: now_ms() })
+}
+
+async fn fetch_scene_list(client: Client) -> Option<Background> {
+    client.request_as::<SceneList>("GetSceneList", None).await.ok().map(Background::SceneList)
+}
+
+async fn resync(client: Client) -> Option<Background> {
+    Some(Background::Resynced(fetch_sync_answers(&client).await.map_err(|e| e.to_string())))
+}
+
+/// The sync requests, concurrently. Replay buffer and virtual camera may answer
+/// "not available", which is an answer, not a failure.
+async fn fetch_sync_answers(client: &Client) -> Result<SyncAnswers, client::RequestError> {
+    let (stream, record, replay_buffer, virtual_camera, scenes, studio) = tokio::join!(
+        client.request_as::<StreamStatus>("GetStreamStatus", None),
+        client.request_as::<responses::RecordStatus>("GetRecordStatus", None),
+        client.request_as::<responses::OutputActive>("GetReplayBufferStatus", None),
+        client.request_as::<responses::OutputActive>("GetVirtualCamStatus", None),
+        client.request_as::<SceneList>("GetSceneList", None),
+        client.request_as::<responses::StudioMode>("GetStudioModeEnabled", None),
+    );
+    for optional in [&replay_buffer, &virtual_camera] {
+        if let Err(e @ (client::RequestError::TimedOut(_) | client::RequestError::ConnectionClosed)) = optional {
+            return Err(e.clone());
+        }
+    }
+    Ok(SyncAnswers {
+        stream: stream?,
+        record: record?,
+        replay_buffer,
+        virtual_camera,
+        scenes: scenes?,
+        studio_mode: studio?.studio_mode_enabled,
+    })
+}
