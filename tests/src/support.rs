@@ -74,18 +74,141 @@ impl MomentLog {
     }
 }
 
-/// The `onair` binary of this workspace, built if it is not there yet.
+/// The `onair` binary of this workspace, brought up to date once per test process
+/// (a stale binary would test old code).
 pub fn onair_bin() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
-    let bin = target.join("debug").join("onair");
-    if !bin.exists() {
-        let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "-p", "onair-engine", "--bin", "onair"])
-            .status()
-            .expect("run cargo build for the onair binary");
-        assert!(status.success(), "cargo build of the onair binary failed");
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
+            let status = std::process::Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "-p", "onair-engine", "--bin", "onair"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("run cargo build for the onair binary");
+            assert!(status.success(), "cargo build of the onair binary failed");
+            target.join("debug").join("onair")
+        })
+        .clone()
+}
+
+/// `onair watch --json` running as a child process: the CLI contract, read line by line.
+pub struct Watcher {
+    child: tokio::process::Child,
+    lines: Arc<Mutex<Vec<serde_json::Value>>>,
+    pub started: std::time::Instant,
+}
+
+impl Watcher {
+    /// Starts `onair watch --json` against 127.0.0.1:`port`; the password goes
+    /// through `ONAIR_PASSWORD` when given.
+    pub fn spawn(port: u16, password: Option<&str>) -> Watcher {
+        let mut command = tokio::process::Command::new(onair_bin());
+        command
+            .args(["watch", "--json", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .env_remove("ONAIR_PASSWORD")
+            .env("XDG_CONFIG_HOME", std::env::temp_dir().join("onair-tests-no-config"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(password) = password {
+            command.env("ONAIR_PASSWORD", password);
+        }
+        let mut child = command.spawn().expect("start onair watch");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&lines);
+        tokio::spawn(async move {
+            use tokio::io::AsyncBufReadExt;
+            let mut reader = tokio::io::BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("watch printed a non-JSON line {line:?}: {e}"));
+                sink.lock().expect("watch lines lock").push(value);
+            }
+        });
+        Watcher { child, lines, started: std::time::Instant::now() }
     }
-    bin
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    pub fn lines(&self) -> Vec<serde_json::Value> {
+        self.lines.lock().expect("watch lines lock").clone()
+    }
+
+    /// The `"moment"` of every moment line, in order.
+    pub fn moments(&self) -> Vec<String> {
+        self.lines().iter().filter_map(|l| l.get("moment").and_then(|m| m.as_str()).map(String::from)).collect()
+    }
+
+    pub fn moment_lines(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.lines().into_iter().filter(|l| l.get("moment").and_then(|m| m.as_str()) == Some(kind)).collect()
+    }
+
+    /// State lines (those without a `"moment"`), as their `state` object.
+    pub fn states(&self) -> Vec<serde_json::Value> {
+        self.lines().into_iter().filter(|l| l.get("moment").is_none()).filter_map(|l| l.get("state").cloned()).collect()
+    }
+
+    pub async fn wait_moment(&self, kind: &str, n: usize, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.moments().iter().filter(|m| *m == kind).count() < n {
+            if tokio::time::Instant::now() >= deadline {
+                panic!("timed out after {timeout:?} waiting for moment {kind} x{n}; moments: {:?}; last state: {}", self.moments(), self.states().last().cloned().unwrap_or_default());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits for a state line that satisfies `pred`, and returns it.
+    pub async fn wait_state(&self, what: &str, timeout: Duration, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(state) = self.states().into_iter().rev().find(|s| pred(s)) {
+                return state;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("timed out after {timeout:?} waiting for {what}; last state: {}", self.states().last().cloned().unwrap_or_default());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Ends the watch with SIGTERM as a user's Ctrl-C would, and returns its exit code.
+    pub async fn stop(mut self) -> Option<i32> {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        }
+        match tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await {
+            Ok(Ok(status)) => status.code(),
+            _ => None,
+        }
+    }
+}
+
+/// Runs `onair ARGS` against 127.0.0.1:`port`; returns (exit code, stdout, stderr).
+pub async fn onair(port: u16, password: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    let mut command = tokio::process::Command::new(onair_bin());
+    command
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(args)
+        .env_remove("ONAIR_PASSWORD")
+        .env("XDG_CONFIG_HOME", std::env::temp_dir().join("onair-tests-no-config"))
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    if let Some(password) = password {
+        command.env("ONAIR_PASSWORD", password);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("onair finished within 60 s")
+        .expect("run onair");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }

@@ -1,0 +1,6 @@
+//! Test support for OnAir: a scriptable fake obs-websocket server for protocol
+//! corners, a real OBS Studio world for everything a user meets, and helpers.
+
+pub mod fake;
+pub mod support;
+pub mod world;

@@ -1,0 +1,1139 @@
+//! A real, isolated OBS Studio for system tests: "the world" the app under test lives in.
+//!
+//! The fake server in this crate checks the client against the protocol as documented;
+//! this module checks it against the real thing (Debian 12's OBS 29.0.2 with
+//! obs-websocket 5.1.0), because real OBS differs from the docs in ways that matter to a
+//! tray app (events out of order, SIGTERM drops the socket without a close frame,
+//! reconnect states while the ingest is down, ...).
+//!
+//! One [`ObsWorld`] owns, each in its own process group so it can be torn down whole:
+//! - a private X server (`Xvfb -displayfd`, so parallel tests never fight over a display),
+//! - a private session bus (`dbus-daemon`, so OBS does not autolaunch one that outlives it),
+//! - OBS Studio itself, with its own HOME, profile and scene collection in a temp dir,
+//! - optionally an nginx RTMP ingest on loopback that tests can kill and restart.
+//!
+//! It also has its own tiny obs-websocket admin client ([`ObsWorld::request`]) so tests
+//! check OBS's real state independently of the code under test.
+//!
+//! Everything is torn down on drop (also when a test panics). A watchdog shell process
+//! kills the process groups if the test process dies without dropping the world (for
+//! example Ctrl-C). Set `ONAIR_KEEP_WORLD=1` to keep the temp dir (configs and logs).
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{BufRead, BufReader, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+
+/// How long OBS may take from spawn until an Identify succeeds.
+const OBS_READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a graceful quit may take before OBS is killed.
+const OBS_QUIT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long Xvfb, dbus-daemon and nginx may take to come up.
+const HELPER_READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one admin request (connect, identify, request, answer) may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Name of the profile and scene collection written into the world's HOME.
+const PROFILE: &str = "OnAir";
+/// `LastVersion` for OBS 29.0.2, so OBS shows no "what's new" on start.
+const OBS_LAST_VERSION: u32 = (29 << 24) | 2;
+/// Canvas and output size and frame rate: small, to keep x264 cheap on 2 cores.
+const VIDEO_CX: u32 = 320;
+const VIDEO_CY: u32 = 180;
+const VIDEO_FPS: u32 = 10;
+/// How OBS's main window title starts ("OBS 29.0.2... - Profile: OnAir - Scenes: OnAir").
+const OBS_MAIN_WINDOW_TITLE: &str = "OBS ";
+const RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
+
+static WORLD_COUNTER: AtomicU32 = AtomicU32::new(0);
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// What kind of world to build.
+#[derive(Debug, Clone)]
+pub struct WorldOptions {
+    /// `Some` makes obs-websocket require this password (AuthRequired=true).
+    pub password: Option<String>,
+    /// `false` prepares everything but leaves OBS stopped: call [`ObsWorld::start_obs`].
+    pub start_obs: bool,
+    /// Start the nginx RTMP ingest that OBS streams to.
+    pub with_rtmp: bool,
+}
+
+impl Default for WorldOptions {
+    fn default() -> Self {
+        WorldOptions { password: None, start_obs: true, with_rtmp: true }
+    }
+}
+
+/// A running, isolated OBS Studio plus its display, bus and RTMP ingest.
+pub struct ObsWorld {
+    dir: PathBuf,
+    keep_dir: bool,
+    ws_port: u16,
+    rtmp_port: u16,
+    password: Option<String>,
+    display: String,
+    bus_address: String,
+    watchdog: Option<Watchdog>,
+    xvfb: Option<Group>,
+    /// Xvfb's stdout (where `-displayfd` wrote): kept open so Xvfb never gets SIGPIPE.
+    _xvfb_stdout: Option<ChildStdout>,
+    bus: Option<Group>,
+    _bus_stdout: Option<ChildStdout>,
+    obs: Option<Group>,
+    obs_starts: u32,
+    nginx: Option<Group>,
+    nginx_starts: u32,
+}
+
+impl ObsWorld {
+    /// Builds a world in a fresh temp dir and (per `opts`) starts the ingest and OBS.
+    pub async fn start(opts: WorldOptions) -> Result<ObsWorld, String> {
+        let dir = unique_temp_dir()?;
+        let keep_dir = std::env::var("ONAIR_KEEP_WORLD").map(|v| v == "1").unwrap_or(false);
+        // From here on `world` owns everything: an early return drops it and cleans up.
+        let mut world = ObsWorld {
+            watchdog: None,
+            ws_port: free_port()?,
+            rtmp_port: free_port()?,
+            password: opts.password,
+            display: String::new(),
+            bus_address: String::new(),
+            xvfb: None,
+            _xvfb_stdout: None,
+            bus: None,
+            _bus_stdout: None,
+            obs: None,
+            obs_starts: 0,
+            nginx: None,
+            nginx_starts: 0,
+            keep_dir,
+            dir,
+        };
+        world.watchdog = Some(Watchdog::spawn(&world.dir, keep_dir)?);
+        for sub in ["logs", "recordings", "runtime", ".cache", ".local/share", ".local/state"] {
+            create_dir(&world.dir.join(sub))?;
+        }
+        set_mode_0700(&world.dir.join("runtime"))?;
+        world.write_obs_config()?;
+        world.write_nginx_config()?;
+        world.start_xvfb().await?;
+        world.start_bus().await?;
+        if opts.with_rtmp {
+            world.start_rtmp().await?;
+        }
+        if opts.start_obs {
+            world.start_obs().await?;
+        }
+        Ok(world)
+    }
+
+    /// The obs-websocket port (OBS listens on all interfaces; connect to 127.0.0.1).
+    pub fn ws_port(&self) -> u16 {
+        self.ws_port
+    }
+
+    /// The loopback port of the RTMP ingest; OBS streams to `rtmp://127.0.0.1:<port>/live`.
+    pub fn rtmp_port(&self) -> u16 {
+        self.rtmp_port
+    }
+
+    /// The obs-websocket password, when the world requires one.
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+
+    /// The temp dir: HOME of OBS, holding configs, logs and recordings.
+    pub fn home(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where OBS writes recordings.
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.dir.join("recordings")
+    }
+
+    /// Stdout/stderr of every process the world started (`obs-<n>.log`, `nginx-<n>.log`, ...).
+    pub fn logs_dir(&self) -> PathBuf {
+        self.dir.join("logs")
+    }
+
+    /// The X display (`:N`) OBS runs on.
+    pub fn display(&self) -> &str {
+        &self.display
+    }
+
+    /// Whether the OBS process is alive.
+    pub fn obs_running(&mut self) -> bool {
+        self.obs.as_mut().is_some_and(Group::running)
+    }
+
+    /// The pid of the OBS process while it runs (it leads its own process group).
+    pub fn obs_pid(&mut self) -> Option<u32> {
+        let obs = self.obs.as_mut()?;
+        obs.running().then(|| obs.pgid())
+    }
+
+    /// Sends `signal` (a name `kill -s` knows: "STOP", "CONT", "TERM", ...) to OBS's
+    /// whole process group, e.g. STOP/CONT to simulate a hung OBS whose socket stays open.
+    pub fn signal_obs(&mut self, signal: &str) {
+        if let Some(pgid) = self.obs_pid() {
+            send_signal(signal, &format!("-{pgid}"));
+        }
+    }
+
+    /// Starts OBS (when not running) and waits until an admin client can identify.
+    pub async fn start_obs(&mut self) -> Result<(), String> {
+        if self.obs_running() {
+            return Ok(());
+        }
+        self.kill_obs();
+        self.obs_starts += 1;
+        let log = self.obs_log();
+        let mut cmd = Command::new("obs");
+        cmd.args([
+            "--disable-updater",
+            "--disable-shutdown-check",
+            "--disable-missing-files-check",
+            "--minimize-to-tray",
+            "--multi",
+        ])
+        .current_dir(&self.dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()))
+        .env("LANG", "C.UTF-8")
+        .env("HOME", &self.dir)
+        .env("XDG_CONFIG_HOME", self.dir.join(".config"))
+        .env("XDG_CACHE_HOME", self.dir.join(".cache"))
+        .env("XDG_DATA_HOME", self.dir.join(".local/share"))
+        .env("XDG_STATE_HOME", self.dir.join(".local/state"))
+        .env("XDG_RUNTIME_DIR", self.dir.join("runtime"))
+        .env("DISPLAY", &self.display)
+        .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+        .env("QT_QPA_PLATFORM", "xcb")
+        .env("NO_AT_BRIDGE", "1");
+        let obs = self.spawn_group("obs", &mut cmd, &log, None)?;
+        self.obs = Some(obs);
+
+        let started = Instant::now();
+        let mut last_err = String::from("no attempt yet");
+        while started.elapsed() < OBS_READY_TIMEOUT {
+            if let Some(obs) = self.obs.as_mut() {
+                if let Some(status) = obs.exit_status() {
+                    return Err(format!(
+                        "OBS exited during startup ({status}); log {}:\n{}",
+                        log.display(),
+                        tail(&log, 40)
+                    ));
+                }
+            }
+            match tokio::time::timeout(Duration::from_secs(3), self.identified()).await {
+                Ok(Ok(ws)) => {
+                    close(ws).await;
+                    return Ok(());
+                }
+                Ok(Err(e)) => last_err = e,
+                Err(_) => last_err = "connect/identify took more than 3 s".into(),
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.kill_obs();
+        Err(format!(
+            "OBS did not accept an Identify on port {} within {:?} (last error: {last_err}); log {}:\n{}",
+            self.ws_port,
+            OBS_READY_TIMEOUT,
+            log.display(),
+            tail(&log, 40)
+        ))
+    }
+
+    /// SIGKILLs OBS's whole process group and waits until it is gone. Connected
+    /// clients see the socket drop without a close frame (1006).
+    pub fn kill_obs(&mut self) {
+        if let Some(mut obs) = self.obs.take() {
+            obs.kill(self.watchdog.as_mut());
+        }
+    }
+
+    /// Quits OBS the way a user closing its window does: an X11 WM_DELETE_WINDOW
+    /// request to OBS's main window (a clean shutdown: OBS saves its config, clients get
+    /// ExitStarted, then close 1001). If that cannot be sent, SIGINT instead (OBS 29 also
+    /// shuts down cleanly on it, but it runs the shutdown inside the signal handler and
+    /// deadlocks now and then when the signal lands while its main thread is in libxcb).
+    /// OBS is killed when it has not exited within 20 s; then the answer is an Err.
+    pub async fn quit_obs(&mut self) -> Result<(), String> {
+        let log = self.obs_log();
+        let display = self.display.clone();
+        let Some(obs) = self.obs.as_mut() else { return Ok(()) };
+        let how = match x11::close_window(&display, OBS_MAIN_WINDOW_TITLE) {
+            Ok(()) => "a window close request".to_string(),
+            Err(e) => {
+                obs.signal_leader("INT");
+                format!("SIGINT (the window close request failed: {e})")
+            }
+        };
+        eprintln!("DEBUG-QUIT via {how}");
+        let started = Instant::now();
+        while started.elapsed() < OBS_QUIT_TIMEOUT {
+            if obs.exit_status().is_some() {
+                // Reap anything OBS left in its group (e.g. obs-ffmpeg-mux).
+                self.kill_obs();
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.kill_obs();
+        Err(format!(
+            "OBS did not quit within {OBS_QUIT_TIMEOUT:?} of {how} and was killed; log {}:\n{}",
+            log.display(),
+            tail(&log, 20)
+        ))
+    }
+
+    /// Stdout/stderr of the current (or last) OBS run; OBS writes its log there too.
+    pub fn obs_log(&self) -> PathBuf {
+        self.logs_dir().join(format!("obs-{}.log", self.obs_starts))
+    }
+
+    /// Starts the RTMP ingest (when not running) on the world's RTMP port and waits
+    /// until it accepts connections.
+    pub async fn start_rtmp(&mut self) -> Result<(), String> {
+        if self.nginx.as_mut().is_some_and(Group::running) {
+            return Ok(());
+        }
+        self.kill_rtmp();
+        self.nginx_starts += 1;
+        let nginx_dir = self.dir.join("nginx");
+        let log = self.logs_dir().join(format!("nginx-{}.log", self.nginx_starts));
+        let mut cmd = Command::new("nginx");
+        cmd.arg("-p")
+            .arg(&nginx_dir)
+            .arg("-e")
+            .arg(nginx_dir.join("error.log"))
+            .arg("-c")
+            .arg(nginx_dir.join("nginx.conf"))
+            .current_dir(&nginx_dir);
+        let nginx = self.spawn_group("nginx", &mut cmd, &log, None)?;
+        self.nginx = Some(nginx);
+
+        let started = Instant::now();
+        while started.elapsed() < HELPER_READY_TIMEOUT {
+            if let Some(status) = self.nginx.as_mut().and_then(Group::exit_status) {
+                let mut msg = format!("nginx (RTMP ingest) exited during startup ({status}); ");
+                let _ = write!(msg, "{}:\n{}", log.display(), tail(&log, 20));
+                let error_log = nginx_dir.join("error.log");
+                let _ = write!(msg, "\n{}:\n{}", error_log.display(), tail(&error_log, 20));
+                return Err(msg);
+            }
+            if TcpStream::connect(("127.0.0.1", self.rtmp_port)).is_ok() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.kill_rtmp();
+        Err(format!(
+            "nginx (RTMP ingest) did not listen on 127.0.0.1:{} within {HELPER_READY_TIMEOUT:?}; see {}",
+            self.rtmp_port,
+            nginx_dir.join("error.log").display()
+        ))
+    }
+
+    /// SIGKILLs the RTMP ingest (master and worker) so OBS sees it die mid-stream.
+    pub fn kill_rtmp(&mut self) {
+        if let Some(mut nginx) = self.nginx.take() {
+            nginx.kill(self.watchdog.as_mut());
+        }
+    }
+
+    /// Sends one request with an independent admin connection (connect, Identify with
+    /// no event subscriptions, request, close) and returns its `responseData` (`{}` when
+    /// OBS sent none). A failed request is an Err with OBS's code and comment.
+    pub async fn request(&self, request_type: &str, data: Value) -> Result<Value, String> {
+        tokio::time::timeout(REQUEST_TIMEOUT, self.request_once(request_type, data))
+            .await
+            .map_err(|_| format!("{request_type}: no answer from OBS within {REQUEST_TIMEOUT:?}"))?
+    }
+
+    /// Polls `request_type` every 100 ms until `done` accepts its response, and returns
+    /// that response. Err (with the last answer) after `timeout`.
+    pub async fn wait_for(
+        &self,
+        request_type: &str,
+        data: Value,
+        timeout: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Result<Value, String> {
+        let started = Instant::now();
+        loop {
+            let last = match self.request(request_type, data.clone()).await {
+                Ok(v) if done(&v) => return Ok(v),
+                Ok(v) => v.to_string(),
+                Err(e) => e,
+            };
+            if started.elapsed() >= timeout {
+                return Err(format!(
+                    "{request_type}: condition not met within {timeout:?}; last answer: {last}"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until `GetStreamStatus.outputActive == active`.
+    pub async fn wait_stream_active(&self, active: bool, timeout: Duration) -> Result<Value, String> {
+        self.wait_for("GetStreamStatus", Value::Null, timeout, |v| {
+            v["outputActive"].as_bool() == Some(active)
+        })
+        .await
+    }
+
+    /// Waits until `GetStreamStatus.outputReconnecting == reconnecting`.
+    pub async fn wait_stream_reconnecting(
+        &self,
+        reconnecting: bool,
+        timeout: Duration,
+    ) -> Result<Value, String> {
+        self.wait_for("GetStreamStatus", Value::Null, timeout, |v| {
+            v["outputReconnecting"].as_bool() == Some(reconnecting)
+        })
+        .await
+    }
+
+    /// Waits until `GetRecordStatus.outputActive == active`.
+    pub async fn wait_record_active(&self, active: bool, timeout: Duration) -> Result<Value, String> {
+        self.wait_for("GetRecordStatus", Value::Null, timeout, |v| {
+            v["outputActive"].as_bool() == Some(active)
+        })
+        .await
+    }
+
+    async fn request_once(&self, request_type: &str, data: Value) -> Result<Value, String> {
+        let mut ws = self.identified().await.map_err(|e| format!("{request_type}: {e}"))?;
+        let id = format!("world-{}", REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed));
+        let mut d = json!({ "requestType": request_type, "requestId": id });
+        if !data.is_null() {
+            d["requestData"] = data;
+        }
+        let answer = async {
+            send_json(&mut ws, &json!({ "op": 6, "d": d })).await?;
+            loop {
+                let resp = next_op(&mut ws, 7).await?;
+                if resp["requestId"].as_str() == Some(id.as_str()) {
+                    return Ok(resp);
+                }
+            }
+        }
+        .await
+        .map_err(|e: String| format!("{request_type}: {e}"));
+        close(ws).await;
+        let resp = answer?;
+        let status = &resp["requestStatus"];
+        if status["result"].as_bool() != Some(true) {
+            return Err(format!(
+                "{request_type} failed: code {} ({})",
+                status["code"],
+                status["comment"].as_str().unwrap_or("no comment")
+            ));
+        }
+        Ok(resp.get("responseData").cloned().unwrap_or_else(|| json!({})))
+    }
+
+    /// Opens an admin connection and completes Hello/Identify (no event subscriptions).
+    async fn identified(&self) -> Result<Ws, String> {
+        let url = format!("ws://127.0.0.1:{}", self.ws_port);
+        let mut req = url.as_str().into_client_request().map_err(|e| format!("bad url {url}: {e}"))?;
+        req.headers_mut()
+            .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("obswebsocket.json"));
+        let (mut ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .map_err(|e| format!("connect to {url}: {e}"))?;
+        let hello = next_op(&mut ws, 0).await?;
+        let mut identify = json!({ "rpcVersion": 1, "eventSubscriptions": 0 });
+        if let Some(auth) = hello.get("authentication") {
+            let password = self
+                .password
+                .as_deref()
+                .ok_or("OBS asks for authentication but the world has no password")?;
+            let (Some(salt), Some(challenge)) = (auth["salt"].as_str(), auth["challenge"].as_str())
+            else {
+                return Err(format!("Hello has a malformed authentication object: {auth}"));
+            };
+            identify["authentication"] = json!(auth_string(password, salt, challenge));
+        }
+        send_json(&mut ws, &json!({ "op": 1, "d": identify })).await?;
+        next_op(&mut ws, 2).await?;
+        Ok(ws)
+    }
+
+    async fn start_xvfb(&mut self) -> Result<(), String> {
+        let log = self.logs_dir().join("xvfb.log");
+        let mut cmd = Command::new("Xvfb");
+        cmd.args(["-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-noreset"]);
+        let mut xvfb = self.spawn_group("Xvfb", &mut cmd, &log, Some(Stdio::piped()))?;
+        let stdout = xvfb.child.stdout.take();
+        self.xvfb = Some(xvfb);
+        let (stdout, line) = first_line(stdout, "Xvfb -displayfd", &log).await?;
+        self._xvfb_stdout = Some(stdout);
+        let number: u32 = line
+            .trim()
+            .parse()
+            .map_err(|_| format!("Xvfb wrote {line:?} instead of a display number; see {}", log.display()))?;
+        self.display = format!(":{number}");
+        Ok(())
+    }
+
+    async fn start_bus(&mut self) -> Result<(), String> {
+        let log = self.logs_dir().join("dbus.log");
+        let mut cmd = Command::new("dbus-daemon");
+        cmd.arg("--session")
+            .arg("--nofork")
+            .arg("--nopidfile")
+            .arg(format!("--address=unix:path={}", self.dir.join("runtime/bus").display()))
+            .arg("--print-address=1")
+            .env("DISPLAY", &self.display);
+        let mut bus = self.spawn_group("dbus-daemon", &mut cmd, &log, Some(Stdio::piped()))?;
+        let stdout = bus.child.stdout.take();
+        self.bus = Some(bus);
+        let (stdout, line) = first_line(stdout, "dbus-daemon --print-address", &log).await?;
+        self._bus_stdout = Some(stdout);
+        self.bus_address = line.trim().to_string();
+        Ok(())
+    }
+
+    /// Spawns `cmd` as the leader of a new process group, stdout and stderr (unless
+    /// `stdout` is given) appended to `log`, and registers the group with the watchdog.
+    fn spawn_group(
+        &mut self,
+        name: &'static str,
+        cmd: &mut Command,
+        log: &Path,
+        stdout: Option<Stdio>,
+    ) -> Result<Group, String> {
+        let out = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .map_err(|e| format!("cannot open log {}: {e}", log.display()))?;
+        let err = out.try_clone().map_err(|e| format!("cannot dup log {}: {e}", log.display()))?;
+        let stdout = match stdout {
+            Some(s) => s,
+            None => Stdio::from(out),
+        };
+        cmd.stdin(Stdio::null()).stdout(stdout).stderr(Stdio::from(err)).process_group(0);
+        let child = cmd.spawn().map_err(|e| format!("cannot start {name}: {e} (is it installed?)"))?;
+        let group = Group { child };
+        if let Some(w) = self.watchdog.as_mut() {
+            w.register(group.pgid());
+        }
+        Ok(group)
+    }
+
+    fn write_obs_config(&self) -> Result<(), String> {
+        let obs_dir = self.dir.join(".config/obs-studio");
+        let profile_dir = obs_dir.join("basic/profiles").join(PROFILE);
+        let scenes_dir = obs_dir.join("basic/scenes");
+        create_dir(&profile_dir)?;
+        create_dir(&scenes_dir)?;
+        write_file(&obs_dir.join("global.ini"), &global_ini(self.ws_port, self.password.as_deref()))?;
+        write_file(&profile_dir.join("basic.ini"), &profile_ini(&self.recordings_dir()))?;
+        let service = json!({
+            "type": "rtmp_custom",
+            "settings": {
+                "server": format!("rtmp://127.0.0.1:{}/live", self.rtmp_port),
+                "key": "test",
+                "use_auth": false,
+                "bwtest": false
+            }
+        });
+        write_file(&profile_dir.join("service.json"), &pretty(&service))?;
+        write_file(&scenes_dir.join(format!("{PROFILE}.json")), &pretty(&scene_collection()))
+    }
+
+    fn write_nginx_config(&self) -> Result<(), String> {
+        let nginx_dir = self.dir.join("nginx");
+        create_dir(&nginx_dir.join("logs"))?;
+        let d = nginx_dir.display();
+        let conf = format!(
+            "load_module {RTMP_MODULE};\n\
+             daemon off;\n\
+             master_process off;\n\
+             worker_processes 1;\n\
+             pid {d}/nginx.pid;\n\
+             lock_file {d}/nginx.lock;\n\
+             error_log {d}/error.log info;\n\
+             events {{ worker_connections 64; }}\n\
+             rtmp {{\n\
+             \x20   server {{\n\
+             \x20       listen 127.0.0.1:{port};\n\
+             \x20       access_log off;\n\
+             \x20       application live {{ live on; record off; }}\n\
+             \x20   }}\n\
+             }}\n",
+            port = self.rtmp_port
+        );
+        write_file(&nginx_dir.join("nginx.conf"), &conf)
+    }
+}
+
+impl Drop for ObsWorld {
+    fn drop(&mut self) {
+        // The watchdog goes first so it never signals groups whose ids may be reused.
+        if let Some(w) = self.watchdog.take() {
+            w.dismiss();
+        }
+        self.kill_obs();
+        self.kill_rtmp();
+        if let Some(mut bus) = self.bus.take() {
+            bus.kill(None);
+        }
+        if let Some(mut xvfb) = self.xvfb.take() {
+            // SIGTERM first so Xvfb removes its /tmp/.X<n>-lock and socket.
+            xvfb.terminate_then_kill(Duration::from_secs(3));
+        }
+        if self.keep_dir {
+            eprintln!("ONAIR_KEEP_WORLD=1: kept the OBS world in {}", self.dir.display());
+        } else if let Err(e) = fs::remove_dir_all(&self.dir) {
+            eprintln!("could not remove the OBS world dir {}: {e}", self.dir.display());
+        }
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Reads frames until one with `op` arrives and returns its `d`. Other ops are skipped.
+async fn next_op(ws: &mut Ws, op: u64) -> Result<Value, String> {
+    while let Some(msg) = ws.next().await {
+        let msg = msg.map_err(|e| format!("websocket error while waiting for op {op}: {e}"))?;
+        match msg {
+            Message::Text(text) => {
+                let v: Value = serde_json::from_str(&text)
+                    .map_err(|e| format!("OBS sent invalid JSON ({e}): {text}"))?;
+                if v["op"].as_u64() == Some(op) {
+                    return Ok(v["d"].clone());
+                }
+            }
+            Message::Close(frame) => {
+                let why = frame.map(|f| format!("{} {}", u16::from(f.code), f.reason)).unwrap_or_default();
+                return Err(format!("OBS closed the connection while we waited for op {op}: {why}"));
+            }
+            _ => {}
+        }
+    }
+    Err(format!("connection ended while waiting for op {op}"))
+}
+
+async fn send_json(ws: &mut Ws, v: &Value) -> Result<(), String> {
+    ws.send(Message::Text(v.to_string())).await.map_err(|e| format!("send failed: {e}"))
+}
+
+/// Closes with a proper handshake (send Close, read until OBS answers), so OBS logs a
+/// normal close instead of 1006.
+async fn close(mut ws: Ws) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        ws.close(None).await.ok()?;
+        while let Some(Ok(_)) = ws.next().await {}
+        Some(())
+    })
+    .await;
+}
+
+/// obs-websocket v5 auth: base64(sha256(base64(sha256(password + salt)) + challenge)).
+fn auth_string(password: &str, salt: &str, challenge: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let secret = b64.encode(Sha256::digest(format!("{password}{salt}").as_bytes()));
+    b64.encode(Sha256::digest(format!("{secret}{challenge}").as_bytes()))
+}
+
+/// A child process leading its own process group.
+struct Group {
+    child: Child,
+}
+
+impl Group {
+    fn pgid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    fn running(&mut self) -> bool {
+        self.exit_status().is_none()
+    }
+
+    fn signal_leader(&self, signal: &str) {
+        send_signal(signal, &self.pgid().to_string());
+    }
+
+    /// SIGKILLs the group, reaps the leader, and waits (up to 5 s) until no live
+    /// process is left in the group.
+    fn kill(&mut self, watchdog: Option<&mut Watchdog>) {
+        let pgid = self.pgid();
+        send_signal("KILL", &format!("-{pgid}"));
+        let _ = self.child.wait();
+        // Members other than the leader are reaped by init, not by us: wait until they
+        // are dead, then briefly until they are gone, so no zombie outlives the world.
+        for (count_zombies, limit) in [(false, 5), (true, 3)] {
+            let deadline = Instant::now() + Duration::from_secs(limit);
+            while group_alive(pgid, count_zombies) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        if let Some(w) = watchdog {
+            w.unregister(pgid);
+        }
+    }
+
+    fn terminate_then_kill(&mut self, grace: Duration) {
+        send_signal("TERM", &format!("-{}", self.pgid()));
+        let deadline = Instant::now() + grace;
+        while self.running() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill(None);
+    }
+}
+
+/// `kill -s <signal> -- <target>` (a negative target is a process group). Errors such
+/// as "no such process" are expected during teardown and ignored.
+fn send_signal(signal: &str, target: &str) {
+    let _ = Command::new("kill")
+        .args(["-s", signal, "--", target])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Whether any process (zombies only if `count_zombies`) is in process group `pgid`.
+fn group_alive(pgid: u32, count_zombies: bool) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else { return false };
+    entries.flatten().any(|entry| {
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else { return false };
+        // "pid (comm) state ppid pgrp ...": comm may contain spaces, so split after ')'.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return false };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
+        let dead = matches!(state, Some("Z") | Some("X"));
+        pgrp == Some(pgid) && (count_zombies || !dead)
+    })
+}
+
+/// A `sh` process in its own group that SIGKILLs the registered process groups once
+/// its stdin closes, i.e. when the test process dies without dropping the world.
+struct Watchdog {
+    child: Child,
+    stdin: ChildStdin,
+}
+
+const WATCHDOG_SCRIPT: &str = r#"
+groups=""
+while read -r line; do
+  case "$line" in
+    +*) groups="$groups ${line#+}" ;;
+    -*) groups=$(for g in $groups; do [ "$g" = "${line#-}" ] || printf '%s ' "$g"; done) ;;
+  esac
+done
+for g in $groups; do /usr/bin/kill -s TERM -- "-$g" 2>/dev/null; done
+sleep 1
+for g in $groups; do /usr/bin/kill -s KILL -- "-$g" 2>/dev/null; done
+[ "$2" = 1 ] || rm -rf -- "$1"
+"#;
+
+impl Watchdog {
+    fn spawn(dir: &Path, keep_dir: bool) -> Result<Watchdog, String> {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(WATCHDOG_SCRIPT)
+            .arg("onair-world-watchdog")
+            .arg(dir)
+            .arg(if keep_dir { "1" } else { "0" })
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| format!("cannot start the watchdog shell: {e}"))?;
+        let stdin = child.stdin.take().ok_or("watchdog has no stdin pipe")?;
+        Ok(Watchdog { child, stdin })
+    }
+
+    fn register(&mut self, pgid: u32) {
+        let _ = writeln!(self.stdin, "+{pgid}");
+    }
+
+    fn unregister(&mut self, pgid: u32) {
+        let _ = writeln!(self.stdin, "-{pgid}");
+    }
+
+    /// Stops the watchdog without letting it act (the world cleans up itself).
+    fn dismiss(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads the first line a helper writes to its piped stdout (display number, bus
+/// address) without blocking the runtime; returns the pipe so it stays open.
+async fn first_line(
+    stdout: Option<ChildStdout>,
+    what: &str,
+    log: &Path,
+) -> Result<(ChildStdout, String), String> {
+    let stdout = stdout.ok_or_else(|| format!("{what}: stdout was not piped"))?;
+    let read = tokio::task::spawn_blocking(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let n = reader.read_line(&mut line);
+        (reader.into_inner(), n.map(|_| line))
+    });
+    match tokio::time::timeout(HELPER_READY_TIMEOUT, read).await {
+        Ok(Ok((stdout, Ok(line)))) if !line.trim().is_empty() => Ok((stdout, line)),
+        Ok(Ok((_, Ok(_)))) => Err(format!("{what}: process exited without output; log {}:\n{}", log.display(), tail(log, 20))),
+        Ok(Ok((_, Err(e)))) => Err(format!("{what}: reading stdout failed: {e}")),
+        Ok(Err(e)) => Err(format!("{what}: reader task failed: {e}")),
+        Err(_) => Err(format!("{what}: no output within {HELPER_READY_TIMEOUT:?}; log {}:\n{}", log.display(), tail(log, 20))),
+    }
+}
+
+fn global_ini(ws_port: u16, password: Option<&str>) -> String {
+    format!(
+        "[General]\n\
+         FirstRun=true\n\
+         LastVersion={OBS_LAST_VERSION}\n\
+         Pre19Defaults=false\n\
+         Pre21Defaults=false\n\
+         Pre23Defaults=false\n\
+         Pre24.1Defaults=false\n\
+         EnableAutoUpdates=false\n\
+         ConfirmOnExit=false\n\
+         \n\
+         [Basic]\n\
+         Profile={PROFILE}\n\
+         ProfileDir={PROFILE}\n\
+         SceneCollection={PROFILE}\n\
+         SceneCollectionFile={PROFILE}\n\
+         \n\
+         [BasicWindow]\n\
+         PreviewEnabled=false\n\
+         ConfirmOnExit=false\n\
+         WarnBeforeStartingStream=false\n\
+         WarnBeforeStoppingStream=false\n\
+         WarnBeforeStoppingRecord=false\n\
+         SysTrayEnabled=true\n\
+         SysTrayWhenStarted=true\n\
+         \n\
+         [OBSWebSocket]\n\
+         FirstLoad=false\n\
+         ServerEnabled=true\n\
+         ServerPort={ws_port}\n\
+         AlertsEnabled=false\n\
+         AuthRequired={auth}\n\
+         ServerPassword={pw}\n",
+        auth = password.is_some(),
+        pw = password.unwrap_or(""),
+    )
+}
+
+fn profile_ini(recordings: &Path) -> String {
+    format!(
+        "[General]\n\
+         Name={PROFILE}\n\
+         \n\
+         [Video]\n\
+         BaseCX={VIDEO_CX}\n\
+         BaseCY={VIDEO_CY}\n\
+         OutputCX={VIDEO_CX}\n\
+         OutputCY={VIDEO_CY}\n\
+         FPSType=1\n\
+         FPSInt={VIDEO_FPS}\n\
+         \n\
+         [Output]\n\
+         Mode=Simple\n\
+         Reconnect=true\n\
+         RetryDelay=2\n\
+         MaxRetries=25\n\
+         \n\
+         [SimpleOutput]\n\
+         FilePath={}\n\
+         RecFormat=mkv\n\
+         RecQuality=Stream\n\
+         StreamEncoder=x264\n\
+         Preset=ultrafast\n\
+         VBitrate=300\n\
+         ABitrate=64\n\
+         FileNameWithoutSpace=true\n",
+        recordings.display()
+    )
+}
+
+/// Two empty scenes, "Scene" (program) and "Gameplay".
+fn scene_collection() -> Value {
+    let scene = |name: &str| {
+        json!({
+            "id": "scene",
+            "versioned_id": "scene",
+            "name": name,
+            "enabled": true,
+            "mixers": 0,
+            "volume": 1.0,
+            "settings": { "custom_size": false, "id_counter": 0, "items": [] },
+            "private_settings": {},
+            "hotkeys": {}
+        })
+    };
+    json!({
+        "name": PROFILE,
+        "current_scene": "Scene",
+        "current_program_scene": "Scene",
+        "current_transition": "Fade",
+        "transition_duration": 300,
+        "transitions": [],
+        "groups": [],
+        "quick_transitions": [],
+        "saved_projectors": [],
+        "scene_order": [{ "name": "Scene" }, { "name": "Gameplay" }],
+        "sources": [scene("Scene"), scene("Gameplay")],
+        "modules": {}
+    })
+}
+
+fn unique_temp_dir() -> Result<PathBuf, String> {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let n = WORLD_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("onair-world-{}-{n}-{nanos}", std::process::id()));
+    fs::create_dir(&dir).map_err(|e| format!("cannot create world dir {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// A loopback port that was free a moment ago (bind to port 0, read it, release it).
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("cannot find a free loopback port: {e}"))
+}
+
+fn create_dir(path: &Path) -> Result<(), String> {
+    fs::create_dir_all(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
+}
+
+fn set_mode_0700(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+        .map_err(|e| format!("cannot chmod {}: {e}", path.display()))
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}
+
+/// The last `lines` lines of a log file (or a note that it cannot be read).
+fn tail(path: &Path, lines: usize) -> String {
+    match fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let all: Vec<&str> = text.lines().collect();
+            all[all.len().saturating_sub(lines)..].join("\n")
+        }
+        Err(e) => format!("(cannot read {}: {e})", path.display()),
+    }
+}
+
+/// Just enough of the X11 core protocol to ask a top-level window to close the way a
+/// window manager does (ClientMessage WM_PROTOCOLS / WM_DELETE_WINDOW), so OBS quits
+/// through Qt's event loop. No xdotool or Xlib needed; the world's Xvfb has no auth.
+mod x11 {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    use std::time::Duration;
+
+    const INTERN_ATOM: u8 = 16;
+    const QUERY_TREE: u8 = 15;
+    const GET_PROPERTY: u8 = 20;
+    const SEND_EVENT: u8 = 25;
+    const GET_INPUT_FOCUS: u8 = 43;
+    const ATOM_WM_NAME: u32 = 39;
+    const CLIENT_MESSAGE: u8 = 33;
+
+    /// Sends WM_DELETE_WINDOW to every top-level window on `display` (":N") whose
+    /// WM_NAME starts with `title_prefix`. Err when there is none or X fails.
+    pub fn close_window(display: &str, title_prefix: &str) -> Result<(), String> {
+        let number = display.trim_start_matches(':');
+        let mut x = Conn::connect(&format!("/tmp/.X11-unix/X{number}"))
+            .map_err(|e| format!("X display {display}: {e}"))?;
+        let protocols = x.intern_atom("WM_PROTOCOLS")?;
+        let delete = x.intern_atom("WM_DELETE_WINDOW")?;
+        let mut closed = 0;
+        for window in x.children(x.root)? {
+            let name = x.property(window, ATOM_WM_NAME)?;
+            if name.starts_with(title_prefix.as_bytes()) {
+                x.send_client_message(window, protocols, delete)?;
+                closed += 1;
+            }
+        }
+        if closed == 0 {
+            return Err(format!("no window titled {title_prefix:?}... on {display}"));
+        }
+        x.sync()
+    }
+
+    struct Conn {
+        stream: UnixStream,
+        root: u32,
+    }
+
+    impl Conn {
+        fn connect(path: &str) -> Result<Conn, String> {
+            let mut stream = UnixStream::connect(path).map_err(|e| format!("connect {path}: {e}"))?;
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .map_err(|e| format!("set timeout: {e}"))?;
+            // Little-endian, protocol 11.0, no authorization.
+            write_all(&mut stream, &[b'l', 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0])?;
+            let mut head = [0u8; 8];
+            read_exact(&mut stream, &mut head)?;
+            let mut body = vec![0u8; usize::from(u16_at(&head, 6)) * 4];
+            read_exact(&mut stream, &mut body)?;
+            if head[0] != 1 {
+                let len = usize::from(head[1]).min(body.len());
+                return Err(format!("X refused the connection: {}", String::from_utf8_lossy(&body[..len])));
+            }
+            // Setup reply after its 8-byte head: vendor length at 16, format count at 21,
+            // vendor string at 32, then 8 bytes per pixmap format, then the first screen,
+            // whose first field is its root window.
+            let vendor = usize::from(u16_at(&body, 16));
+            let formats = usize::from(body.get(21).copied().unwrap_or(0));
+            let screen = 32 + pad4(vendor) + 8 * formats;
+            let root = body
+                .get(screen..screen + 4)
+                .map(|b| u32_at(b, 0))
+                .ok_or("X setup reply is too short")?;
+            Ok(Conn { stream, root })
+        }
+
+        fn intern_atom(&mut self, name: &str) -> Result<u32, String> {
+            let mut req = request(INTERN_ATOM, 0, 2 + pad4(name.len()) / 4);
+            req.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            req.extend_from_slice(&[0, 0]);
+            req.extend_from_slice(name.as_bytes());
+            req.resize(8 + pad4(name.len()), 0);
+            let reply = self.round_trip(&req)?;
+            Ok(u32_at(&reply, 8))
+        }
+
+        fn children(&mut self, window: u32) -> Result<Vec<u32>, String> {
+            let mut req = request(QUERY_TREE, 0, 2);
+            req.extend_from_slice(&window.to_le_bytes());
+            let reply = self.round_trip(&req)?;
+            let count = usize::from(u16_at(&reply, 16));
+            Ok((0..count).filter_map(|i| reply.get(32 + 4 * i..36 + 4 * i).map(|b| u32_at(b, 0))).collect())
+        }
+
+        /// The value of `property` (any type, first 1 KiB); empty when unset.
+        fn property(&mut self, window: u32, property: u32) -> Result<Vec<u8>, String> {
+            let mut req = request(GET_PROPERTY, 0, 6);
+            for v in [window, property, 0, 0, 256] {
+                req.extend_from_slice(&v.to_le_bytes());
+            }
+            let reply = self.round_trip(&req)?;
+            let format = usize::from(reply[1] / 8).max(1);
+            let len = (u32_at(&reply, 16) as usize) * format;
+            Ok(reply.get(32..32 + len).unwrap_or_default().to_vec())
+        }
+
+        fn send_client_message(&mut self, window: u32, kind: u32, data0: u32) -> Result<(), String> {
+            let mut req = request(SEND_EVENT, 0, 11);
+            req.extend_from_slice(&window.to_le_bytes());
+            req.extend_from_slice(&0u32.to_le_bytes()); // event mask: straight to the client
+            req.extend_from_slice(&[CLIENT_MESSAGE, 32, 0, 0]);
+            for v in [window, kind, data0, 0, 0, 0, 0] {
+                req.extend_from_slice(&v.to_le_bytes());
+            }
+            write_all(&mut self.stream, &req)
+        }
+
+        /// A round trip, so earlier requests have been processed (or failed).
+        fn sync(&mut self) -> Result<(), String> {
+            self.round_trip(&request(GET_INPUT_FOCUS, 0, 1)).map(|_| ())
+        }
+
+        /// Sends a request and returns its whole reply; an X error is an Err.
+        fn round_trip(&mut self, req: &[u8]) -> Result<Vec<u8>, String> {
+            write_all(&mut self.stream, req)?;
+            loop {
+                let mut packet = vec![0u8; 32];
+                read_exact(&mut self.stream, &mut packet)?;
+                match packet[0] {
+                    0 => return Err(format!("X error {} for request {}", packet[1], req[0])),
+                    1 => {
+                        let extra = u32_at(&packet, 4) as usize * 4;
+                        packet.resize(32 + extra, 0);
+                        read_exact(&mut self.stream, &mut packet[32..])?;
+                        return Ok(packet);
+                    }
+                    _ => {} // an event: not asked for, skip
+                }
+            }
+        }
+    }
+
+    fn request(opcode: u8, data: u8, length_words: usize) -> Vec<u8> {
+        let mut req = vec![opcode, data];
+        req.extend_from_slice(&(length_words as u16).to_le_bytes());
+        req
+    }
+
+    fn pad4(n: usize) -> usize {
+        (n + 3) & !3
+    }
+
+    fn u16_at(b: &[u8], i: usize) -> u16 {
+        b.get(i..i + 2).map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
+    }
+
+    fn u32_at(b: &[u8], i: usize) -> u32 {
+        b.get(i..i + 4).map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    }
+
+    fn write_all(stream: &mut UnixStream, bytes: &[u8]) -> Result<(), String> {
+        stream.write_all(bytes).map_err(|e| format!("X write: {e}"))
+    }
+
+    fn read_exact(stream: &mut UnixStream, buf: &mut [u8]) -> Result<(), String> {
+        stream.read_exact(buf).map_err(|e| format!("X read: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_matches_the_documented_test_vector() {
+        let auth = auth_string(
+            "supersecretpassword",
+            "lM1GncleQOaCu9lT1yeUZhFYnqhsLLP1G5lAGo3ixaI=",
+            "+IxH4CnCiqpX1rM9scsNynZzbOe4KhDeYcTNS3PDaeY=",
+        );
+        assert_eq!(auth, "1Ct943GAT+6YQUUX47Ia/ncufilbe6+oD6lY+5kaCu4=");
+    }
+}
