@@ -452,3 +452,18 @@ async fn nothing_is_polled_while_idle() {
     assert_eq!(serve.request_count("GetStats"), 0);
     assert_eq!(serve.request_count("GetStreamStatus"), 1, "only the sync asked");
 }
+
+#[tokio::test]
+async fn repeated_drops_of_a_local_obs_still_reconnect_within_about_a_second() {
+    // OBS restarted several times in a row: no exponential growth on this machine.
+    let (mut fake, session, _m, mut serve) = served(FakeState::default(), None).await;
+    for round in 0..4 {
+        serve.drop_tcp().await;
+        wait_state(&session, "lost", T, |s| s.obs.is_none()).await;
+        let dropped_at = Instant::now();
+        serve = serve_next(&mut fake, FakeState::default()).await;
+        wait_state(&session, "connected", T, connected).await;
+        let took = dropped_at.elapsed();
+        assert!(took < Duration::from_millis(1500), "round {round}: reconnected after {took:?}");
+    }
+}

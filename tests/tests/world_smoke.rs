@@ -9,13 +9,21 @@ use serde_json::{json, Value};
 fn scene_names(list: &Value) -> Vec<String> {
     list["scenes"]
         .as_array()
-        .map(|a| a.iter().filter_map(|s| s["sceneName"].as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s["sceneName"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn files_in(dir: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(dir)
-        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -38,18 +46,30 @@ async fn real_obs_world_streams_records_and_restarts() {
         world.home().display()
     );
 
-    let version = world.request("GetVersion", Value::Null).await.expect("GetVersion");
+    let version = world
+        .request("GetVersion", Value::Null)
+        .await
+        .expect("GetVersion");
     let ws_version = version["obsWebSocketVersion"].as_str().unwrap_or_default();
-    assert!(ws_version.starts_with("5."), "obsWebSocketVersion {ws_version:?}");
+    assert!(
+        ws_version.starts_with("5."),
+        "obsWebSocketVersion {ws_version:?}"
+    );
     eprintln!("OBS {} / obs-websocket {ws_version}", version["obsVersion"]);
 
-    let scenes = world.request("GetSceneList", Value::Null).await.expect("GetSceneList");
+    let scenes = world
+        .request("GetSceneList", Value::Null)
+        .await
+        .expect("GetSceneList");
     let names = scene_names(&scenes);
     assert!(names.contains(&"Scene".to_string()), "scenes {names:?}");
     assert!(names.contains(&"Gameplay".to_string()), "scenes {names:?}");
     assert_eq!(scenes["currentProgramSceneName"], "Scene");
 
-    let video = world.request("GetVideoSettings", Value::Null).await.expect("GetVideoSettings");
+    let video = world
+        .request("GetVideoSettings", Value::Null)
+        .await
+        .expect("GetVideoSettings");
     assert_eq!(video["outputWidth"], 320, "video settings {video}");
     assert_eq!(video["fpsNumerator"], 10, "video settings {video}");
 
@@ -58,16 +78,25 @@ async fn real_obs_world_streams_records_and_restarts() {
         .await
         .expect("switch scene");
     world
-        .wait_for("GetCurrentProgramScene", Value::Null, Duration::from_secs(5), |v| {
-            v["currentProgramSceneName"] == "Gameplay"
-        })
+        .wait_for(
+            "GetCurrentProgramScene",
+            Value::Null,
+            Duration::from_secs(5),
+            |v| v["currentProgramSceneName"] == "Gameplay",
+        )
         .await
         .expect("program scene is Gameplay");
 
     // Stream to the local ingest, lose the ingest, get it back.
     let t = Instant::now();
-    world.request("StartStream", Value::Null).await.expect("StartStream");
-    world.wait_stream_active(true, Duration::from_secs(15)).await.expect("stream goes live");
+    world
+        .request("StartStream", Value::Null)
+        .await
+        .expect("StartStream");
+    world
+        .wait_stream_active(true, Duration::from_secs(15))
+        .await
+        .expect("stream goes live");
     eprintln!("stream live after {:?}", t.elapsed());
 
     let t = Instant::now();
@@ -84,39 +113,82 @@ async fn real_obs_world_streams_records_and_restarts() {
         .wait_stream_reconnecting(false, Duration::from_secs(20))
         .await
         .expect("stream recovers once the ingest is back");
-    world.wait_stream_active(true, Duration::from_secs(5)).await.expect("stream active again");
+    world
+        .wait_stream_active(true, Duration::from_secs(5))
+        .await
+        .expect("stream active again");
     eprintln!("recovered after {:?}", t.elapsed());
 
-    world.request("StopStream", Value::Null).await.expect("StopStream");
-    world.wait_stream_active(false, Duration::from_secs(10)).await.expect("stream stops");
+    world
+        .request("StopStream", Value::Null)
+        .await
+        .expect("StopStream");
+    world
+        .wait_stream_active(false, Duration::from_secs(10))
+        .await
+        .expect("stream stops");
 
     // Record a moment and find the file.
     assert!(files_in(&world.recordings_dir()).is_empty());
-    world.request("StartRecord", Value::Null).await.expect("StartRecord");
-    world.wait_record_active(true, Duration::from_secs(10)).await.expect("recording starts");
+    world
+        .request("StartRecord", Value::Null)
+        .await
+        .expect("StartRecord");
+    world
+        .wait_record_active(true, Duration::from_secs(10))
+        .await
+        .expect("recording starts");
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let stopped = world.request("StopRecord", Value::Null).await.expect("StopRecord");
-    world.wait_record_active(false, Duration::from_secs(10)).await.expect("recording stops");
+    let stopped = world
+        .request("StopRecord", Value::Null)
+        .await
+        .expect("StopRecord");
+    world
+        .wait_record_active(false, Duration::from_secs(10))
+        .await
+        .expect("recording stops");
     let files = files_in(&world.recordings_dir());
     eprintln!("recorded {} -> {files:?}", stopped["outputPath"]);
-    assert!(!files.is_empty(), "no recording in {}", world.recordings_dir().display());
+    assert!(
+        !files.is_empty(),
+        "no recording in {}",
+        world.recordings_dir().display()
+    );
 
     // Crash OBS and bring it back on the same port and password.
     world.kill_obs();
     assert!(!world.obs_running());
-    assert!(world.request("GetVersion", Value::Null).await.is_err(), "OBS answers after kill");
+    assert!(
+        world.request("GetVersion", Value::Null).await.is_err(),
+        "OBS answers after kill"
+    );
     let t = Instant::now();
     world.start_obs().await.expect("OBS restarts after a kill");
     eprintln!("OBS restarted after kill in {:?}", t.elapsed());
-    let version = world.request("GetVersion", Value::Null).await.expect("GetVersion after restart");
-    assert!(version["obsWebSocketVersion"].as_str().unwrap_or_default().starts_with("5."));
+    let version = world
+        .request("GetVersion", Value::Null)
+        .await
+        .expect("GetVersion after restart");
+    assert!(version["obsWebSocketVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("5."));
 
     // Quit gracefully, and come back once more.
     let t = Instant::now();
     world.quit_obs().await.expect("OBS quits gracefully");
     eprintln!("OBS quit in {:?}", t.elapsed());
+    let log = std::fs::read_to_string(world.obs_log()).unwrap_or_default();
+    assert!(
+        log.contains("==== Shutting down"),
+        "OBS did not shut down cleanly: {}",
+        world.obs_log().display()
+    );
     world.start_obs().await.expect("OBS restarts after a quit");
-    let scenes = world.request("GetSceneList", Value::Null).await.expect("GetSceneList after quit");
+    let scenes = world
+        .request("GetSceneList", Value::Null)
+        .await
+        .expect("GetSceneList after quit");
     assert!(scene_names(&scenes).contains(&"Gameplay".to_string()));
     eprintln!("total {:?}", t0.elapsed());
 }
@@ -130,109 +202,15 @@ async fn world_can_start_without_obs() {
     })
     .await
     .expect("world starts");
-    assert!(world.request("GetVersion", Value::Null).await.is_err(), "nothing should listen yet");
+    assert!(
+        world.request("GetVersion", Value::Null).await.is_err(),
+        "nothing should listen yet"
+    );
     let t = Instant::now();
     world.start_obs().await.expect("OBS starts later");
     eprintln!("OBS came up in {:?}", t.elapsed());
-    world.request("GetVersion", Value::Null).await.expect("GetVersion");
+    world
+        .request("GetVersion", Value::Null)
+        .await
+        .expect("GetVersion");
 }
-
-// PROBE-BEGIN (temporary)
-async fn probe_listen(port: u16) -> tokio::task::JoinHandle<Vec<String>> {
-    use futures_util::{SinkExt, StreamExt};
-    use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue, Message};
-    let mut req = format!("ws://127.0.0.1:{port}").into_client_request().unwrap();
-    req.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("obswebsocket.json"));
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
-    let _hello = ws.next().await;
-    ws.send(Message::Text(json!({"op":1,"d":{"rpcVersion":1,"eventSubscriptions":1095}}).to_string())).await.unwrap();
-    let _ = ws.next().await;
-    let t = Instant::now();
-    tokio::spawn(async move {
-        let mut out = vec![];
-        while let Some(m) = ws.next().await {
-            match m {
-                Ok(Message::Text(s)) => out.push(format!("{:?} {}", t.elapsed(), &s[..s.len().min(200)])),
-                Ok(Message::Close(f)) => out.push(format!("{:?} CLOSE {:?}", t.elapsed(), f)),
-                Ok(o) => out.push(format!("{:?} other {:?}", t.elapsed(), o)),
-                Err(e) => { out.push(format!("{:?} ERR {e}", t.elapsed())); break }
-            }
-        }
-        out
-    })
-}
-
-#[tokio::test(flavor = "multi_thread")]
-#[ignore]
-async fn probe_signals() {
-    let mut world = ObsWorld::start(WorldOptions::default()).await.unwrap();
-    for sig in ["TERM", "INT", "INT-streaming", "HUP"] {
-        if sig == "INT-streaming" {
-            world.request("StartStream", Value::Null).await.unwrap();
-            world.wait_stream_active(true, Duration::from_secs(10)).await.unwrap();
-            world.request("StartRecord", Value::Null).await.unwrap();
-            world.wait_record_active(true, Duration::from_secs(10)).await.unwrap();
-        }
-        let h = probe_listen(world.ws_port()).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let t = Instant::now();
-        let pid = world.obs_pid().unwrap();
-        let s = sig.split('-').next().unwrap();
-        std::process::Command::new("kill").args(["-s", s, &pid.to_string()]).status().unwrap();
-        let mut exited = None;
-        for _ in 0..100 {
-            if !world.obs_running() { exited = Some(t.elapsed()); break }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let frames = h.await.unwrap();
-        eprintln!("=== {sig}: exited {exited:?}");
-        for f in frames { eprintln!("  {f}"); }
-        let log = std::fs::read_dir(world.home().join(".config/obs-studio/logs")).unwrap().count();
-        eprintln!("  obs log files {log}");
-        world.kill_obs();
-        world.start_obs().await.unwrap();
-    }
-    eprintln!("recordings {:?}", files_in(&world.recordings_dir()));
-}
-// PROBE-END
-// PROBE2-BEGIN
-#[tokio::test(flavor = "multi_thread")]
-#[ignore]
-async fn probe_panic() {
-    let world = ObsWorld::start(WorldOptions::default()).await.unwrap();
-    world.request("StartStream", Value::Null).await.unwrap();
-    world.wait_stream_active(true, Duration::from_secs(10)).await.unwrap();
-    panic!("deliberate");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-#[ignore]
-async fn probe_quit_loop() {
-    let mut world = ObsWorld::start(WorldOptions::default()).await.unwrap();
-    let mut fails = 0;
-    for i in 0..12 {
-        world.request("GetVersion", Value::Null).await.unwrap();
-        let t = Instant::now();
-        let r = world.quit_obs().await;
-        eprintln!("{i}: {:?} {:?}", t.elapsed(), r);
-        if r.is_err() { fails += 1; }
-        world.start_obs().await.unwrap();
-    }
-    eprintln!("fails {fails}");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-#[ignore]
-async fn probe_quit_hang() {
-    let mut world = ObsWorld::start(WorldOptions { start_obs: false, ..Default::default() }).await.unwrap();
-    for i in 0..40 {
-        world.start_obs().await.unwrap();
-        world.request("GetVersion", Value::Null).await.unwrap();
-        let t = Instant::now();
-        let r = world.quit_obs().await;
-        eprintln!("{i}: quit in {:?} {r:?}", t.elapsed());
-        let log = std::fs::read_to_string(world.obs_log()).unwrap();
-        assert!(log.contains("Shutting down"), "no clean shutdown");
-    }
-}
-// PROBE2-END

@@ -1,20 +1,20 @@
 //! How long to wait before the next connection attempt.
 //!
-//! While OBS is simply not running on this machine a refused connect costs
-//! nothing, and the streamer expects OnAir to notice OBS within about a second of
+//! While OBS on this machine is away (not running, restarting, crashed) an
+//! attempt costs nothing, and the streamer expects OnAir to notice OBS within about a second of
 //! it starting, so such attempts run about once a second, never faster. Anything
-//! more expensive or more suspicious (a remote host that does not answer, a peer
-//! that is not OBS, OBS closing on us for a protocol error) backs off
-//! exponentially. Jitter keeps many clients from retrying in lockstep.
+//! more expensive or more suspicious (a remote host that does not answer or
+//! drops us, a peer that is not OBS, OBS closing on us for a protocol error)
+//! backs off exponentially. Jitter keeps many clients from retrying in lockstep.
 
 use std::time::Duration;
 
 /// The kind of failure, which picks the curve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
-    /// Connection refused on the local machine: OBS is not running.
-    LocalRefused,
-    /// Anything else that may be temporary (timeouts, remote hosts, drops).
+    /// OBS on this machine is away (refused, dropped): cheap to retry.
+    Local,
+    /// Anything else that may be temporary on a remote host (timeouts, drops).
     Transient,
     /// OBS or the peer says this client misbehaved (4002-4008), or it is not OBS.
     Protocol,
@@ -58,7 +58,7 @@ impl Backoff {
         self.attempts = self.attempts.saturating_add(1);
         let (base, cap) = match kind {
             // About once a second, up to 20% later, never sooner.
-            FailureKind::LocalRefused => return self.floor.mul_f64(1.0 + 0.2 * self.unit()),
+            FailureKind::Local => return self.floor.mul_f64(1.0 + 0.2 * self.unit()),
             FailureKind::Transient => (self.floor, self.transient_cap),
             FailureKind::Protocol => (self.protocol_start, self.protocol_cap),
         };
@@ -85,7 +85,7 @@ mod tests {
     fn local_refusals_retry_about_once_a_second_never_faster() {
         let mut backoff = Backoff::default();
         for _ in 0..1000 {
-            let d = backoff.next_delay(FailureKind::LocalRefused);
+            let d = backoff.next_delay(FailureKind::Local);
             assert!(d >= Duration::from_secs(1) && d <= Duration::from_millis(1200), "{d:?}");
         }
     }

@@ -219,7 +219,7 @@ impl Supervisor {
                 }
                 Err(error) => {
                     self.lose_connection(&error.to_string());
-                    match self.classify_connect_error(&error, &target) {
+                    match self.classify_connect_error(&error) {
                         Some(kind) => (kind, error.to_string()),
                         None => {
                             if !self.wait_for_user().await {
@@ -230,6 +230,9 @@ impl Supervisor {
                     }
                 }
             };
+            // OBS on this machine costs nothing to retry, and the streamer expects it
+            // to be found within a second of coming back.
+            let kind = if kind == FailureKind::Transient && target.is_loopback() { FailureKind::Local } else { kind };
             let delay = self.config.backoff.next_delay(kind);
             tracing::debug!(?kind, delay_ms = delay.as_millis() as u64, reason = %waiting_reason, "retrying later");
             self.set_connection(ConnectionState::WaitingForObs { reason: waiting_reason });
@@ -308,9 +311,8 @@ impl Supervisor {
     }
 
     /// The retry curve for a failed connect, or `None` for failures that wait for the user.
-    fn classify_connect_error(&mut self, error: &ConnectError, target: &Target) -> Option<FailureKind> {
+    fn classify_connect_error(&mut self, error: &ConnectError) -> Option<FailureKind> {
         match error {
-            ConnectError::Unreachable(_) if target.is_loopback() => Some(FailureKind::LocalRefused),
             ConnectError::Unreachable(_) | ConnectError::TimedOut(_) => Some(FailureKind::Transient),
             ConnectError::NotObs(_) => Some(FailureKind::Protocol),
             ConnectError::PasswordRequired => {
