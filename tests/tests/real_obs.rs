@@ -221,3 +221,56 @@ async fn obs_started_after_the_client_is_found_within_about_a_second() {
     settle().await;
     assert!(watcher.moments().is_empty(), "starting OBS is not a moment: {:?}", watcher.moments());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn obs_quit_on_purpose_while_live_and_recording_ends_both_without_an_alarm() {
+    let mut world = world(WorldOptions::default()).await;
+    let port = world.ws_port();
+    let watcher = Watcher::spawn(port, Some(PASSWORD));
+    watcher.wait_state("connected", T, connected).await;
+    world.request("StartStream", serde_json::Value::Null).await.unwrap();
+    world.request("StartRecord", serde_json::Value::Null).await.unwrap();
+    watcher.wait_moment("live", 1, T).await;
+    watcher.wait_moment("recording-started", 1, T).await;
+
+    world.quit_obs().await.unwrap();
+    watcher.wait_moment("ended", 1, T).await;
+    watcher.wait_moment("recording-stopped", 1, T).await;
+    watcher.wait_state("waiting for OBS", T, |s| s["connection"]["state"] == "waiting-for-obs").await;
+    world.start_obs().await.unwrap();
+    watcher.wait_state("connected again", T, connected).await;
+    settle().await;
+    let mut moments = watcher.moments();
+    moments[..2].sort();
+    moments[2..].sort();
+    assert_eq!(moments, vec!["live", "recording-started", "ended", "recording-stopped"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_obs_is_noticed_within_seconds_and_found_again() {
+    let mut world = world(WorldOptions::default()).await;
+    let port = world.ws_port();
+    let watcher = Watcher::spawn(port, Some(PASSWORD));
+    watcher.wait_state("connected", T, connected).await;
+    world.request("StartStream", serde_json::Value::Null).await.unwrap();
+    watcher.wait_moment("live", 1, T).await;
+
+    // SIGSTOP: the socket stays open but nothing answers, like a hung OBS.
+    world.signal_obs("STOP");
+    let frozen_at = Instant::now();
+    watcher.wait_moment("obs-lost", 1, T).await;
+    let noticed = frozen_at.elapsed();
+    eprintln!("frozen OBS noticed after {noticed:?}");
+    assert!(noticed < Duration::from_secs(7), "noticed after {noticed:?}");
+    let state = watcher.wait_state("not claiming live", T, |s| s["obs"].is_null()).await;
+    assert_ne!(state["connection"]["state"], "connected");
+
+    world.signal_obs("CONT");
+    watcher.wait_moment("obs-back", 1, T).await;
+    settle().await;
+    let back = &watcher.moment_lines("obs-back")[0];
+    assert_eq!(back["still_live"], true, "{back}");
+    assert_eq!(watcher.moments(), vec!["live", "obs-lost", "obs-back"], "the same stream is not a new 'live'");
+    world.request("StopStream", serde_json::Value::Null).await.unwrap();
+    watcher.wait_moment("ended", 1, T).await;
+}

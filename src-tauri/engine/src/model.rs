@@ -73,6 +73,8 @@ pub struct Model {
     /// When an `obs-lost` was announced and not yet answered by `obs-back`.
     lost_at_ms: Option<u64>,
     auth_failure_announced: bool,
+    /// OBS said ExitStarted: the coming disconnect is OBS quitting on purpose.
+    obs_exiting: bool,
     /// `(bytes, at_ms)` of the previous stream poll, for the bitrate.
     previous_bytes: Option<(u64, u64)>,
 }
@@ -91,6 +93,7 @@ impl Model {
     pub fn on_synced(&mut self, mut fresh: ObsStatus, now_ms: u64) -> Vec<Moment> {
         let mut moments = Vec::new();
         self.auth_failure_announced = false;
+        self.obs_exiting = false;
         if let Some(lost_at) = self.lost_at_ms.take() {
             moments.push(Moment::ObsBack { down_ms: now_ms.saturating_sub(lost_at), still_live: fresh.stream.is_on_air() });
         }
@@ -142,7 +145,14 @@ impl Model {
 
     /// The connection ended (or a sync failed). Remembers what was known.
     pub fn on_connection_lost(&mut self, reason: &str, now_ms: u64) -> Vec<Moment> {
-        if let Some(current) = self.current.take() {
+        if let Some(mut current) = self.current.take() {
+            if std::mem::take(&mut self.obs_exiting) {
+                // OBS quit on purpose (it sends no STOPPED first): its outputs ended
+                // with it. Say so now rather than raise an alarm about losing OBS.
+                let moments = end_outputs(&mut current, now_ms);
+                self.last_known = Some(current);
+                return moments;
+            }
             self.last_known = Some(current);
         }
         let Some(known) = &self.last_known else { return Vec::new() };
@@ -218,7 +228,8 @@ impl Model {
             ObsEvent::StudioModeStateChanged { enabled } => status.studio_mode = *enabled,
             ObsEvent::SceneCollectionChanging => status.scene_collection_changing = true,
             ObsEvent::SceneCollectionChanged => status.scene_collection_changing = false,
-            ObsEvent::ExitStarted | ObsEvent::Other { .. } => {}
+            ObsEvent::ExitStarted => self.obs_exiting = true,
+            ObsEvent::Other { .. } => {}
         }
         moments
     }
@@ -282,6 +293,21 @@ impl Model {
             !s.scene_collection_changing && (s.stream.is_on_air() || s.recording.is_active())
         })
     }
+}
+
+/// Ends the stream and recording of a status whose OBS is quitting.
+fn end_outputs(status: &mut ObsStatus, now_ms: u64) -> Vec<Moment> {
+    let mut moments = Vec::new();
+    if let Some(since) = status.stream.live_since_ms() {
+        moments.push(ended_with(status.stream_health.as_ref(), since, now_ms, false));
+    }
+    status.stream = StreamState::Offline;
+    status.stream_health = None;
+    if let Some(since) = status.recording.started_at_ms() {
+        moments.push(Moment::RecordingStopped { path: None, duration_ms: Some(now_ms.saturating_sub(since)) });
+    }
+    status.recording = RecordingState::Off;
+    moments
 }
 
 fn with_live_since(stream: &StreamState, live_since_ms: u64) -> StreamState {
@@ -529,6 +555,17 @@ mod tests {
         model.on_connection_lost("dropped", 30_000);
         let back = model.on_synced(live_answers(2_000.0).to_status(60_000), 60_000);
         assert_eq!(kinds(&back), vec!["obs-back", "ended", "live"]);
+    }
+
+    #[test]
+    fn obs_quitting_on_purpose_ends_its_outputs_without_an_alarm() {
+        let mut model = synced_offline();
+        model.on_event(&stream_event(OutputState::Started), 1_000);
+        model.on_event(&record_event(OutputState::Started, Some("/r/a.mkv")), 2_000);
+        assert!(model.on_event(&ObsEvent::ExitStarted, 10_000).is_empty());
+        assert_eq!(kinds(&model.on_connection_lost("OBS closed the connection (code 1001)", 10_060)), vec!["ended", "recording-stopped"]);
+        // OBS started again, idle: nothing more to say.
+        assert!(model.on_synced(offline_answers().to_status(20_000), 20_000).is_empty());
     }
 
     #[test]
