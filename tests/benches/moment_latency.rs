@@ -29,14 +29,22 @@ async fn main() {
     wait_state(&session, "connected", Duration::from_secs(5), |s| s.obs.is_some()).await;
     let mut moments = session.subscribe();
 
-    let cycle = [("STARTED", true, "live"), ("RECONNECTING", false, "reconnecting"), ("RECONNECTED", true, "reconnected"), ("STOPPED", false, "ended")];
+    let cycle = [
+        ("STARTED", true, "live"),
+        ("RECONNECTING", false, "reconnecting"),
+        ("RECONNECTED", true, "reconnected"),
+        ("STOPPED", false, "ended"),
+    ];
     let mut latencies = Vec::with_capacity(EVENTS);
     for i in 0..EVENTS {
         let (state, active, expected) = cycle[i % cycle.len()];
         let data = json!({"outputActive": active, "outputState": format!("OBS_WEBSOCKET_OUTPUT_{state}")});
         let sent = Instant::now();
         serve.send_event("StreamStateChanged", data).await;
-        let noticed = tokio::time::timeout(Duration::from_secs(5), moments.recv()).await.expect("a moment within 5 s").expect("moment channel open");
+        let noticed = tokio::time::timeout(Duration::from_secs(5), moments.recv())
+            .await
+            .expect("a moment within 5 s")
+            .expect("moment channel open");
         latencies.push(sent.elapsed());
         assert_eq!(noticed.moment.kind(), expected, "event {i}");
     }

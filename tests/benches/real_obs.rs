@@ -4,6 +4,7 @@
 //! - a fresh session's connect + identify + sync against a running OBS;
 //! - peak and current resident memory of `onair watch --json` (release build)
 //!   holding a session through 30 s of a live stream.
+//!
 //! Run: `cargo bench -p onair-system-tests --bench real_obs`.
 
 use std::path::PathBuf;
@@ -59,7 +60,12 @@ async fn main() {
     }
     session.shutdown().await;
     println!("OBS port open -> waiting session synced, {RESTARTS} OBS restarts:");
-    println!("  median {}  min {}  max {}", ms(median(comebacks.clone())), ms(*comebacks.iter().min().unwrap()), ms(*comebacks.iter().max().unwrap()));
+    println!(
+        "  median {}  min {}  max {}",
+        ms(median(comebacks.clone())),
+        ms(*comebacks.iter().min().unwrap()),
+        ms(*comebacks.iter().max().unwrap())
+    );
 
     // 2. A fresh session against a running OBS: connect, Hello, Identify (auth), sync.
     let mut fresh = Vec::new();
@@ -72,7 +78,12 @@ async fn main() {
         let _ = task.await;
     }
     println!("fresh session connect + identify + sync, {FRESH_SESSIONS} runs:");
-    println!("  median {}  min {}  max {}", ms(median(fresh.clone())), ms(*fresh.iter().min().unwrap()), ms(*fresh.iter().max().unwrap()));
+    println!(
+        "  median {}  min {}  max {}",
+        ms(median(fresh.clone())),
+        ms(*fresh.iter().min().unwrap()),
+        ms(*fresh.iter().max().unwrap())
+    );
 
     // 3. Memory of the watcher holding a session through a live stream.
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -82,7 +93,11 @@ async fn main() {
         .status()
         .expect("cargo build --release");
     assert!(status.success());
-    let bin = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target")).join("release").join("onair");
+    let bin = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("release")
+        .join("onair");
     let mut watcher = tokio::process::Command::new(bin)
         .args(["watch", "--json", "--host", "127.0.0.1", "--port", &port.to_string()])
         .env("ONAIR_PASSWORD", "bench")
@@ -95,9 +110,20 @@ async fn main() {
     world.request("StartStream", serde_json::Value::Null).await.unwrap_or_else(|e| panic!("{e}"));
     tokio::time::sleep(Duration::from_secs(30)).await;
     let proc_status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| proc_status.lines().find(|l| l.starts_with(name)).map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string()).unwrap_or_default();
+    let field = |name: &str| {
+        proc_status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
+            .unwrap_or_default()
+    };
     println!("onair watch (release) through 30 s live, polling health every 2 s:");
-    println!("  peak RSS (VmHWM) {} kB, RSS now {} kB, threads {}", field("VmHWM:"), field("VmRSS:"), field("Threads:"));
+    println!(
+        "  peak RSS (VmHWM) {} kB, RSS now {} kB, threads {}",
+        field("VmHWM:"),
+        field("VmRSS:"),
+        field("Threads:")
+    );
     world.request("StopStream", serde_json::Value::Null).await.ok();
     let _ = watcher.kill().await;
 }

@@ -102,10 +102,7 @@ pub fn event_intent(event_type: &str) -> u64 {
         t if t.starts_with("MediaInput") => 256,
         t if t.starts_with("SourceFilter") => 32,
         t if t.contains("Transition") => 16,
-        t if t.starts_with("Scene")
-            || t.starts_with("CurrentProgramScene")
-            || t.starts_with("CurrentPreviewScene") =>
-        {
+        t if t.starts_with("Scene") || t.starts_with("CurrentProgramScene") || t.starts_with("CurrentPreviewScene") => {
             4
         }
         t if t.starts_with("Input") => 8,
@@ -116,26 +113,15 @@ pub fn event_intent(event_type: &str) -> u64 {
 
 /// `HH:MM:SS.mmm`, as obs-websocket formats `outputTimecode`.
 fn timecode(ms: u64) -> String {
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
+    format!("{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
 }
 
 /// A fresh base64 token for salts and challenges (unpredictable enough for tests).
 fn random_token() -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    BASE64.encode(Sha256::digest(
-        format!("onair-fake-{}-{n}-{nanos}", std::process::id()).as_bytes(),
-    ))
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    BASE64.encode(Sha256::digest(format!("onair-fake-{}-{n}-{nanos}", std::process::id()).as_bytes()))
 }
 
 fn frame_json(op: u8, d: Value) -> String {
@@ -158,12 +144,7 @@ fn request_status(code: u16, comment: Option<&str>) -> Value {
     status
 }
 
-fn response_json(
-    req: &FakeRequest,
-    code: u16,
-    comment: Option<&str>,
-    data: Option<Value>,
-) -> String {
+fn response_json(req: &FakeRequest, code: u16, comment: Option<&str>, data: Option<Value>) -> String {
     let mut d = json!({
         "requestType": req.request_type,
         "requestId": req.request_id,
@@ -181,15 +162,11 @@ fn response_json(
 fn decode_client_frame(frame: &ClientFrame) -> Result<(u64, Value), (u16, String)> {
     let text = match frame {
         ClientFrame::Binary(_) => {
-            return Err((
-                4002,
-                "Your session encoding is set to Json, but a binary message was received.".into(),
-            ))
+            return Err((4002, "Your session encoding is set to Json, but a binary message was received.".into()))
         }
         ClientFrame::Text(text) => text,
     };
-    let message: Value =
-        serde_json::from_str(text).map_err(|e| (4002, format!("Unable to decode Json: {e}")))?;
+    let message: Value = serde_json::from_str(text).map_err(|e| (4002, format!("Unable to decode Json: {e}")))?;
     let Value::Object(mut message) = message else {
         return Err((4002, "You sent a non-object payload.".into()));
     };
@@ -203,9 +180,7 @@ fn decode_client_frame(frame: &ClientFrame) -> Result<(u64, Value), (u16, String
     }
     let op = match message.get("op") {
         None => return Err((4006, "Your request is missing an `op`.".into())),
-        Some(op) => op
-            .as_u64()
-            .ok_or((4006, "Your `op` is not a number.".to_string()))?,
+        Some(op) => op.as_u64().ok_or((4006, "Your `op` is not a number.".to_string()))?,
     };
     match message.remove("d") {
         None | Some(Value::Null) => Err((4003, "Your payload is missing data (`d`).".into())),
@@ -234,10 +209,7 @@ impl FakeObs {
     /// Starts listening on `127.0.0.1:0`. Panics if loopback cannot be bound (test setup error).
     pub async fn start() -> FakeObs {
         let listener = bind_loopback(0).expect("fake OBS: cannot listen on 127.0.0.1");
-        let port = listener
-            .local_addr()
-            .expect("fake OBS: listener has no local address")
-            .port();
+        let port = listener.local_addr().expect("fake OBS: listener has no local address").port();
         let (conn_tx, conn_rx) = mpsc::unbounded_channel();
         let mut fake = FakeObs {
             port,
@@ -264,10 +236,7 @@ impl FakeObs {
     /// The next connection that finished the websocket upgrade, in upgrade order, waiting up to
     /// `timeout`. Connections queue up even when nobody calls this.
     pub async fn accept(&mut self, timeout: Duration) -> Option<FakeConn> {
-        tokio::time::timeout(timeout, self.conn_rx.recv())
-            .await
-            .ok()
-            .flatten()
+        tokio::time::timeout(timeout, self.conn_rx.recv()).await.ok().flatten()
     }
 
     /// How many TCP connections were accepted so far (upgraded or not).
@@ -350,30 +319,18 @@ async fn upgrade(stream: TcpStream, conn_tx: mpsc::UnboundedSender<FakeConn>, sa
     // The signature is tungstenite's; its large Err type is not ours to shrink.
     #[allow(clippy::result_large_err)]
     let callback = |request: &Request, mut response: Response| -> Result<Response, ErrorResponse> {
-        let protocols: Vec<&str> = request
-            .headers()
-            .get_all(SEC_WEBSOCKET_PROTOCOL)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect();
+        let protocols: Vec<&str> =
+            request.headers().get_all(SEC_WEBSOCKET_PROTOCOL).iter().filter_map(|v| v.to_str().ok()).collect();
         if !protocols.is_empty() {
             let joined = protocols.join(", ");
             if joined.split(',').any(|p| p.trim() == SUBPROTOCOL) {
-                response.headers_mut().insert(
-                    SEC_WEBSOCKET_PROTOCOL,
-                    HeaderValue::from_static(SUBPROTOCOL),
-                );
+                response.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(SUBPROTOCOL));
             }
             offered = Some(joined);
         }
         Ok(response)
     };
-    let ws = match tokio::time::timeout(
-        UPGRADE_TIMEOUT,
-        tokio_tungstenite::accept_hdr_async(stream, callback),
-    )
-    .await
-    {
+    let ws = match tokio::time::timeout(UPGRADE_TIMEOUT, tokio_tungstenite::accept_hdr_async(stream, callback)).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => return debug!("fake OBS: websocket upgrade failed: {e}"),
         Err(_) => return debug!("fake OBS: websocket upgrade timed out"),
@@ -424,14 +381,7 @@ impl ConnLink {
     /// (a frame is written to the socket), or until the connection is gone.
     async fn run(&self, action: Action) {
         let (done, finished) = oneshot::channel();
-        if self
-            .commands
-            .send(Command {
-                action,
-                done: Some(done),
-            })
-            .is_err()
-        {
+        if self.commands.send(Command { action, done: Some(done) }).is_err() {
             debug!("fake OBS: connection already gone, action dropped");
             return;
         }
@@ -455,10 +405,7 @@ impl ConnLink {
     }
 
     fn go_silent(&self) {
-        let _ = self.commands.send(Command {
-            action: Action::GoSilent,
-            done: None,
-        });
+        let _ = self.commands.send(Command { action: Action::GoSilent, done: None });
     }
 
     fn pings(&self) -> usize {
@@ -555,10 +502,7 @@ async fn apply(ws: &mut WebSocketStream<TcpStream>, command: Command, silent: &m
             Flow::Continue
         }
         Action::Close(code, reason) => {
-            let frame = CloseFrame {
-                code: CloseCode::from(code),
-                reason: reason.into(),
-            };
+            let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
             if let Err(e) = ws.close(Some(frame)).await {
                 debug!("fake OBS: close failed: {e}");
             }
@@ -613,20 +557,11 @@ pub struct FakeConn {
 }
 
 impl FakeConn {
-    fn spawn(
-        ws: WebSocketStream<TcpStream>,
-        subprotocol: Option<String>,
-        salt: String,
-    ) -> FakeConn {
+    fn spawn(ws: WebSocketStream<TcpStream>, subprotocol: Option<String>, salt: String) -> FakeConn {
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (incoming_tx, incoming) = mpsc::unbounded_channel();
         let pings = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(run_connection(
-            ws,
-            command_rx,
-            incoming_tx,
-            Arc::clone(&pings),
-        ));
+        tokio::spawn(run_connection(ws, command_rx, incoming_tx, Arc::clone(&pings)));
         FakeConn {
             link: ConnLink { commands, pings },
             incoming,
@@ -683,22 +618,12 @@ impl FakeConn {
 
     /// Op 2 Identified, `negotiatedRpcVersion` 1.
     pub async fn send_identified(&mut self) {
-        self.link
-            .send_text(frame_json(2, json!({ "negotiatedRpcVersion": 1 })))
-            .await
+        self.link.send_text(frame_json(2, json!({ "negotiatedRpcVersion": 1 }))).await
     }
 
     /// Op 7 for `req`; `result` is `code == 100`.
-    pub async fn respond(
-        &mut self,
-        req: &FakeRequest,
-        code: u16,
-        comment: Option<&str>,
-        data: Option<Value>,
-    ) {
-        self.link
-            .send_text(response_json(req, code, comment, data))
-            .await
+    pub async fn respond(&mut self, req: &FakeRequest, code: u16, comment: Option<&str>, data: Option<Value>) {
+        self.link.send_text(response_json(req, code, comment, data)).await
     }
 
     /// Op 7 success (code 100) with `responseData`.
@@ -750,9 +675,7 @@ impl FakeConn {
             return Some(Incoming::Closed(code));
         }
         let next = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, self.incoming.recv())
-                .await
-                .ok()?,
+            Some(deadline) => tokio::time::timeout_at(deadline, self.incoming.recv()).await.ok()?,
             None => self.incoming.recv().await,
         };
         let item = next.unwrap_or(Incoming::Closed(None));
@@ -792,19 +715,13 @@ impl FakeConn {
     /// The `d` of the next op 1 Identify (other frames skipped and recorded).
     pub async fn recv_identify(&mut self, timeout: Duration) -> Option<Value> {
         let d = self.recv_op(1, timeout).await?;
-        self.event_subscriptions = Some(
-            d["eventSubscriptions"]
-                .as_u64()
-                .unwrap_or(EVENT_SUBSCRIPTION_ALL),
-        );
+        self.event_subscriptions = Some(d["eventSubscriptions"].as_u64().unwrap_or(EVENT_SUBSCRIPTION_ALL));
         Some(d)
     }
 
     /// The next op 6 Request (other frames skipped and recorded).
     pub async fn recv_request(&mut self, timeout: Duration) -> Option<FakeRequest> {
-        self.recv_op(6, timeout)
-            .await
-            .map(|d| FakeRequest::from_d(&d))
+        self.recv_op(6, timeout).await.map(|d| FakeRequest::from_d(&d))
     }
 
     /// Waits until the connection ends, skipping (and recording) frames. `None`: still open after
@@ -833,18 +750,15 @@ impl FakeConn {
     /// Anything else closes the session with the code real OBS uses (4009 for missing or wrong
     /// authentication, 4010 for an unsupported rpcVersion, 4007 for a non-Identify message, ...)
     /// and returns `Err`. On success sends Identified and returns the Identify `d`.
-    pub async fn handshake_as(
-        &mut self,
-        password: Option<&str>,
-        ws_version: &str,
-    ) -> Result<Value, String> {
+    pub async fn handshake_as(&mut self, password: Option<&str>, ws_version: &str) -> Result<Value, String> {
         let (salt, challenge) = (self.salt.clone(), self.challenge.clone());
         let auth = password.map(|_| (salt.as_str(), challenge.as_str()));
         self.send_hello(auth, ws_version).await;
 
-        let frame = self.recv_frame(IDENTIFY_TIMEOUT).await.ok_or_else(|| {
-            format!("no Identify within {IDENTIFY_TIMEOUT:?} (or the client left)")
-        })?;
+        let frame = self
+            .recv_frame(IDENTIFY_TIMEOUT)
+            .await
+            .ok_or_else(|| format!("no Identify within {IDENTIFY_TIMEOUT:?} (or the client left)"))?;
         let identify = match decode_client_frame(&frame) {
             Ok((1, d)) => d,
             Ok((op, _)) => {
@@ -867,36 +781,19 @@ impl FakeConn {
                         )
                         .await
                 }
-                Some(auth)
-                    if auth.as_str()
-                        != Some(obs_auth_response(password, &salt, &challenge).as_str()) =>
-                {
+                Some(auth) if auth.as_str() != Some(obs_auth_response(password, &salt, &challenge).as_str()) => {
                     return self.fail(4009, "Authentication failed.".into()).await
                 }
                 Some(_) => {}
             }
         }
         match identify.get("rpcVersion") {
-            None => {
-                return self
-                    .fail(
-                        4003,
-                        "Your payload's data is missing an `rpcVersion`.".into(),
-                    )
-                    .await
-            }
+            None => return self.fail(4003, "Your payload's data is missing an `rpcVersion`.".into()).await,
             Some(v) if v.as_u64().is_none() => {
-                return self
-                    .fail(4004, "Your `rpcVersion` is not an unsigned number.".into())
-                    .await
+                return self.fail(4004, "Your `rpcVersion` is not an unsigned number.".into()).await
             }
             Some(v) if v.as_u64() != Some(1) => {
-                return self
-                    .fail(
-                        4010,
-                        "Your requested RPC version is not supported by this server.".into(),
-                    )
-                    .await
+                return self.fail(4010, "Your requested RPC version is not supported by this server.".into()).await
             }
             Some(_) => {}
         }
@@ -904,14 +801,7 @@ impl FakeConn {
             None => EVENT_SUBSCRIPTION_ALL,
             Some(v) => match v.as_u64() {
                 Some(subscriptions) => subscriptions,
-                None => {
-                    return self
-                        .fail(
-                            4004,
-                            "Your `eventSubscriptions` is not an unsigned number.".into(),
-                        )
-                        .await
-                }
+                None => return self.fail(4004, "Your `eventSubscriptions` is not an unsigned number.".into()).await,
             },
         });
         self.send_identified().await;
@@ -937,16 +827,11 @@ impl FakeConn {
         let (closed_tx, closed) = watch::channel(None);
         let link = self.link.clone();
         tokio::spawn(serve_loop(self, Arc::clone(&shared), closed_tx));
-        ServeHandle {
-            link,
-            shared,
-            closed,
-        }
+        ServeHandle { link, shared, closed }
     }
 
     fn subscribed_to(&self, event_type: &str) -> bool {
-        self.event_subscriptions
-            .map_or(true, |subs| subs & event_intent(event_type) != 0)
+        self.event_subscriptions.map_or(true, |subs| subs & event_intent(event_type) != 0)
     }
 }
 
@@ -1022,30 +907,15 @@ struct Answer {
 
 impl Answer {
     fn ok(data: Value) -> Answer {
-        Answer {
-            code: 100,
-            comment: None,
-            data: Some(data),
-            events: Vec::new(),
-        }
+        Answer { code: 100, comment: None, data: Some(data), events: Vec::new() }
     }
 
     fn ok_empty() -> Answer {
-        Answer {
-            code: 100,
-            comment: None,
-            data: None,
-            events: Vec::new(),
-        }
+        Answer { code: 100, comment: None, data: None, events: Vec::new() }
     }
 
     fn error(code: u16, comment: Option<&str>) -> Answer {
-        Answer {
-            code,
-            comment: comment.map(str::to_owned),
-            data: None,
-            events: Vec::new(),
-        }
+        Answer { code, comment: comment.map(str::to_owned), data: None, events: Vec::new() }
     }
 
     fn with_events(mut self, events: Vec<(&'static str, Value)>) -> Answer {
@@ -1068,8 +938,7 @@ fn state_is_active(state: &str) -> bool {
 
 /// A `*StateChanged` event for one state.
 fn state_event(event_type: &'static str, state: &str) -> (&'static str, Value) {
-    let mut data =
-        json!({ "outputActive": state_is_active(state), "outputState": output_state(state) });
+    let mut data = json!({ "outputActive": state_is_active(state), "outputState": output_state(state) });
     if event_type == "RecordStateChanged" {
         let path = matches!(state, "STARTED" | "STOPPED").then_some(FAKE_RECORD_PATH);
         data["outputPath"] = json!(path);
@@ -1079,15 +948,8 @@ fn state_event(event_type: &'static str, state: &str) -> (&'static str, Value) {
 
 /// STARTING, STARTED or STOPPING, STOPPED.
 fn transition_events(event_type: &'static str, start: bool) -> Vec<(&'static str, Value)> {
-    let states = if start {
-        ["STARTING", "STARTED"]
-    } else {
-        ["STOPPING", "STOPPED"]
-    };
-    states
-        .iter()
-        .map(|state| state_event(event_type, state))
-        .collect()
+    let states = if start { ["STARTING", "STARTED"] } else { ["STOPPING", "STOPPED"] };
+    states.iter().map(|state| state_event(event_type, state)).collect()
 }
 
 /// Start/Stop/Toggle for an output whose on/off state is `active`.
@@ -1102,52 +964,34 @@ fn start_stop(request_type: &str, active: &mut bool, event_type: &'static str) -
         return Answer::error(if start { 500 } else { 501 }, None);
     }
     *active = start;
-    let answer = if toggle {
-        Answer::ok(json!({ "outputActive": start }))
-    } else {
-        Answer::ok_empty()
-    };
+    let answer = if toggle { Answer::ok(json!({ "outputActive": start })) } else { Answer::ok_empty() };
     answer.with_events(transition_events(event_type, start))
 }
 
 /// A required string field of `requestData`, or the error obs-websocket gives.
 fn required_string<'a>(req: &'a FakeRequest, field: &str) -> Result<&'a str, Answer> {
     let Some(Value::Object(data)) = &req.data else {
-        return Err(Answer::error(
-            301,
-            Some("Your request data is missing or invalid (non-object)"),
-        ));
+        return Err(Answer::error(301, Some("Your request data is missing or invalid (non-object)")));
     };
     match data.get(field) {
-        None | Some(Value::Null) => Err(Answer::error(
-            300,
-            Some(&format!("Your request is missing the `{field}` field.")),
-        )),
+        None | Some(Value::Null) => {
+            Err(Answer::error(300, Some(&format!("Your request is missing the `{field}` field."))))
+        }
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(Answer::error(
-            400,
-            Some(&format!("The field value of `{field}` must be a string.")),
-        )),
+        Some(_) => Err(Answer::error(400, Some(&format!("The field value of `{field}` must be a string.")))),
     }
 }
 
 fn required_bool(req: &FakeRequest, field: &str) -> Result<bool, Answer> {
     let Some(Value::Object(data)) = &req.data else {
-        return Err(Answer::error(
-            301,
-            Some("Your request data is missing or invalid (non-object)"),
-        ));
+        return Err(Answer::error(301, Some("Your request data is missing or invalid (non-object)")));
     };
     match data.get(field) {
-        None | Some(Value::Null) => Err(Answer::error(
-            300,
-            Some(&format!("Your request is missing the `{field}` field.")),
-        )),
+        None | Some(Value::Null) => {
+            Err(Answer::error(300, Some(&format!("Your request is missing the `{field}` field."))))
+        }
         Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(Answer::error(
-            400,
-            Some(&format!("The field value of `{field}` must be boolean.")),
-        )),
+        Some(_) => Err(Answer::error(400, Some(&format!("The field value of `{field}` must be boolean.")))),
     }
 }
 
@@ -1230,10 +1074,7 @@ fn answer_request(st: &mut FakeState, req: &FakeRequest) -> Answer {
             } else {
                 Answer::ok_empty()
             };
-            answer.with_events(vec![state_event(
-                "RecordStateChanged",
-                if pause { "PAUSED" } else { "RESUMED" },
-            )])
+            answer.with_events(vec![state_event("RecordStateChanged", if pause { "PAUSED" } else { "RESUMED" })])
         }
 
         "GetReplayBufferStatus"
@@ -1247,23 +1088,16 @@ fn answer_request(st: &mut FakeState, req: &FakeRequest) -> Answer {
             Answer::error(604, Some(REPLAY_UNAVAILABLE))
         }
         "GetReplayBufferStatus" => Answer::ok(json!({ "outputActive": st.replay_active })),
-        "StartReplayBuffer" | "StopReplayBuffer" | "ToggleReplayBuffer" => start_stop(
-            request_type,
-            &mut st.replay_active,
-            "ReplayBufferStateChanged",
-        ),
-        "SaveReplayBuffer" | "GetLastReplayBufferReplay" if !st.replay_active => {
-            Answer::error(501, None)
+        "StartReplayBuffer" | "StopReplayBuffer" | "ToggleReplayBuffer" => {
+            start_stop(request_type, &mut st.replay_active, "ReplayBufferStateChanged")
         }
-        "SaveReplayBuffer" => Answer::ok_empty().with_events(vec![(
-            "ReplayBufferSaved",
-            json!({ "savedReplayPath": FAKE_REPLAY_PATH }),
-        )]),
+        "SaveReplayBuffer" | "GetLastReplayBufferReplay" if !st.replay_active => Answer::error(501, None),
+        "SaveReplayBuffer" => {
+            Answer::ok_empty().with_events(vec![("ReplayBufferSaved", json!({ "savedReplayPath": FAKE_REPLAY_PATH }))])
+        }
         "GetLastReplayBufferReplay" => Answer::ok(json!({ "savedReplayPath": FAKE_REPLAY_PATH })),
 
-        "GetVirtualCamStatus" | "StartVirtualCam" | "StopVirtualCam" | "ToggleVirtualCam"
-            if !st.vcam_available =>
-        {
+        "GetVirtualCamStatus" | "StartVirtualCam" | "StopVirtualCam" | "ToggleVirtualCam" if !st.vcam_available => {
             Answer::error(604, Some(VCAM_UNAVAILABLE))
         }
         "GetVirtualCamStatus" => Answer::ok(json!({ "outputActive": st.vcam_active })),
@@ -1286,34 +1120,22 @@ fn answer_request(st: &mut FakeState, req: &FakeRequest) -> Answer {
                 "scenes": scenes,
             }))
         }
-        "GetCurrentProgramScene" => {
-            Answer::ok(json!({ "currentProgramSceneName": st.program_scene }))
-        }
-        "GetCurrentPreviewScene" if !st.studio_mode => {
-            Answer::error(506, Some("Studio mode is not active."))
-        }
-        "GetCurrentPreviewScene" => {
-            Answer::ok(json!({ "currentPreviewSceneName": st.program_scene }))
-        }
+        "GetCurrentProgramScene" => Answer::ok(json!({ "currentProgramSceneName": st.program_scene })),
+        "GetCurrentPreviewScene" if !st.studio_mode => Answer::error(506, Some("Studio mode is not active.")),
+        "GetCurrentPreviewScene" => Answer::ok(json!({ "currentPreviewSceneName": st.program_scene })),
         "SetCurrentProgramScene" => {
             let name = match required_string(req, "sceneName") {
                 Ok(name) => name,
                 Err(answer) => return answer,
             };
             if !st.scenes.iter().any(|s| s == name) {
-                return Answer::error(
-                    600,
-                    Some(&format!("No source was found by the name of `{name}`.")),
-                );
+                return Answer::error(600, Some(&format!("No source was found by the name of `{name}`.")));
             }
             if st.program_scene == name {
                 return Answer::ok_empty();
             }
             st.program_scene = name.to_owned();
-            Answer::ok_empty().with_events(vec![(
-                "CurrentProgramSceneChanged",
-                json!({ "sceneName": name }),
-            )])
+            Answer::ok_empty().with_events(vec![("CurrentProgramSceneChanged", json!({ "sceneName": name }))])
         }
 
         "GetStudioModeEnabled" => Answer::ok(json!({ "studioModeEnabled": st.studio_mode })),
@@ -1326,10 +1148,7 @@ fn answer_request(st: &mut FakeState, req: &FakeRequest) -> Answer {
                 return Answer::ok_empty();
             }
             st.studio_mode = enabled;
-            Answer::ok_empty().with_events(vec![(
-                "StudioModeStateChanged",
-                json!({ "studioModeEnabled": enabled }),
-            )])
+            Answer::ok_empty().with_events(vec![("StudioModeStateChanged", json!({ "studioModeEnabled": enabled }))])
         }
 
         _ => Answer::error(204, Some("Your request type is not valid.")),
@@ -1355,12 +1174,7 @@ struct ServeInner {
 impl ServeShared {
     fn new(state: FakeState) -> ServeShared {
         ServeShared {
-            inner: Mutex::new(ServeInner {
-                state,
-                requests: Vec::new(),
-                held: HashSet::new(),
-                out_of_order: false,
-            }),
+            inner: Mutex::new(ServeInner { state, requests: Vec::new(), held: HashSet::new(), out_of_order: false }),
             request_logged: Notify::new(),
         }
     }
@@ -1436,21 +1250,11 @@ impl ServeHandle {
 
     /// How many requests of this type arrived so far.
     pub fn request_count(&self, request_type: &str) -> usize {
-        self.shared
-            .lock()
-            .requests
-            .iter()
-            .filter(|r| r.request_type == request_type)
-            .count()
+        self.shared.lock().requests.iter().filter(|r| r.request_type == request_type).count()
     }
 
     /// Waits until at least `count` requests of this type arrived; false on timeout.
-    pub async fn wait_for_request_count(
-        &self,
-        request_type: &str,
-        count: usize,
-        timeout: Duration,
-    ) -> bool {
+    pub async fn wait_for_request_count(&self, request_type: &str, count: usize, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
             // Register before checking so a request logged in between is not missed.
@@ -1465,20 +1269,11 @@ impl ServeHandle {
     }
 
     /// The first request of this type, waiting up to `timeout` for it to arrive.
-    pub async fn wait_for_request(
-        &self,
-        request_type: &str,
-        timeout: Duration,
-    ) -> Option<FakeRequest> {
+    pub async fn wait_for_request(&self, request_type: &str, timeout: Duration) -> Option<FakeRequest> {
         if !self.wait_for_request_count(request_type, 1, timeout).await {
             return None;
         }
-        self.shared
-            .lock()
-            .requests
-            .iter()
-            .find(|r| r.request_type == request_type)
-            .cloned()
+        self.shared.lock().requests.iter().find(|r| r.request_type == request_type).cloned()
     }
 
     /// Never answer requests of this type from now on (they are still logged).
@@ -1518,11 +1313,7 @@ impl ServeHandle {
 
 /// Answers frames on `conn` until it closes, closing the session like real OBS when the client
 /// sends something malformed. Reports the close code on `closed_tx`.
-async fn serve_loop(
-    mut conn: FakeConn,
-    shared: Arc<ServeShared>,
-    closed_tx: watch::Sender<Option<Option<u16>>>,
-) {
+async fn serve_loop(mut conn: FakeConn, shared: Arc<ServeShared>, closed_tx: watch::Sender<Option<Option<u16>>>) {
     // Serialized responses held back in out-of-order mode, oldest first.
     let mut held_back: Vec<String> = Vec::new();
     loop {
@@ -1550,24 +1341,14 @@ async fn serve_loop(
             }
         };
         match op {
-            1 => {
-                conn.close(
-                    4008,
-                    "You are already Identified with the obs-websocket server.",
-                )
-                .await
-            }
+            1 => conn.close(4008, "You are already Identified with the obs-websocket server.").await,
             3 => {
                 match d.get("eventSubscriptions") {
                     None => {}
                     Some(v) => match v.as_u64() {
                         Some(subscriptions) => conn.event_subscriptions = Some(subscriptions),
                         None => {
-                            conn.close(
-                                4004,
-                                "Your `eventSubscriptions` is not an unsigned number.",
-                            )
-                            .await;
+                            conn.close(4004, "Your `eventSubscriptions` is not an unsigned number.").await;
                             continue;
                         }
                     },
@@ -1595,16 +1376,9 @@ async fn send_events(conn: &mut FakeConn, events: Vec<(&'static str, Value)>) {
     }
 }
 
-async fn serve_request(
-    conn: &mut FakeConn,
-    shared: &ServeShared,
-    d: &Value,
-    held_back: &mut Vec<String>,
-) {
+async fn serve_request(conn: &mut FakeConn, shared: &ServeShared, d: &Value, held_back: &mut Vec<String>) {
     if d.get("requestId").is_none() {
-        return conn
-            .close(4003, "Your payload data is missing a `requestId`.")
-            .await;
+        return conn.close(4003, "Your payload data is missing a `requestId`.").await;
     }
     let req = FakeRequest::from_d(d);
     log_request(shared, &req);
@@ -1628,17 +1402,12 @@ async fn serve_request(
 /// Op 8: answers every request in order (holds and reordering do not apply), op 9, then events.
 async fn serve_batch(conn: &mut FakeConn, shared: &ServeShared, d: &Value) {
     let Some(batch_id) = d.get("requestId").cloned() else {
-        return conn
-            .close(4003, "Your payload data is missing a `requestId`.")
-            .await;
+        return conn.close(4003, "Your payload data is missing a `requestId`.").await;
     };
     let Some(requests) = d.get("requests").and_then(Value::as_array) else {
         return conn.close(4004, "Your `requests` is not an array.").await;
     };
-    let halt_on_failure = d
-        .get("haltOnFailure")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let halt_on_failure = d.get("haltOnFailure").and_then(Value::as_bool).unwrap_or(false);
     let mut results = Vec::new();
     let mut events = Vec::new();
     for entry in requests {
@@ -1650,10 +1419,7 @@ async fn serve_batch(conn: &mut FakeConn, shared: &ServeShared, d: &Value) {
         if let Some(id) = entry.get("requestId") {
             result.insert("requestId".into(), id.clone());
         }
-        result.insert(
-            "requestStatus".into(),
-            request_status(answer.code, answer.comment.as_deref()),
-        );
+        result.insert("requestStatus".into(), request_status(answer.code, answer.comment.as_deref()));
         if let Some(data) = answer.data {
             result.insert("responseData".into(), data);
         }
@@ -1663,12 +1429,7 @@ async fn serve_batch(conn: &mut FakeConn, shared: &ServeShared, d: &Value) {
             break;
         }
     }
-    conn.link
-        .send_text(frame_json(
-            9,
-            json!({ "requestId": batch_id, "results": results }),
-        ))
-        .await;
+    conn.link.send_text(frame_json(9, json!({ "requestId": batch_id, "results": results }))).await;
     send_events(conn, events).await;
 }
 
@@ -1709,31 +1470,14 @@ mod tests {
     #[test]
     fn toggle_stream_reports_new_state_and_emits_events() {
         let mut st = FakeState::default();
-        let req = FakeRequest {
-            request_type: "ToggleStream".into(),
-            request_id: "1".into(),
-            data: None,
-        };
+        let req = FakeRequest { request_type: "ToggleStream".into(), request_id: "1".into(), data: None };
         let answer = answer_request(&mut st, &req);
         assert_eq!(answer.code, 100);
         assert_eq!(answer.data, Some(json!({ "outputActive": true })));
         assert!(st.stream_active);
-        let states: Vec<_> = answer
-            .events
-            .iter()
-            .map(|(_, d)| d["outputState"].clone())
-            .collect();
-        assert_eq!(
-            states,
-            [
-                json!("OBS_WEBSOCKET_OUTPUT_STARTING"),
-                json!("OBS_WEBSOCKET_OUTPUT_STARTED")
-            ]
-        );
-        let start = FakeRequest {
-            request_type: "StartStream".into(),
-            ..req
-        };
+        let states: Vec<_> = answer.events.iter().map(|(_, d)| d["outputState"].clone()).collect();
+        assert_eq!(states, [json!("OBS_WEBSOCKET_OUTPUT_STARTING"), json!("OBS_WEBSOCKET_OUTPUT_STARTED")]);
+        let start = FakeRequest { request_type: "StartStream".into(), ..req };
         assert_eq!(answer_request(&mut st, &start).code, 500);
     }
 }

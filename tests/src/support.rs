@@ -11,7 +11,8 @@ use onair_engine::state::{Noticed, State};
 
 /// A session config with timeouts short enough for tests, on 127.0.0.1.
 pub fn fast_config(port: u16, password: Option<&str>) -> SessionConfig {
-    let mut config = SessionConfig::new(Target::new("127.0.0.1", i64::from(port)), password.map(|p| Password::new(p.to_string())));
+    let mut config =
+        SessionConfig::new(Target::new("127.0.0.1", i64::from(port)), password.map(|p| Password::new(p.to_string())));
     config.client.request_timeout = Duration::from_secs(2);
     config.client.handshake_timeout = Duration::from_secs(3);
     config.client.ping_interval = Duration::from_millis(300);
@@ -124,7 +125,8 @@ impl Watcher {
             use tokio::io::AsyncBufReadExt;
             let mut reader = tokio::io::BufReader::new(stdout).lines();
             while let Ok(Some(line)) = reader.next_line().await {
-                let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("watch printed a non-JSON line {line:?}: {e}"));
+                let value: serde_json::Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("watch printed a non-JSON line {line:?}: {e}"));
                 sink.lock().expect("watch lines lock").push(value);
             }
         });
@@ -157,21 +159,33 @@ impl Watcher {
         let deadline = tokio::time::Instant::now() + timeout;
         while self.moments().iter().filter(|m| *m == kind).count() < n {
             if tokio::time::Instant::now() >= deadline {
-                panic!("timed out after {timeout:?} waiting for moment {kind} x{n}; moments: {:?}; last state: {}", self.moments(), self.states().last().cloned().unwrap_or_default());
+                panic!(
+                    "timed out after {timeout:?} waiting for moment {kind} x{n}; moments: {:?}; last state: {}",
+                    self.moments(),
+                    self.states().last().cloned().unwrap_or_default()
+                );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
     /// Waits for a state line that satisfies `pred`, and returns it.
-    pub async fn wait_state(&self, what: &str, timeout: Duration, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    pub async fn wait_state(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(state) = self.states().into_iter().rev().find(|s| pred(s)) {
                 return state;
             }
             if tokio::time::Instant::now() >= deadline {
-                panic!("timed out after {timeout:?} waiting for {what}; last state: {}", self.states().last().cloned().unwrap_or_default());
+                panic!(
+                    "timed out after {timeout:?} waiting for {what}; last state: {}",
+                    self.states().last().cloned().unwrap_or_default()
+                );
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }

@@ -73,11 +73,7 @@ pub struct WorldOptions {
 
 impl Default for WorldOptions {
     fn default() -> Self {
-        WorldOptions {
-            password: None,
-            start_obs: true,
-            with_rtmp: true,
-        }
+        WorldOptions { password: None, start_obs: true, with_rtmp: true }
     }
 }
 
@@ -106,9 +102,7 @@ impl ObsWorld {
     /// Builds a world in a fresh temp dir and (per `opts`) starts the ingest and OBS.
     pub async fn start(opts: WorldOptions) -> Result<ObsWorld, String> {
         let dir = unique_temp_dir()?;
-        let keep_dir = std::env::var("ONAIR_KEEP_WORLD")
-            .map(|v| v == "1")
-            .unwrap_or(false);
+        let keep_dir = std::env::var("ONAIR_KEEP_WORLD").map(|v| v == "1").unwrap_or(false);
         // From here on `world` owns everything: an early return drops it and cleans up.
         let mut world = ObsWorld {
             watchdog: None,
@@ -129,14 +123,7 @@ impl ObsWorld {
             dir,
         };
         world.watchdog = Some(Watchdog::spawn(&world.dir, keep_dir)?);
-        for sub in [
-            "logs",
-            "recordings",
-            "runtime",
-            ".cache",
-            ".local/share",
-            ".local/state",
-        ] {
+        for sub in ["logs", "recordings", "runtime", ".cache", ".local/share", ".local/state"] {
             create_dir(&world.dir.join(sub))?;
         }
         set_mode_0700(&world.dir.join("runtime"))?;
@@ -225,10 +212,7 @@ impl ObsWorld {
         ])
         .current_dir(&self.dir)
         .env_clear()
-        .env(
-            "PATH",
-            std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()),
-        )
+        .env("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()))
         .env("LANG", "C.UTF-8")
         .env("HOME", &self.dir)
         .env("XDG_CONFIG_HOME", self.dir.join(".config"))
@@ -333,9 +317,7 @@ impl ObsWorld {
         self.kill_rtmp();
         self.nginx_starts += 1;
         let nginx_dir = self.dir.join("nginx");
-        let log = self
-            .logs_dir()
-            .join(format!("nginx-{}.log", self.nginx_starts));
+        let log = self.logs_dir().join(format!("nginx-{}.log", self.nginx_starts));
         let mut cmd = Command::new("nginx");
         cmd.arg("-p")
             .arg(&nginx_dir)
@@ -403,32 +385,19 @@ impl ObsWorld {
                 Err(e) => e,
             };
             if started.elapsed() >= timeout {
-                return Err(format!(
-                    "{request_type}: condition not met within {timeout:?}; last answer: {last}"
-                ));
+                return Err(format!("{request_type}: condition not met within {timeout:?}; last answer: {last}"));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     /// Waits until `GetStreamStatus.outputActive == active`.
-    pub async fn wait_stream_active(
-        &self,
-        active: bool,
-        timeout: Duration,
-    ) -> Result<Value, String> {
-        self.wait_for("GetStreamStatus", Value::Null, timeout, |v| {
-            v["outputActive"].as_bool() == Some(active)
-        })
-        .await
+    pub async fn wait_stream_active(&self, active: bool, timeout: Duration) -> Result<Value, String> {
+        self.wait_for("GetStreamStatus", Value::Null, timeout, |v| v["outputActive"].as_bool() == Some(active)).await
     }
 
     /// Waits until `GetStreamStatus.outputReconnecting == reconnecting`.
-    pub async fn wait_stream_reconnecting(
-        &self,
-        reconnecting: bool,
-        timeout: Duration,
-    ) -> Result<Value, String> {
+    pub async fn wait_stream_reconnecting(&self, reconnecting: bool, timeout: Duration) -> Result<Value, String> {
         self.wait_for("GetStreamStatus", Value::Null, timeout, |v| {
             v["outputReconnecting"].as_bool() == Some(reconnecting)
         })
@@ -436,22 +405,12 @@ impl ObsWorld {
     }
 
     /// Waits until `GetRecordStatus.outputActive == active`.
-    pub async fn wait_record_active(
-        &self,
-        active: bool,
-        timeout: Duration,
-    ) -> Result<Value, String> {
-        self.wait_for("GetRecordStatus", Value::Null, timeout, |v| {
-            v["outputActive"].as_bool() == Some(active)
-        })
-        .await
+    pub async fn wait_record_active(&self, active: bool, timeout: Duration) -> Result<Value, String> {
+        self.wait_for("GetRecordStatus", Value::Null, timeout, |v| v["outputActive"].as_bool() == Some(active)).await
     }
 
     async fn request_once(&self, request_type: &str, data: Value) -> Result<Value, String> {
-        let mut ws = self
-            .identified()
-            .await
-            .map_err(|e| format!("{request_type}: {e}"))?;
+        let mut ws = self.identified().await.map_err(|e| format!("{request_type}: {e}"))?;
         let id = format!("world-{}", REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed));
         let mut d = json!({ "requestType": request_type, "requestId": id });
         if !data.is_null() {
@@ -478,38 +437,22 @@ impl ObsWorld {
                 status["comment"].as_str().unwrap_or("no comment")
             ));
         }
-        Ok(resp
-            .get("responseData")
-            .cloned()
-            .unwrap_or_else(|| json!({})))
+        Ok(resp.get("responseData").cloned().unwrap_or_else(|| json!({})))
     }
 
     /// Opens an admin connection and completes Hello/Identify (no event subscriptions).
     async fn identified(&self) -> Result<Ws, String> {
         let url = format!("ws://127.0.0.1:{}", self.ws_port);
-        let mut req = url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| format!("bad url {url}: {e}"))?;
-        req.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_static("obswebsocket.json"),
-        );
-        let (mut ws, _) = tokio_tungstenite::connect_async(req)
-            .await
-            .map_err(|e| format!("connect to {url}: {e}"))?;
+        let mut req = url.as_str().into_client_request().map_err(|e| format!("bad url {url}: {e}"))?;
+        req.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("obswebsocket.json"));
+        let (mut ws, _) = tokio_tungstenite::connect_async(req).await.map_err(|e| format!("connect to {url}: {e}"))?;
         let hello = next_op(&mut ws, 0).await?;
         let mut identify = json!({ "rpcVersion": 1, "eventSubscriptions": 0 });
         if let Some(auth) = hello.get("authentication") {
-            let password = self
-                .password
-                .as_deref()
-                .ok_or("OBS asks for authentication but the world has no password")?;
-            let (Some(salt), Some(challenge)) = (auth["salt"].as_str(), auth["challenge"].as_str())
-            else {
-                return Err(format!(
-                    "Hello has a malformed authentication object: {auth}"
-                ));
+            let password =
+                self.password.as_deref().ok_or("OBS asks for authentication but the world has no password")?;
+            let (Some(salt), Some(challenge)) = (auth["salt"].as_str(), auth["challenge"].as_str()) else {
+                return Err(format!("Hello has a malformed authentication object: {auth}"));
             };
             identify["authentication"] = json!(auth_string(password, salt, challenge));
         }
@@ -521,27 +464,16 @@ impl ObsWorld {
     async fn start_xvfb(&mut self) -> Result<(), String> {
         let log = self.logs_dir().join("xvfb.log");
         let mut cmd = Command::new("Xvfb");
-        cmd.args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1024x768x24",
-            "-nolisten",
-            "tcp",
-            "-noreset",
-        ]);
+        cmd.args(["-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-noreset"]);
         let mut xvfb = self.spawn_group("Xvfb", &mut cmd, &log, Some(Stdio::piped()))?;
         let stdout = xvfb.child.stdout.take();
         self.xvfb = Some(xvfb);
         let (stdout, line) = first_line(stdout, "Xvfb -displayfd", &log).await?;
         self._xvfb_stdout = Some(stdout);
-        let number: u32 = line.trim().parse().map_err(|_| {
-            format!(
-                "Xvfb wrote {line:?} instead of a display number; see {}",
-                log.display()
-            )
-        })?;
+        let number: u32 = line
+            .trim()
+            .parse()
+            .map_err(|_| format!("Xvfb wrote {line:?} instead of a display number; see {}", log.display()))?;
         self.display = format!(":{number}");
         Ok(())
     }
@@ -552,10 +484,7 @@ impl ObsWorld {
         cmd.arg("--session")
             .arg("--nofork")
             .arg("--nopidfile")
-            .arg(format!(
-                "--address=unix:path={}",
-                self.dir.join("runtime/bus").display()
-            ))
+            .arg(format!("--address=unix:path={}", self.dir.join("runtime/bus").display()))
             .arg("--print-address=1")
             .env("DISPLAY", &self.display);
         let mut bus = self.spawn_group("dbus-daemon", &mut cmd, &log, Some(Stdio::piped()))?;
@@ -581,20 +510,13 @@ impl ObsWorld {
             .append(true)
             .open(log)
             .map_err(|e| format!("cannot open log {}: {e}", log.display()))?;
-        let err = out
-            .try_clone()
-            .map_err(|e| format!("cannot dup log {}: {e}", log.display()))?;
+        let err = out.try_clone().map_err(|e| format!("cannot dup log {}: {e}", log.display()))?;
         let stdout = match stdout {
             Some(s) => s,
             None => Stdio::from(out),
         };
-        cmd.stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(Stdio::from(err))
-            .process_group(0);
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {name}: {e} (is it installed?)"))?;
+        cmd.stdin(Stdio::null()).stdout(stdout).stderr(Stdio::from(err)).process_group(0);
+        let child = cmd.spawn().map_err(|e| format!("cannot start {name}: {e} (is it installed?)"))?;
         let group = Group { child };
         if let Some(w) = self.watchdog.as_mut() {
             w.register(group.pgid());
@@ -608,14 +530,8 @@ impl ObsWorld {
         let scenes_dir = obs_dir.join("basic/scenes");
         create_dir(&profile_dir)?;
         create_dir(&scenes_dir)?;
-        write_file(
-            &obs_dir.join("global.ini"),
-            &global_ini(self.ws_port, self.password.as_deref()),
-        )?;
-        write_file(
-            &profile_dir.join("basic.ini"),
-            &profile_ini(&self.recordings_dir()),
-        )?;
+        write_file(&obs_dir.join("global.ini"), &global_ini(self.ws_port, self.password.as_deref()))?;
+        write_file(&profile_dir.join("basic.ini"), &profile_ini(&self.recordings_dir()))?;
         let service = json!({
             "type": "rtmp_custom",
             "settings": {
@@ -626,10 +542,7 @@ impl ObsWorld {
             }
         });
         write_file(&profile_dir.join("service.json"), &pretty(&service))?;
-        write_file(
-            &scenes_dir.join(format!("{PROFILE}.json")),
-            &pretty(&scene_collection()),
-        )
+        write_file(&scenes_dir.join(format!("{PROFILE}.json")), &pretty(&scene_collection()))
     }
 
     fn write_nginx_config(&self) -> Result<(), String> {
@@ -674,21 +587,14 @@ impl Drop for ObsWorld {
             xvfb.terminate_then_kill(Duration::from_secs(3));
         }
         if self.keep_dir {
-            eprintln!(
-                "ONAIR_KEEP_WORLD=1: kept the OBS world in {}",
-                self.dir.display()
-            );
+            eprintln!("ONAIR_KEEP_WORLD=1: kept the OBS world in {}", self.dir.display());
         } else if let Err(e) = fs::remove_dir_all(&self.dir) {
-            eprintln!(
-                "could not remove the OBS world dir {}: {e}",
-                self.dir.display()
-            );
+            eprintln!("could not remove the OBS world dir {}: {e}", self.dir.display());
         }
     }
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Reads frames until one with `op` arrives and returns its `d`. Other ops are skipped.
 async fn next_op(ws: &mut Ws, op: u64) -> Result<Value, String> {
@@ -696,19 +602,15 @@ async fn next_op(ws: &mut Ws, op: u64) -> Result<Value, String> {
         let msg = msg.map_err(|e| format!("websocket error while waiting for op {op}: {e}"))?;
         match msg {
             Message::Text(text) => {
-                let v: Value = serde_json::from_str(&text)
-                    .map_err(|e| format!("OBS sent invalid JSON ({e}): {text}"))?;
+                let v: Value =
+                    serde_json::from_str(&text).map_err(|e| format!("OBS sent invalid JSON ({e}): {text}"))?;
                 if v["op"].as_u64() == Some(op) {
                     return Ok(v["d"].clone());
                 }
             }
             Message::Close(frame) => {
-                let why = frame
-                    .map(|f| format!("{} {}", u16::from(f.code), f.reason))
-                    .unwrap_or_default();
-                return Err(format!(
-                    "OBS closed the connection while we waited for op {op}: {why}"
-                ));
+                let why = frame.map(|f| format!("{} {}", u16::from(f.code), f.reason)).unwrap_or_default();
+                return Err(format!("OBS closed the connection while we waited for op {op}: {why}"));
             }
             _ => {}
         }
@@ -717,9 +619,7 @@ async fn next_op(ws: &mut Ws, op: u64) -> Result<Value, String> {
 }
 
 async fn send_json(ws: &mut Ws, v: &Value) -> Result<(), String> {
-    ws.send(Message::Text(v.to_string()))
-        .await
-        .map_err(|e| format!("send failed: {e}"))
+    ws.send(Message::Text(v.to_string())).await.map_err(|e| format!("send failed: {e}"))
 }
 
 /// Closes with a proper handshake (send Close, read until OBS answers), so OBS logs a
@@ -879,11 +779,7 @@ impl Watchdog {
 
 /// Reads the first line a helper writes to its piped stdout (display number, bus
 /// address) without blocking the runtime; returns the pipe so it stays open.
-async fn first_line(
-    stdout: Option<ChildStdout>,
-    what: &str,
-    log: &Path,
-) -> Result<(ChildStdout, String), String> {
+async fn first_line(stdout: Option<ChildStdout>, what: &str, log: &Path) -> Result<(ChildStdout, String), String> {
     let stdout = stdout.ok_or_else(|| format!("{what}: stdout was not piped"))?;
     let read = tokio::task::spawn_blocking(move || {
         let mut reader = BufReader::new(stdout);
@@ -893,18 +789,14 @@ async fn first_line(
     });
     match tokio::time::timeout(HELPER_READY_TIMEOUT, read).await {
         Ok(Ok((stdout, Ok(line)))) if !line.trim().is_empty() => Ok((stdout, line)),
-        Ok(Ok((_, Ok(_)))) => Err(format!(
-            "{what}: process exited without output; log {}:\n{}",
-            log.display(),
-            tail(log, 20)
-        )),
+        Ok(Ok((_, Ok(_)))) => {
+            Err(format!("{what}: process exited without output; log {}:\n{}", log.display(), tail(log, 20)))
+        }
         Ok(Ok((_, Err(e)))) => Err(format!("{what}: reading stdout failed: {e}")),
         Ok(Err(e)) => Err(format!("{what}: reader task failed: {e}")),
-        Err(_) => Err(format!(
-            "{what}: no output within {HELPER_READY_TIMEOUT:?}; log {}:\n{}",
-            log.display(),
-            tail(log, 20)
-        )),
+        Err(_) => {
+            Err(format!("{what}: no output within {HELPER_READY_TIMEOUT:?}; log {}:\n{}", log.display(), tail(log, 20)))
+        }
     }
 }
 
@@ -1011,10 +903,7 @@ fn scene_collection() -> Value {
 }
 
 fn unique_temp_dir() -> Result<PathBuf, String> {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let n = WORLD_COUNTER.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("onair-world-{}-{n}-{nanos}", std::process::id()));
     fs::create_dir(&dir).map_err(|e| format!("cannot create world dir {}: {e}", dir.display()))?;
@@ -1079,8 +968,8 @@ mod x11 {
     /// WM_NAME starts with `title_prefix`. Err when there is none or X fails.
     pub fn close_window(display: &str, title_prefix: &str) -> Result<(), String> {
         let number = display.trim_start_matches(':');
-        let mut x = Conn::connect(&format!("/tmp/.X11-unix/X{number}"))
-            .map_err(|e| format!("X display {display}: {e}"))?;
+        let mut x =
+            Conn::connect(&format!("/tmp/.X11-unix/X{number}")).map_err(|e| format!("X display {display}: {e}"))?;
         let protocols = x.intern_atom("WM_PROTOCOLS")?;
         let delete = x.intern_atom("WM_DELETE_WINDOW")?;
         let mut closed = 0;
@@ -1104,11 +993,8 @@ mod x11 {
 
     impl Conn {
         fn connect(path: &str) -> Result<Conn, String> {
-            let mut stream =
-                UnixStream::connect(path).map_err(|e| format!("connect {path}: {e}"))?;
-            stream
-                .set_read_timeout(Some(Duration::from_secs(5)))
-                .map_err(|e| format!("set timeout: {e}"))?;
+            let mut stream = UnixStream::connect(path).map_err(|e| format!("connect {path}: {e}"))?;
+            stream.set_read_timeout(Some(Duration::from_secs(5))).map_err(|e| format!("set timeout: {e}"))?;
             // Little-endian, protocol 11.0, no authorization.
             write_all(&mut stream, &[b'l', 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0])?;
             let mut head = [0u8; 8];
@@ -1117,10 +1003,7 @@ mod x11 {
             read_exact(&mut stream, &mut body)?;
             if head[0] != 1 {
                 let len = usize::from(head[1]).min(body.len());
-                return Err(format!(
-                    "X refused the connection: {}",
-                    String::from_utf8_lossy(&body[..len])
-                ));
+                return Err(format!("X refused the connection: {}", String::from_utf8_lossy(&body[..len])));
             }
             // Setup reply after its 8-byte head: vendor length at 16, format count at 21,
             // vendor string at 32, then 8 bytes per pixmap format, then the first screen,
@@ -1128,10 +1011,7 @@ mod x11 {
             let vendor = usize::from(u16_at(&body, 16));
             let formats = usize::from(body.get(21).copied().unwrap_or(0));
             let screen = 32 + pad4(vendor) + 8 * formats;
-            let root = body
-                .get(screen..screen + 4)
-                .map(|b| u32_at(b, 0))
-                .ok_or("X setup reply is too short")?;
+            let root = body.get(screen..screen + 4).map(|b| u32_at(b, 0)).ok_or("X setup reply is too short")?;
             Ok(Conn { stream, root })
         }
 
@@ -1150,9 +1030,7 @@ mod x11 {
             req.extend_from_slice(&window.to_le_bytes());
             let reply = self.round_trip(&req)?;
             let count = usize::from(u16_at(&reply, 16));
-            Ok((0..count)
-                .filter_map(|i| reply.get(32 + 4 * i..36 + 4 * i).map(|b| u32_at(b, 0)))
-                .collect())
+            Ok((0..count).filter_map(|i| reply.get(32 + 4 * i..36 + 4 * i).map(|b| u32_at(b, 0))).collect())
         }
 
         /// The value of `property` (any type, first 1 KiB); empty when unset.
@@ -1167,12 +1045,7 @@ mod x11 {
             Ok(reply.get(32..32 + len).unwrap_or_default().to_vec())
         }
 
-        fn send_client_message(
-            &mut self,
-            window: u32,
-            kind: u32,
-            data0: u32,
-        ) -> Result<(), String> {
+        fn send_client_message(&mut self, window: u32, kind: u32, data0: u32) -> Result<(), String> {
             let mut req = request(SEND_EVENT, 0, 11);
             req.extend_from_slice(&window.to_le_bytes());
             req.extend_from_slice(&0u32.to_le_bytes()); // event mask: straight to the client
@@ -1219,13 +1092,11 @@ mod x11 {
     }
 
     fn u16_at(b: &[u8], i: usize) -> u16 {
-        b.get(i..i + 2)
-            .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
+        b.get(i..i + 2).map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
     }
 
     fn u32_at(b: &[u8], i: usize) -> u32 {
-        b.get(i..i + 4)
-            .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        b.get(i..i + 4).map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
     }
 
     fn write_all(stream: &mut UnixStream, bytes: &[u8]) -> Result<(), String> {

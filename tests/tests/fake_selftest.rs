@@ -23,44 +23,27 @@ const QUIET: Duration = Duration::from_millis(300);
 /// Connects like the OnAir client does (asking for `obswebsocket.json`) and returns both ends.
 async fn connect(fake: &mut FakeObs) -> (Client, FakeConn) {
     let mut request = fake.url().into_client_request().expect("client request");
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static(SUBPROTOCOL),
-    );
-    let (client, response) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connect to the fake");
+    request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(SUBPROTOCOL));
+    let (client, response) = tokio_tungstenite::connect_async(request).await.expect("connect to the fake");
     assert_eq!(
-        response
-            .headers()
-            .get("Sec-WebSocket-Protocol")
-            .and_then(|v| v.to_str().ok()),
+        response.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok()),
         Some(SUBPROTOCOL),
         "the fake accepts the subprotocol"
     );
-    let conn = fake
-        .accept(WAIT)
-        .await
-        .expect("fake accepted the connection");
+    let conn = fake.accept(WAIT).await.expect("fake accepted the connection");
     (client, conn)
 }
 
 /// The next message of any kind, or `None` on timeout / end of stream.
 async fn next_message(client: &mut Client, timeout: Duration) -> Option<Message> {
-    tokio::time::timeout(timeout, client.next())
-        .await
-        .ok()
-        .flatten()
-        .and_then(Result::ok)
+    tokio::time::timeout(timeout, client.next()).await.ok().flatten().and_then(Result::ok)
 }
 
 /// The next text frame as JSON (pongs skipped); panics on timeout or anything else.
 async fn next_json(client: &mut Client) -> Value {
     loop {
         match next_message(client, WAIT).await {
-            Some(Message::Text(text)) => {
-                return serde_json::from_str(&text).expect("fake sent valid JSON")
-            }
+            Some(Message::Text(text)) => return serde_json::from_str(&text).expect("fake sent valid JSON"),
             Some(Message::Pong(_)) => continue,
             other => panic!("expected a text frame, got {other:?}"),
         }
@@ -79,10 +62,7 @@ async fn next_close(client: &mut Client) -> Option<CloseFrame<'static>> {
 }
 
 async fn send_json(client: &mut Client, value: Value) {
-    client
-        .send(Message::Text(value.to_string()))
-        .await
-        .expect("client send");
+    client.send(Message::Text(value.to_string())).await.expect("client send");
 }
 
 async fn identify(client: &mut Client, authentication: Option<String>) {
@@ -102,10 +82,7 @@ async fn request(client: &mut Client, request_type: &str, id: &str, data: Option
 }
 
 /// A connected, identified client whose connection the fake serves from `state`.
-async fn served(
-    fake: &mut FakeObs,
-    state: FakeState,
-) -> (Client, onair_system_tests::fake::ServeHandle) {
+async fn served(fake: &mut FakeObs, state: FakeState) -> (Client, onair_system_tests::fake::ServeHandle) {
     let (mut client, mut conn) = connect(fake).await;
     let server = tokio::spawn(async move {
         conn.handshake(None).await.expect("handshake");
@@ -145,14 +122,8 @@ async fn handshake_without_password() {
 
     identify(&mut client, None).await;
     let identified = next_json(&mut client).await;
-    assert_eq!(
-        identified,
-        json!({ "op": 2, "d": { "negotiatedRpcVersion": 1 } })
-    );
-    let identify_d = server
-        .await
-        .expect("server task")
-        .expect("handshake succeeds");
+    assert_eq!(identified, json!({ "op": 2, "d": { "negotiatedRpcVersion": 1 } }));
+    let identify_d = server.await.expect("server task").expect("handshake succeeds");
     assert_eq!(identify_d["eventSubscriptions"], 1095);
     assert_eq!(fake.connection_count(), 1);
 }
@@ -166,37 +137,20 @@ async fn handshake_with_password() {
     let server = tokio::spawn(async move { conn.handshake(Some("hunter2")).await });
     let hello = next_json(&mut client).await;
     let auth = &hello["d"]["authentication"];
-    let (salt, challenge) = (
-        auth["salt"].as_str().expect("salt"),
-        auth["challenge"].as_str().expect("challenge"),
-    );
-    identify(
-        &mut client,
-        Some(obs_auth_response("hunter2", salt, challenge)),
-    )
-    .await;
+    let (salt, challenge) = (auth["salt"].as_str().expect("salt"), auth["challenge"].as_str().expect("challenge"));
+    identify(&mut client, Some(obs_auth_response("hunter2", salt, challenge))).await;
     assert_eq!(next_json(&mut client).await["op"], 2);
-    server
-        .await
-        .expect("server task")
-        .expect("right password accepted");
+    server.await.expect("server task").expect("right password accepted");
 
     // Wrong password: 4009 "Authentication failed.".
     let (mut client, mut conn) = connect(&mut fake).await;
     let server = tokio::spawn(async move { conn.handshake(Some("hunter2")).await });
     let hello = next_json(&mut client).await;
     let auth = &hello["d"]["authentication"];
-    let (salt2, challenge2) = (
-        auth["salt"].as_str().expect("salt"),
-        auth["challenge"].as_str().expect("challenge"),
-    );
+    let (salt2, challenge2) = (auth["salt"].as_str().expect("salt"), auth["challenge"].as_str().expect("challenge"));
     assert_eq!(salt2, salt, "salt is fixed per server");
     assert_ne!(challenge2, challenge, "challenge is fresh per connection");
-    identify(
-        &mut client,
-        Some(obs_auth_response("wrong", salt2, challenge2)),
-    )
-    .await;
+    identify(&mut client, Some(obs_auth_response("wrong", salt2, challenge2))).await;
     let close = next_close(&mut client).await.expect("close frame");
     assert_eq!(u16::from(close.code), 4009);
     assert_eq!(close.reason, "Authentication failed.");
@@ -227,10 +181,7 @@ async fn serve_answers_scene_list_reversed_and_drives_outputs() {
     let response = next_json(&mut client).await;
     assert_eq!(response["op"], 7);
     assert_eq!(response["d"]["requestId"], "s1");
-    assert_eq!(
-        response["d"]["requestStatus"],
-        json!({ "result": true, "code": 100 })
-    );
+    assert_eq!(response["d"]["requestStatus"], json!({ "result": true, "code": 100 }));
     assert_eq!(
         response["d"]["responseData"],
         json!({
@@ -248,57 +199,32 @@ async fn serve_answers_scene_list_reversed_and_drives_outputs() {
     let response = next_json(&mut client).await;
     assert_eq!(response["d"]["requestStatus"]["code"], 604);
     assert_eq!(response["d"]["requestStatus"]["result"], false);
-    assert_eq!(
-        response["d"]["requestStatus"]["comment"],
-        "Replay buffer is not available."
-    );
+    assert_eq!(response["d"]["requestStatus"]["comment"], "Replay buffer is not available.");
 
     request(&mut client, "StartStream", "st1", None).await;
-    assert_eq!(
-        next_json(&mut client).await["d"]["requestStatus"]["code"],
-        100
-    );
+    assert_eq!(next_json(&mut client).await["d"]["requestStatus"]["code"], 100);
     for (state, active) in [("STARTING", false), ("STARTED", true)] {
         let event = next_json(&mut client).await;
         assert_eq!(event["op"], 5);
         assert_eq!(event["d"]["eventType"], "StreamStateChanged");
         assert_eq!(event["d"]["eventIntent"], 64);
-        assert_eq!(
-            event["d"]["eventData"]["outputState"],
-            format!("OBS_WEBSOCKET_OUTPUT_{state}")
-        );
+        assert_eq!(event["d"]["eventData"]["outputState"], format!("OBS_WEBSOCKET_OUTPUT_{state}"));
         assert_eq!(event["d"]["eventData"]["outputActive"], active);
     }
     request(&mut client, "StartStream", "st2", None).await;
-    assert_eq!(
-        next_json(&mut client).await["d"]["requestStatus"]["code"],
-        500
-    );
+    assert_eq!(next_json(&mut client).await["d"]["requestStatus"]["code"], 500);
     assert!(handle.state().stream_active);
 
-    request(
-        &mut client,
-        "SetCurrentProgramScene",
-        "p1",
-        Some(json!({ "sceneName": "Nope" })),
-    )
-    .await;
+    request(&mut client, "SetCurrentProgramScene", "p1", Some(json!({ "sceneName": "Nope" }))).await;
     let response = next_json(&mut client).await;
     assert_eq!(response["d"]["requestStatus"]["code"], 600);
 
     request(&mut client, "NoSuchRequest", "u1", None).await;
     let response = next_json(&mut client).await;
     assert_eq!(response["d"]["requestStatus"]["code"], 204);
-    assert_eq!(
-        response["d"]["requestStatus"]["comment"],
-        "Your request type is not valid."
-    );
+    assert_eq!(response["d"]["requestStatus"]["comment"], "Your request type is not valid.");
 
-    let logged: Vec<String> = handle
-        .requests()
-        .into_iter()
-        .map(|r| r.request_type)
-        .collect();
+    let logged: Vec<String> = handle.requests().into_iter().map(|r| r.request_type).collect();
     assert_eq!(
         logged,
         [
@@ -321,19 +247,10 @@ async fn held_requests_are_never_answered() {
     request(&mut client, "GetStats", "held", None).await;
     request(&mut client, "GetVersion", "v1", None).await;
     let response = next_json(&mut client).await;
-    assert_eq!(
-        response["d"]["requestId"], "v1",
-        "the held request is skipped, later ones answered"
-    );
+    assert_eq!(response["d"]["requestId"], "v1", "the held request is skipped, later ones answered");
     assert_eq!(response["d"]["responseData"]["obsVersion"], "29.0.2");
-    assert!(
-        next_message(&mut client, QUIET).await.is_none(),
-        "nothing answers the held request"
-    );
-    assert!(
-        handle.wait_for_request("GetStats", WAIT).await.is_some(),
-        "but it was received"
-    );
+    assert!(next_message(&mut client, QUIET).await.is_none(), "nothing answers the held request");
+    assert!(handle.wait_for_request("GetStats", WAIT).await.is_some(), "but it was received");
 }
 
 #[tokio::test]
@@ -357,36 +274,19 @@ async fn go_silent_stops_pong_replies() {
     let mut fake = FakeObs::start().await;
     let (mut client, handle) = served(&mut fake, FakeState::default()).await;
 
-    client
-        .send(Message::Ping(b"1".to_vec()))
-        .await
-        .expect("ping");
-    assert_eq!(
-        next_message(&mut client, WAIT).await,
-        Some(Message::Pong(b"1".to_vec()))
-    );
+    client.send(Message::Ping(b"1".to_vec())).await.expect("ping");
+    assert_eq!(next_message(&mut client, WAIT).await, Some(Message::Pong(b"1".to_vec())));
     assert_eq!(handle.pings_received(), 1);
 
     handle.go_silent();
-    client
-        .send(Message::Ping(b"2".to_vec()))
-        .await
-        .expect("ping while silent");
+    client.send(Message::Ping(b"2".to_vec())).await.expect("ping while silent");
     request(&mut client, "GetVersion", "v1", None).await;
-    assert_eq!(
-        next_message(&mut client, QUIET).await,
-        None,
-        "no pong, no response"
-    );
+    assert_eq!(next_message(&mut client, QUIET).await, None, "no pong, no response");
     assert_eq!(handle.pings_received(), 1);
     assert!(!handle.is_closed(), "the TCP connection stays open");
 
     drop(client);
-    assert_eq!(
-        handle.wait_closed(WAIT).await,
-        Some(None),
-        "the client dropping TCP is still noticed"
-    );
+    assert_eq!(handle.wait_closed(WAIT).await, Some(None), "the client dropping TCP is still noticed");
 }
 
 #[tokio::test]
@@ -406,23 +306,14 @@ async fn close_codes_arrive_as_sent() {
     // Abrupt end: no close frame at all.
     let (mut client, conn) = connect(&mut fake).await;
     conn.drop_tcp().await;
-    match tokio::time::timeout(WAIT, client.next())
-        .await
-        .expect("client notices")
-    {
+    match tokio::time::timeout(WAIT, client.next()).await.expect("client notices") {
         None | Some(Err(_)) => {}
         Some(Ok(message)) => panic!("expected no frame, got {message:?}"),
     }
 
     // A client-initiated close reaches the fake with its code.
     let (mut client, mut conn) = connect(&mut fake).await;
-    client
-        .close(Some(CloseFrame {
-            code: CloseCode::Away,
-            reason: "bye".into(),
-        }))
-        .await
-        .expect("client close");
+    client.close(Some(CloseFrame { code: CloseCode::Away, reason: "bye".into() })).await.expect("client close");
     assert_eq!(conn.wait_closed(WAIT).await, Some(Some(1001)));
 }
 
@@ -439,31 +330,16 @@ async fn raw_frames_and_events_before_identified() {
     conn.send_binary(&[1, 2, 3]).await;
     conn.send_text(r#"{"op":42,"d":{}}"#).await;
 
-    assert_eq!(
-        next_json(&mut client).await["d"]["eventType"],
-        "StreamStateChanged"
-    );
-    assert_eq!(
-        next_message(&mut client, WAIT).await,
-        Some(Message::Text("{not json".into()))
-    );
-    assert_eq!(
-        next_message(&mut client, WAIT).await,
-        Some(Message::Binary(vec![1, 2, 3]))
-    );
+    assert_eq!(next_json(&mut client).await["d"]["eventType"], "StreamStateChanged");
+    assert_eq!(next_message(&mut client, WAIT).await, Some(Message::Text("{not json".into())));
+    assert_eq!(next_message(&mut client, WAIT).await, Some(Message::Binary(vec![1, 2, 3])));
     assert_eq!(next_json(&mut client).await["op"], 42);
 
     // Frames the client sends are readable raw, and skipped ones are recorded.
-    client
-        .send(Message::Binary(vec![9]))
-        .await
-        .expect("client binary");
+    client.send(Message::Binary(vec![9])).await.expect("client binary");
     request(&mut client, "GetVersion", "v1", None).await;
     let req = conn.recv_request(WAIT).await.expect("request");
-    assert_eq!(
-        (req.request_type.as_str(), req.request_id.as_str()),
-        ("GetVersion", "v1")
-    );
+    assert_eq!((req.request_type.as_str(), req.request_id.as_str()), ("GetVersion", "v1"));
     assert_eq!(conn.skipped_frames().len(), 1);
 }
 
@@ -471,25 +347,12 @@ async fn raw_frames_and_events_before_identified() {
 async fn serve_closes_like_obs_on_malformed_input() {
     let mut fake = FakeObs::start().await;
     let (mut client, _handle) = served(&mut fake, FakeState::default()).await;
-    send_json(
-        &mut client,
-        json!({ "op": 6, "d": { "requestType": "GetVersion" } }),
-    )
-    .await;
-    assert_eq!(
-        next_close(&mut client).await.map(|f| u16::from(f.code)),
-        Some(4003)
-    );
+    send_json(&mut client, json!({ "op": 6, "d": { "requestType": "GetVersion" } })).await;
+    assert_eq!(next_close(&mut client).await.map(|f| u16::from(f.code)), Some(4003));
 
     let (mut client, _handle) = served(&mut fake, FakeState::default()).await;
-    client
-        .send(Message::Binary(vec![0]))
-        .await
-        .expect("client binary");
-    assert_eq!(
-        next_close(&mut client).await.map(|f| u16::from(f.code)),
-        Some(4002)
-    );
+    client.send(Message::Binary(vec![0])).await.expect("client binary");
+    assert_eq!(next_close(&mut client).await.map(|f| u16::from(f.code)), Some(4002));
 }
 
 #[tokio::test]
@@ -498,9 +361,7 @@ async fn flood_of_events_arrives_in_order() {
     let (mut client, handle) = served(&mut fake, FakeState::default()).await;
     let sender = tokio::spawn(async move {
         for i in 0..10_000 {
-            handle
-                .send_event("InputVolumeMeters", json!({ "i": i }))
-                .await;
+            handle.send_event("InputVolumeMeters", json!({ "i": i })).await;
         }
         handle
     });
@@ -518,10 +379,7 @@ async fn stop_and_resume_listening_on_the_same_port() {
     let (_client, _conn) = connect(&mut fake).await;
 
     fake.stop_listening().await;
-    assert!(
-        TcpStream::connect(("127.0.0.1", port)).await.is_err(),
-        "connects are refused"
-    );
+    assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err(), "connects are refused");
 
     fake.resume_listening().await.expect("rebind the same port");
     assert_eq!(fake.port(), port);

@@ -66,7 +66,14 @@ async fn connects_identifies_and_syncs_the_whole_state() {
     assert_eq!(obs.program_scene.as_deref(), Some("Gameplay"));
     assert_eq!(obs.replay_buffer, OutputActivity::Unavailable, "604 means not configured");
     assert_eq!(obs.virtual_camera, OutputActivity::Off);
-    for request in ["GetStreamStatus", "GetRecordStatus", "GetReplayBufferStatus", "GetVirtualCamStatus", "GetSceneList", "GetStudioModeEnabled"] {
+    for request in [
+        "GetStreamStatus",
+        "GetRecordStatus",
+        "GetReplayBufferStatus",
+        "GetVirtualCamStatus",
+        "GetSceneList",
+        "GetStudioModeEnabled",
+    ] {
         assert_eq!(serve.request_count(request), 1, "{request}");
     }
 }
@@ -84,7 +91,8 @@ async fn a_wrong_password_is_one_clear_error_and_no_retry_storm() {
     let moments = MomentLog::record(&session);
     let mut conn = fake.accept(T).await.unwrap();
     assert!(conn.handshake(Some("right")).await.is_err());
-    let s = wait_state(&session, "auth failed", T, |s| matches!(s.connection, ConnectionState::AuthFailed { .. })).await;
+    let s =
+        wait_state(&session, "auth failed", T, |s| matches!(s.connection, ConnectionState::AuthFailed { .. })).await;
     assert_eq!(s.connection, ConnectionState::AuthFailed { message: "OBS rejected the password".into() });
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(fake.connection_count(), 1, "no retry with a password OBS rejected");
@@ -93,7 +101,12 @@ async fn a_wrong_password_is_one_clear_error_and_no_retry_storm() {
     assert_eq!(err, ControlError::NotConnected("OBS rejected the password".into()));
 
     // New settings with the right password: connects at once.
-    session.reconfigure(onair_engine::settings::Target::new("127.0.0.1", fake.port().into()), Some(onair_engine::settings::Password::new("right".into()))).await;
+    session
+        .reconfigure(
+            onair_engine::settings::Target::new("127.0.0.1", fake.port().into()),
+            Some(onair_engine::settings::Password::new("right".into())),
+        )
+        .await;
     let mut conn = fake.accept(T).await.expect("reconnects after new settings");
     conn.handshake(Some("right")).await.unwrap();
     let _serve = conn.serve_with(FakeState::default());
@@ -107,7 +120,8 @@ async fn a_missing_password_is_reported_without_sending_a_guess() {
     let (session, _task) = Session::spawn(fast_config(fake.port(), None));
     let mut conn = fake.accept(T).await.unwrap();
     conn.send_hello(Some(("c2FsdA==", "Y2hhbGxlbmdl")), "5.1.0").await;
-    let s = wait_state(&session, "auth failed", T, |s| matches!(s.connection, ConnectionState::AuthFailed { .. })).await;
+    let s =
+        wait_state(&session, "auth failed", T, |s| matches!(s.connection, ConnectionState::AuthFailed { .. })).await;
     assert_eq!(s.connection, ConnectionState::AuthFailed { message: "OBS wants a password and none is set".into() });
     assert_eq!(conn.recv_identify(Duration::from_millis(300)).await, None, "no Identify sent");
 }
@@ -121,7 +135,8 @@ async fn closed_with(code: u16) -> (FakeObs, Session, MomentLog) {
 #[tokio::test]
 async fn close_4010_incompatible_stops_retrying() {
     let (fake, session, _m) = closed_with(4010).await;
-    let s = wait_state(&session, "incompatible", T, |s| matches!(s.connection, ConnectionState::Incompatible { .. })).await;
+    let s =
+        wait_state(&session, "incompatible", T, |s| matches!(s.connection, ConnectionState::Incompatible { .. })).await;
     assert!(s.obs.is_none());
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(fake.connection_count(), 1);
@@ -130,7 +145,8 @@ async fn close_4010_incompatible_stops_retrying() {
 #[tokio::test]
 async fn close_4011_session_invalidated_stops_until_asked() {
     let (mut fake, session, _m) = closed_with(4011).await;
-    wait_state(&session, "invalidated", T, |s| matches!(s.connection, ConnectionState::SessionInvalidated { .. })).await;
+    wait_state(&session, "invalidated", T, |s| matches!(s.connection, ConnectionState::SessionInvalidated { .. }))
+        .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(fake.connection_count(), 1);
     session.reconnect_now().await;
@@ -166,7 +182,7 @@ async fn every_close_code_leaves_a_clear_state_and_no_panic() {
     for code in [1000u16, 1001, 1011, 4000, 4002, 4003, 4004, 4005, 4006, 4007, 4008, 4009, 4010, 4011, 4012, 4999] {
         let (_fake, session, _m) = closed_with(code).await;
         let s = wait_state(&session, "the close handled", T, |s| s.obs.is_none()).await;
-        let expected_user_wait = matches!(code, 4009 | 4010 | 4011);
+        let expected_user_wait = matches!(code, 4009..=4011);
         let s = if expected_user_wait {
             wait_state(&session, "a state that waits for the user", T, |s| s.connection.needs_user()).await
         } else {
@@ -215,7 +231,13 @@ async fn responses_out_of_order_still_sync_correctly() {
     let (session, _task) = Session::spawn(fast_config(fake.port(), None));
     let mut conn = fake.accept(T).await.unwrap();
     conn.handshake(None).await.unwrap();
-    let serve = conn.serve_with(FakeState { stream_active: true, stream_duration_ms: 60_000, record_active: true, program_scene: "Gameplay".into(), ..FakeState::default() });
+    let serve = conn.serve_with(FakeState {
+        stream_active: true,
+        stream_duration_ms: 60_000,
+        record_active: true,
+        program_scene: "Gameplay".into(),
+        ..FakeState::default()
+    });
     serve.respond_out_of_order(true);
     let s = wait_state(&session, "connected", T, connected).await;
     let obs = s.obs.unwrap();
@@ -227,11 +249,19 @@ async fn responses_out_of_order_still_sync_correctly() {
 /// Answers one sync request the way OBS 5.1 would for an idle OBS.
 async fn answer_idle(conn: &mut FakeConn, req: &FakeRequest, stream_active: bool, recording: bool) {
     let data = match req.request_type.as_str() {
-        "GetVersion" => json!({"obsVersion": "29.0.2", "obsWebSocketVersion": "5.1.0", "rpcVersion": 1, "availableRequests": [], "platform": "debian"}),
-        "GetStreamStatus" => json!({"outputActive": stream_active, "outputReconnecting": false, "outputTimecode": "00:00:00.000", "outputDuration": 0, "outputCongestion": 0.0, "outputBytes": 0, "outputSkippedFrames": 0, "outputTotalFrames": 0}),
-        "GetRecordStatus" => json!({"outputActive": recording, "outputPaused": false, "outputTimecode": "00:00:00.000", "outputDuration": 0, "outputBytes": 0}),
+        "GetVersion" => {
+            json!({"obsVersion": "29.0.2", "obsWebSocketVersion": "5.1.0", "rpcVersion": 1, "availableRequests": [], "platform": "debian"})
+        }
+        "GetStreamStatus" => {
+            json!({"outputActive": stream_active, "outputReconnecting": false, "outputTimecode": "00:00:00.000", "outputDuration": 0, "outputCongestion": 0.0, "outputBytes": 0, "outputSkippedFrames": 0, "outputTotalFrames": 0})
+        }
+        "GetRecordStatus" => {
+            json!({"outputActive": recording, "outputPaused": false, "outputTimecode": "00:00:00.000", "outputDuration": 0, "outputBytes": 0})
+        }
         "GetReplayBufferStatus" | "GetVirtualCamStatus" => json!({"outputActive": false}),
-        "GetSceneList" => json!({"currentProgramSceneName": "Scene", "currentPreviewSceneName": null, "scenes": [{"sceneIndex": 0, "sceneName": "Scene"}]}),
+        "GetSceneList" => {
+            json!({"currentProgramSceneName": "Scene", "currentPreviewSceneName": null, "scenes": [{"sceneIndex": 0, "sceneName": "Scene"}]})
+        }
         "GetStudioModeEnabled" => json!({"studioModeEnabled": false}),
         "GetStats" => json!({"cpuUsage": 1.0, "activeFps": 30.0}),
         other => panic!("unexpected request {other}"),
@@ -282,7 +312,10 @@ async fn a_sync_that_never_completes_is_retried() {
     conn.handshake(None).await.unwrap();
     let serve = conn.serve_with(FakeState::default());
     serve.hold_requests("GetSceneList");
-    wait_state(&session, "waiting after a failed sync", Duration::from_secs(8), |s| matches!(s.connection, ConnectionState::WaitingForObs { .. })).await;
+    wait_state(&session, "waiting after a failed sync", Duration::from_secs(8), |s| {
+        matches!(s.connection, ConnectionState::WaitingForObs { .. })
+    })
+    .await;
     let _serve = serve_next(&mut fake, FakeState::default()).await;
     wait_state(&session, "connected on the retry", T, connected).await;
 }
@@ -322,7 +355,10 @@ async fn reconnecting_four_times_is_one_moment_and_one_recovery() {
     for _ in 0..4 {
         serve.send_event("StreamStateChanged", stream_event("RECONNECTING")).await;
     }
-    wait_state(&session, "reconnecting", T, |s| s.obs.as_ref().is_some_and(|o| matches!(o.stream, StreamState::Reconnecting { .. }))).await;
+    wait_state(&session, "reconnecting", T, |s| {
+        s.obs.as_ref().is_some_and(|o| matches!(o.stream, StreamState::Reconnecting { .. }))
+    })
+    .await;
     serve.send_event("StreamStateChanged", stream_event("RECONNECTED")).await;
     moments.wait_for("reconnected", 1, T).await;
     serve.send_event("StreamStateChanged", stream_event("STOPPING")).await;
@@ -392,12 +428,24 @@ async fn controls_map_obs_refusals_to_clear_errors() {
     wait_state(&session, "live", T, |s| s.is_live()).await;
     assert_eq!(session.control(Control::StartStream).await.unwrap_err(), ControlError::AlreadyActive(Output::Stream));
     assert_eq!(session.control(Control::StopRecording).await.unwrap_err(), ControlError::NotActive(Output::Recording));
-    assert_eq!(session.control(Control::SaveReplay).await.unwrap_err(), ControlError::NotConfigured(Output::ReplayBuffer));
-    assert_eq!(session.control(Control::ToggleVirtualCamera).await.unwrap_err(), ControlError::NotConfigured(Output::VirtualCamera));
-    assert_eq!(session.control(Control::SwitchScene("Nope".into())).await.unwrap_err(), ControlError::SceneNotFound("Nope".into()));
+    assert_eq!(
+        session.control(Control::SaveReplay).await.unwrap_err(),
+        ControlError::NotConfigured(Output::ReplayBuffer)
+    );
+    assert_eq!(
+        session.control(Control::ToggleVirtualCamera).await.unwrap_err(),
+        ControlError::NotConfigured(Output::VirtualCamera)
+    );
+    assert_eq!(
+        session.control(Control::SwitchScene("Nope".into())).await.unwrap_err(),
+        ControlError::SceneNotFound("Nope".into())
+    );
     assert_eq!(session.control(Control::SwitchScene("  ".into())).await.unwrap_err().code(), "invalid-input");
     session.control(Control::SwitchScene("Gameplay".into())).await.unwrap();
-    wait_state(&session, "scene switched", T, |s| s.obs.as_ref().is_some_and(|o| o.program_scene.as_deref() == Some("Gameplay"))).await;
+    wait_state(&session, "scene switched", T, |s| {
+        s.obs.as_ref().is_some_and(|o| o.program_scene.as_deref() == Some("Gameplay"))
+    })
+    .await;
     let recording = session.control(Control::StartRecording).await.unwrap();
     assert_eq!(recording.path, None);
     moments.wait_for("recording-started", 1, T).await;
@@ -433,11 +481,21 @@ async fn a_pause_obs_accepts_but_ignores_is_reported() {
 
 #[tokio::test]
 async fn health_is_polled_while_live_and_gives_a_bitrate() {
-    let live = FakeState { stream_active: true, stream_duration_ms: 10_000, stream_bytes: 1_000_000, stream_total: 1_000, stream_skipped: 10, ..FakeState::default() };
+    let live = FakeState {
+        stream_active: true,
+        stream_duration_ms: 10_000,
+        stream_bytes: 1_000_000,
+        stream_total: 1_000,
+        stream_skipped: 10,
+        ..FakeState::default()
+    };
     let (_fake, session, _m, serve) = served(live, None).await;
     wait_state(&session, "a first poll", T, |s| s.obs.as_ref().is_some_and(|o| o.stream_health.is_some())).await;
     serve.update_state(|st| st.stream_bytes += 750_000);
-    let s = wait_state(&session, "a bitrate", T, |s| s.obs.as_ref().and_then(|o| o.stream_health.as_ref()).is_some_and(|h| h.bitrate_kbps.is_some())).await;
+    let s = wait_state(&session, "a bitrate", T, |s| {
+        s.obs.as_ref().and_then(|o| o.stream_health.as_ref()).is_some_and(|h| h.bitrate_kbps.is_some())
+    })
+    .await;
     let health = s.obs.clone().unwrap().stream_health.unwrap();
     assert!(health.bitrate_kbps.unwrap() > 0.0);
     assert!((health.dropped_ratio - 0.01).abs() < 1e-9);

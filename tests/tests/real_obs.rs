@@ -68,7 +68,9 @@ async fn going_live_switching_scenes_and_stopping() {
     assert!(stderr.contains("already live"), "{stderr}");
 
     // Health is polled while live: a bitrate appears.
-    watcher.wait_state("a bitrate", T, |s| s["obs"]["stream_health"]["bitrate_kbps"].as_f64().is_some_and(|b| b > 0.0)).await;
+    watcher
+        .wait_state("a bitrate", T, |s| s["obs"]["stream_health"]["bitrate_kbps"].as_f64().is_some_and(|b| b > 0.0))
+        .await;
 
     let (code, _, stderr) = onair(port, Some(PASSWORD), &["stream", "stop"]).await;
     assert_eq!(code, 0, "{stderr}");

@@ -41,10 +41,7 @@ mod tests {
 
     #[test]
     fn authentication_matches_the_spec_vector() {
-        assert_eq!(
-            authentication_string(PASSWORD, SALT, CHALLENGE),
-            "1Ct943GAT+6YQUUX47Ia/ncufilbe6+oD6lY+5kaCu4="
-        );
+        assert_eq!(authentication_string(PASSWORD, SALT, CHALLENGE), "1Ct943GAT+6YQUUX47Ia/ncufilbe6+oD6lY+5kaCu4=");
     }
 
     #[test]

@@ -132,7 +132,8 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
@@ -149,7 +150,10 @@ fn connection(cli: &Cli) -> Result<(Target, Option<Password>), String> {
     let target = settings::resolve_target(cli.host.as_deref(), cli.port, &file)?;
     let password = if cli.password_stdin {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
         Some(line.trim_end_matches(['\r', '\n']).to_string())
     } else {
         std::env::var("ONAIR_PASSWORD").ok()

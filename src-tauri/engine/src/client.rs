@@ -24,9 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use crate::auth::authentication_string;
-use crate::protocol::{
-    client_frame, op, Hello, Identify, ObsEvent, Request, ServerMessage, RPC_VERSION, SUBPROTOCOL,
-};
+use crate::protocol::{client_frame, op, Hello, Identify, ObsEvent, Request, ServerMessage, RPC_VERSION, SUBPROTOCOL};
 
 type Socket = WebSocketStream<TcpStream>;
 
@@ -82,7 +80,9 @@ impl std::fmt::Display for ConnectError {
             ConnectError::Unreachable(m) => write!(f, "{m}"),
             ConnectError::NotObs(m) => write!(f, "not obs-websocket: {m}"),
             ConnectError::PasswordRequired => f.write_str("OBS requires a password and none is set"),
-            ConnectError::Closed { code, reason } if reason.is_empty() => write!(f, "OBS closed the connection (code {code})"),
+            ConnectError::Closed { code, reason } if reason.is_empty() => {
+                write!(f, "OBS closed the connection (code {code})")
+            }
             ConnectError::Closed { code, reason } => write!(f, "OBS closed the connection (code {code}): {reason}"),
             ConnectError::TimedOut(step) => write!(f, "timed out waiting for {step}"),
             ConnectError::Incompatible(m) => f.write_str(m),
@@ -106,10 +106,14 @@ pub enum CloseReason {
 impl std::fmt::Display for CloseReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CloseReason::ClosedByObs { code, reason } if reason.is_empty() => write!(f, "OBS closed the connection (code {code})"),
+            CloseReason::ClosedByObs { code, reason } if reason.is_empty() => {
+                write!(f, "OBS closed the connection (code {code})")
+            }
             CloseReason::ClosedByObs { code, reason } => write!(f, "OBS closed the connection (code {code}): {reason}"),
             CloseReason::Dropped(m) => write!(f, "the connection to OBS dropped ({m})"),
-            CloseReason::Unresponsive(d) => write!(f, "OBS stopped answering (nothing heard for {:.1} s)", d.as_secs_f64()),
+            CloseReason::Unresponsive(d) => {
+                write!(f, "OBS stopped answering (nothing heard for {:.1} s)", d.as_secs_f64())
+            }
             CloseReason::ClosedByClient => f.write_str("closed by OnAir"),
         }
     }
@@ -119,7 +123,10 @@ impl std::fmt::Display for CloseReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestError {
     /// OBS answered with a failure status.
-    Failed { code: u32, comment: Option<String> },
+    Failed {
+        code: u32,
+        comment: Option<String>,
+    },
     TimedOut(Duration),
     ConnectionClosed,
     /// The answer did not have the expected shape.
@@ -129,8 +136,12 @@ pub enum RequestError {
 impl std::fmt::Display for RequestError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RequestError::Failed { code, comment: Some(c) } => write!(f, "OBS refused ({code} {}): {c}", crate::protocol::status_code_name(*code)),
-            RequestError::Failed { code, comment: None } => write!(f, "OBS refused ({code} {})", crate::protocol::status_code_name(*code)),
+            RequestError::Failed { code, comment: Some(c) } => {
+                write!(f, "OBS refused ({code} {}): {c}", crate::protocol::status_code_name(*code))
+            }
+            RequestError::Failed { code, comment: None } => {
+                write!(f, "OBS refused ({code} {})", crate::protocol::status_code_name(*code))
+            }
             RequestError::TimedOut(d) => write!(f, "OBS did not answer within {:.1} s", d.as_secs_f64()),
             RequestError::ConnectionClosed => f.write_str("the connection to OBS closed before it answered"),
             RequestError::BadResponse(m) => write!(f, "unexpected answer from OBS: {m}"),
@@ -146,11 +157,7 @@ pub struct ClientEvent {
 }
 
 enum Command {
-    Request {
-        request_type: String,
-        data: Option<Value>,
-        reply: oneshot::Sender<Result<Value, RequestError>>,
-    },
+    Request { request_type: String, data: Option<Value>, reply: oneshot::Sender<Result<Value, RequestError>> },
     Close,
 }
 
@@ -194,7 +201,11 @@ impl Client {
     }
 
     /// [`Client::request`], with the answer parsed into `T`.
-    pub async fn request_as<T: DeserializeOwned>(&self, request_type: &str, data: Option<Value>) -> Result<T, RequestError> {
+    pub async fn request_as<T: DeserializeOwned>(
+        &self,
+        request_type: &str,
+        data: Option<Value>,
+    ) -> Result<T, RequestError> {
         let value = self.request(request_type, data).await?;
         serde_json::from_value(value).map_err(|e| RequestError::BadResponse(format!("{request_type}: {e}")))
     }
@@ -224,7 +235,12 @@ impl Client {
 }
 
 /// Opens an identified session with OBS at `host:port`.
-pub async fn connect(host: &str, port: u16, password: Option<&str>, options: &ClientOptions) -> Result<Connection, ConnectError> {
+pub async fn connect(
+    host: &str,
+    port: u16,
+    password: Option<&str>,
+    options: &ClientOptions,
+) -> Result<Connection, ConnectError> {
     let deadline = tokio::time::Instant::now() + options.handshake_timeout;
     let step = |name: &'static str| move |_| ConnectError::TimedOut(name);
 
@@ -257,14 +273,17 @@ pub async fn connect(host: &str, port: u16, password: Option<&str>, options: &Cl
         )));
     }
     let authentication = match (&hello.authentication, password) {
-        (Some(challenge), Some(password)) => Some(authentication_string(password, &challenge.salt, &challenge.challenge)),
+        (Some(challenge), Some(password)) => {
+            Some(authentication_string(password, &challenge.salt, &challenge.challenge))
+        }
         (Some(_), None) => {
             let _ = ws.close(None).await;
             return Err(ConnectError::PasswordRequired);
         }
         (None, _) => None,
     };
-    let identify = Identify { rpc_version: RPC_VERSION, authentication, event_subscriptions: options.event_subscriptions };
+    let identify =
+        Identify { rpc_version: RPC_VERSION, authentication, event_subscriptions: options.event_subscriptions };
     tokio::time::timeout_at(deadline, ws.send(Message::Text(client_frame(op::IDENTIFY, &identify))))
         .await
         .map_err(step("Identify to be sent"))?
@@ -294,7 +313,12 @@ pub async fn connect(host: &str, port: u16, password: Option<&str>, options: &Cl
         tracing::debug!(%reason, "connection ended");
         let _ = closed_tx.send(Some(reason));
     });
-    let client = Client { commands: commands_tx, events: events_tx, closed: closed_rx, request_timeout: options.request_timeout };
+    let client = Client {
+        commands: commands_tx,
+        events: events_tx,
+        closed: closed_rx,
+        request_timeout: options.request_timeout,
+    };
     Ok(Connection { client, hello, events: events_rx })
 }
 
@@ -307,18 +331,32 @@ fn describe_io_error(e: &std::io::Error, host: &str, port: u16) -> String {
 
 /// Reads the next obs-websocket message during the handshake, skipping
 /// unparseable frames and turning a close frame into [`ConnectError::Closed`].
-async fn next_message(ws: &mut Socket, deadline: tokio::time::Instant, waiting_for: &'static str) -> Result<ServerMessage, ConnectError> {
+async fn next_message(
+    ws: &mut Socket,
+    deadline: tokio::time::Instant,
+    waiting_for: &'static str,
+) -> Result<ServerMessage, ConnectError> {
     loop {
-        let frame = tokio::time::timeout_at(deadline, ws.next()).await.map_err(|_| ConnectError::TimedOut(waiting_for))?;
+        let frame =
+            tokio::time::timeout_at(deadline, ws.next()).await.map_err(|_| ConnectError::TimedOut(waiting_for))?;
         match frame {
-            None => return Err(ConnectError::Unreachable(format!("the connection dropped while waiting for {waiting_for}"))),
-            Some(Err(e)) => return Err(ConnectError::Unreachable(format!("the connection failed while waiting for {waiting_for}: {e}"))),
+            None => {
+                return Err(ConnectError::Unreachable(format!(
+                    "the connection dropped while waiting for {waiting_for}"
+                )))
+            }
+            Some(Err(e)) => {
+                return Err(ConnectError::Unreachable(format!(
+                    "the connection failed while waiting for {waiting_for}: {e}"
+                )))
+            }
             Some(Ok(Message::Text(text))) => match ServerMessage::parse(&text) {
                 Ok(message) => return Ok(message),
                 Err(e) => tracing::warn!(error = %e, "skipping a malformed frame during the handshake"),
             },
             Some(Ok(Message::Close(frame))) => {
-                let (code, reason) = frame.map(|f| (u16::from(f.code), f.reason.into_owned())).unwrap_or((1005, String::new()));
+                let (code, reason) =
+                    frame.map(|f| (u16::from(f.code), f.reason.into_owned())).unwrap_or((1005, String::new()));
                 return Err(ConnectError::Closed { code, reason });
             }
             Some(Ok(Message::Binary(_))) => tracing::warn!("skipping a binary frame during the handshake"),
@@ -398,7 +436,10 @@ impl Actor {
     ) -> Result<(), CloseReason> {
         let id = self.next_id.to_string();
         self.next_id += 1;
-        let frame = client_frame(op::REQUEST, &Request { request_type: &request_type, request_id: &id, request_data: data.as_ref() });
+        let frame = client_frame(
+            op::REQUEST,
+            &Request { request_type: &request_type, request_id: &id, request_data: data.as_ref() },
+        );
         self.pending.insert(id, Pending { reply });
         self.write(Message::Text(frame)).await
     }
@@ -424,11 +465,16 @@ impl Actor {
                     let result = if response.request_status.result {
                         Ok(response.response_data.unwrap_or(Value::Null))
                     } else {
-                        Err(RequestError::Failed { code: response.request_status.code, comment: response.request_status.comment })
+                        Err(RequestError::Failed {
+                            code: response.request_status.code,
+                            comment: response.request_status.comment,
+                        })
                     };
                     let _ = pending.reply.send(result);
                 }
-                None => tracing::debug!(id = %response.request_id, kind = %response.request_type, "answer to a request nobody waits for"),
+                None => {
+                    tracing::debug!(id = %response.request_id, kind = %response.request_type, "answer to a request nobody waits for")
+                }
             },
             Ok(other) => tracing::debug!(?other, "ignoring a frame"),
             Err(e) => tracing::warn!(error = %e, "ignoring a malformed frame from OBS"),

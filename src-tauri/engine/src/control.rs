@@ -83,9 +83,8 @@ impl Control {
         use Control::*;
         match self {
             StartStream | StopStream | ToggleStream => Some(Output::Stream),
-            StartRecording | StopRecording | ToggleRecording | PauseRecording | ResumeRecording | ToggleRecordingPause => {
-                Some(Output::Recording)
-            }
+            StartRecording | StopRecording | ToggleRecording | PauseRecording | ResumeRecording
+            | ToggleRecordingPause => Some(Output::Recording),
             StartReplayBuffer | StopReplayBuffer | ToggleReplayBuffer | SaveReplay => Some(Output::ReplayBuffer),
             StartVirtualCamera | StopVirtualCamera | ToggleVirtualCamera => Some(Output::VirtualCamera),
             SwitchScene(_) => None,
@@ -120,7 +119,10 @@ pub enum ControlError {
     ObsBusy,
     TimedOut(Duration),
     /// Any other refusal, with OBS's own words.
-    Refused { code: u32, message: String },
+    Refused {
+        code: u32,
+        message: String,
+    },
 }
 
 impl ControlError {
@@ -177,7 +179,11 @@ impl std::error::Error for ControlError {}
 const PAUSE_CONFIRMATION: Duration = Duration::from_secs(3);
 
 /// Sends the control to OBS. `state` is used to confirm a pause.
-pub async fn execute(client: &Client, state: &watch::Receiver<State>, control: &Control) -> Result<ControlOutcome, ControlError> {
+pub async fn execute(
+    client: &Client,
+    state: &watch::Receiver<State>,
+    control: &Control,
+) -> Result<ControlOutcome, ControlError> {
     let data = match control {
         Control::SwitchScene(name) => {
             if name.trim().is_empty() {
@@ -215,14 +221,17 @@ fn to_control_error(control: &Control, error: RequestError) -> ControlError {
     let output = control.output();
     match error {
         RequestError::TimedOut(d) => ControlError::TimedOut(d),
-        RequestError::ConnectionClosed => ControlError::NotConnected("the connection closed before OBS answered".into()),
+        RequestError::ConnectionClosed => {
+            ControlError::NotConnected("the connection closed before OBS answered".into())
+        }
         RequestError::BadResponse(m) => ControlError::Refused { code: 0, message: m },
         RequestError::Failed { code, comment } => match (code, output) {
             (status::OUTPUT_RUNNING, Some(o)) => ControlError::AlreadyActive(o),
             (status::OUTPUT_NOT_RUNNING, Some(o)) => ControlError::NotActive(o),
             (status::OUTPUT_PAUSED, _) => ControlError::AlreadyPaused,
             (status::OUTPUT_NOT_PAUSED, _) => ControlError::NotPaused,
-            (status::OUTPUT_DISABLED, Some(o)) | (status::INVALID_RESOURCE_STATE, Some(o @ (Output::ReplayBuffer | Output::VirtualCamera))) => {
+            (status::OUTPUT_DISABLED, Some(o))
+            | (status::INVALID_RESOURCE_STATE, Some(o @ (Output::ReplayBuffer | Output::VirtualCamera))) => {
                 ControlError::NotConfigured(o)
             }
             (status::RESOURCE_NOT_FOUND, None) => match control {
@@ -250,12 +259,24 @@ mod tests {
     fn obs_status_codes_become_errors_a_person_can_act_on() {
         assert_eq!(to_control_error(&Control::StartStream, failed(500)), ControlError::AlreadyActive(Output::Stream));
         assert_eq!(to_control_error(&Control::StopRecording, failed(501)), ControlError::NotActive(Output::Recording));
-        assert_eq!(to_control_error(&Control::SaveReplay, failed(604)), ControlError::NotConfigured(Output::ReplayBuffer));
-        assert_eq!(to_control_error(&Control::ToggleVirtualCamera, failed(604)), ControlError::NotConfigured(Output::VirtualCamera));
-        assert_eq!(to_control_error(&Control::SwitchScene("Nope".into()), failed(600)), ControlError::SceneNotFound("Nope".into()));
+        assert_eq!(
+            to_control_error(&Control::SaveReplay, failed(604)),
+            ControlError::NotConfigured(Output::ReplayBuffer)
+        );
+        assert_eq!(
+            to_control_error(&Control::ToggleVirtualCamera, failed(604)),
+            ControlError::NotConfigured(Output::VirtualCamera)
+        );
+        assert_eq!(
+            to_control_error(&Control::SwitchScene("Nope".into()), failed(600)),
+            ControlError::SceneNotFound("Nope".into())
+        );
         assert_eq!(to_control_error(&Control::PauseRecording, failed(502)), ControlError::AlreadyPaused);
         assert_eq!(to_control_error(&Control::StartStream, failed(207)), ControlError::ObsBusy);
-        assert_eq!(to_control_error(&Control::StartStream, failed(999)), ControlError::Refused { code: 999, message: "x".into() });
+        assert_eq!(
+            to_control_error(&Control::StartStream, failed(999)),
+            ControlError::Refused { code: 999, message: "x".into() }
+        );
         assert_eq!(
             to_control_error(&Control::StartStream, RequestError::TimedOut(Duration::from_secs(5))).code(),
             "timed-out"

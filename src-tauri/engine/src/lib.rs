@@ -6,13 +6,13 @@
 //! which builds and tests without any GUI toolkit.
 
 pub mod auth;
-pub mod client;
-pub mod protocol;
-pub mod model;
-pub mod state;
 pub mod backoff;
-pub mod settings;
-pub mod control;
-pub mod session;
-pub mod text;
 pub mod cli;
+pub mod client;
+pub mod control;
+pub mod model;
+pub mod protocol;
+pub mod session;
+pub mod settings;
+pub mod state;
+pub mod text;

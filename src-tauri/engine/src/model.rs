@@ -29,7 +29,9 @@ impl SyncAnswers {
     pub fn to_status(&self, now_ms: u64) -> ObsStatus {
         let started = |duration: Option<f64>| now_ms.saturating_sub(duration.unwrap_or(0.0).max(0.0) as u64);
         let stream = match (self.stream.output_active, self.stream.output_reconnecting) {
-            (_, true) => StreamState::Reconnecting { live_since_ms: started(self.stream.output_duration), since_ms: now_ms },
+            (_, true) => {
+                StreamState::Reconnecting { live_since_ms: started(self.stream.output_duration), since_ms: now_ms }
+            }
             (true, false) => StreamState::Live { since_ms: started(self.stream.output_duration) },
             (false, false) => StreamState::Offline,
         };
@@ -95,7 +97,10 @@ impl Model {
         self.auth_failure_announced = false;
         self.obs_exiting = false;
         if let Some(lost_at) = self.lost_at_ms.take() {
-            moments.push(Moment::ObsBack { down_ms: now_ms.saturating_sub(lost_at), still_live: fresh.stream.is_on_air() });
+            moments.push(Moment::ObsBack {
+                down_ms: now_ms.saturating_sub(lost_at),
+                still_live: fresh.stream.is_on_air(),
+            });
         }
         if let Some(before) = self.last_known.take() {
             self.previous_bytes = None;
@@ -289,9 +294,9 @@ impl Model {
 
     /// Whether health and stats are worth polling now.
     pub fn wants_polling(&self) -> bool {
-        self.current.as_ref().is_some_and(|s| {
-            !s.scene_collection_changing && (s.stream.is_on_air() || s.recording.is_active())
-        })
+        self.current
+            .as_ref()
+            .is_some_and(|s| !s.scene_collection_changing && (s.stream.is_on_air() || s.recording.is_active()))
     }
 }
 
@@ -333,27 +338,30 @@ fn ended_with(health: Option<&StreamHealth>, live_since_ms: u64, now_ms: u64, wh
 }
 
 /// The stream's next state on an output event, and the moment it makes, if any.
-fn next_stream(stream: &mut StreamState, event: &OutputState, health: Option<&StreamHealth>, now_ms: u64) -> Option<Moment> {
+fn next_stream(
+    stream: &mut StreamState,
+    event: &OutputState,
+    health: Option<&StreamHealth>,
+    now_ms: u64,
+) -> Option<Moment> {
     use StreamState::*;
     let (next, moment) = match (&*stream, event) {
         (Offline | Stopping { .. }, OutputState::Starting) => (Starting, None),
         (Offline | Starting | Stopping { .. }, OutputState::Started | OutputState::Reconnected) => {
             (Live { since_ms: now_ms }, Some(Moment::Live { since_ms: now_ms }))
         }
-        (Reconnecting { live_since_ms, since_ms }, OutputState::Started | OutputState::Reconnected) => (
-            Live { since_ms: *live_since_ms },
-            Some(Moment::Reconnected { down_ms: now_ms.saturating_sub(*since_ms) }),
-        ),
+        (Reconnecting { live_since_ms, since_ms }, OutputState::Started | OutputState::Reconnected) => {
+            (Live { since_ms: *live_since_ms }, Some(Moment::Reconnected { down_ms: now_ms.saturating_sub(*since_ms) }))
+        }
         (Live { since_ms }, OutputState::Reconnecting) => (
             Reconnecting { live_since_ms: *since_ms, since_ms: now_ms },
             Some(Moment::Reconnecting { since_ms: now_ms }),
         ),
         // OBS repeats RECONNECTING once per retry: one outage, one moment.
         (Reconnecting { .. }, OutputState::Reconnecting) => return None,
-        (Offline | Starting, OutputState::Reconnecting) => (
-            Reconnecting { live_since_ms: now_ms, since_ms: now_ms },
-            Some(Moment::Reconnecting { since_ms: now_ms }),
-        ),
+        (Offline | Starting, OutputState::Reconnecting) => {
+            (Reconnecting { live_since_ms: now_ms, since_ms: now_ms }, Some(Moment::Reconnecting { since_ms: now_ms }))
+        }
         (Live { since_ms } | Reconnecting { live_since_ms: since_ms, .. }, OutputState::Stopping) => {
             (Stopping { live_since_ms: Some(*since_ms) }, None)
         }
@@ -382,18 +390,32 @@ fn next_stream(stream: &mut StreamState, event: &OutputState, health: Option<&St
     moment
 }
 
-fn next_recording(recording: &mut RecordingState, event: &OutputState, path: &Option<String>, now_ms: u64) -> Option<Moment> {
+fn next_recording(
+    recording: &mut RecordingState,
+    event: &OutputState,
+    path: &Option<String>,
+    now_ms: u64,
+) -> Option<Moment> {
     use RecordingState::*;
     let (next, moment) = match (&*recording, event) {
         (Off | Stopping { .. }, OutputState::Starting) => (Starting, None),
         (Off | Starting | Stopping { .. }, OutputState::Started) => {
             (Recording { since_ms: now_ms }, Some(Moment::RecordingStarted { path: path.clone() }))
         }
-        (Recording { since_ms }, OutputState::Paused) => (Paused { since_ms: *since_ms }, Some(Moment::RecordingPaused)),
-        (Paused { since_ms }, OutputState::Resumed) => (Recording { since_ms: *since_ms }, Some(Moment::RecordingResumed)),
-        (Recording { since_ms } | Paused { since_ms }, OutputState::Stopping) => (Stopping { since_ms: Some(*since_ms) }, None),
+        (Recording { since_ms }, OutputState::Paused) => {
+            (Paused { since_ms: *since_ms }, Some(Moment::RecordingPaused))
+        }
+        (Paused { since_ms }, OutputState::Resumed) => {
+            (Recording { since_ms: *since_ms }, Some(Moment::RecordingResumed))
+        }
+        (Recording { since_ms } | Paused { since_ms }, OutputState::Stopping) => {
+            (Stopping { since_ms: Some(*since_ms) }, None)
+        }
         (Starting, OutputState::Stopping) => (Stopping { since_ms: None }, None),
-        (Recording { since_ms } | Paused { since_ms } | Stopping { since_ms: Some(since_ms) }, OutputState::Stopped) => (
+        (
+            Recording { since_ms } | Paused { since_ms } | Stopping { since_ms: Some(since_ms) },
+            OutputState::Stopped,
+        ) => (
             Off,
             Some(Moment::RecordingStopped { path: path.clone(), duration_ms: Some(now_ms.saturating_sub(*since_ms)) }),
         ),
@@ -425,7 +447,10 @@ mod tests {
         SyncAnswers {
             stream: StreamStatus::default(),
             record: RecordStatus::default(),
-            replay_buffer: Err(RequestError::Failed { code: 604, comment: Some("Replay buffer is not available.".into()) }),
+            replay_buffer: Err(RequestError::Failed {
+                code: 604,
+                comment: Some("Replay buffer is not available.".into()),
+            }),
             virtual_camera: Ok(OutputActive { output_active: false }),
             scenes: SceneList { current_program_scene_name: Some("Scene".into()), scenes: vec![] },
             studio_mode: false,
@@ -473,14 +498,26 @@ mod tests {
         assert!(model.on_event(&stream_event(OutputState::Starting), 1_000).is_empty());
         assert_eq!(model.on_event(&stream_event(OutputState::Started), 1_150), vec![Moment::Live { since_ms: 1_150 }]);
         model.on_stream_status(
-            &StreamStatus { output_active: true, output_bytes: Some(1_000_000.0), output_skipped_frames: Some(2.0), output_total_frames: Some(100.0), ..Default::default() },
+            &StreamStatus {
+                output_active: true,
+                output_bytes: Some(1_000_000.0),
+                output_skipped_frames: Some(2.0),
+                output_total_frames: Some(100.0),
+                ..Default::default()
+            },
             5_000,
         );
         assert!(model.on_event(&stream_event(OutputState::Stopping), 61_150).is_empty());
         let ended = model.on_event(&stream_event(OutputState::Stopped), 62_000);
         assert_eq!(
             ended,
-            vec![Moment::Ended { duration_ms: Some(60_850), bytes: Some(1_000_000), dropped_frames: Some(2), total_frames: Some(100), while_away: false }]
+            vec![Moment::Ended {
+                duration_ms: Some(60_850),
+                bytes: Some(1_000_000),
+                dropped_frames: Some(2),
+                total_frames: Some(100),
+                while_away: false
+            }]
         );
         // Some setups send STOPPED twice.
         assert!(model.on_event(&stream_event(OutputState::Stopped), 62_100).is_empty());
@@ -563,7 +600,10 @@ mod tests {
         model.on_event(&stream_event(OutputState::Started), 1_000);
         model.on_event(&record_event(OutputState::Started, Some("/r/a.mkv")), 2_000);
         assert!(model.on_event(&ObsEvent::ExitStarted, 10_000).is_empty());
-        assert_eq!(kinds(&model.on_connection_lost("OBS closed the connection (code 1001)", 10_060)), vec!["ended", "recording-stopped"]);
+        assert_eq!(
+            kinds(&model.on_connection_lost("OBS closed the connection (code 1001)", 10_060)),
+            vec!["ended", "recording-stopped"]
+        );
         // OBS started again, idle: nothing more to say.
         assert!(model.on_synced(offline_answers().to_status(20_000), 20_000).is_empty());
     }
@@ -627,7 +667,12 @@ mod tests {
     fn bitrate_comes_from_the_bytes_delta() {
         let mut model = synced_offline();
         model.on_event(&stream_event(OutputState::Started), 0);
-        let poll = |bytes: f64| StreamStatus { output_active: true, output_bytes: Some(bytes), output_total_frames: Some(0.0), ..Default::default() };
+        let poll = |bytes: f64| StreamStatus {
+            output_active: true,
+            output_bytes: Some(bytes),
+            output_total_frames: Some(0.0),
+            ..Default::default()
+        };
         model.on_stream_status(&poll(0.0), 1_000);
         assert_eq!(model.status().unwrap().stream_health.as_ref().unwrap().bitrate_kbps, None);
         // 750,000 bytes in 2 s = 3,000 kb/s.

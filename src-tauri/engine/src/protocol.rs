@@ -39,7 +39,9 @@ pub enum ServerMessage {
     Event(RawEvent),
     RequestResponse(RequestResponse),
     /// An opcode this client does not use (batch responses, or one from a future version).
-    Other { op: u64 },
+    Other {
+        op: u64,
+    },
 }
 
 /// Why a text frame from OBS could not be understood.
@@ -52,13 +54,12 @@ impl std::fmt::Display for FrameError {
     }
 }
 
-
 impl ServerMessage {
     /// Parses one text frame. Malformed JSON, or a known opcode whose body lacks a
     /// required field, is an error the caller logs and skips; it never panics.
     pub fn parse(text: &str) -> Result<ServerMessage, FrameError> {
-        let mut frame: serde_json::Map<String, Value> = serde_json::from_str(text)
-            .map_err(|e| FrameError(format!("not an obs-websocket frame: {e}")))?;
+        let mut frame: serde_json::Map<String, Value> =
+            serde_json::from_str(text).map_err(|e| FrameError(format!("not an obs-websocket frame: {e}")))?;
         let op = frame
             .get("op")
             .and_then(Value::as_u64)
@@ -68,9 +69,7 @@ impl ServerMessage {
             op::HELLO => serde_json::from_value(body).map(ServerMessage::Hello),
             op::IDENTIFIED => serde_json::from_value(body).map(ServerMessage::Identified),
             op::EVENT => serde_json::from_value(body).map(ServerMessage::Event),
-            op::REQUEST_RESPONSE => {
-                serde_json::from_value(body).map(ServerMessage::RequestResponse)
-            }
+            op::REQUEST_RESPONSE => serde_json::from_value(body).map(ServerMessage::RequestResponse),
             other => Ok(ServerMessage::Other { op: other }),
         };
         parsed.map_err(|e| FrameError(format!("bad body for op {op}: {e}")))
@@ -278,19 +277,38 @@ pub fn scenes_top_first(entries: &[SceneEntry]) -> Vec<String> {
 /// The events the engine acts on; everything else is `Other`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ObsEvent {
-    StreamStateChanged { state: OutputState },
-    RecordStateChanged { state: OutputState, output_path: Option<String> },
-    ReplayBufferStateChanged { state: OutputState },
-    ReplayBufferSaved { path: Option<String> },
-    VirtualcamStateChanged { state: OutputState },
-    CurrentProgramSceneChanged { scene_name: String },
-    SceneListChanged { scenes: Vec<SceneEntry> },
-    StudioModeStateChanged { enabled: bool },
+    StreamStateChanged {
+        state: OutputState,
+    },
+    RecordStateChanged {
+        state: OutputState,
+        output_path: Option<String>,
+    },
+    ReplayBufferStateChanged {
+        state: OutputState,
+    },
+    ReplayBufferSaved {
+        path: Option<String>,
+    },
+    VirtualcamStateChanged {
+        state: OutputState,
+    },
+    CurrentProgramSceneChanged {
+        scene_name: String,
+    },
+    SceneListChanged {
+        scenes: Vec<SceneEntry>,
+    },
+    StudioModeStateChanged {
+        enabled: bool,
+    },
     SceneCollectionChanging,
     SceneCollectionChanged,
     ExitStarted,
     /// Unknown, unused, or a known type whose data did not have the fields we need.
-    Other { event_type: String },
+    Other {
+        event_type: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -332,12 +350,12 @@ impl ObsEvent {
             "StreamStateChanged" => serde_json::from_value::<OutputStateData>(data)
                 .ok()
                 .map(|d| ObsEvent::StreamStateChanged { state: d.output_state }),
-            "RecordStateChanged" => serde_json::from_value::<OutputStateData>(data)
-                .ok()
-                .map(|d| ObsEvent::RecordStateChanged {
+            "RecordStateChanged" => {
+                serde_json::from_value::<OutputStateData>(data).ok().map(|d| ObsEvent::RecordStateChanged {
                     state: d.output_state,
                     output_path: d.output_path.filter(|p| !p.is_empty()),
-                }),
+                })
+            }
             "ReplayBufferStateChanged" => serde_json::from_value::<OutputStateData>(data)
                 .ok()
                 .map(|d| ObsEvent::ReplayBufferStateChanged { state: d.output_state }),
@@ -475,33 +493,23 @@ mod tests {
     #[test]
     fn hello_from_5_1_without_studio_version_parses() {
         let frame = r#"{"op":0,"d":{"authentication":{"challenge":"c","salt":"s"},"obsWebSocketVersion":"5.1.0","rpcVersion":1}}"#;
-        let ServerMessage::Hello(hello) = ServerMessage::parse(frame).unwrap() else {
-            panic!("not a hello")
-        };
+        let ServerMessage::Hello(hello) = ServerMessage::parse(frame).unwrap() else { panic!("not a hello") };
         assert_eq!(hello.obs_web_socket_version, "5.1.0");
         assert_eq!(hello.obs_studio_version, None);
-        assert_eq!(
-            hello.authentication,
-            Some(AuthChallenge { challenge: "c".into(), salt: "s".into() })
-        );
+        assert_eq!(hello.authentication, Some(AuthChallenge { challenge: "c".into(), salt: "s".into() }));
     }
 
     #[test]
     fn hello_from_5_7_with_extra_fields_parses() {
         let frame = r#"{"op":0,"d":{"obsStudioVersion":"32.1.0","obsWebSocketVersion":"5.7.3","rpcVersion":1,"futureField":[1,2]}}"#;
-        let ServerMessage::Hello(hello) = ServerMessage::parse(frame).unwrap() else {
-            panic!("not a hello")
-        };
+        let ServerMessage::Hello(hello) = ServerMessage::parse(frame).unwrap() else { panic!("not a hello") };
         assert_eq!(hello.obs_studio_version.as_deref(), Some("32.1.0"));
         assert!(hello.authentication.is_none());
     }
 
     #[test]
     fn unknown_op_is_other_not_an_error() {
-        assert_eq!(
-            ServerMessage::parse(r#"{"op":42,"d":{"x":1}}"#).unwrap(),
-            ServerMessage::Other { op: 42 }
-        );
+        assert_eq!(ServerMessage::parse(r#"{"op":42,"d":{"x":1}}"#).unwrap(), ServerMessage::Other { op: 42 });
         assert_eq!(
             ServerMessage::parse(r#"{"op":9,"d":{"requestId":"1","results":[]}}"#).unwrap(),
             ServerMessage::Other { op: 9 }
@@ -510,7 +518,16 @@ mod tests {
 
     #[test]
     fn malformed_frames_are_errors_not_panics() {
-        for bad in ["", "{", "null", "[1,2]", r#"{"d":{}}"#, r#"{"op":"zero"}"#, r#"{"op":0,"d":{}}"#, r#"{"op":7,"d":{"requestId":5}}"#] {
+        for bad in [
+            "",
+            "{",
+            "null",
+            "[1,2]",
+            r#"{"d":{}}"#,
+            r#"{"op":"zero"}"#,
+            r#"{"op":0,"d":{}}"#,
+            r#"{"op":7,"d":{"requestId":5}}"#,
+        ] {
             assert!(ServerMessage::parse(bad).is_err(), "{bad:?} should not parse");
         }
     }
@@ -518,9 +535,7 @@ mod tests {
     #[test]
     fn unknown_status_code_keeps_its_number() {
         let frame = r#"{"op":7,"d":{"requestType":"X","requestId":"9","requestStatus":{"result":false,"code":999,"comment":"new"}}}"#;
-        let ServerMessage::RequestResponse(r) = ServerMessage::parse(frame).unwrap() else {
-            panic!("not a response")
-        };
+        let ServerMessage::RequestResponse(r) = ServerMessage::parse(frame).unwrap() else { panic!("not a response") };
         assert_eq!(r.request_status.code, 999);
         assert_eq!(status_code_name(999), "Unknown");
         assert_eq!(status_code_name(604), "InvalidResourceState");
@@ -529,9 +544,7 @@ mod tests {
     #[test]
     fn event_without_data_parses() {
         let frame = r#"{"op":5,"d":{"eventType":"ExitStarted","eventIntent":1}}"#;
-        let ServerMessage::Event(raw) = ServerMessage::parse(frame).unwrap() else {
-            panic!("not an event")
-        };
+        let ServerMessage::Event(raw) = ServerMessage::parse(frame).unwrap() else { panic!("not an event") };
         assert_eq!(ObsEvent::from_raw(&raw), ObsEvent::ExitStarted);
     }
 
@@ -542,14 +555,13 @@ mod tests {
             event_intent: Some(64),
             event_data: Some(json!({"outputActive": false, "outputState": "OBS_WEBSOCKET_OUTPUT_RECONNECTING"})),
         };
-        assert_eq!(
-            ObsEvent::from_raw(&raw),
-            ObsEvent::StreamStateChanged { state: OutputState::Reconnecting }
-        );
+        assert_eq!(ObsEvent::from_raw(&raw), ObsEvent::StreamStateChanged { state: OutputState::Reconnecting });
         let raw = RawEvent {
             event_type: "RecordStateChanged".into(),
             event_intent: None,
-            event_data: Some(json!({"outputActive": false, "outputState": "OBS_WEBSOCKET_OUTPUT_WARPING", "outputPath": null})),
+            event_data: Some(
+                json!({"outputActive": false, "outputState": "OBS_WEBSOCKET_OUTPUT_WARPING", "outputPath": null}),
+            ),
         };
         assert_eq!(
             ObsEvent::from_raw(&raw),
@@ -585,7 +597,8 @@ mod tests {
 
     #[test]
     fn request_frames_always_carry_a_request_id() {
-        let frame = client_frame(op::REQUEST, &Request { request_type: "GetVersion", request_id: "7", request_data: None });
+        let frame =
+            client_frame(op::REQUEST, &Request { request_type: "GetVersion", request_id: "7", request_data: None });
         let v: Value = serde_json::from_str(&frame).unwrap();
         assert_eq!(v, json!({"op": 6, "d": {"requestType": "GetVersion", "requestId": "7"}}));
     }

@@ -68,7 +68,8 @@ impl Session {
     /// Starts the session task. The returned handle ends it with [`Session::shutdown`].
     pub fn spawn(config: SessionConfig) -> (Session, tokio::task::JoinHandle<()>) {
         let target_text = describe_target(&config.target);
-        let (state_tx, state_rx) = watch::channel(State { target: target_text, connection: ConnectionState::Connecting, obs: None });
+        let (state_tx, state_rx) =
+            watch::channel(State { target: target_text, connection: ConnectionState::Connecting, obs: None });
         let (moments_tx, _) = broadcast::channel(config.moment_capacity);
         let (commands_tx, commands_rx) = mpsc::channel(64);
         let supervisor = Supervisor {
@@ -118,7 +119,8 @@ impl Session {
     /// that needs the user (returned as the error), or the timeout passes.
     pub async fn wait_connected(&self, timeout: Duration) -> Result<State, State> {
         let mut state = self.state();
-        let settled = |s: &State| s.obs.is_some() || s.connection.needs_user() || s.connection == ConnectionState::Stopped;
+        let settled =
+            |s: &State| s.obs.is_some() || s.connection.needs_user() || s.connection == ConnectionState::Stopped;
         let settled = matches!(tokio::time::timeout(timeout, state.wait_for(settled)).await, Ok(Ok(_)));
         let current = state.borrow().clone();
         if settled && current.obs.is_some() {
@@ -330,7 +332,9 @@ impl Supervisor {
     fn classify_close(&mut self, reason: &CloseReason) -> Option<FailureKind> {
         match reason {
             CloseReason::ClosedByObs { code, reason } => self.classify_close_code(*code, reason),
-            CloseReason::Dropped(_) | CloseReason::Unresponsive(_) | CloseReason::ClosedByClient => Some(FailureKind::Transient),
+            CloseReason::Dropped(_) | CloseReason::Unresponsive(_) | CloseReason::ClosedByClient => {
+                Some(FailureKind::Transient)
+            }
         }
     }
 
@@ -348,7 +352,9 @@ impl Supervisor {
             }
             4010 => {
                 self.set_connection(ConnectionState::Incompatible {
-                    message: format!("OBS does not speak this OnAir's protocol version (obs-websocket 5.x is needed): {reason}"),
+                    message: format!(
+                        "OBS does not speak this OnAir's protocol version (obs-websocket 5.x is needed): {reason}"
+                    ),
                 });
                 None
             }
@@ -422,7 +428,11 @@ impl Supervisor {
             }
         };
         self.set_connection(ConnectionState::Connected {
-            obs_version: version.as_ref().map(|v| v.obs_version.clone()).or(hello.obs_studio_version.clone()).unwrap_or_default(),
+            obs_version: version
+                .as_ref()
+                .map(|v| v.obs_version.clone())
+                .or(hello.obs_studio_version.clone())
+                .unwrap_or_default(),
             websocket_version: hello.obs_web_socket_version.clone(),
         });
         self.follow(client, events).await
@@ -431,8 +441,14 @@ impl Supervisor {
     /// Asks for the whole state while buffering events, then applies the answers
     /// and replays the buffered events on top: an event that arrives while the
     /// requests are in flight is newer than the answers and wins.
-    async fn sync(&mut self, client: &Client, events: &mut broadcast::Receiver<ClientEvent>) -> Result<Option<responses::Version>, Ended> {
-        let requests = async { tokio::join!(client.request_as::<responses::Version>("GetVersion", None), fetch_sync_answers(client)) };
+    async fn sync(
+        &mut self,
+        client: &Client,
+        events: &mut broadcast::Receiver<ClientEvent>,
+    ) -> Result<Option<responses::Version>, Ended> {
+        let requests = async {
+            tokio::join!(client.request_as::<responses::Version>("GetVersion", None), fetch_sync_answers(client))
+        };
         tokio::pin!(requests);
         let mut buffered: Vec<ObsEvent> = Vec::new();
         let (version, answers) = loop {
@@ -468,7 +484,11 @@ impl Supervisor {
     }
 
     /// Handles a command while connected. `Some` means the connected stretch ends.
-    fn command_while_connected(&mut self, command: Option<Command>, control_context: Option<(&Client, &watch::Receiver<State>)>) -> Option<Ended> {
+    fn command_while_connected(
+        &mut self,
+        command: Option<Command>,
+        control_context: Option<(&Client, &watch::Receiver<State>)>,
+    ) -> Option<Ended> {
         match command {
             None | Some(Command::Shutdown) => Some(Ended::Shutdown),
             Some(Command::Reconfigure(target, password)) => Some(Ended::Reconfigured(target, password)),

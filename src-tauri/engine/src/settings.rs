@@ -60,7 +60,9 @@ pub fn validate_host(host: &str) -> Result<String, String> {
         return Err("the host is empty: use localhost, an IP address or a host name".into());
     }
     if trimmed.contains("://") || trimmed.contains('/') {
-        return Err(format!("host {trimmed:?} looks like a URL: give only the host name or IP address, e.g. localhost"));
+        return Err(format!(
+            "host {trimmed:?} looks like a URL: give only the host name or IP address, e.g. localhost"
+        ));
     }
     let bare = trimmed.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(trimmed);
     if bare.parse::<std::net::IpAddr>().is_ok() {
@@ -70,7 +72,11 @@ pub fn validate_host(host: &str) -> Result<String, String> {
         return Err(format!("host {trimmed:?} contains a colon: give the port separately"));
     }
     let label_ok = |l: &str| {
-        !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     };
     if bare.len() > 253 || !bare.trim_end_matches('.').split('.').all(label_ok) {
         return Err(format!("host {trimmed:?} is not a valid host name or IP address"));
@@ -136,7 +142,11 @@ pub fn read_connection(path: &Path) -> Result<FileConnection, String> {
 }
 
 /// Flags win over the file, the file over the defaults.
-pub fn resolve_target(flag_host: Option<&str>, flag_port: Option<i64>, file: &FileConnection) -> Result<Target, String> {
+pub fn resolve_target(
+    flag_host: Option<&str>,
+    flag_port: Option<i64>,
+    file: &FileConnection,
+) -> Result<Target, String> {
     let host = flag_host.or(file.host.as_deref()).unwrap_or(DEFAULT_HOST);
     let port = flag_port.or(file.port).unwrap_or(i64::from(DEFAULT_PORT));
     Target::new(host, port)
@@ -198,7 +208,10 @@ mod tests {
         let path = temp_file("order", "[obs]\nhost = \"studio\"\nport = 4456\n[ui]\ntheme = \"dark\"\n");
         let file = read_connection(&path).unwrap();
         assert_eq!(resolve_target(None, None, &file).unwrap(), Target { host: "studio".into(), port: 4456 });
-        assert_eq!(resolve_target(Some("127.0.0.1"), None, &file).unwrap(), Target { host: "127.0.0.1".into(), port: 4456 });
+        assert_eq!(
+            resolve_target(Some("127.0.0.1"), None, &file).unwrap(),
+            Target { host: "127.0.0.1".into(), port: 4456 }
+        );
         assert_eq!(resolve_target(None, Some(1), &file).unwrap().port, 1);
         assert_eq!(resolve_target(None, None, &FileConnection::default()).unwrap(), Target::default());
         assert!(read_connection(&path.with_file_name("missing.toml")).unwrap() == FileConnection::default());

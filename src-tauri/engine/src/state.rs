@@ -31,17 +31,30 @@ pub enum ConnectionState {
     Connecting,
     /// Identified; asking OBS for its whole state.
     Syncing,
-    Connected { obs_version: String, websocket_version: String },
+    Connected {
+        obs_version: String,
+        websocket_version: String,
+    },
     /// OBS is not there (not running, websocket server off); retrying.
-    WaitingForObs { reason: String },
+    WaitingForObs {
+        reason: String,
+    },
     /// OBS rejected the password or wants one; no retry until the settings change.
-    AuthFailed { message: String },
+    AuthFailed {
+        message: String,
+    },
     /// OBS speaks a protocol this OnAir does not; no retry until the settings change.
-    Incompatible { message: String },
+    Incompatible {
+        message: String,
+    },
     /// This session was kicked from OBS's session list (4011); no automatic reconnect.
-    SessionInvalidated { message: String },
+    SessionInvalidated {
+        message: String,
+    },
     /// The host or port cannot be used; nothing is attempted.
-    InvalidSettings { message: String },
+    InvalidSettings {
+        message: String,
+    },
     /// The session was shut down.
     Stopped,
 }
@@ -83,11 +96,18 @@ pub struct ObsStatus {
 pub enum StreamState {
     Offline,
     Starting,
-    Live { since_ms: u64 },
+    Live {
+        since_ms: u64,
+    },
     /// OBS lost the ingest server and is retrying; the stream is not reaching viewers.
-    Reconnecting { live_since_ms: u64, since_ms: u64 },
+    Reconnecting {
+        live_since_ms: u64,
+        since_ms: u64,
+    },
     /// `live_since_ms` is `None` when the stream never went live (a cancelled start).
-    Stopping { live_since_ms: Option<u64> },
+    Stopping {
+        live_since_ms: Option<u64>,
+    },
 }
 
 impl StreamState {
@@ -186,7 +206,9 @@ pub struct ObsStats {
 #[serde(tag = "moment", rename_all = "kebab-case")]
 pub enum Moment {
     /// The stream went live.
-    Live { since_ms: u64 },
+    Live {
+        since_ms: u64,
+    },
     /// The stream ended. `while_away` means it ended while OnAir could not see OBS.
     Ended {
         duration_ms: Option<u64>,
@@ -196,22 +218,44 @@ pub enum Moment {
         while_away: bool,
     },
     /// OBS lost the ingest server and is retrying (once per outage).
-    Reconnecting { since_ms: u64 },
+    Reconnecting {
+        since_ms: u64,
+    },
     /// The stream is flowing again after `down_ms`.
-    Reconnected { down_ms: u64 },
+    Reconnected {
+        down_ms: u64,
+    },
     /// OBS tried to start the stream and gave up.
-    StartFailed { message: String },
+    StartFailed {
+        message: String,
+    },
     /// The connection to OBS ended while live or recording.
-    ObsLost { reason: String, was_live: bool, was_recording: bool },
+    ObsLost {
+        reason: String,
+        was_live: bool,
+        was_recording: bool,
+    },
     /// OBS is reachable again after an `obs-lost`.
-    ObsBack { down_ms: u64, still_live: bool },
-    RecordingStarted { path: Option<String> },
-    RecordingStopped { path: Option<String>, duration_ms: Option<u64> },
+    ObsBack {
+        down_ms: u64,
+        still_live: bool,
+    },
+    RecordingStarted {
+        path: Option<String>,
+    },
+    RecordingStopped {
+        path: Option<String>,
+        duration_ms: Option<u64>,
+    },
     RecordingPaused,
     RecordingResumed,
-    ReplaySaved { path: Option<String> },
+    ReplaySaved {
+        path: Option<String>,
+    },
     /// OBS rejected the password (or wanted one).
-    AuthFailed { message: String },
+    AuthFailed {
+        message: String,
+    },
 }
 
 impl Moment {
@@ -245,10 +289,7 @@ pub struct Noticed {
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -259,7 +300,13 @@ mod tests {
     fn moments_serialize_with_their_kind_in_the_moment_field() {
         let all = [
             Moment::Live { since_ms: 1 },
-            Moment::Ended { duration_ms: None, bytes: None, dropped_frames: None, total_frames: None, while_away: false },
+            Moment::Ended {
+                duration_ms: None,
+                bytes: None,
+                dropped_frames: None,
+                total_frames: None,
+                while_away: false,
+            },
             Moment::Reconnecting { since_ms: 1 },
             Moment::Reconnected { down_ms: 1 },
             Moment::StartFailed { message: "x".into() },

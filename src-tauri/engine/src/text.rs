@@ -78,7 +78,9 @@ pub fn recording_line(obs: &ObsStatus, now_ms: u64) -> Option<String> {
     match &obs.recording {
         RecordingState::Off => None,
         RecordingState::Starting => Some("Starting recording…".into()),
-        RecordingState::Recording { since_ms } => Some(format!("Recording {}", clock(now_ms.saturating_sub(*since_ms)))),
+        RecordingState::Recording { since_ms } => {
+            Some(format!("Recording {}", clock(now_ms.saturating_sub(*since_ms))))
+        }
         RecordingState::Paused { .. } => Some("Recording paused".into()),
         RecordingState::Stopping { .. } => Some("Stopping recording…".into()),
     }
@@ -121,7 +123,9 @@ pub fn moment_text(moment: &Moment) -> (String, String) {
             let title = if *while_away { "Stream ended while OnAir could not see OBS" } else { "Stream ended" };
             (title.into(), details.join(" · "))
         }
-        Moment::Reconnecting { .. } => ("Stream reconnecting".into(), "OBS lost the streaming server and is retrying.".into()),
+        Moment::Reconnecting { .. } => {
+            ("Stream reconnecting".into(), "OBS lost the streaming server and is retrying.".into())
+        }
         Moment::Reconnected { down_ms } => ("Stream back".into(), format!("Reconnected after {}.", clock(*down_ms))),
         Moment::StartFailed { message } => ("Stream failed to start".into(), message.clone()),
         Moment::ObsLost { reason, was_live, was_recording } => {
@@ -134,7 +138,11 @@ pub fn moment_text(moment: &Moment) -> (String, String) {
         }
         Moment::ObsBack { down_ms, still_live } => (
             "OBS is back".into(),
-            format!("After {}; {}", clock(*down_ms), if *still_live { "the stream is still live." } else { "the stream is not live." }),
+            format!(
+                "After {}; {}",
+                clock(*down_ms),
+                if *still_live { "the stream is still live." } else { "the stream is not live." }
+            ),
         ),
         Moment::RecordingStarted { path } => ("Recording started".into(), opt_path(path)),
         Moment::RecordingStopped { path, .. } => ("Recording stopped".into(), opt_path(path)),
@@ -176,7 +184,8 @@ mod tests {
 
     #[test]
     fn live_line_reads_at_a_glance() {
-        let state = State { target: "localhost:4455".into(), connection: ConnectionState::Syncing, obs: Some(live_status()) };
+        let state =
+            State { target: "localhost:4455".into(), connection: ConnectionState::Syncing, obs: Some(live_status()) };
         assert_eq!(
             status_line(&state, 3_723_000),
             "● LIVE 01:02:03 · 6.1 Mb/s · 0.2% dropped · Recording 01:02:02 · Scene: Gameplay"
