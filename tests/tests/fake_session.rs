@@ -473,8 +473,14 @@ async fn a_pause_obs_accepts_but_ignores_is_reported() {
         async move { session.control(Control::PauseRecording).await }
     });
     // Like OBS when recording shares the stream encoder: success, and no PAUSED event.
-    let req = conn.recv_request(T).await.expect("PauseRecord");
-    assert_eq!(req.request_type, "PauseRecord");
+    let req = loop {
+        let req = conn.recv_request(T).await.expect("PauseRecord");
+        if req.request_type == "PauseRecord" {
+            break req;
+        }
+        // Health polls while recording.
+        answer_idle(&mut conn, &req, false, true).await;
+    };
     conn.respond(&req, 100, None, None).await;
     assert_eq!(pause.await.unwrap(), Err(ControlError::PauseIgnored));
 }
@@ -524,4 +530,36 @@ async fn repeated_drops_of_a_local_obs_still_reconnect_within_about_a_second() {
         let took = dropped_at.elapsed();
         assert!(took < Duration::from_millis(1500), "round {round}: reconnected after {took:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn falling_behind_the_events_resyncs_on_the_same_connection() {
+    let mut fake = FakeObs::start().await;
+    let mut config = fast_config(fake.port(), None);
+    config.client.event_capacity = 4;
+    let (session, _task) = Session::spawn(config);
+    let moments = MomentLog::record(&session);
+    let mut conn = fake.accept(T).await.unwrap();
+    conn.handshake(None).await.unwrap();
+    let serve = conn.serve_with(FakeState::default());
+    wait_state(&session, "connected", T, connected).await;
+    // OBS's truth moves on while a burst of events overruns a 4-slot channel.
+    serve.update_state(|st| {
+        st.program_scene = "Final".into();
+        st.stream_active = true;
+    });
+    for i in 0..3_000 {
+        serve.send_event("CurrentProgramSceneChanged", json!({"sceneName": format!("Scene {i}")})).await;
+    }
+    serve.send_event("CurrentProgramSceneChanged", json!({"sceneName": "Final"})).await;
+    serve.send_event("StreamStateChanged", stream_event("STARTED")).await;
+    let s = wait_state(&session, "caught up", Duration::from_secs(20), |s| {
+        s.is_live() && s.obs.as_ref().is_some_and(|o| o.program_scene.as_deref() == Some("Final"))
+    })
+    .await;
+    assert!(connected(&s));
+    assert!(serve.request_count("GetStreamStatus") >= 2, "a resync asked OBS again");
+    assert_eq!(fake.connection_count(), 1, "no reconnect needed");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(moments.kinds(), vec!["live"]);
 }

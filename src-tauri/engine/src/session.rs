@@ -151,7 +151,15 @@ enum Ended {
 enum Background {
     Polled { stream: Option<StreamStatus>, stats: Option<Stats>, at_ms: u64 },
     SceneList(SceneList),
-    Resynced(Result<SyncAnswers, String>),
+}
+
+/// Why the whole state is being asked for.
+#[derive(Clone, Copy)]
+enum Sync {
+    /// A new connection.
+    Initial,
+    /// The same connection, after falling behind its events.
+    AfterLag,
 }
 
 struct Supervisor {
@@ -418,7 +426,7 @@ impl Supervisor {
     async fn run_connected(&mut self, connection: Connection) -> Ended {
         let Connection { client, hello, mut events } = connection;
         self.set_connection(ConnectionState::Syncing);
-        let version = match self.sync(&client, &mut events).await {
+        let version = match self.sync(&client, &mut events, Sync::Initial).await {
             Ok(version) => version,
             Err(ended) => {
                 if !matches!(ended, Ended::Lost(_)) {
@@ -440,47 +448,69 @@ impl Supervisor {
 
     /// Asks for the whole state while buffering events, then applies the answers
     /// and replays the buffered events on top: an event that arrives while the
-    /// requests are in flight is newer than the answers and wins.
+    /// requests are in flight is newer than the answers and wins. If events were
+    /// lost meanwhile (the channel overran), the answers cannot be trusted to be
+    /// the newest word, so it asks again until a round sees every event, for as
+    /// long as one request may take.
     async fn sync(
         &mut self,
         client: &Client,
         events: &mut broadcast::Receiver<ClientEvent>,
+        kind: Sync,
     ) -> Result<Option<responses::Version>, Ended> {
-        let requests = async {
-            tokio::join!(client.request_as::<responses::Version>("GetVersion", None), fetch_sync_answers(client))
-        };
-        tokio::pin!(requests);
-        let mut buffered: Vec<ObsEvent> = Vec::new();
-        let (version, answers) = loop {
-            tokio::select! {
-                done = &mut requests => break done,
-                event = events.recv() => match event {
-                    Ok(event) => buffered.push(event.event),
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        return Err(Ended::SyncFailed(format!("fell {n} events behind OBS while syncing")));
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return Err(Ended::Lost(client.closed().await)),
-                },
-                command = self.commands.recv() => if let Some(ended) = self.command_while_connected(command, None) {
-                    return Err(ended);
-                },
+        let state_rx = self.state.subscribe();
+        let deadline = Instant::now() + self.config.client.request_timeout;
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            let requests = async {
+                tokio::join!(client.request_as::<responses::Version>("GetVersion", None), fetch_sync_answers(client))
+            };
+            tokio::pin!(requests);
+            let mut buffered: Vec<ObsEvent> = Vec::new();
+            let mut lagged = false;
+            let (version, answers) = loop {
+                tokio::select! {
+                    done = &mut requests => break done,
+                    event = events.recv() => match event {
+                        Ok(event) => buffered.push(event.event),
+                        Err(broadcast::error::RecvError::Lagged(_)) => lagged = true,
+                        Err(broadcast::error::RecvError::Closed) => return Err(Ended::Lost(client.closed().await)),
+                    },
+                    command = self.commands.recv() => if let Some(ended) = self.command_while_connected(command, Some((client, &state_rx))) {
+                        return Err(ended);
+                    },
+                }
+            };
+            let answers = match answers {
+                Ok(answers) => answers,
+                Err(reason) if client.is_closed() => {
+                    tracing::debug!(%reason, "sync ended by a closed connection");
+                    return Err(Ended::Lost(client.closed().await));
+                }
+                Err(reason) => {
+                    return Err(Ended::SyncFailed(format!("OBS did not answer the state requests: {reason}")))
+                }
+            };
+            if lagged {
+                if Instant::now() >= deadline {
+                    return Err(Ended::SyncFailed(format!("OBS's events overran OnAir through {rounds} syncs")));
+                }
+                tracing::warn!(rounds, "events overran while syncing; asking again");
+                continue;
             }
-        };
-        let answers = match answers {
-            Ok(answers) => answers,
-            Err(reason) if client.is_closed() => {
-                tracing::debug!(%reason, "sync ended by a closed connection");
-                return Err(Ended::Lost(client.closed().await));
+            let now = now_ms();
+            let mut moments = match kind {
+                Sync::Initial => self.model.on_synced(answers.to_status(now), now),
+                Sync::AfterLag => self.model.on_resynced(answers.to_status(now), now),
+            };
+            for event in &buffered {
+                moments.extend(self.model.on_event(event, now));
             }
-            Err(reason) => return Err(Ended::SyncFailed(format!("OBS did not answer the state requests: {reason}"))),
-        };
-        let now = now_ms();
-        let mut moments = self.model.on_synced(answers.to_status(now), now);
-        for event in &buffered {
-            moments.extend(self.model.on_event(event, now));
+            self.publish();
+            self.announce(moments);
+            return Ok(version.ok());
         }
-        self.announce(moments);
-        Ok(version.ok())
     }
 
     /// Handles a command while connected. `Some` means the connected stretch ends.
@@ -533,7 +563,12 @@ impl Supervisor {
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         // Missed events cannot be replayed; ask OBS for the truth instead.
                         tracing::warn!(missed, "fell behind OBS's events; syncing again");
-                        spawn_background(&background_tx, resync(client.clone()));
+                        if let Err(ended) = self.sync(&client, &mut events, Sync::AfterLag).await {
+                            if !matches!(ended, Ended::Lost(_)) {
+                                client.close().await;
+                            }
+                            break ended;
+                        }
                     }
                     Err(broadcast::error::RecvError::Closed) => break Ended::Lost(client.closed().await),
                 },
@@ -562,13 +597,6 @@ impl Supervisor {
                         self.model.on_scene_list(&list);
                         self.publish();
                     }
-                    Background::Resynced(Ok(answers)) => {
-                        let now = now_ms();
-                        let moments = self.model.on_resynced(answers.to_status(now), now);
-                        self.publish();
-                        self.announce(moments);
-                    }
-                    Background::Resynced(Err(reason)) => tracing::warn!(%reason, "resync failed"),
                 },
             }
         };
@@ -602,10 +630,6 @@ async fn poll_health(client: Client, stream_on_air: bool) -> Option<Background> 
 
 async fn fetch_scene_list(client: Client) -> Option<Background> {
     client.request_as::<SceneList>("GetSceneList", None).await.ok().map(Background::SceneList)
-}
-
-async fn resync(client: Client) -> Option<Background> {
-    Some(Background::Resynced(fetch_sync_answers(&client).await.map_err(|e| e.to_string())))
 }
 
 /// The sync requests, concurrently. Replay buffer and virtual camera may answer
