@@ -13,6 +13,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::control::{Control, ControlError};
+use crate::secrets::{PasswordStore, StoreError};
 use crate::session::{Session, SessionConfig};
 use crate::settings::{self, Password, Target};
 use crate::state::{now_ms, ConnectionState, Noticed, RecordingState, State, StreamState};
@@ -27,6 +28,7 @@ pub mod exit {
     pub const AUTH: u8 = 4;
     pub const INCOMPATIBLE: u8 = 5;
     pub const TIMED_OUT: u8 = 6;
+    pub const NO_KEYRING: u8 = 7;
 }
 
 const EXIT_CODES: &str = "\
@@ -38,9 +40,12 @@ Exit codes:
   4  OBS wants a password, or rejected the one given
   5  OBS is incompatible (obs-websocket 5.x needed) or ended the session
   6  OBS did not answer in time
+  7  no keyring to store the password in
 
+With no command, OnAir starts in the tray.
 Connection: --host/--port, then [obs] host/port in the settings file, then localhost:4455.
-Password: --password-stdin (first line of stdin), or the ONAIR_PASSWORD environment variable.";
+Password: --password-stdin (first line of stdin), then the ONAIR_PASSWORD environment variable,
+then the OS keyring (see `onair password set`).";
 
 #[derive(Debug, Parser)]
 #[command(name = "onair", version, about = "Keeps an eye on OBS Studio: live, offline or reconnecting, at a glance.", after_help = EXIT_CODES)]
@@ -60,6 +65,9 @@ pub struct Cli {
     /// How long to wait for OBS, in seconds.
     #[arg(long, global = true, default_value_t = 5.0, value_name = "SECONDS")]
     pub timeout: f64,
+    /// Open OnAir's window at start (tray app only).
+    #[arg(long)]
+    pub show: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -91,6 +99,16 @@ pub enum Command {
         /// The scene's name, as OBS shows it.
         name: String,
     },
+    /// Store OBS's password in the OS keyring (read from stdin), or clear it.
+    Password { action: PasswordAction },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PasswordAction {
+    /// Read the password from the first line of stdin and store it for this host and port.
+    Set,
+    /// Remove the stored password for this host and port.
+    Clear,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -117,9 +135,13 @@ pub enum ReplayAction {
     Toggle,
 }
 
-/// Parses the arguments and runs the command.
-pub fn main() -> ExitCode {
+/// Parses the arguments; with a command, runs it and exits, else hands over to
+/// `tray` (the desktop app). `store` is the OS keyring.
+pub fn main_with(store: &dyn PasswordStore, tray: impl FnOnce(Cli) -> ExitCode) -> ExitCode {
     let cli = Cli::parse();
+    if cli.command.is_none() {
+        return tray(cli);
+    }
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
@@ -128,17 +150,18 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::REFUSED);
         }
     };
-    ExitCode::from(runtime.block_on(run(cli)))
+    ExitCode::from(runtime.block_on(run(cli, store)))
 }
 
-fn init_logging() {
+/// Logs to stderr at the `RUST_LOG` level (default: warnings).
+pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
-/// Where to connect and with which password, from flags, file and environment.
-fn connection(cli: &Cli) -> Result<(Target, Option<Password>), String> {
+/// Where to connect, from flags, then the settings file, then the defaults.
+pub fn target(cli: &Cli) -> Result<Target, String> {
     let path = cli.config.clone().or_else(settings::default_settings_path);
     let file = match &path {
         Some(path) => settings::read_connection(path).unwrap_or_else(|e| {
@@ -147,27 +170,87 @@ fn connection(cli: &Cli) -> Result<(Target, Option<Password>), String> {
         }),
         None => settings::FileConnection::default(),
     };
-    let target = settings::resolve_target(cli.host.as_deref(), cli.port, &file)?;
-    let password = if cli.password_stdin {
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
-        Some(line.trim_end_matches(['\r', '\n']).to_string())
-    } else {
-        std::env::var("ONAIR_PASSWORD").ok()
-    };
-    Ok((target, password.filter(|p| !p.is_empty()).map(Password::new)))
+    settings::resolve_target(cli.host.as_deref(), cli.port, &file)
 }
 
-async fn run(cli: Cli) -> u8 {
+fn read_stdin_line() -> Result<String, String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// The password: stdin when asked, then `ONAIR_PASSWORD`, then the keyring.
+fn password(cli: &Cli, target: &Target, store: &dyn PasswordStore) -> Result<Option<Password>, String> {
+    let given = if cli.password_stdin { Some(read_stdin_line()?) } else { std::env::var("ONAIR_PASSWORD").ok() };
+    if let Some(given) = given.filter(|p| !p.is_empty()) {
+        return Ok(Some(Password::new(given)));
+    }
+    match store.get(target) {
+        Ok(stored) => Ok(stored),
+        Err(e) => {
+            eprintln!("onair: cannot read the stored password: {e}");
+            Ok(None)
+        }
+    }
+}
+
+fn password_command(action: PasswordAction, target: &Target, store: &dyn PasswordStore) -> u8 {
+    let result = match action {
+        PasswordAction::Set => {
+            let password = match read_stdin_line() {
+                Ok(p) if !p.is_empty() => Password::new(p),
+                Ok(_) => {
+                    eprintln!("onair: no password on stdin (e.g. `echo -n SECRET | onair password set`)");
+                    return exit::USAGE;
+                }
+                Err(e) => {
+                    eprintln!("onair: {e}");
+                    return exit::USAGE;
+                }
+            };
+            store.set(target, &password).map(|()| format!("Stored the password for OBS at {target} in the keyring"))
+        }
+        PasswordAction::Clear => store.clear(target).map(|cleared| {
+            if cleared {
+                format!("Cleared the stored password for OBS at {target}")
+            } else {
+                format!("No password was stored for OBS at {target}")
+            }
+        }),
+    };
+    match result {
+        Ok(message) => {
+            println!("{message}");
+            exit::OK
+        }
+        Err(e @ StoreError::Unavailable(_)) => {
+            eprintln!("onair: {e}; nothing was stored. Use ONAIR_PASSWORD or --password-stdin instead.");
+            exit::NO_KEYRING
+        }
+        Err(e) => {
+            eprintln!("onair: {e}");
+            exit::NO_KEYRING
+        }
+    }
+}
+
+async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
     if !cli.timeout.is_finite() || cli.timeout <= 0.0 || cli.timeout > 86_400.0 {
         eprintln!("onair: --timeout must be a number of seconds above 0");
         return exit::USAGE;
     }
-    let (target, password) = match connection(&cli) {
-        Ok(c) => c,
+    let target = match target(&cli) {
+        Ok(target) => target,
+        Err(message) => {
+            eprintln!("onair: {message}");
+            return exit::USAGE;
+        }
+    };
+    if let Some(Command::Password { action }) = cli.command {
+        return password_command(action, &target, store);
+    }
+    let password = match password(&cli, &target, store) {
+        Ok(p) => p,
         Err(message) => {
             eprintln!("onair: {message}");
             return exit::USAGE;
@@ -176,7 +259,7 @@ async fn run(cli: Cli) -> u8 {
     let timeout = Duration::from_secs_f64(cli.timeout);
     let (session, task) = Session::spawn(SessionConfig::new(Ok(target), password));
     let code = match cli.command {
-        None => watch(&session, false).await,
+        None | Some(Command::Password { .. }) => watch(&session, false).await,
         Some(Command::Watch { json }) => watch(&session, json).await,
         Some(Command::Status { json }) => status(&session, timeout, json).await,
         Some(Command::Stream { action }) => {

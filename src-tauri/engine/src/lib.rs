@@ -16,3 +16,8 @@ pub mod session;
 pub mod settings;
 pub mod state;
 pub mod text;
+pub mod config;
+pub mod hotkeys;
+pub mod menu;
+pub mod notify;
+pub mod secrets;

@@ -1,0 +1,353 @@
+//! The settings file: what the user chose, in TOML, in the platform's config dir.
+//!
+//! Written atomically (a temporary file renamed over the old one) so a crash
+//! never leaves half a file. Keys this version does not know are kept, so an
+//! older OnAir does not erase what a newer one wrote. A file that is not valid
+//! TOML is moved aside (never silently lost), reported, and replaced by defaults;
+//! a single bad value falls back to its default with a warning naming the key.
+//! The password is never part of this file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::hotkeys::{HotkeyAction, HotkeySettings};
+use crate::settings::{validate_host, validate_port, Target, DEFAULT_HOST, DEFAULT_PORT};
+
+/// Every moment kind a notification can be switched off for.
+pub const NOTIFICATION_KINDS: [&str; 13] = [
+    "live",
+    "ended",
+    "reconnecting",
+    "reconnected",
+    "start-failed",
+    "obs-lost",
+    "obs-back",
+    "recording-started",
+    "recording-stopped",
+    "recording-paused",
+    "recording-resumed",
+    "replay-saved",
+    "auth-failed",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    /// Moment kind -> shown. Every kind in [`NOTIFICATION_KINDS`] is present.
+    pub notifications: BTreeMap<String, bool>,
+    pub hotkeys: HotkeySettings,
+    /// Stopping a live stream from the tray or a hotkey needs a second press within a few seconds.
+    pub confirm_stop_stream: bool,
+    pub start_on_login: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            host: DEFAULT_HOST.to_string(),
+            port: DEFAULT_PORT,
+            notifications: NOTIFICATION_KINDS.iter().map(|k| (k.to_string(), true)).collect(),
+            hotkeys: HotkeySettings::default(),
+            confirm_stop_stream: false,
+            start_on_login: false,
+        }
+    }
+}
+
+impl Settings {
+    pub fn target(&self) -> Result<Target, String> {
+        Target::new(&self.host, i64::from(self.port))
+    }
+
+    pub fn notification_enabled(&self, kind: &str) -> bool {
+        self.notifications.get(kind).copied().unwrap_or(true)
+    }
+}
+
+/// The file on disk, with whatever it held that this version does not use.
+#[derive(Debug, Clone)]
+pub struct SettingsFile {
+    pub path: PathBuf,
+    raw: toml::Table,
+}
+
+/// The outcome of reading the file: the settings to use, and what the user
+/// should be told about the file (kept aside, bad values), if anything.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub file: SettingsFile,
+    pub settings: Settings,
+    pub warnings: Vec<String>,
+}
+
+impl SettingsFile {
+    /// The platform default: `$XDG_CONFIG_HOME/onair/settings.toml` on Linux.
+    pub fn default_path() -> Option<PathBuf> {
+        crate::settings::default_settings_path()
+    }
+
+    /// Reads the file. Never fails: problems become warnings and defaults.
+    pub fn load(path: &Path) -> Loaded {
+        let mut warnings = Vec::new();
+        let raw = match std::fs::read_to_string(path) {
+            Ok(text) => match text.parse::<toml::Table>() {
+                Ok(table) => table,
+                Err(error) => {
+                    let aside = set_aside(path);
+                    warnings.push(match aside {
+                        Ok(aside) => format!(
+                            "{} was not valid TOML ({}); it was kept as {} and defaults are used",
+                            path.display(),
+                            first_line(&error.to_string()),
+                            aside.display()
+                        ),
+                        Err(e) => format!("{} is not valid TOML and could not be set aside ({e}); defaults are used", path.display()),
+                    });
+                    toml::Table::new()
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+            Err(e) => {
+                warnings.push(format!("cannot read {}: {e}; defaults are used", path.display()));
+                toml::Table::new()
+            }
+        };
+        let settings = from_table(&raw, &mut warnings);
+        Loaded { file: SettingsFile { path: path.to_path_buf(), raw }, settings, warnings }
+    }
+
+    /// Writes the settings, keeping unknown keys, atomically.
+    pub fn save(&mut self, settings: &Settings) -> Result<(), String> {
+        into_table(&mut self.raw, settings);
+        let text = toml::to_string_pretty(&self.raw).map_err(|e| format!("cannot encode the settings: {e}"))?;
+        write_atomically(&self.path, text.as_bytes())
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim()
+}
+
+/// Renames a broken file to `settings.toml.corrupt-<unix seconds>`.
+fn set_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let stamp = crate::state::now_ms() / 1000;
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(format!(".corrupt-{stamp}"));
+    let aside = PathBuf::from(aside);
+    std::fs::rename(path, &aside)?;
+    Ok(aside)
+}
+
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "settings".into());
+    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        // The rename is durable once the directory is synced too.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok::<(), std::io::Error>(())
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        format!("cannot write {}: {e}", path.display())
+    })
+}
+
+fn table<'a>(raw: &'a toml::Table, key: &str, warnings: &mut Vec<String>) -> Option<&'a toml::Table> {
+    match raw.get(key) {
+        None => None,
+        Some(toml::Value::Table(t)) => Some(t),
+        Some(_) => {
+            warnings.push(format!("[{key}] must be a table; its defaults are used"));
+            None
+        }
+    }
+}
+
+fn boolean(section: &str, t: &toml::Table, key: &str, default: bool, warnings: &mut Vec<String>) -> bool {
+    match t.get(key) {
+        None => default,
+        Some(toml::Value::Boolean(b)) => *b,
+        Some(other) => {
+            warnings.push(format!("{section}.{key} must be true or false, not {other}; using {default}"));
+            default
+        }
+    }
+}
+
+fn from_table(raw: &toml::Table, warnings: &mut Vec<String>) -> Settings {
+    let mut settings = Settings::default();
+    if let Some(obs) = table(raw, "obs", warnings) {
+        match obs.get("host") {
+            None => {}
+            Some(toml::Value::String(h)) => match validate_host(h) {
+                Ok(h) => settings.host = h,
+                Err(e) => warnings.push(format!("obs.host: {e}; using {DEFAULT_HOST}")),
+            },
+            Some(other) => warnings.push(format!("obs.host must be a string, not {other}; using {DEFAULT_HOST}")),
+        }
+        match obs.get("port") {
+            None => {}
+            Some(toml::Value::Integer(p)) => match validate_port(*p) {
+                Ok(p) => settings.port = p,
+                Err(e) => warnings.push(format!("obs.port: {e}; using {DEFAULT_PORT}")),
+            },
+            Some(other) => warnings.push(format!("obs.port must be a number, not {other}; using {DEFAULT_PORT}")),
+        }
+    }
+    if let Some(n) = table(raw, "notifications", warnings) {
+        for kind in NOTIFICATION_KINDS {
+            let on = boolean("notifications", n, kind, true, warnings);
+            settings.notifications.insert(kind.to_string(), on);
+        }
+    }
+    if let Some(h) = table(raw, "hotkeys", warnings) {
+        settings.hotkeys.enabled = boolean("hotkeys", h, "enabled", settings.hotkeys.enabled, warnings);
+        for action in HotkeyAction::ALL {
+            match h.get(action.key()) {
+                None => {}
+                Some(toml::Value::String(s)) if s.trim().is_empty() => {
+                    settings.hotkeys.bindings.insert(action, None);
+                }
+                Some(toml::Value::String(s)) => match crate::hotkeys::normalize(s) {
+                    Ok(binding) => {
+                        settings.hotkeys.bindings.insert(action, Some(binding));
+                    }
+                    Err(e) => warnings.push(format!("hotkeys.{}: {e}; using the default", action.key())),
+                },
+                Some(other) => warnings.push(format!("hotkeys.{} must be a string, not {other}", action.key())),
+            }
+        }
+    }
+    if let Some(b) = table(raw, "behaviour", warnings) {
+        settings.confirm_stop_stream = boolean("behaviour", b, "confirm_stop_stream", false, warnings);
+        settings.start_on_login = boolean("behaviour", b, "start_on_login", false, warnings);
+    }
+    settings
+}
+
+fn section<'a>(raw: &'a mut toml::Table, key: &str) -> &'a mut toml::Table {
+    let entry = raw.entry(key.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if !entry.is_table() {
+        *entry = toml::Value::Table(toml::Table::new());
+    }
+    match entry {
+        toml::Value::Table(t) => t,
+        _ => unreachable!("replaced by a table just above"),
+    }
+}
+
+fn into_table(raw: &mut toml::Table, s: &Settings) {
+    let obs = section(raw, "obs");
+    obs.insert("host".into(), toml::Value::String(s.host.clone()));
+    obs.insert("port".into(), toml::Value::Integer(i64::from(s.port)));
+    let n = section(raw, "notifications");
+    for (kind, on) in &s.notifications {
+        n.insert(kind.clone(), toml::Value::Boolean(*on));
+    }
+    let h = section(raw, "hotkeys");
+    h.insert("enabled".into(), toml::Value::Boolean(s.hotkeys.enabled));
+    for action in HotkeyAction::ALL {
+        let binding = s.hotkeys.binding(action).unwrap_or_default();
+        h.insert(action.key().into(), toml::Value::String(binding));
+    }
+    let b = section(raw, "behaviour");
+    b.insert("confirm_stop_stream".into(), toml::Value::Boolean(s.confirm_stop_stream));
+    b.insert("start_on_login".into(), toml::Value::Boolean(s.start_on_login));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("onair-config-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_missing_file_gives_defaults_and_no_warning() {
+        let loaded = SettingsFile::load(&temp_dir("missing").join("settings.toml"));
+        assert_eq!(loaded.settings, Settings::default());
+        assert!(loaded.warnings.is_empty());
+        assert!(!loaded.settings.hotkeys.enabled, "hotkeys are opt-in");
+    }
+
+    #[test]
+    fn save_then_load_round_trips_and_keeps_unknown_keys() {
+        let path = temp_dir("roundtrip").join("settings.toml");
+        std::fs::write(&path, "future_option = 3\n[obs]\nhost = \"studio\"\nfancy = \"keep me\"\n[window]\nx = 10\n").unwrap();
+        let mut loaded = SettingsFile::load(&path);
+        assert_eq!(loaded.settings.host, "studio");
+        let mut settings = loaded.settings.clone();
+        settings.port = 4456;
+        settings.notifications.insert("recording-paused".into(), false);
+        settings.confirm_stop_stream = true;
+        loaded.file.save(&settings).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("future_option = 3"), "{text}");
+        assert!(text.contains("fancy = \"keep me\""), "{text}");
+        assert!(text.contains("[window]"), "{text}");
+        let again = SettingsFile::load(&path);
+        assert_eq!(again.settings, settings);
+        assert!(again.warnings.is_empty(), "{:?}", again.warnings);
+        assert!(!text.to_lowercase().contains("password"));
+    }
+
+    #[test]
+    fn a_corrupt_file_is_kept_aside_reported_and_replaced_by_defaults() {
+        let dir = temp_dir("corrupt");
+        let path = dir.join("settings.toml");
+        std::fs::write(&path, "[obs\nhost = ").unwrap();
+        let loaded = SettingsFile::load(&path);
+        assert_eq!(loaded.settings, Settings::default());
+        assert_eq!(loaded.warnings.len(), 1);
+        assert!(loaded.warnings[0].contains("kept as"), "{:?}", loaded.warnings);
+        let aside: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        assert!(aside.iter().any(|n| n.starts_with("settings.toml.corrupt-")), "{aside:?}");
+        assert!(!path.exists(), "the broken file is moved, not left to be overwritten");
+        assert_eq!(std::fs::read_to_string(dir.join(&aside[0])).unwrap(), "[obs\nhost = ");
+    }
+
+    #[test]
+    fn bad_values_fall_back_one_by_one_with_the_key_named() {
+        let path = temp_dir("values").join("settings.toml");
+        std::fs::write(
+            &path,
+            "[obs]\nhost = \"ws://x\"\nport = 70000\n[notifications]\nlive = \"yes\"\nended = false\n[hotkeys]\ntoggle_stream = \"Ctrl+Banana\"\n",
+        )
+        .unwrap();
+        let loaded = SettingsFile::load(&path);
+        assert_eq!(loaded.settings.host, "localhost");
+        assert_eq!(loaded.settings.port, 4455);
+        assert!(loaded.settings.notification_enabled("live"));
+        assert!(!loaded.settings.notification_enabled("ended"));
+        let all = loaded.warnings.join("\n");
+        for key in ["obs.host", "obs.port", "notifications.live", "hotkeys.toggle_stream"] {
+            assert!(all.contains(key), "{key} in {all}");
+        }
+    }
+
+    #[test]
+    fn the_write_is_atomic_and_leaves_no_temporary_file() {
+        let dir = temp_dir("atomic");
+        let path = dir.join("nested").join("settings.toml");
+        write_atomically(&path, b"a = 1\n").unwrap();
+        write_atomically(&path, b"a = 2\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a = 2\n");
+        assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,221 @@
+//! Global hotkey bindings: which actions exist, their defaults, and checking
+//! what the user typed before anything is registered.
+//!
+//! Hotkeys are off until the user turns them on: a global grab steals the key
+//! from every other program, games and OBS included, and a streamer should choose
+//! that. The defaults use Ctrl+Alt+Shift with a letter, a chord that OBS (no
+//! default hotkeys), GNOME, KDE and common games leave free.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HotkeyAction {
+    ToggleStream,
+    ToggleRecording,
+    PauseRecording,
+    SaveReplay,
+    ToggleVirtualCamera,
+    PreviousScene,
+    NextScene,
+}
+
+impl HotkeyAction {
+    pub const ALL: [HotkeyAction; 7] = [
+        HotkeyAction::ToggleStream,
+        HotkeyAction::ToggleRecording,
+        HotkeyAction::PauseRecording,
+        HotkeyAction::SaveReplay,
+        HotkeyAction::ToggleVirtualCamera,
+        HotkeyAction::PreviousScene,
+        HotkeyAction::NextScene,
+    ];
+
+    /// The key in the settings file's `[hotkeys]` table.
+    pub fn key(self) -> &'static str {
+        match self {
+            HotkeyAction::ToggleStream => "toggle_stream",
+            HotkeyAction::ToggleRecording => "toggle_recording",
+            HotkeyAction::PauseRecording => "pause_recording",
+            HotkeyAction::SaveReplay => "save_replay",
+            HotkeyAction::ToggleVirtualCamera => "toggle_virtual_camera",
+            HotkeyAction::PreviousScene => "previous_scene",
+            HotkeyAction::NextScene => "next_scene",
+        }
+    }
+
+    /// How people call it.
+    pub fn label(self) -> &'static str {
+        match self {
+            HotkeyAction::ToggleStream => "Start/stop streaming",
+            HotkeyAction::ToggleRecording => "Start/stop recording",
+            HotkeyAction::PauseRecording => "Pause/resume recording",
+            HotkeyAction::SaveReplay => "Save replay",
+            HotkeyAction::ToggleVirtualCamera => "Start/stop virtual camera",
+            HotkeyAction::PreviousScene => "Previous scene",
+            HotkeyAction::NextScene => "Next scene",
+        }
+    }
+
+    pub fn default_binding(self) -> &'static str {
+        match self {
+            HotkeyAction::ToggleStream => "Ctrl+Alt+Shift+S",
+            HotkeyAction::ToggleRecording => "Ctrl+Alt+Shift+E",
+            HotkeyAction::PauseRecording => "Ctrl+Alt+Shift+P",
+            HotkeyAction::SaveReplay => "Ctrl+Alt+Shift+B",
+            HotkeyAction::ToggleVirtualCamera => "Ctrl+Alt+Shift+V",
+            HotkeyAction::PreviousScene => "Ctrl+Alt+Shift+PageUp",
+            HotkeyAction::NextScene => "Ctrl+Alt+Shift+PageDown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HotkeySettings {
+    pub enabled: bool,
+    /// `None` leaves the action unbound.
+    pub bindings: BTreeMap<HotkeyAction, Option<String>>,
+}
+
+impl Default for HotkeySettings {
+    fn default() -> Self {
+        HotkeySettings {
+            enabled: false,
+            bindings: HotkeyAction::ALL.iter().map(|a| (*a, Some(a.default_binding().to_string()))).collect(),
+        }
+    }
+}
+
+impl HotkeySettings {
+    pub fn binding(&self, action: HotkeyAction) -> Option<String> {
+        self.bindings.get(&action).cloned().unwrap_or_else(|| Some(action.default_binding().to_string()))
+    }
+
+    /// Bindings used by more than one action, as (binding, actions).
+    pub fn conflicts(&self) -> Vec<(String, Vec<HotkeyAction>)> {
+        let mut by_binding: BTreeMap<String, Vec<HotkeyAction>> = BTreeMap::new();
+        for action in HotkeyAction::ALL {
+            if let Some(binding) = self.binding(action) {
+                by_binding.entry(binding).or_default().push(action);
+            }
+        }
+        by_binding.into_iter().filter(|(_, actions)| actions.len() > 1).collect()
+    }
+}
+
+const NAMED_KEYS: [&str; 22] = [
+    "Space", "Enter", "Tab", "Backspace", "Delete", "Insert", "Home", "End", "PageUp", "PageDown", "Up", "Down", "Left",
+    "Right", "Minus", "Equal", "Comma", "Period", "Slash", "Semicolon", "Quote", "Backquote",
+];
+
+/// Checks and canonicalises an accelerator such as `ctrl+alt+shift+s` into
+/// `Ctrl+Alt+Shift+S`. At least one modifier is required (a bare key grabbed
+/// globally would stop the user from typing it), except for F13-F24.
+pub fn normalize(accelerator: &str) -> Result<String, String> {
+    let parts: Vec<&str> = accelerator.split('+').map(str::trim).collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!("{accelerator:?} is not a key combination like Ctrl+Alt+Shift+S"));
+    }
+    let (key, modifiers) = parts.split_last().ok_or_else(|| "the binding is empty".to_string())?;
+    let mut ctrl = false;
+    let mut alt = false;
+    let mut shift = false;
+    let mut super_key = false;
+    for modifier in modifiers {
+        match modifier.to_ascii_lowercase().as_str() {
+            "ctrl" | "control" | "commandorcontrol" | "cmdorctrl" => ctrl = true,
+            "alt" | "option" => alt = true,
+            "shift" => shift = true,
+            "super" | "meta" | "cmd" | "command" | "win" => super_key = true,
+            other => return Err(format!("{other:?} is not a modifier (use Ctrl, Alt, Shift or Super)")),
+        }
+    }
+    let key = canonical_key(key).ok_or_else(|| format!("{key:?} is not a key OnAir can bind"))?;
+    let is_high_function_key = key.strip_prefix('F').and_then(|n| n.parse::<u8>().ok()).is_some_and(|n| n >= 13);
+    if !(ctrl || alt || shift || super_key) && !is_high_function_key {
+        return Err(format!("{key} alone would stop you typing it anywhere; add Ctrl, Alt, Shift or Super"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (on, name) in [(ctrl, "Ctrl"), (alt, "Alt"), (shift, "Shift"), (super_key, "Super")] {
+        if on {
+            out.push(name.to_string());
+        }
+    }
+    out.push(key);
+    Ok(out.join("+"))
+}
+
+fn canonical_key(key: &str) -> Option<String> {
+    if key.len() == 1 {
+        let c = key.chars().next()?;
+        if c.is_ascii_alphanumeric() {
+            return Some(c.to_ascii_uppercase().to_string());
+        }
+        return None;
+    }
+    if let Some(n) = key.strip_prefix(['F', 'f']).and_then(|n| n.parse::<u8>().ok()) {
+        return (1..=24).contains(&n).then(|| format!("F{n}"));
+    }
+    NAMED_KEYS.iter().find(|k| k.eq_ignore_ascii_case(key)).map(|k| k.to_string())
+}
+
+/// Why global hotkeys cannot work in this session, if they cannot: on Wayland
+/// no application may grab keys.
+pub fn grabbing_unavailable(session_type: Option<&str>, wayland_display: Option<&str>) -> Option<String> {
+    let wayland = session_type.is_some_and(|t| t.eq_ignore_ascii_case("wayland")) || wayland_display.is_some_and(|d| !d.is_empty());
+    wayland.then(|| {
+        "global hotkeys cannot be grabbed on Wayland; bind commands such as `onair stream toggle` in your desktop's keyboard settings instead".to_string()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accelerators_are_canonicalised() {
+        assert_eq!(normalize("ctrl+alt+shift+s").unwrap(), "Ctrl+Alt+Shift+S");
+        assert_eq!(normalize("Shift + Control + pageup").unwrap(), "Ctrl+Shift+PageUp");
+        assert_eq!(normalize("super+f5").unwrap(), "Super+F5");
+        assert_eq!(normalize("F13").unwrap(), "F13");
+    }
+
+    #[test]
+    fn bad_accelerators_say_why() {
+        assert!(normalize("S").unwrap_err().contains("add Ctrl"));
+        assert!(normalize("Ctrl+Banana").unwrap_err().contains("not a key"));
+        assert!(normalize("Hyper+S").unwrap_err().contains("not a modifier"));
+        assert!(normalize("Ctrl++").is_err());
+        assert!(normalize("").is_err());
+    }
+
+    #[test]
+    fn defaults_are_valid_distinct_and_off() {
+        let settings = HotkeySettings::default();
+        assert!(!settings.enabled);
+        assert!(settings.conflicts().is_empty());
+        for action in HotkeyAction::ALL {
+            assert_eq!(normalize(action.default_binding()).unwrap(), action.default_binding());
+        }
+    }
+
+    #[test]
+    fn conflicts_are_found() {
+        let mut settings = HotkeySettings::default();
+        settings.bindings.insert(HotkeyAction::SaveReplay, Some("Ctrl+Alt+Shift+S".into()));
+        assert_eq!(
+            settings.conflicts(),
+            vec![("Ctrl+Alt+Shift+S".to_string(), vec![HotkeyAction::ToggleStream, HotkeyAction::SaveReplay])]
+        );
+    }
+
+    #[test]
+    fn wayland_is_detected() {
+        assert!(grabbing_unavailable(Some("wayland"), None).is_some());
+        assert!(grabbing_unavailable(Some("x11"), Some("wayland-0")).is_some());
+        assert!(grabbing_unavailable(Some("x11"), None).is_none());
+        assert!(grabbing_unavailable(None, None).is_none());
+    }
+}

@@ -1,0 +1,411 @@
+//! The tray menu as data: a pure function from the state to the rows and items
+//! the menu shows, compared with `==` in tests and rendered by the tray.
+//!
+//! Linux tray hosts show no tooltip and send no clicks on the icon, so the
+//! first rows carry the state in words. Items that cannot act now are disabled,
+//! never hidden, so the menu keeps its shape and the user sees why.
+
+use crate::state::{ConnectionState, OutputActivity, RecordingState, State, StreamState};
+use crate::text;
+
+/// What a menu item does when clicked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MenuAction {
+    ToggleStream,
+    ToggleRecording,
+    TogglePause,
+    SaveReplay,
+    ToggleVirtualCamera,
+    SwitchScene(String),
+    Reconnect,
+    OpenWindow,
+    OpenSettings,
+    Quit,
+}
+
+impl MenuAction {
+    /// A stable id for the toolkit's menu item.
+    pub fn id(&self) -> String {
+        match self {
+            MenuAction::ToggleStream => "stream".into(),
+            MenuAction::ToggleRecording => "record".into(),
+            MenuAction::TogglePause => "pause".into(),
+            MenuAction::SaveReplay => "replay-save".into(),
+            MenuAction::ToggleVirtualCamera => "vcam".into(),
+            MenuAction::SwitchScene(name) => format!("scene:{name}"),
+            MenuAction::Reconnect => "reconnect".into(),
+            MenuAction::OpenWindow => "open".into(),
+            MenuAction::OpenSettings => "settings".into(),
+            MenuAction::Quit => "quit".into(),
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<MenuAction> {
+        if let Some(name) = id.strip_prefix("scene:") {
+            return Some(MenuAction::SwitchScene(name.to_string()));
+        }
+        Some(match id {
+            "stream" => MenuAction::ToggleStream,
+            "record" => MenuAction::ToggleRecording,
+            "pause" => MenuAction::TogglePause,
+            "replay-save" => MenuAction::SaveReplay,
+            "vcam" => MenuAction::ToggleVirtualCamera,
+            "reconnect" => MenuAction::Reconnect,
+            "open" => MenuAction::OpenWindow,
+            "settings" => MenuAction::OpenSettings,
+            "quit" => MenuAction::Quit,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MenuEntry {
+    /// A disabled row that tells the state; `id` keeps it in place across updates.
+    Info { id: &'static str, label: String },
+    Item { action: MenuAction, label: String, enabled: bool },
+    Check { action: MenuAction, label: String, checked: bool, enabled: bool },
+    Submenu { id: &'static str, label: String, enabled: bool, entries: Vec<MenuEntry> },
+    Separator,
+}
+
+/// Things the menu shows that are not OBS's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MenuContext {
+    /// A first press on "Stop Streaming" is waiting for its confirming second press.
+    pub stop_armed: bool,
+}
+
+/// The whole menu for this state.
+pub fn menu_model(state: &State, context: &MenuContext, now_ms: u64) -> Vec<MenuEntry> {
+    let mut entries = Vec::new();
+    let obs = state.obs.as_ref();
+    match obs {
+        None => entries.push(Info { id: "status", label: text::connection_line(state) }),
+        Some(obs) => {
+            entries.push(Info { id: "status", label: text::stream_line(obs, now_ms) });
+            if let Some(line) = text::recording_line(obs, now_ms) {
+                entries.push(Info { id: "recording", label: line });
+            }
+            if let Some(scene) = &obs.program_scene {
+                entries.push(Info { id: "scene", label: format!("Scene: {scene}") });
+            }
+        }
+    }
+    entries.push(MenuEntry::Separator);
+
+    let stream = obs.map(|o| &o.stream);
+    let (label, enabled) = match stream {
+        None => ("Start Streaming".to_string(), false),
+        Some(StreamState::Offline) => ("Start Streaming".to_string(), true),
+        Some(StreamState::Starting) => ("Starting Stream…".to_string(), false),
+        Some(StreamState::Stopping { .. }) => ("Stopping Stream…".to_string(), false),
+        Some(StreamState::Live { .. } | StreamState::Reconnecting { .. }) if context.stop_armed => {
+            ("Press Again to Stop Streaming".to_string(), true)
+        }
+        Some(StreamState::Live { .. } | StreamState::Reconnecting { .. }) => ("Stop Streaming".to_string(), true),
+    };
+    entries.push(Item { action: MenuAction::ToggleStream, label, enabled });
+
+    let recording = obs.map(|o| &o.recording);
+    let (label, enabled) = match recording {
+        None => ("Start Recording", false),
+        Some(RecordingState::Off) => ("Start Recording", true),
+        Some(RecordingState::Starting) => ("Starting Recording…", false),
+        Some(RecordingState::Stopping { .. }) => ("Stopping Recording…", false),
+        Some(RecordingState::Recording { .. } | RecordingState::Paused { .. }) => ("Stop Recording", true),
+    };
+    entries.push(Item { action: MenuAction::ToggleRecording, label: label.into(), enabled });
+    let (label, enabled) = match recording {
+        Some(RecordingState::Paused { .. }) => ("Resume Recording", true),
+        Some(RecordingState::Recording { .. }) => ("Pause Recording", true),
+        _ => ("Pause Recording", false),
+    };
+    entries.push(Item { action: MenuAction::TogglePause, label: label.into(), enabled });
+
+    let replay_on = obs.is_some_and(|o| o.replay_buffer.is_on());
+    entries.push(Item { action: MenuAction::SaveReplay, label: "Save Replay".into(), enabled: replay_on });
+
+    let (label, enabled) = match obs.map(|o| o.virtual_camera) {
+        Some(OutputActivity::On) => ("Stop Virtual Camera", true),
+        Some(OutputActivity::Off) => ("Start Virtual Camera", true),
+        Some(OutputActivity::Starting) => ("Starting Virtual Camera…", false),
+        Some(OutputActivity::Stopping) => ("Stopping Virtual Camera…", false),
+        Some(OutputActivity::Unavailable) | None => ("Start Virtual Camera", false),
+    };
+    entries.push(Item { action: MenuAction::ToggleVirtualCamera, label: label.into(), enabled });
+
+    let scenes: Vec<MenuEntry> = obs
+        .map(|o| {
+            o.scenes
+                .iter()
+                .map(|name| Check {
+                    action: MenuAction::SwitchScene(name.clone()),
+                    label: name.clone(),
+                    checked: o.program_scene.as_deref() == Some(name.as_str()),
+                    enabled: !o.scene_collection_changing,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    entries.push(MenuEntry::Submenu { id: "scenes", label: "Scenes".into(), enabled: !scenes.is_empty(), entries: scenes });
+    entries.push(MenuEntry::Separator);
+
+    if obs.is_none() {
+        let label = match &state.connection {
+            ConnectionState::AuthFailed { .. } | ConnectionState::SessionInvalidated { .. } => "Try Again",
+            _ => "Reconnect Now",
+        };
+        let enabled = !matches!(state.connection, ConnectionState::InvalidSettings { .. } | ConnectionState::Stopped);
+        entries.push(Item { action: MenuAction::Reconnect, label: label.into(), enabled });
+    }
+    entries.push(Item { action: MenuAction::OpenWindow, label: "Open OnAir".into(), enabled: true });
+    entries.push(Item { action: MenuAction::OpenSettings, label: "Settings…".into(), enabled: true });
+    entries.push(MenuEntry::Separator);
+    entries.push(Item { action: MenuAction::Quit, label: "Quit OnAir".into(), enabled: true });
+    entries
+}
+
+use MenuEntry::{Check, Info, Item};
+
+/// Which tray icon shows this state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrayIcon {
+    NotConnected,
+    Offline,
+    Live,
+    Reconnecting,
+    Recording,
+    LiveRecording,
+    Error,
+}
+
+impl TrayIcon {
+    /// The file stem in `icons/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TrayIcon::NotConnected => "tray-not-connected",
+            TrayIcon::Offline => "tray-offline",
+            TrayIcon::Live => "tray-live",
+            TrayIcon::Reconnecting => "tray-reconnecting",
+            TrayIcon::Recording => "tray-recording",
+            TrayIcon::LiveRecording => "tray-live-recording",
+            TrayIcon::Error => "tray-error",
+        }
+    }
+}
+
+pub fn tray_icon(state: &State) -> TrayIcon {
+    let Some(obs) = &state.obs else {
+        return if state.connection.needs_user() { TrayIcon::Error } else { TrayIcon::NotConnected };
+    };
+    let recording = obs.recording.is_active();
+    match (&obs.stream, recording) {
+        (StreamState::Reconnecting { .. }, _) => TrayIcon::Reconnecting,
+        (StreamState::Live { .. }, true) => TrayIcon::LiveRecording,
+        (StreamState::Live { .. }, false) => TrayIcon::Live,
+        (_, true) => TrayIcon::Recording,
+        _ => TrayIcon::Offline,
+    }
+}
+
+/// Whether the menu's words change with the clock (so it needs a tick).
+pub fn has_running_clock(state: &State) -> bool {
+    state.obs.as_ref().is_some_and(|o| o.stream.is_on_air() || matches!(o.recording, RecordingState::Recording { .. }))
+}
+
+/// Stopping a live stream can require a second press within a few seconds.
+#[derive(Debug, Default, Clone)]
+pub struct StopGuard {
+    armed_at_ms: Option<u64>,
+}
+
+/// What a press on "toggle stream" should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopDecision {
+    /// Send the toggle to OBS.
+    Toggle,
+    /// Wait for a confirming second press.
+    Armed,
+}
+
+impl StopGuard {
+    pub const WINDOW_MS: u64 = 3_000;
+
+    pub fn press(&mut self, confirm_required: bool, stream_on_air: bool, now_ms: u64) -> StopDecision {
+        if !confirm_required || !stream_on_air {
+            self.armed_at_ms = None;
+            return StopDecision::Toggle;
+        }
+        match self.armed_at_ms.take() {
+            Some(armed) if now_ms.saturating_sub(armed) <= Self::WINDOW_MS => StopDecision::Toggle,
+            _ => {
+                self.armed_at_ms = Some(now_ms);
+                StopDecision::Armed
+            }
+        }
+    }
+
+    pub fn is_armed(&self, now_ms: u64) -> bool {
+        self.armed_at_ms.is_some_and(|armed| now_ms.saturating_sub(armed) <= Self::WINDOW_MS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{ObsStatus, OutputActivity};
+
+    fn state(obs: Option<ObsStatus>, connection: ConnectionState) -> State {
+        State { target: "localhost:4455".into(), connection, obs }
+    }
+
+    fn offline() -> ObsStatus {
+        ObsStatus {
+            stream: StreamState::Offline,
+            recording: RecordingState::Off,
+            replay_buffer: OutputActivity::Unavailable,
+            virtual_camera: OutputActivity::Off,
+            program_scene: Some("Scene".into()),
+            scenes: vec!["Scene".into(), "Gameplay".into()],
+            studio_mode: false,
+            stream_health: None,
+            stats: None,
+            scene_collection_changing: false,
+        }
+    }
+
+    fn connected() -> ConnectionState {
+        ConnectionState::Connected { obs_version: "29.0.2".into(), websocket_version: "5.1.0".into() }
+    }
+
+    fn item(action: MenuAction, label: &str, enabled: bool) -> MenuEntry {
+        Item { action, label: label.into(), enabled }
+    }
+
+    #[test]
+    fn waiting_for_obs_says_where_and_disables_controls() {
+        let s = state(None, ConnectionState::WaitingForObs { reason: "refused".into() });
+        let menu = menu_model(&s, &MenuContext::default(), 0);
+        assert_eq!(
+            menu,
+            vec![
+                Info { id: "status", label: "Waiting for OBS at localhost:4455".into() },
+                MenuEntry::Separator,
+                item(MenuAction::ToggleStream, "Start Streaming", false),
+                item(MenuAction::ToggleRecording, "Start Recording", false),
+                item(MenuAction::TogglePause, "Pause Recording", false),
+                item(MenuAction::SaveReplay, "Save Replay", false),
+                item(MenuAction::ToggleVirtualCamera, "Start Virtual Camera", false),
+                MenuEntry::Submenu { id: "scenes", label: "Scenes".into(), enabled: false, entries: vec![] },
+                MenuEntry::Separator,
+                item(MenuAction::Reconnect, "Reconnect Now", true),
+                item(MenuAction::OpenWindow, "Open OnAir", true),
+                item(MenuAction::OpenSettings, "Settings…", true),
+                MenuEntry::Separator,
+                item(MenuAction::Quit, "Quit OnAir", true),
+            ]
+        );
+        assert_eq!(tray_icon(&s), TrayIcon::NotConnected);
+    }
+
+    #[test]
+    fn offline_enables_start_and_checks_the_current_scene() {
+        let s = state(Some(offline()), connected());
+        let menu = menu_model(&s, &MenuContext::default(), 0);
+        assert_eq!(menu[0], Info { id: "status", label: "Offline".into() });
+        assert_eq!(menu[1], Info { id: "scene", label: "Scene: Scene".into() });
+        assert!(menu.contains(&item(MenuAction::ToggleStream, "Start Streaming", true)));
+        assert!(menu.contains(&MenuEntry::Submenu {
+            id: "scenes",
+            label: "Scenes".into(),
+            enabled: true,
+            entries: vec![
+                Check { action: MenuAction::SwitchScene("Scene".into()), label: "Scene".into(), checked: true, enabled: true },
+                Check { action: MenuAction::SwitchScene("Gameplay".into()), label: "Gameplay".into(), checked: false, enabled: true },
+            ]
+        }));
+        assert!(!menu.iter().any(|e| matches!(e, Item { action: MenuAction::Reconnect, .. })));
+        assert_eq!(tray_icon(&s), TrayIcon::Offline);
+    }
+
+    #[test]
+    fn live_and_recording_rows_read_at_a_glance() {
+        let mut obs = offline();
+        obs.stream = StreamState::Live { since_ms: 0 };
+        obs.recording = RecordingState::Recording { since_ms: 60_000 };
+        obs.replay_buffer = OutputActivity::On;
+        let s = state(Some(obs), connected());
+        let menu = menu_model(&s, &MenuContext::default(), 3_723_000);
+        assert_eq!(menu[0], Info { id: "status", label: "● LIVE 01:02:03".into() });
+        assert_eq!(menu[1], Info { id: "recording", label: "Recording 01:01:03".into() });
+        assert!(menu.contains(&item(MenuAction::ToggleStream, "Stop Streaming", true)));
+        assert!(menu.contains(&item(MenuAction::ToggleRecording, "Stop Recording", true)));
+        assert!(menu.contains(&item(MenuAction::TogglePause, "Pause Recording", true)));
+        assert!(menu.contains(&item(MenuAction::SaveReplay, "Save Replay", true)));
+        assert_eq!(tray_icon(&s), TrayIcon::LiveRecording);
+        assert!(has_running_clock(&s));
+    }
+
+    #[test]
+    fn transitions_disable_the_item_that_is_moving() {
+        let mut obs = offline();
+        obs.stream = StreamState::Starting;
+        obs.recording = RecordingState::Paused { since_ms: 0 };
+        let menu = menu_model(&state(Some(obs), connected()), &MenuContext::default(), 0);
+        assert!(menu.contains(&item(MenuAction::ToggleStream, "Starting Stream…", false)));
+        assert!(menu.contains(&item(MenuAction::TogglePause, "Resume Recording", true)));
+    }
+
+    #[test]
+    fn a_rejected_password_shows_the_error_icon_and_try_again() {
+        let s = state(None, ConnectionState::AuthFailed { message: "OBS rejected the password".into() });
+        let menu = menu_model(&s, &MenuContext::default(), 0);
+        assert_eq!(menu[0], Info { id: "status", label: "OBS rejected the password".into() });
+        assert!(menu.contains(&item(MenuAction::Reconnect, "Try Again", true)));
+        assert_eq!(tray_icon(&s), TrayIcon::Error);
+    }
+
+    #[test]
+    fn reconnecting_has_its_own_icon() {
+        let mut obs = offline();
+        obs.stream = StreamState::Reconnecting { live_since_ms: 0, since_ms: 1 };
+        assert_eq!(tray_icon(&state(Some(obs), connected())), TrayIcon::Reconnecting);
+    }
+
+    #[test]
+    fn stopping_can_require_a_second_press_within_the_window() {
+        let mut guard = StopGuard::default();
+        assert_eq!(guard.press(false, true, 0), StopDecision::Toggle, "no confirmation by default");
+        assert_eq!(guard.press(true, false, 0), StopDecision::Toggle, "starting never needs confirmation");
+        assert_eq!(guard.press(true, true, 1_000), StopDecision::Armed);
+        assert!(guard.is_armed(2_000));
+        assert_eq!(guard.press(true, true, 2_500), StopDecision::Toggle);
+        assert_eq!(guard.press(true, true, 10_000), StopDecision::Armed);
+        assert!(!guard.is_armed(20_000));
+        assert_eq!(guard.press(true, true, 20_000), StopDecision::Armed, "a late second press arms again");
+        let mut obs = offline();
+        obs.stream = StreamState::Live { since_ms: 0 };
+        let menu = menu_model(&state(Some(obs), connected()), &MenuContext { stop_armed: true }, 0);
+        assert!(menu.contains(&item(MenuAction::ToggleStream, "Press Again to Stop Streaming", true)));
+    }
+
+    #[test]
+    fn action_ids_round_trip() {
+        for action in [
+            MenuAction::ToggleStream,
+            MenuAction::ToggleRecording,
+            MenuAction::TogglePause,
+            MenuAction::SaveReplay,
+            MenuAction::ToggleVirtualCamera,
+            MenuAction::SwitchScene("Just: Chatting".into()),
+            MenuAction::Reconnect,
+            MenuAction::OpenWindow,
+            MenuAction::OpenSettings,
+            MenuAction::Quit,
+        ] {
+            assert_eq!(MenuAction::from_id(&action.id()), Some(action));
+        }
+        assert_eq!(MenuAction::from_id("nonsense"), None);
+    }
+}

@@ -1,0 +1,76 @@
+//! Starting the tray app from the command line: settings, password, logging,
+//! then the GUI. Everything that can go wrong here becomes a message and a
+//! default, never a refusal to start: OnAir must not get in the way.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use onair_engine::cli::Cli;
+use onair_engine::config::SettingsFile;
+use onair_engine::secrets::{FallbackStore, PasswordStore};
+use onair_engine::settings::{Password, Target};
+
+use crate::core::{run, AppOptions};
+use crate::keyring_store::KeyringStore;
+use crate::logging;
+
+pub fn start(cli: Cli) -> ExitCode {
+    let log_path = logging::init();
+    tracing::info!(log = ?log_path, "OnAir starting");
+    let path = cli.config.clone().or_else(SettingsFile::default_path);
+    let (mut settings, mut warnings) = match &path {
+        Some(path) => {
+            let loaded = SettingsFile::load(path);
+            (loaded.settings, loaded.warnings)
+        }
+        None => (Default::default(), vec!["no config directory on this system; using default settings".to_string()]),
+    };
+    // Flags override the file for this run only.
+    if let Some(host) = &cli.host {
+        settings.host = host.clone();
+    }
+    let port = cli.port.unwrap_or(i64::from(settings.port));
+    let target = Target::new(&settings.host, port);
+    if let Err(e) = &target {
+        warnings.push(format!("invalid connection settings: {e}"));
+    }
+    let store = FallbackStore::new(KeyringStore);
+    let password = match password_from_environment(&cli) {
+        Some(p) => Some(p),
+        None => target.as_ref().ok().and_then(|t| match store.get(t) {
+            Ok(p) => p,
+            Err(e) => {
+                warnings.push(format!("cannot read the stored password: {e}"));
+                None
+            }
+        }),
+    };
+    let options = AppOptions {
+        settings,
+        warnings,
+        target,
+        password,
+        keyring_problem: store.degraded(),
+        show_window: cli.show,
+    };
+    match run(tauri::Builder::default(), options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "OnAir could not start");
+            eprintln!("onair: cannot start the tray app: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--password-stdin`, then `ONAIR_PASSWORD`.
+fn password_from_environment(cli: &Cli) -> Option<Password> {
+    let given = if cli.password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).ok()?;
+        Some(line.trim_end_matches(['\r', '\n']).to_string())
+    } else {
+        std::env::var("ONAIR_PASSWORD").ok()
+    };
+    given.filter(|p| !p.is_empty()).map(Password::new)
+}

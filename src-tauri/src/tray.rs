@@ -1,0 +1,254 @@
+//! The tray icon and its menu, rendered from the engine's pure menu model.
+//!
+//! When only words, enabled flags or checks change (the LIVE clock ticking),
+//! the existing items are updated in place, so the rows update while the menu
+//! is open; a new shape (a scene added, connected or not) rebuilds the menu.
+
+use std::collections::HashMap;
+
+use onair_engine::menu::{MenuEntry, TrayIcon};
+use tauri::image::Image;
+use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::tray::{TrayIcon as TauriTrayIcon, TrayIconBuilder};
+use tauri::{AppHandle, Runtime};
+
+/// Where the tray is drawn; the app core only knows this trait.
+pub trait TrayView: Send {
+    fn render(&mut self, icon: TrayIcon, menu: &[MenuEntry]);
+}
+
+pub const TRAY_ID: &str = "onair";
+
+fn icon_bytes(icon: TrayIcon) -> &'static [u8] {
+    match icon {
+        TrayIcon::NotConnected => include_bytes!("../../icons/tray-not-connected.png"),
+        TrayIcon::Offline => include_bytes!("../../icons/tray-offline.png"),
+        TrayIcon::Live => include_bytes!("../../icons/tray-live.png"),
+        TrayIcon::Reconnecting => include_bytes!("../../icons/tray-reconnecting.png"),
+        TrayIcon::Recording => include_bytes!("../../icons/tray-recording.png"),
+        TrayIcon::LiveRecording => include_bytes!("../../icons/tray-live-recording.png"),
+        TrayIcon::Error => include_bytes!("../../icons/tray-error.png"),
+    }
+}
+
+pub fn icon_image(icon: TrayIcon) -> Option<Image<'static>> {
+    match Image::from_bytes(icon_bytes(icon)) {
+        Ok(image) => Some(image),
+        Err(e) => {
+            tracing::error!(icon = icon.name(), error = %e, "cannot decode a tray icon");
+            None
+        }
+    }
+}
+
+/// An item that can be updated in place.
+enum Live<R: Runtime> {
+    Item(MenuItem<R>),
+    Check(CheckMenuItem<R>),
+    Submenu(Submenu<R>),
+}
+
+/// The shape of a menu: what would force a rebuild if it changed.
+fn shape(entries: &[MenuEntry]) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in entries {
+        match entry {
+            MenuEntry::Info { id, .. } => out.push(format!("info:{id}")),
+            MenuEntry::Item { action, .. } => out.push(format!("item:{}", action.id())),
+            MenuEntry::Check { action, .. } => out.push(format!("check:{}", action.id())),
+            MenuEntry::Submenu { id, entries, .. } => {
+                out.push(format!("submenu:{id}["));
+                out.extend(shape(entries));
+                out.push("]".into());
+            }
+            MenuEntry::Separator => out.push("-".into()),
+        }
+    }
+    out
+}
+
+pub struct TauriTray<R: Runtime> {
+    app: AppHandle<R>,
+    tray: Option<TauriTrayIcon<R>>,
+    icon: Option<TrayIcon>,
+    shape: Vec<String>,
+    items: HashMap<String, Live<R>>,
+}
+
+impl<R: Runtime> TauriTray<R> {
+    pub fn new(app: AppHandle<R>) -> TauriTray<R> {
+        TauriTray { app, tray: None, icon: None, shape: Vec::new(), items: HashMap::new() }
+    }
+
+    fn build_menu(&mut self, entries: &[MenuEntry]) -> tauri::Result<Menu<R>> {
+        self.items.clear();
+        let built = self.build_entries(entries)?;
+        let refs: Vec<&dyn IsMenuItem<R>> = built.iter().map(|b| b.as_ref()).collect();
+        Menu::with_items(&self.app, &refs)
+    }
+
+    fn build_entries(&mut self, entries: &[MenuEntry]) -> tauri::Result<Vec<Box<dyn IsMenuItem<R>>>> {
+        let mut built: Vec<Box<dyn IsMenuItem<R>>> = Vec::new();
+        for entry in entries {
+            match entry {
+                MenuEntry::Info { id, label } => {
+                    let key = format!("info:{id}");
+                    let item = MenuItem::with_id(&self.app, key.clone(), label, false, None::<&str>)?;
+                    self.items.insert(key, Live::Item(item.clone()));
+                    built.push(Box::new(item));
+                }
+                MenuEntry::Item { action, label, enabled } => {
+                    let item = MenuItem::with_id(&self.app, action.id(), label, *enabled, None::<&str>)?;
+                    self.items.insert(action.id(), Live::Item(item.clone()));
+                    built.push(Box::new(item));
+                }
+                MenuEntry::Check { action, label, checked, enabled } => {
+                    let item = CheckMenuItem::with_id(&self.app, action.id(), label, *enabled, *checked, None::<&str>)?;
+                    self.items.insert(action.id(), Live::Check(item.clone()));
+                    built.push(Box::new(item));
+                }
+                MenuEntry::Submenu { id, label, enabled, entries } => {
+                    let children = self.build_entries(entries)?;
+                    let refs: Vec<&dyn IsMenuItem<R>> = children.iter().map(|b| b.as_ref()).collect();
+                    let submenu = Submenu::with_id_and_items(&self.app, *id, label, *enabled, &refs)?;
+                    self.items.insert(format!("submenu:{id}"), Live::Submenu(submenu.clone()));
+                    built.push(Box::new(submenu));
+                }
+                MenuEntry::Separator => built.push(Box::new(PredefinedMenuItem::separator(&self.app)?)),
+            }
+        }
+        Ok(built)
+    }
+
+    fn update_in_place(&self, entries: &[MenuEntry]) -> tauri::Result<()> {
+        for entry in entries {
+            match entry {
+                MenuEntry::Info { id, label } => {
+                    if let Some(Live::Item(item)) = self.items.get(&format!("info:{id}")) {
+                        if item.text()? != *label {
+                            item.set_text(label)?;
+                        }
+                    }
+                }
+                MenuEntry::Item { action, label, enabled } => {
+                    if let Some(Live::Item(item)) = self.items.get(&action.id()) {
+                        if item.text()? != *label {
+                            item.set_text(label)?;
+                        }
+                        if item.is_enabled()? != *enabled {
+                            item.set_enabled(*enabled)?;
+                        }
+                    }
+                }
+                MenuEntry::Check { action, label, checked, enabled } => {
+                    if let Some(Live::Check(item)) = self.items.get(&action.id()) {
+                        if item.text()? != *label {
+                            item.set_text(label)?;
+                        }
+                        if item.is_checked()? != *checked {
+                            item.set_checked(*checked)?;
+                        }
+                        if item.is_enabled()? != *enabled {
+                            item.set_enabled(*enabled)?;
+                        }
+                    }
+                }
+                MenuEntry::Submenu { id, label, enabled, entries } => {
+                    if let Some(Live::Submenu(submenu)) = self.items.get(&format!("submenu:{id}")) {
+                        if submenu.text()? != *label {
+                            submenu.set_text(label)?;
+                        }
+                        if submenu.is_enabled()? != *enabled {
+                            submenu.set_enabled(*enabled)?;
+                        }
+                    }
+                    self.update_in_place(entries)?;
+                }
+                MenuEntry::Separator => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn try_render(&mut self, icon: TrayIcon, entries: &[MenuEntry]) -> tauri::Result<()> {
+        let new_shape = shape(entries);
+        match &self.tray {
+            None => {
+                let menu = self.build_menu(entries)?;
+                let mut builder = TrayIconBuilder::with_id(TRAY_ID).menu(&menu).tooltip("OnAir");
+                if let Some(image) = icon_image(icon) {
+                    builder = builder.icon(image);
+                }
+                self.tray = Some(builder.build(&self.app)?);
+                self.icon = Some(icon);
+                self.shape = new_shape;
+                return Ok(());
+            }
+            Some(_) if new_shape != self.shape => {
+                let menu = self.build_menu(entries)?;
+                if let Some(tray) = &self.tray {
+                    tray.set_menu(Some(menu))?;
+                }
+                self.shape = new_shape;
+            }
+            Some(_) => self.update_in_place(entries)?,
+        }
+        if self.icon != Some(icon) {
+            if let (Some(tray), Some(image)) = (&self.tray, icon_image(icon)) {
+                tray.set_icon(Some(image))?;
+            }
+            self.icon = Some(icon);
+        }
+        Ok(())
+    }
+}
+
+impl<R: Runtime> TrayView for TauriTray<R> {
+    fn render(&mut self, icon: TrayIcon, menu: &[MenuEntry]) {
+        if let Err(e) = self.try_render(icon, menu) {
+            tracing::error!(error = %e, "cannot update the tray");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onair_engine::menu::MenuAction;
+
+    #[test]
+    fn every_tray_icon_decodes() {
+        for icon in [
+            TrayIcon::NotConnected,
+            TrayIcon::Offline,
+            TrayIcon::Live,
+            TrayIcon::Reconnecting,
+            TrayIcon::Recording,
+            TrayIcon::LiveRecording,
+            TrayIcon::Error,
+        ] {
+            let image = icon_image(icon).unwrap_or_else(|| panic!("{} decodes", icon.name()));
+            assert!(image.width() >= 16 && image.height() >= 16);
+        }
+    }
+
+    #[test]
+    fn words_do_not_change_the_shape_but_a_new_scene_does() {
+        let menu = |label: &str, scenes: &[&str]| {
+            vec![
+                MenuEntry::Info { id: "status", label: label.into() },
+                MenuEntry::Submenu {
+                    id: "scenes",
+                    label: "Scenes".into(),
+                    enabled: true,
+                    entries: scenes
+                        .iter()
+                        .map(|s| MenuEntry::Check { action: MenuAction::SwitchScene(s.to_string()), label: s.to_string(), checked: false, enabled: true })
+                        .collect(),
+                },
+            ]
+        };
+        assert_eq!(shape(&menu("● LIVE 00:00:01", &["A"])), shape(&menu("● LIVE 00:00:02", &["A"])));
+        assert_ne!(shape(&menu("● LIVE 00:00:01", &["A"])), shape(&menu("● LIVE 00:00:01", &["A", "B"])));
+    }
+}
