@@ -3,10 +3,19 @@
 # Usage: scripts/deps.sh run|test
 set -euo pipefail
 
-want=(ca-certificates pkg-config gcc)
+# Building the Tauri app (WebKitGTK, GTK, the tray's appindicator, xdo for
+# hotkeys, libdbus for the Secret Service); the tray dlopens the runtime
+# libayatana-appindicator3-1 and panics without it.
+want=(ca-certificates build-essential pkg-config libssl-dev libdbus-1-dev
+      libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libsoup-3.0-dev
+      libayatana-appindicator3-dev libayatana-appindicator3-1 libxdo-dev)
 if [ "${1:-run}" = test ]; then
-  # Real OBS headless, a loopback RTMP ingest, a private D-Bus session.
-  want+=(obs-studio xvfb xauth nginx-light libnginx-mod-rtmp dbus procps)
+  # Real OBS headless, a loopback RTMP ingest, and a private desktop session:
+  # display, D-Bus, a notification server, a Secret Service, key presses, and a
+  # reference AppIndicator for the dbusmenu harness's own test.
+  want+=(obs-studio xvfb xauth nginx-light libnginx-mod-rtmp dbus dbus-x11 procps
+         dunst gnome-keyring libsecret-tools xdotool libnotify-bin
+         python3-gi gir1.2-ayatanaappindicator3-0.1 gir1.2-gtk-3.0)
 fi
 
 missing=()

@@ -73,6 +73,7 @@ pub fn run<R: Runtime>(builder: tauri::Builder<R>, options: AppOptions) -> tauri
         )
         .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
         .on_menu_event(move |_app, event| {
+            tracing::debug!(id = event.id().as_ref(), "menu clicked");
             // Rows that only show state have ids no action has.
             if let Some(action) = MenuAction::from_id(event.id().as_ref()) {
                 let _ = menu_tx.try_send(AppCommand::Menu(action));

@@ -88,7 +88,7 @@ async fn main() {
     // 3. Memory of the watcher holding a session through a live stream.
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--release", "-p", "onair-engine", "--bin", "onair"])
+        .args(["build", "--quiet", "--release", "-p", "onair", "--bin", "onair"])
         .current_dir(&root)
         .status()
         .expect("cargo build --release");

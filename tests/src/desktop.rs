@@ -276,7 +276,16 @@ impl Desktop {
     /// Whether some connection owns `name` on this desktop's bus right now.
     pub async fn name_has_owner(&self, name: &str) -> Result<bool, String> {
         let reply = self
-            .busctl_json(&["call", "--", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner", "s", name])
+            .busctl_json(&[
+                "call",
+                "--",
+                "org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus",
+                "NameHasOwner",
+                "s",
+                name,
+            ])
             .await?;
         reply["data"][0].as_bool().ok_or_else(|| format!("NameHasOwner({name}): unexpected reply {reply}"))
     }
@@ -297,7 +306,11 @@ impl Desktop {
         let started = Instant::now();
         loop {
             if let Some(status) = self.dunst.as_mut().and_then(Group::exit_status) {
-                return Err(format!("dunst exited during startup ({status}); log {}:\n{}", log.display(), tail(&log, 20)));
+                return Err(format!(
+                    "dunst exited during startup ({status}); log {}:\n{}",
+                    log.display(),
+                    tail(&log, 20)
+                ));
             }
             if self.name_has_owner(NOTIFICATIONS).await? {
                 return Ok(());
@@ -365,7 +378,7 @@ impl Desktop {
         let out = run(cmd, None, "xdotool key").await?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         // xdotool exits 0 even for an unknown key name; it says so on stderr.
-        if out.status.success() && !stderr.contains("(symbol) failed") {
+        if out.status.success() && !stderr.contains("No such key name") {
             Ok(())
         } else {
             Err(format!("xdotool key {keys} failed ({}): {}", out.status, stderr.trim()))
@@ -393,7 +406,14 @@ impl Desktop {
     /// Ok(Ok(found)), Ok(Err(why not yet)), or Err(bus trouble).
     async fn try_find_menu(&self, pid: u32) -> Result<Result<(String, String), String>, String> {
         let names = self
-            .busctl_json(&["call", "--", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ListNames"])
+            .busctl_json(&[
+                "call",
+                "--",
+                "org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus",
+                "ListNames",
+            ])
             .await?;
         let names: Vec<String> = names["data"][0]
             .as_array()
@@ -446,7 +466,8 @@ impl Desktop {
     /// `GetLayout(0, -1, [])` (all properties).
     pub async fn menu_layout(&self, bus_name: &str, path: &str) -> Result<MenuNode, String> {
         let _ = self.busctl_json(&["call", "--", bus_name, path, DBUSMENU, "AboutToShow", "i", "0"]).await;
-        let reply = self.busctl_json(&["call", "--", bus_name, path, DBUSMENU, "GetLayout", "iias", "0", "-1", "0"]).await?;
+        let reply =
+            self.busctl_json(&["call", "--", bus_name, path, DBUSMENU, "GetLayout", "iias", "0", "-1", "0"]).await?;
         parse_layout(&reply)
     }
 
@@ -585,7 +606,11 @@ impl Desktop {
                 return Ok(());
             }
             if let Some(status) = self.monitor_proc.as_mut().and_then(Group::exit_status) {
-                return Err(format!("busctl monitor exited during startup ({status}); log {}:\n{}", log.display(), tail(&log, 20)));
+                return Err(format!(
+                    "busctl monitor exited during startup ({status}); log {}:\n{}",
+                    log.display(),
+                    tail(&log, 20)
+                ));
             }
             if started.elapsed() > HELPER_READY_TIMEOUT {
                 return Err(format!(
@@ -604,7 +629,8 @@ impl Desktop {
         let log = self.logs_dir().join("keyring.log");
         let mut cmd = self.std_command("gnome-keyring-daemon");
         cmd.args(["--foreground", "--unlock", "--components=secrets"]);
-        let mut group = self.spawn_group("gnome-keyring-daemon", &mut cmd, &log, Pipes { stdin: true, ..Pipes::default() })?;
+        let mut group =
+            self.spawn_group("gnome-keyring-daemon", &mut cmd, &log, Pipes { stdin: true, ..Pipes::default() })?;
         let stdin = group.child.stdin.take();
         self.keyring = Some(group);
         {
@@ -686,10 +712,10 @@ impl Drop for Desktop {
         for mut group in self.tracked.drain(..) {
             group.kill(None);
         }
-        for group in [self.keyring.take(), self.dunst.take(), self.monitor_proc.take(), self.bus.take()] {
-            if let Some(mut group) = group {
-                group.kill(None);
-            }
+        for mut group in
+            [self.keyring.take(), self.dunst.take(), self.monitor_proc.take(), self.bus.take()].into_iter().flatten()
+        {
+            group.kill(None);
         }
         if let Some(mut xvfb) = self.xvfb.take() {
             // SIGTERM first so Xvfb removes its /tmp/.X<n>-lock and socket.
@@ -969,11 +995,7 @@ fn parse_notify(msg: &Value, at: Instant) -> Option<SeenNotification> {
         return None;
     }
     let text = |i: usize| data[i].as_str().map(String::from);
-    let hints = data[6]
-        .as_object()?
-        .iter()
-        .map(|(k, v)| (k.clone(), variant_text(v)))
-        .collect::<BTreeMap<_, _>>();
+    let hints = data[6].as_object()?.iter().map(|(k, v)| (k.clone(), variant_text(v))).collect::<BTreeMap<_, _>>();
     Some(SeenNotification {
         at,
         sender: msg["sender"].as_str().unwrap_or_default().to_string(),
@@ -1182,7 +1204,11 @@ struct Pipes {
 
 /// Runs a short helper command (stdout and stderr captured, `stdin` written then closed)
 /// with [`CALL_TIMEOUT`]; the process is killed when it takes longer.
-async fn run(mut cmd: tokio::process::Command, stdin: Option<&[u8]>, what: &str) -> Result<std::process::Output, String> {
+async fn run(
+    mut cmd: tokio::process::Command,
+    stdin: Option<&[u8]>,
+    what: &str,
+) -> Result<std::process::Output, String> {
     use tokio::io::AsyncWriteExt;
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())

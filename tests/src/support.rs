@@ -85,7 +85,7 @@ pub fn onair_bin() -> PathBuf {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
             let status = std::process::Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "-p", "onair-engine", "--bin", "onair"])
+                .args(["build", "--quiet", "-p", "onair", "--bin", "onair"])
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .status()
                 .expect("run cargo build for the onair binary");
@@ -220,6 +220,104 @@ pub async fn onair(port: u16, password: Option<&str>, args: &[&str]) -> (i32, St
         .await
         .expect("onair finished within 60 s")
         .expect("run onair");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The tray app (`onair` with no subcommand) running in a private [`Desktop`],
+/// with its menu found on the session bus.
+pub struct TrayApp {
+    pub pid: u32,
+    pub bus_name: String,
+    pub menu_path: String,
+    pub started: std::time::Instant,
+}
+
+impl TrayApp {
+    /// Starts the app against 127.0.0.1:`port`, with `env` added (e.g. `ONAIR_PASSWORD`),
+    /// and waits for its menu on the bus.
+    pub async fn start(desktop: &mut crate::desktop::Desktop, port: u16, env: &[(&str, &str)]) -> TrayApp {
+        let mut command = desktop.std_command(onair_bin());
+        command
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .env_remove("ONAIR_PASSWORD")
+            .env("RUST_LOG", "info,onair_engine=debug,onair_app=debug")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(desktop.logs_dir().join("onair-app.log")).expect("app log file"));
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let started = std::time::Instant::now();
+        let pid = desktop.spawn_tracked(&mut command).expect("start the tray app");
+        let (bus_name, menu_path) = desktop.find_menu(pid, Duration::from_secs(30)).await.unwrap_or_else(|e| {
+            let log = std::fs::read_to_string(desktop.logs_dir().join("onair-app.log")).unwrap_or_default();
+            panic!("{e}\napp log:\n{log}")
+        });
+        TrayApp { pid, bus_name, menu_path, started }
+    }
+
+    pub async fn menu(&self, desktop: &crate::desktop::Desktop) -> crate::desktop::MenuNode {
+        desktop.menu_layout(&self.bus_name, &self.menu_path).await.unwrap_or_else(|e| panic!("read the menu: {e}"))
+    }
+
+    /// Waits until the menu satisfies `pred`; panics with the menu otherwise.
+    pub async fn wait_menu(
+        &self,
+        desktop: &crate::desktop::Desktop,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&crate::desktop::MenuNode) -> bool,
+    ) -> crate::desktop::MenuNode {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let menu = self.menu(desktop).await;
+            if pred(&menu) {
+                return menu;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("timed out after {timeout:?} waiting for the menu to show {what}; menu:\n{}", menu.render());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn click(&self, desktop: &crate::desktop::Desktop, label_prefix: &str) {
+        desktop
+            .menu_click_label(&self.bus_name, &self.menu_path, label_prefix)
+            .await
+            .unwrap_or_else(|e| panic!("click {label_prefix:?}: {e}"));
+    }
+}
+
+/// Whether an item with a label starting with `prefix` is in the menu and enabled.
+pub fn enabled(menu: &crate::desktop::MenuNode, prefix: &str) -> bool {
+    menu.find(prefix).is_some_and(|n| n.enabled)
+}
+
+/// Runs `onair ARGS` inside a desktop (its bus, its keyring), with `stdin` fed.
+pub async fn onair_in(desktop: &crate::desktop::Desktop, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut command = desktop.command(onair_bin());
+    command
+        .args(args)
+        .env_remove("ONAIR_PASSWORD")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("run onair");
+    if let Some(mut pipe) = child.stdin.take() {
+        if let Some(text) = stdin {
+            let _ = pipe.write_all(text.as_bytes()).await;
+        }
+    }
+    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("onair finished within 60 s")
+        .expect("onair output");
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
