@@ -95,3 +95,82 @@ mod tests {
         );
     }
 }
+
+/// The commands through Tauri's IPC, on the mock runtime (no display needed).
+#[cfg(test)]
+mod ipc_tests {
+    use super::*;
+    use onair_engine::session::SessionConfig;
+    use onair_engine::settings::Target;
+    use tauri::ipc::InvokeBody;
+    use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
+    use tauri::webview::InvokeRequest;
+
+    fn app() -> tauri::App<tauri::test::MockRuntime> {
+        // Port 9 (discard) on loopback: nothing answers, so the session waits for OBS.
+        let config = SessionConfig::new(Target::new("127.0.0.1", 9), None);
+        let session = tauri::async_runtime::block_on(async move { onair_engine::session::Session::spawn(config).0 });
+        mock_builder()
+            .manage(AppState { session })
+            .invoke_handler(tauri::generate_handler![get_state, control])
+            // The real context, so the real capabilities (ACL) apply.
+            .build(tauri::generate_context!("../tauri.conf.json"))
+            .expect("mock app")
+    }
+
+    fn invoke(
+        app: &tauri::App<tauri::test::MockRuntime>,
+        cmd: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, serde_json::Value> {
+        invoke_from(app, "main", cmd, body)
+    }
+
+    fn invoke_from(
+        app: &tauri::App<tauri::test::MockRuntime>,
+        window: &str,
+        cmd: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, serde_json::Value> {
+        use tauri::Manager;
+        let webview = match app.get_webview_window(window) {
+            Some(existing) => existing,
+            None => tauri::WebviewWindowBuilder::new(app, window, Default::default()).build().expect("mock window"),
+        };
+        let request = InvokeRequest {
+            cmd: cmd.into(),
+            callback: tauri::ipc::CallbackFn(0),
+            error: tauri::ipc::CallbackFn(1),
+            url: "tauri://localhost".parse().expect("url"),
+            body: InvokeBody::Json(body),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        };
+        get_ipc_response(&webview, request).map(|r| r.deserialize::<serde_json::Value>().expect("json"))
+    }
+
+    #[test]
+    fn get_state_says_where_it_waits_and_never_claims_live() {
+        let app = app();
+        let state = invoke(&app, "get_state", serde_json::json!({})).expect("state");
+        assert_eq!(state["target"], "127.0.0.1:9");
+        assert!(state["obs"].is_null(), "{state}");
+    }
+
+    #[test]
+    fn control_refuses_bad_input_and_reports_not_connected_as_code_and_message() {
+        let app = app();
+        let err = invoke(&app, "control", serde_json::json!({"action": "format-disk"})).unwrap_err();
+        assert_eq!(err["code"], "invalid-input", "{err}");
+        let err = invoke(&app, "control", serde_json::json!({"action": "start-stream"})).unwrap_err();
+        assert_eq!(err["code"], "not-connected", "{err}");
+        assert!(err["message"].as_str().unwrap_or_default().starts_with("not connected to OBS"), "{err}");
+    }
+
+    #[test]
+    fn only_the_main_window_may_call_the_commands() {
+        let app = app();
+        let err = invoke_from(&app, "intruder", "get_state", serde_json::json!({})).unwrap_err();
+        assert!(err.as_str().unwrap_or_default().contains("not allowed"), "{err}");
+    }
+}

@@ -42,7 +42,10 @@ pub enum AppCommand {
     Hotkey(HotkeyAction),
     ShowWindow,
     /// OBS refused a control sent from the menu or a hotkey.
-    Refused { what: &'static str, message: String },
+    Refused {
+        what: &'static str,
+        message: String,
+    },
 }
 
 /// Builds and runs the app until Quit.
@@ -329,7 +332,9 @@ impl<R: Runtime> Core<R> {
             MenuAction::ToggleVirtualCamera if obs.virtual_camera == OutputActivity::On => Control::StopVirtualCamera,
             MenuAction::ToggleVirtualCamera => Control::StartVirtualCamera,
             MenuAction::SwitchScene(name) => Control::SwitchScene(name.clone()),
-            MenuAction::Reconnect | MenuAction::OpenWindow | MenuAction::OpenSettings | MenuAction::Quit => return None,
+            MenuAction::Reconnect | MenuAction::OpenWindow | MenuAction::OpenSettings | MenuAction::Quit => {
+                return None
+            }
         })
     }
 
@@ -341,7 +346,8 @@ impl<R: Runtime> Core<R> {
         tauri::async_runtime::spawn(async move {
             if let Err(error) = session.control(control.clone()).await {
                 tracing::warn!(?control, %error, "control refused");
-                let _ = commands.send(AppCommand::Refused { what: describe(&control), message: error.to_string() }).await;
+                let _ =
+                    commands.send(AppCommand::Refused { what: describe(&control), message: error.to_string() }).await;
             }
         });
     }
@@ -381,7 +387,8 @@ fn hotkey_action(hotkey: HotkeyAction, state: &State) -> Option<MenuAction> {
             }
             let current = obs.program_scene.as_ref().and_then(|p| obs.scenes.iter().position(|s| s == p)).unwrap_or(0);
             // Scenes are listed top first; "previous" goes up the list, wrapping around.
-            let next = if hotkey == HotkeyAction::NextScene { (current + 1) % count } else { (current + count - 1) % count };
+            let next =
+                if hotkey == HotkeyAction::NextScene { (current + 1) % count } else { (current + count - 1) % count };
             MenuAction::SwitchScene(obs.scenes[next].clone())
         }
     })

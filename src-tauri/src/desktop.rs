@@ -45,14 +45,8 @@ pub fn start(cli: Cli) -> ExitCode {
             }
         }),
     };
-    let options = AppOptions {
-        settings,
-        warnings,
-        target,
-        password,
-        keyring_problem: store.degraded(),
-        show_window: cli.show,
-    };
+    let options =
+        AppOptions { settings, warnings, target, password, keyring_problem: store.degraded(), show_window: cli.show };
     match run(tauri::Builder::default(), options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -42,7 +42,8 @@ pub fn register<R: Runtime>(app: &AppHandle<R>, settings: &HotkeySettings) -> Ve
     let mut problems = Vec::new();
     for (binding, actions) in settings.conflicts() {
         let names: Vec<&str> = actions.iter().map(|a| a.label()).collect();
-        problems.push(format!("{binding} is bound to more than one action ({}); only the first gets it", names.join(", ")));
+        problems
+            .push(format!("{binding} is bound to more than one action ({}); only the first gets it", names.join(", ")));
     }
     let mut taken = std::collections::HashSet::new();
     for action in HotkeyAction::ALL {

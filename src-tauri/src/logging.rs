@@ -21,7 +21,9 @@ pub fn init() -> Option<PathBuf> {
         Some((path, file))
     });
     let (path, file_layer) = match file {
-        Some((path, file)) => (Some(path), Some(fmt::layer().with_ansi(false).with_writer(std::sync::Mutex::new(file)))),
+        Some((path, file)) => {
+            (Some(path), Some(fmt::layer().with_ansi(false).with_writer(std::sync::Mutex::new(file))))
+        }
         None => (None, None),
     };
     let _ = tracing_subscriber::registry()

@@ -30,7 +30,8 @@ impl DesktopNotifier {
     pub fn start(app_name: &'static str, desktop_entry: &'static str) -> DesktopNotifier {
         let (plans, inbox) = std::sync::mpsc::channel::<NotificationPlan>();
         let spawned = std::thread::Builder::new().name("notifications".into()).spawn(move || {
-            let mut shower = Shower { app_name, desktop_entry, slots: HashMap::new(), kept: VecDeque::new(), server_missing: false };
+            let mut shower =
+                Shower { app_name, desktop_entry, slots: HashMap::new(), kept: VecDeque::new(), server_missing: false };
             while let Ok(plan) = inbox.recv() {
                 shower.show(&plan);
             }
@@ -99,7 +100,9 @@ impl Shower {
     fn keep(&mut self, handle: NotificationHandle) {
         let now = Instant::now();
         self.kept.push_back((now, handle));
-        while self.kept.len() > MAX_KEPT_HANDLES || self.kept.front().is_some_and(|(at, _)| now.duration_since(*at) > KEEP_HANDLES_FOR) {
+        while self.kept.len() > MAX_KEPT_HANDLES
+            || self.kept.front().is_some_and(|(at, _)| now.duration_since(*at) > KEEP_HANDLES_FOR)
+        {
             self.kept.pop_front();
         }
     }

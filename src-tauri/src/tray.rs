@@ -243,7 +243,12 @@ mod tests {
                     enabled: true,
                     entries: scenes
                         .iter()
-                        .map(|s| MenuEntry::Check { action: MenuAction::SwitchScene(s.to_string()), label: s.to_string(), checked: false, enabled: true })
+                        .map(|s| MenuEntry::Check {
+                            action: MenuAction::SwitchScene(s.to_string()),
+                            label: s.to_string(),
+                            checked: false,
+                            enabled: true,
+                        })
                         .collect(),
                 },
             ]

@@ -240,7 +240,17 @@ impl TrayApp {
     /// Starts the app against 127.0.0.1:`port`, with `env` added (e.g. `ONAIR_PASSWORD`),
     /// and waits for its menu on the bus.
     pub async fn start(desktop: &mut crate::desktop::Desktop, port: u16, env: &[(&str, &str)]) -> TrayApp {
-        let mut command = desktop.std_command(onair_bin());
+        TrayApp::start_binary(desktop, &onair_bin(), port, env).await
+    }
+
+    /// [`TrayApp::start`] with a given build of the binary (benchmarks use release).
+    pub async fn start_binary(
+        desktop: &mut crate::desktop::Desktop,
+        binary: &std::path::Path,
+        port: u16,
+        env: &[(&str, &str)],
+    ) -> TrayApp {
+        let mut command = desktop.std_command(binary);
         command
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .env_remove("ONAIR_PASSWORD")

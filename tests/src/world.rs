@@ -951,7 +951,7 @@ fn tail(path: &Path, lines: usize) -> String {
 /// Just enough of the X11 core protocol to ask a top-level window to close the way a
 /// window manager does (ClientMessage WM_PROTOCOLS / WM_DELETE_WINDOW), so OBS quits
 /// through Qt's event loop. No xdotool or Xlib needed; the world's Xvfb has no auth.
-mod x11 {
+pub mod x11 {
     use std::io::{Read, Write};
     use std::os::unix::net::UnixStream;
     use std::time::Duration;

@@ -55,8 +55,11 @@ async fn notifications_for_live_outage_end_and_obs_restart_exactly_once_each() {
     app.wait_menu(&desktop, "RECONNECTING", T, |m| first_row(m).starts_with("RECONNECTING")).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     world.start_rtmp().await.unwrap();
-    let reconnected =
-        desktop.notifications().wait_for(|n| n.category() == Some("x-onair.reconnected"), Duration::from_secs(40)).await.unwrap();
+    let reconnected = desktop
+        .notifications()
+        .wait_for(|n| n.category() == Some("x-onair.reconnected"), Duration::from_secs(40))
+        .await
+        .unwrap();
     assert_ne!(reconnected.replaces_id, 0, "reconnected replaces the reconnecting notification in place");
 
     world.request("StopStream", serde_json::Value::Null).await.unwrap();
@@ -95,7 +98,8 @@ async fn the_tray_menu_shows_the_state_and_its_clicks_drive_real_obs() {
     let mut world = world(WorldOptions { start_obs: false, ..WorldOptions::default() }).await;
     let mut desktop = desktop(DesktopOptions::default()).await;
     let app = TrayApp::start(&mut desktop, world.ws_port(), &[("ONAIR_PASSWORD", PASSWORD)]).await;
-    let menu = app.wait_menu(&desktop, "waiting", T, |m| first_row(m).starts_with("Waiting for OBS at 127.0.0.1:")).await;
+    let menu =
+        app.wait_menu(&desktop, "waiting", T, |m| first_row(m).starts_with("Waiting for OBS at 127.0.0.1:")).await;
     assert!(!enabled(&menu, "Start Streaming"), "nothing to start without OBS:\n{}", menu.render());
     assert!(!enabled(&menu, "Scenes"));
     assert!(enabled(&menu, "Reconnect Now"));
@@ -112,7 +116,11 @@ async fn the_tray_menu_shows_the_state_and_its_clicks_drive_real_obs() {
     let mut names: Vec<String> = scenes.children.iter().map(|c| c.label.clone()).collect();
     names.sort();
     assert_eq!(names, ["Gameplay", "Scene"]);
-    assert_eq!(scenes.children.iter().find(|c| c.label == "Scene").and_then(|c| c.toggle_state), Some(1), "current scene checked");
+    assert_eq!(
+        scenes.children.iter().find(|c| c.label == "Scene").and_then(|c| c.toggle_state),
+        Some(1),
+        "current scene checked"
+    );
 
     app.click(&desktop, "Start Streaming").await;
     world.wait_stream_active(true, T).await.unwrap();
@@ -135,12 +143,15 @@ async fn the_tray_menu_shows_the_state_and_its_clicks_drive_real_obs() {
 
     app.click(&desktop, "Start Recording").await;
     world.wait_record_active(true, T).await.unwrap();
-    app.wait_menu(&desktop, "recording row", T, |m| m.find("Recording 00:").is_some() && enabled(m, "Pause Recording")).await;
+    app.wait_menu(&desktop, "recording row", T, |m| m.find("Recording 00:").is_some() && enabled(m, "Pause Recording"))
+        .await;
     // Stop a recording that is writing: OBS 29 wedges one stopped within its first frames.
-    world.wait_for("GetRecordStatus", serde_json::Value::Null, T, |v| v["outputBytes"].as_u64().is_some_and(|b| b > 0)).await.unwrap();
+    world
+        .wait_for("GetRecordStatus", serde_json::Value::Null, T, |v| v["outputBytes"].as_u64().is_some_and(|b| b > 0))
+        .await
+        .unwrap();
     app.click(&desktop, "Stop Recording").await;
     world.wait_record_active(false, T).await.unwrap();
-
 
     app.click(&desktop, "Quit OnAir").await;
     let status = desktop.wait_tracked(app.pid, T).await.expect("Quit ends the app");
@@ -153,7 +164,8 @@ async fn a_hotkey_toggles_the_stream_in_real_obs() {
     let mut desktop = desktop(DesktopOptions::default()).await;
     let config = desktop.home().join(".config/onair");
     std::fs::create_dir_all(&config).unwrap();
-    std::fs::write(config.join("settings.toml"), "[hotkeys]\nenabled = true\ntoggle_stream = \"Ctrl+Alt+Shift+S\"\n").unwrap();
+    std::fs::write(config.join("settings.toml"), "[hotkeys]\nenabled = true\ntoggle_stream = \"Ctrl+Alt+Shift+S\"\n")
+        .unwrap();
     let app = TrayApp::start(&mut desktop, world.ws_port(), &[("ONAIR_PASSWORD", PASSWORD)]).await;
     app.wait_menu(&desktop, "Offline", T, |m| first_row(m) == "Offline").await;
 
@@ -174,8 +186,12 @@ async fn the_password_set_through_the_cli_lands_in_the_secret_service_and_the_ap
     let world = world(WorldOptions::default()).await;
     let mut desktop = desktop(DesktopOptions::default()).await;
     let port = world.ws_port().to_string();
-    let (code, stdout, stderr) =
-        onair_in(&desktop, &["password", "set", "--host", "127.0.0.1", "--port", &port], Some(&format!("{PASSWORD}\n"))).await;
+    let (code, stdout, stderr) = onair_in(
+        &desktop,
+        &["password", "set", "--host", "127.0.0.1", "--port", &port],
+        Some(&format!("{PASSWORD}\n")),
+    )
+    .await;
     assert_eq!(code, 0, "{stdout} {stderr}");
     let user = format!("obs-websocket@127.0.0.1:{port}");
     let stored = desktop.secret_lookup(&[("service", "OnAir"), ("username", &user)]).await;
@@ -192,7 +208,8 @@ async fn the_password_set_through_the_cli_lands_in_the_secret_service_and_the_ap
     let log = std::fs::read_to_string(desktop.logs_dir().join("onair-app.log")).unwrap_or_default();
     assert!(!log.contains(PASSWORD), "the password is never logged");
 
-    let (code, stdout, _) = onair_in(&desktop, &["password", "clear", "--host", "127.0.0.1", "--port", &port], None).await;
+    let (code, stdout, _) =
+        onair_in(&desktop, &["password", "clear", "--host", "127.0.0.1", "--port", &port], None).await;
     assert_eq!(code, 0);
     assert!(stdout.contains("Cleared"), "{stdout}");
     assert_eq!(desktop.secret_lookup(&[("service", "OnAir"), ("username", &user)]).await, None);
@@ -239,7 +256,10 @@ async fn a_second_launch_hands_over_to_the_first() {
     let app = TrayApp::start(&mut desktop, world.ws_port(), &[("ONAIR_PASSWORD", PASSWORD)]).await;
     app.wait_menu(&desktop, "Offline", T, |m| first_row(m) == "Offline").await;
     let mut second = desktop.std_command(onair_system_tests::support::onair_bin());
-    second.args(["--port", &world.ws_port().to_string()]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    second
+        .args(["--port", &world.ws_port().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     let second_pid = desktop.spawn_tracked(&mut second).unwrap();
     let status = desktop.wait_tracked(second_pid, T).await.expect("the second launch exits");
     assert!(status.success(), "{status:?}");

@@ -104,7 +104,10 @@ impl SettingsFile {
                             first_line(&error.to_string()),
                             aside.display()
                         ),
-                        Err(e) => format!("{} is not valid TOML and could not be set aside ({e}); defaults are used", path.display()),
+                        Err(e) => format!(
+                            "{} is not valid TOML and could not be set aside ({e}); defaults are used",
+                            path.display()
+                        ),
                     });
                     toml::Table::new()
                 }
@@ -289,7 +292,8 @@ mod tests {
     #[test]
     fn save_then_load_round_trips_and_keeps_unknown_keys() {
         let path = temp_dir("roundtrip").join("settings.toml");
-        std::fs::write(&path, "future_option = 3\n[obs]\nhost = \"studio\"\nfancy = \"keep me\"\n[window]\nx = 10\n").unwrap();
+        std::fs::write(&path, "future_option = 3\n[obs]\nhost = \"studio\"\nfancy = \"keep me\"\n[window]\nx = 10\n")
+            .unwrap();
         let mut loaded = SettingsFile::load(&path);
         assert_eq!(loaded.settings.host, "studio");
         let mut settings = loaded.settings.clone();
@@ -316,7 +320,11 @@ mod tests {
         assert_eq!(loaded.settings, Settings::default());
         assert_eq!(loaded.warnings.len(), 1);
         assert!(loaded.warnings[0].contains("kept as"), "{:?}", loaded.warnings);
-        let aside: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        let aside: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
         assert!(aside.iter().any(|n| n.starts_with("settings.toml.corrupt-")), "{aside:?}");
         assert!(!path.exists(), "the broken file is moved, not left to be overwritten");
         assert_eq!(std::fs::read_to_string(dir.join(&aside[0])).unwrap(), "[obs\nhost = ");

@@ -106,8 +106,28 @@ impl HotkeySettings {
 }
 
 const NAMED_KEYS: [&str; 22] = [
-    "Space", "Enter", "Tab", "Backspace", "Delete", "Insert", "Home", "End", "PageUp", "PageDown", "Up", "Down", "Left",
-    "Right", "Minus", "Equal", "Comma", "Period", "Slash", "Semicolon", "Quote", "Backquote",
+    "Space",
+    "Enter",
+    "Tab",
+    "Backspace",
+    "Delete",
+    "Insert",
+    "Home",
+    "End",
+    "PageUp",
+    "PageDown",
+    "Up",
+    "Down",
+    "Left",
+    "Right",
+    "Minus",
+    "Equal",
+    "Comma",
+    "Period",
+    "Slash",
+    "Semicolon",
+    "Quote",
+    "Backquote",
 ];
 
 /// Checks and canonicalises an accelerator such as `ctrl+alt+shift+s` into
@@ -164,7 +184,8 @@ fn canonical_key(key: &str) -> Option<String> {
 /// Why global hotkeys cannot work in this session, if they cannot: on Wayland
 /// no application may grab keys.
 pub fn grabbing_unavailable(session_type: Option<&str>, wayland_display: Option<&str>) -> Option<String> {
-    let wayland = session_type.is_some_and(|t| t.eq_ignore_ascii_case("wayland")) || wayland_display.is_some_and(|d| !d.is_empty());
+    let wayland = session_type.is_some_and(|t| t.eq_ignore_ascii_case("wayland"))
+        || wayland_display.is_some_and(|d| !d.is_empty());
     wayland.then(|| {
         "global hotkeys cannot be grabbed on Wayland; bind commands such as `onair stream toggle` in your desktop's keyboard settings instead".to_string()
     })

@@ -62,10 +62,27 @@ impl MenuAction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MenuEntry {
     /// A disabled row that tells the state; `id` keeps it in place across updates.
-    Info { id: &'static str, label: String },
-    Item { action: MenuAction, label: String, enabled: bool },
-    Check { action: MenuAction, label: String, checked: bool, enabled: bool },
-    Submenu { id: &'static str, label: String, enabled: bool, entries: Vec<MenuEntry> },
+    Info {
+        id: &'static str,
+        label: String,
+    },
+    Item {
+        action: MenuAction,
+        label: String,
+        enabled: bool,
+    },
+    Check {
+        action: MenuAction,
+        label: String,
+        checked: bool,
+        enabled: bool,
+    },
+    Submenu {
+        id: &'static str,
+        label: String,
+        enabled: bool,
+        entries: Vec<MenuEntry>,
+    },
     Separator,
 }
 
@@ -148,7 +165,12 @@ pub fn menu_model(state: &State, context: &MenuContext, now_ms: u64) -> Vec<Menu
                 .collect()
         })
         .unwrap_or_default();
-    entries.push(MenuEntry::Submenu { id: "scenes", label: "Scenes".into(), enabled: !scenes.is_empty(), entries: scenes });
+    entries.push(MenuEntry::Submenu {
+        id: "scenes",
+        label: "Scenes".into(),
+        enabled: !scenes.is_empty(),
+        entries: scenes,
+    });
     entries.push(MenuEntry::Separator);
 
     if obs.is_none() {
@@ -321,8 +343,18 @@ mod tests {
             label: "Scenes".into(),
             enabled: true,
             entries: vec![
-                Check { action: MenuAction::SwitchScene("Scene".into()), label: "Scene".into(), checked: true, enabled: true },
-                Check { action: MenuAction::SwitchScene("Gameplay".into()), label: "Gameplay".into(), checked: false, enabled: true },
+                Check {
+                    action: MenuAction::SwitchScene("Scene".into()),
+                    label: "Scene".into(),
+                    checked: true,
+                    enabled: true
+                },
+                Check {
+                    action: MenuAction::SwitchScene("Gameplay".into()),
+                    label: "Gameplay".into(),
+                    checked: false,
+                    enabled: true
+                },
             ]
         }));
         assert!(!menu.iter().any(|e| matches!(e, Item { action: MenuAction::Reconnect, .. })));

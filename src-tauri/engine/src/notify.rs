@@ -144,10 +144,22 @@ mod tests {
         assert!(policy.plan(&at(1_000, failed()), &settings).is_none());
         assert!(policy.plan(&at(COALESCE_MS + 1, failed()), &settings).is_some());
         assert!(policy.plan(&at(0, Moment::Live { since_ms: 0 }), &settings).is_some());
-        let ended = Moment::Ended { duration_ms: Some(1_000), bytes: None, dropped_frames: None, total_frames: None, while_away: false };
+        let ended = Moment::Ended {
+            duration_ms: Some(1_000),
+            bytes: None,
+            dropped_frames: None,
+            total_frames: None,
+            while_away: false,
+        };
         assert!(policy.plan(&at(1_000, ended), &settings).is_some());
-        assert!(policy.plan(&at(2_000, Moment::Live { since_ms: 2_000 }), &settings).is_some(), "live, ended, live is news each time");
-        assert!(policy.plan(&at(2_500, Moment::Live { since_ms: 2_000 }), &settings).is_none(), "the same 'live' twice in a row is noise");
+        assert!(
+            policy.plan(&at(2_000, Moment::Live { since_ms: 2_000 }), &settings).is_some(),
+            "live, ended, live is news each time"
+        );
+        assert!(
+            policy.plan(&at(2_500, Moment::Live { since_ms: 2_000 }), &settings).is_none(),
+            "the same 'live' twice in a row is noise"
+        );
     }
 
     #[test]
@@ -156,6 +168,8 @@ mod tests {
         let mut settings = Settings::default();
         settings.notifications.insert("recording-started".into(), false);
         assert!(policy.plan(&at(0, Moment::RecordingStarted { path: None }), &settings).is_none());
-        assert!(policy.plan(&at(0, Moment::RecordingStopped { path: Some("/r/a.mkv".into()), duration_ms: None }), &settings).is_some());
+        assert!(policy
+            .plan(&at(0, Moment::RecordingStopped { path: Some("/r/a.mkv".into()), duration_ms: None }), &settings)
+            .is_some());
     }
 }

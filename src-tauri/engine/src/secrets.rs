@@ -51,12 +51,20 @@ impl PasswordStore for MemoryStore {
     }
 
     fn set(&self, target: &Target, password: &Password) -> Result<(), StoreError> {
-        self.entries.lock().map_err(|_| StoreError::Failed("poisoned".into()))?.insert(keyring_user(target), password.clone());
+        self.entries
+            .lock()
+            .map_err(|_| StoreError::Failed("poisoned".into()))?
+            .insert(keyring_user(target), password.clone());
         Ok(())
     }
 
     fn clear(&self, target: &Target) -> Result<bool, StoreError> {
-        Ok(self.entries.lock().map_err(|_| StoreError::Failed("poisoned".into()))?.remove(&keyring_user(target)).is_some())
+        Ok(self
+            .entries
+            .lock()
+            .map_err(|_| StoreError::Failed("poisoned".into()))?
+            .remove(&keyring_user(target))
+            .is_some())
     }
 }
 

@@ -1,0 +1,173 @@
+//! Benchmarks of the tray app (release build) in a private headless desktop:
+//! - launch to the tray menu existing on the session bus;
+//! - an event frame from (fake) OBS to the Notify call seen on the bus;
+//! - resident memory of the app and all its processes idle in the tray, and
+//!   after its window was opened and closed; CPU used over a minute idle.
+//!
+//! Run: `cargo bench -p onair-system-tests --bench tray_app`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use onair_system_tests::desktop::{Desktop, DesktopOptions};
+use onair_system_tests::fake::{FakeObs, FakeState};
+use onair_system_tests::support::TrayApp;
+use serde_json::json;
+
+const LAUNCHES: usize = 5;
+const EVENTS: usize = 100;
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// The pid and all its descendants.
+fn process_tree(root: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+            // The command may contain spaces; fields after the last ')' are fixed.
+            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+            let ppid = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+            parents.push((pid, ppid));
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(parents.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+        i += 1;
+    }
+    tree
+}
+
+fn status_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn tree_rss_kb(root: u32) -> (u64, Vec<String>) {
+    let tree = process_tree(root);
+    let names = tree
+        .iter()
+        .map(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default().trim().to_string())
+        .collect();
+    (tree.iter().map(|p| status_kb(*p, "VmRSS:")).sum(), names)
+}
+
+/// utime + stime of the tree, in clock ticks.
+fn tree_cpu_ticks(root: u32) -> u64 {
+    process_tree(root)
+        .iter()
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let rest = stat.rsplit_once(')')?.1.to_string();
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum()
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--release", "-p", "onair", "--bin", "onair"])
+        .current_dir(&root)
+        .status()
+        .expect("cargo build --release");
+    assert!(status.success());
+    let bin = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("release")
+        .join("onair");
+
+    // 1. Launch to menu on the bus (no OBS: the menu must not wait for it).
+    let mut launches = Vec::new();
+    for _ in 0..LAUNCHES {
+        let mut desktop = Desktop::start(DesktopOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
+        let app = TrayApp::start_binary(&mut desktop, &bin, 9, &[]).await;
+        launches.push(app.started.elapsed());
+        desktop.kill_tracked(app.pid);
+    }
+    launches.sort();
+    println!(
+        "launch -> tray menu on the bus, {LAUNCHES} launches: median {}  min {}  max {}",
+        ms(percentile(&launches, 0.5)),
+        ms(launches[0]),
+        ms(launches[LAUNCHES - 1])
+    );
+
+    // 2. Event frame -> Notify on the bus, against a fake OBS.
+    let mut desktop = Desktop::start(DesktopOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut fake = FakeObs::start().await;
+    let app = TrayApp::start_binary(&mut desktop, &bin, fake.port(), &[]).await;
+    let mut conn = fake.accept(Duration::from_secs(10)).await.expect("the app connects");
+    conn.handshake(None).await.expect("handshake");
+    let serve = conn.serve_with(FakeState::default());
+    app.wait_menu(&desktop, "Offline", Duration::from_secs(10), |m| {
+        m.children.first().is_some_and(|r| r.label == "Offline")
+    })
+    .await;
+    let notifications = desktop.notifications();
+    let mut latencies = Vec::new();
+    for i in 0..EVENTS {
+        let (state, category) = if i % 2 == 0 { ("STARTED", "x-onair.live") } else { ("STOPPED", "x-onair.ended") };
+        let before = notifications.all().len();
+        let sent = Instant::now();
+        serve
+            .send_event(
+                "StreamStateChanged",
+                json!({"outputActive": i % 2 == 0, "outputState": format!("OBS_WEBSOCKET_OUTPUT_{state}")}),
+            )
+            .await;
+        let seen = notifications
+            .wait_for(|n| n.category() == Some(category) && n.at >= sent, Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|e| panic!("event {i}: {e}"));
+        assert_eq!(notifications.all().len(), before + 1, "exactly one Notify per moment");
+        latencies.push(seen.at.saturating_duration_since(sent));
+    }
+    latencies.sort();
+    println!(
+        "event frame -> Notify on the bus, {EVENTS} moments: p50 {}  p99 {}  max {}",
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        ms(latencies[EVENTS - 1])
+    );
+
+    // 3. Memory and idle CPU, connected, no window.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (idle_rss, names) = tree_rss_kb(app.pid);
+    println!("idle in the tray, no window: RSS {} kB over {} processes {:?}", idle_rss, names.len(), names);
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    let cpu_before = tree_cpu_ticks(app.pid);
+    let wall = Instant::now();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let cpu = (tree_cpu_ticks(app.pid) - cpu_before) as f64 / ticks_per_second;
+    println!(
+        "CPU over {:.0} s idle: {:.2} s ({:.2}% of one core)",
+        wall.elapsed().as_secs_f64(),
+        cpu,
+        cpu * 100.0 / wall.elapsed().as_secs_f64()
+    );
+
+    app.click(&desktop, "Open OnAir").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (open_rss, names) = tree_rss_kb(app.pid);
+    println!("window open: RSS {} kB over {} processes {:?}", open_rss, names.len(), names);
+    onair_system_tests::world::x11::close_window(desktop.display(), "OnAir").unwrap_or_else(|e| panic!("{e}"));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (closed_rss, names) = tree_rss_kb(app.pid);
+    println!("after the window was closed: RSS {} kB over {} processes {:?}", closed_rss, names.len(), names);
+}
