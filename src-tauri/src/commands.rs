@@ -1,28 +1,162 @@
 //! The window's IPC commands: thin wrappers over the engine that validate their
 //! input and answer errors as `{code, message}`.
 
+use std::collections::BTreeMap;
+
 use onair_engine::control::{Control, ControlError, ControlOutcome};
 use onair_engine::session::Session;
-use onair_engine::state::State;
-use serde::Serialize;
+use onair_engine::state::{Noticed, State};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
 
-/// Every error the window can get: a stable code and a sentence for people.
+use crate::core::AppCommand;
+
+/// Every error the window can get: a stable code, a sentence for people, and
+/// the form field it is about, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApiError {
     pub code: String,
     pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn invalid(field: Option<&str>, message: impl Into<String>) -> ApiError {
+        ApiError { code: "invalid-input".into(), message: message.into(), field: field.map(String::from) }
+    }
+
+    fn gone() -> ApiError {
+        ApiError { code: "not-running".into(), message: "OnAir is shutting down".into(), field: None }
+    }
 }
 
 impl From<ControlError> for ApiError {
     fn from(e: ControlError) -> Self {
-        ApiError { code: e.code().to_string(), message: e.to_string() }
+        ApiError { code: e.code().to_string(), message: e.to_string(), field: None }
     }
 }
 
 /// What the window holds on to.
 pub struct AppState {
     pub session: Session,
+    /// The app core, for everything that touches settings or the keyring.
+    pub core: mpsc::Sender<AppCommand>,
 }
+
+/// The settings as the window shows them. The password itself never leaves
+/// the backend: only whether one is stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettingsView {
+    pub host: String,
+    pub port: u16,
+    pub password_stored: bool,
+    pub keyring: KeyringView,
+    pub notifications: BTreeMap<String, bool>,
+    pub notification_kinds: Vec<NotificationKind>,
+    pub hotkeys: HotkeysView,
+    pub confirm_stop_stream: bool,
+    pub start_on_login: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyringView {
+    pub available: bool,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotificationKind {
+    pub kind: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HotkeysView {
+    pub enabled: bool,
+    /// Why hotkeys cannot work in this session (Wayland), if they cannot.
+    pub unavailable: Option<String>,
+    pub bindings: Vec<BindingView>,
+    /// Bindings that could not be registered, by name.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BindingView {
+    pub action: String,
+    pub label: String,
+    pub binding: Option<String>,
+    pub default: String,
+}
+
+/// The settings form as the window sends it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SettingsInput {
+    pub host: String,
+    pub port: i64,
+    #[serde(default)]
+    pub notifications: BTreeMap<String, bool>,
+    pub hotkeys: HotkeysInput,
+    pub confirm_stop_stream: bool,
+    pub start_on_login: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HotkeysInput {
+    pub enabled: bool,
+    #[serde(default)]
+    pub bindings: BTreeMap<String, Option<String>>,
+}
+
+/// What "Test connection" found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestResult {
+    pub reachable: bool,
+    pub authenticated: bool,
+    pub obs_version: Option<String>,
+    pub websocket_version: Option<String>,
+    pub message: String,
+}
+
+/// Everything the window needs when it opens.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    pub state: State,
+    pub moments: Vec<Noticed>,
+    pub bitrate_history: Vec<BitrateSample>,
+    pub settings: SettingsView,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BitrateSample {
+    pub at_ms: u64,
+    pub kbps: f64,
+}
+
+/// A request from the window that the core answers.
+#[derive(Debug)]
+pub enum WindowRequest {
+    Snapshot(oneshot::Sender<Snapshot>),
+    SaveSettings(SettingsInput, oneshot::Sender<Result<SettingsView, ApiError>>),
+    SetPassword(String, oneshot::Sender<Result<SettingsView, ApiError>>),
+    ClearPassword(oneshot::Sender<Result<SettingsView, ApiError>>),
+    TestConnection {
+        host: String,
+        port: i64,
+        password: Option<String>,
+        reply: oneshot::Sender<Result<TestResult, ApiError>>,
+    },
+}
+
+/// Sends a request to the core and waits for its answer.
+async fn ask<T>(app: &AppState, make: impl FnOnce(oneshot::Sender<T>) -> WindowRequest) -> Result<T, ApiError> {
+    let (reply, answer) = oneshot::channel();
+    app.core.send(AppCommand::Window(make(reply))).await.map_err(|_| ApiError::gone())?;
+    answer.await.map_err(|_| ApiError::gone())
+}
+
+/// The longest password accepted from the window.
+const MAX_PASSWORD: usize = 1024;
 
 /// The longest scene name accepted from the window (OBS allows long names, but
 /// not kilobytes).
@@ -30,7 +164,7 @@ const MAX_SCENE_NAME: usize = 512;
 
 /// Turns the window's words into a control, refusing anything else.
 pub fn parse_control(action: &str, scene: Option<&str>) -> Result<Control, ApiError> {
-    let invalid = |message: String| ApiError { code: "invalid-input".into(), message };
+    let invalid = |message: String| ApiError::invalid(None, message);
     Ok(match action {
         "start-stream" => Control::StartStream,
         "stop-stream" => Control::StopStream,
@@ -63,6 +197,45 @@ pub fn get_state(app: tauri::State<'_, AppState>) -> State {
 }
 
 #[tauri::command]
+pub async fn get_snapshot(app: tauri::State<'_, AppState>) -> Result<Snapshot, ApiError> {
+    ask(&app, WindowRequest::Snapshot).await
+}
+
+#[tauri::command]
+pub async fn save_settings(app: tauri::State<'_, AppState>, settings: SettingsInput) -> Result<SettingsView, ApiError> {
+    ask(&app, |reply| WindowRequest::SaveSettings(settings, reply)).await?
+}
+
+#[tauri::command]
+pub async fn set_password(app: tauri::State<'_, AppState>, password: String) -> Result<SettingsView, ApiError> {
+    if password.is_empty() {
+        return Err(ApiError::invalid(Some("password"), "the password is empty; use Clear password to remove it"));
+    }
+    if password.len() > MAX_PASSWORD || password.contains(['\n', '\r', '\0']) {
+        return Err(ApiError::invalid(Some("password"), "that does not look like an OBS WebSocket password"));
+    }
+    ask(&app, |reply| WindowRequest::SetPassword(password, reply)).await?
+}
+
+#[tauri::command]
+pub async fn clear_password(app: tauri::State<'_, AppState>) -> Result<SettingsView, ApiError> {
+    ask(&app, WindowRequest::ClearPassword).await?
+}
+
+#[tauri::command]
+pub async fn test_connection(
+    app: tauri::State<'_, AppState>,
+    host: String,
+    port: i64,
+    password: Option<String>,
+) -> Result<TestResult, ApiError> {
+    if password.as_ref().is_some_and(|p| p.len() > MAX_PASSWORD) {
+        return Err(ApiError::invalid(Some("password"), "that does not look like an OBS WebSocket password"));
+    }
+    ask(&app, |reply| WindowRequest::TestConnection { host, port, password, reply }).await?
+}
+
+#[tauri::command]
 pub async fn control(
     app: tauri::State<'_, AppState>,
     action: String,
@@ -89,6 +262,7 @@ mod tests {
     #[test]
     fn errors_serialize_as_code_and_message() {
         let e = ApiError::from(ControlError::AlreadyActive(onair_engine::control::Output::Stream));
+        assert_eq!(e.field, None);
         assert_eq!(
             serde_json::to_value(e).unwrap(),
             serde_json::json!({"code": "already-active", "message": "the stream is already live"})
@@ -110,8 +284,9 @@ mod ipc_tests {
         // Port 9 (discard) on loopback: nothing answers, so the session waits for OBS.
         let config = SessionConfig::new(Target::new("127.0.0.1", 9), None);
         let session = tauri::async_runtime::block_on(async move { onair_engine::session::Session::spawn(config).0 });
+        let (core, _closed) = tokio::sync::mpsc::channel(1);
         mock_builder()
-            .manage(AppState { session })
+            .manage(AppState { session, core })
             .invoke_handler(tauri::generate_handler![get_state, control])
             // The real context, so the real capabilities (ACL) apply.
             .build(tauri::generate_context!("../tauri.conf.json"))

@@ -5,27 +5,38 @@
 //! [`run`] is generic over the Tauri runtime, as Tauri's own examples are, so
 //! the IPC commands can be exercised with the mock runtime.
 
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
-use onair_engine::config::Settings;
+use onair_engine::client::{self, ClientOptions, ConnectError};
+use onair_engine::config::{Settings, SettingsFile, NOTIFICATION_KINDS};
 use onair_engine::control::Control;
 use onair_engine::hotkeys::HotkeyAction;
 use onair_engine::menu::{has_running_clock, menu_model, tray_icon, MenuAction, MenuContext, StopDecision, StopGuard};
 use onair_engine::notify::{NotificationPlan, NotificationPolicy, Urgency};
+use onair_engine::secrets::{FallbackStore, PasswordStore};
 use onair_engine::session::{Session, SessionConfig};
-use onair_engine::settings::{Password, Target};
+use onair_engine::settings::{validate_host, validate_port, Password, Target};
 use onair_engine::state::{now_ms, Noticed, OutputActivity, RecordingState, State};
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::commands::{self, AppState};
+use crate::commands::{
+    self, ApiError, AppState, BindingView, BitrateSample, HotkeysView, KeyringView, NotificationKind, SettingsInput,
+    SettingsView, Snapshot, TestResult, WindowRequest,
+};
 use crate::hotkeys::{self, HotkeyMap};
+use crate::keyring_store::KeyringStore;
 use crate::notifier::{DesktopNotifier, Notifier};
 use crate::tray::{TauriTray, TrayView};
 
 /// Everything the app starts with, decided before the GUI exists.
 pub struct AppOptions {
     pub settings: Settings,
+    /// Where the settings are saved; `None` when the system has no config directory.
+    pub settings_file: Option<SettingsFile>,
+    pub store: Arc<FallbackStore<KeyringStore>>,
     /// Problems with the settings file to tell the user about.
     pub warnings: Vec<String>,
     pub target: Result<Target, String>,
@@ -46,6 +57,8 @@ pub enum AppCommand {
         what: &'static str,
         message: String,
     },
+    /// The window asks.
+    Window(WindowRequest),
 }
 
 /// Builds and runs the app until Quit.
@@ -83,14 +96,22 @@ pub fn run<R: Runtime>(builder: tauri::Builder<R>, options: AppOptions) -> tauri
             }
         })
         .manage(HotkeyMap::default())
-        .invoke_handler(tauri::generate_handler![commands::get_state, commands::control])
+        .invoke_handler(tauri::generate_handler![
+            commands::get_state,
+            commands::get_snapshot,
+            commands::control,
+            commands::save_settings,
+            commands::set_password,
+            commands::clear_password,
+            commands::test_connection
+        ])
         .setup(move |app| {
             let (Some(options), Some(commands_rx)) = (options.take(), commands_rx.take()) else {
                 return Ok(());
             };
             start_core(app.handle().clone(), options, commands_rx, commands_tx.clone());
             if show_at_start {
-                open_window(app.handle());
+                open_window(app.handle(), Page::Status);
             }
             Ok(())
         })
@@ -110,11 +131,11 @@ fn start_core<R: Runtime>(
     commands: mpsc::Receiver<AppCommand>,
     commands_tx: mpsc::Sender<AppCommand>,
 ) {
-    let AppOptions { settings, warnings, target, password, keyring_problem, .. } = options;
-    let config = SessionConfig::new(target, password);
+    let AppOptions { settings, settings_file, store, warnings, target, password, keyring_problem, .. } = options;
+    let config = SessionConfig::new(target.clone(), password.clone());
     // Session::spawn needs the runtime's context; Tauri's runtime is tokio.
     let session = tauri::async_runtime::block_on(async move { Session::spawn(config).0 });
-    app.manage(AppState { session: session.clone() });
+    app.manage(AppState { session: session.clone(), core: commands_tx.clone() });
     let mut notifier: Box<dyn Notifier> = Box::new(DesktopNotifier::start("OnAir", "onair"));
     for warning in &warnings {
         tracing::warn!("{warning}");
@@ -128,9 +149,10 @@ fn start_core<R: Runtime>(
             Urgency::Normal,
         ));
     }
-    for problem in hotkeys::register(&app, &settings.hotkeys) {
+    let hotkey_problems = hotkeys::register(&app, &settings.hotkeys);
+    for problem in &hotkey_problems {
         tracing::warn!("{problem}");
-        notifier.show(notice("hotkeys", "A hotkey is not available", &problem, Urgency::Normal));
+        notifier.show(notice("hotkeys", "A hotkey is not available", problem, Urgency::Normal));
     }
     sync_autostart(&app, settings.start_on_login);
     let tray: Box<dyn TrayView> = Box::new(TauriTray::new(app.clone()));
@@ -138,6 +160,13 @@ fn start_core<R: Runtime>(
         app: app.clone(),
         session,
         settings,
+        settings_file,
+        store,
+        target,
+        password,
+        hotkey_problems,
+        moments_log: Vec::new(),
+        bitrate_history: VecDeque::new(),
         policy: NotificationPolicy::new(),
         guard: StopGuard::default(),
         menu_armed: false,
@@ -167,17 +196,29 @@ fn notice(kind: &'static str, summary: &str, body: &str, urgency: Urgency) -> No
     NotificationPlan { kind, summary: summary.to_string(), body: body.to_string(), urgency, slot: kind, replace: false }
 }
 
-/// Opens the window, or brings it forward if it is open.
-pub fn open_window<R: Runtime>(app: &AppHandle<R>) {
+/// The window's pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Status,
+    Settings,
+}
+
+/// Opens the window on a page, or brings it forward and turns to that page.
+pub fn open_window<R: Runtime>(app: &AppHandle<R>, page: Page) {
     let handle = app.clone();
+    let (name, url) = match page {
+        Page::Status => ("status", "index.html"),
+        Page::Settings => ("settings", "index.html#settings"),
+    };
     let result = app.run_on_main_thread(move || {
         if let Some(window) = handle.get_webview_window("main") {
             let _ = window.unminimize();
             let _ = window.show();
             let _ = window.set_focus();
+            let _ = window.emit("onair://page", name);
             return;
         }
-        let built = WebviewWindowBuilder::new(&handle, "main", WebviewUrl::App("index.html".into()))
+        let built = WebviewWindowBuilder::new(&handle, "main", WebviewUrl::App(url.into()))
             .title("OnAir")
             .inner_size(380.0, 520.0)
             .min_inner_size(320.0, 360.0)
@@ -191,10 +232,24 @@ pub fn open_window<R: Runtime>(app: &AppHandle<R>) {
     }
 }
 
+/// How much bitrate history the window's sparkline gets.
+const HISTORY_MS: u64 = 5 * 60 * 1000;
+/// How many moments the window's log keeps.
+const MOMENTS_KEPT: usize = 500;
+
 struct Core<R: Runtime> {
     app: AppHandle<R>,
     session: Session,
     settings: Settings,
+    settings_file: Option<SettingsFile>,
+    store: Arc<FallbackStore<KeyringStore>>,
+    /// Where the session points now (flags can differ from the file).
+    target: Result<Target, String>,
+    /// The password the session uses now.
+    password: Option<Password>,
+    hotkey_problems: Vec<String>,
+    moments_log: Vec<Noticed>,
+    bitrate_history: VecDeque<BitrateSample>,
     policy: NotificationPolicy,
     guard: StopGuard,
     /// Whether the menu last showed "Press Again to Stop Streaming".
@@ -219,6 +274,7 @@ impl<R: Runtime> Core<R> {
                     }
                     let current = state.borrow_and_update().clone();
                     self.render_state(&current);
+                    self.record_bitrate(&current);
                     let _ = self.app.emit("onair://state", &current);
                 }
                 moment = moments.recv() => match moment {
@@ -234,6 +290,7 @@ impl<R: Runtime> Core<R> {
                 }
                 command = commands.recv() => match command {
                     None => break,
+                    Some(AppCommand::Window(request)) => self.on_window(request).await,
                     Some(command) => {
                         if self.on_command(command) {
                             break;
@@ -259,8 +316,24 @@ impl<R: Runtime> Core<R> {
         self.tray.render(tray_icon(state), &menu);
     }
 
+    fn record_bitrate(&mut self, state: &State) {
+        let Some(health) = state.obs.as_ref().and_then(|o| o.stream_health.as_ref()) else { return };
+        let Some(kbps) = health.bitrate_kbps else { return };
+        if self.bitrate_history.back().is_some_and(|last| last.at_ms >= health.polled_at_ms) {
+            return;
+        }
+        self.bitrate_history.push_back(BitrateSample { at_ms: health.polled_at_ms, kbps });
+        while self.bitrate_history.front().is_some_and(|s| health.polled_at_ms.saturating_sub(s.at_ms) > HISTORY_MS) {
+            self.bitrate_history.pop_front();
+        }
+    }
+
     fn on_moment(&mut self, noticed: Noticed) {
         let _ = self.app.emit("onair://moment", &noticed);
+        self.moments_log.push(noticed.clone());
+        if self.moments_log.len() > MOMENTS_KEPT {
+            self.moments_log.remove(0);
+        }
         if let Some(plan) = self.policy.plan(&noticed, &self.settings) {
             self.notifier.show(plan);
         }
@@ -271,9 +344,10 @@ impl<R: Runtime> Core<R> {
         let state = self.session.state().borrow().clone();
         let action = match command {
             AppCommand::ShowWindow => {
-                open_window(&self.app);
+                open_window(&self.app, Page::Status);
                 return false;
             }
+            AppCommand::Window(_) => return false,
             AppCommand::Refused { what, message } => {
                 self.notifier.show(notice("control-failed", &format!("Could not {what}"), &message, Urgency::Normal));
                 return false;
@@ -286,7 +360,8 @@ impl<R: Runtime> Core<R> {
         };
         match action {
             MenuAction::Quit => return true,
-            MenuAction::OpenWindow | MenuAction::OpenSettings => open_window(&self.app),
+            MenuAction::OpenWindow => open_window(&self.app, Page::Status),
+            MenuAction::OpenSettings => open_window(&self.app, Page::Settings),
             MenuAction::Reconnect => {
                 let session = self.session.clone();
                 tauri::async_runtime::spawn(async move { session.reconnect_now().await });
@@ -336,6 +411,148 @@ impl<R: Runtime> Core<R> {
                 return None
             }
         })
+    }
+
+    async fn on_window(&mut self, request: WindowRequest) {
+        match request {
+            WindowRequest::Snapshot(reply) => {
+                let settings = self.settings_view().await;
+                let state = self.session.state().borrow().clone();
+                let snapshot = Snapshot {
+                    state,
+                    moments: self.moments_log.clone(),
+                    bitrate_history: self.bitrate_history.iter().copied().collect(),
+                    settings,
+                };
+                let _ = reply.send(snapshot);
+            }
+            WindowRequest::SaveSettings(input, reply) => {
+                let result = self.save_settings(input).await;
+                let _ = reply.send(result);
+            }
+            WindowRequest::SetPassword(password, reply) => {
+                let result = self.store_password(Some(Password::new(password))).await;
+                let _ = reply.send(result);
+            }
+            WindowRequest::ClearPassword(reply) => {
+                let result = self.store_password(None).await;
+                let _ = reply.send(result);
+            }
+            WindowRequest::TestConnection { host, port, password, reply } => {
+                let store = Arc::clone(&self.store);
+                tauri::async_runtime::spawn(async move {
+                    let _ = reply.send(test_connection(store, host, port, password).await);
+                });
+            }
+        }
+    }
+
+    /// Reads the keyring off the async threads: a D-Bus call can block.
+    async fn stored_password(&self, target: &Target) -> Result<Option<Password>, String> {
+        let store = Arc::clone(&self.store);
+        let target = target.clone();
+        tokio::task::spawn_blocking(move || store.get(&target).map_err(|e| e.to_string()))
+            .await
+            .map_err(|e| e.to_string())?
+    }
+
+    async fn settings_view(&self) -> SettingsView {
+        let password_stored = match &self.target {
+            Ok(target) => self.stored_password(target).await.ok().flatten().is_some(),
+            Err(_) => false,
+        };
+        let degraded = self.store.degraded();
+        let session_type = std::env::var("XDG_SESSION_TYPE").ok();
+        let wayland_display = std::env::var("WAYLAND_DISPLAY").ok();
+        SettingsView {
+            host: self.settings.host.clone(),
+            port: self.settings.port,
+            password_stored,
+            keyring: KeyringView {
+                available: degraded.is_none(),
+                message: degraded.map(|d| format!("{d}; a password is kept for this run only")),
+            },
+            notifications: self.settings.notifications.clone(),
+            notification_kinds: NOTIFICATION_KINDS
+                .iter()
+                .map(|k| NotificationKind { kind: k.to_string(), label: notification_label(k).to_string() })
+                .collect(),
+            hotkeys: HotkeysView {
+                enabled: self.settings.hotkeys.enabled,
+                unavailable: onair_engine::hotkeys::grabbing_unavailable(
+                    session_type.as_deref(),
+                    wayland_display.as_deref(),
+                ),
+                bindings: HotkeyAction::ALL
+                    .iter()
+                    .map(|a| BindingView {
+                        action: a.key().replace('_', "-"),
+                        label: a.label().to_string(),
+                        binding: self.settings.hotkeys.binding(*a),
+                        default: a.default_binding().to_string(),
+                    })
+                    .collect(),
+                problems: self.hotkey_problems.clone(),
+            },
+            confirm_stop_stream: self.settings.confirm_stop_stream,
+            start_on_login: self.settings.start_on_login,
+        }
+    }
+
+    async fn save_settings(&mut self, input: SettingsInput) -> Result<SettingsView, ApiError> {
+        let settings = settings_from_input(&self.settings, input)?;
+        let file = self.settings_file.as_mut().ok_or_else(|| ApiError {
+            code: "io".into(),
+            message: "this system has no config directory to save settings in".into(),
+            field: None,
+        })?;
+        file.save(&settings).map_err(|message| ApiError { code: "io".into(), message, field: None })?;
+        let target_changed = settings.host != self.settings.host || settings.port != self.settings.port;
+        let hotkeys_changed = settings.hotkeys != self.settings.hotkeys;
+        let login_changed = settings.start_on_login != self.settings.start_on_login;
+        self.settings = settings;
+        if target_changed {
+            let target = self.settings.target();
+            self.password = match &target {
+                Ok(t) => self.stored_password(t).await.ok().flatten(),
+                Err(_) => None,
+            };
+            self.target = target.clone();
+            self.session.reconfigure(target, self.password.clone()).await;
+        }
+        if hotkeys_changed {
+            self.hotkey_problems = hotkeys::register(&self.app, &self.settings.hotkeys);
+        }
+        if login_changed {
+            sync_autostart(&self.app, self.settings.start_on_login);
+        }
+        let view = self.settings_view().await;
+        let _ = self.app.emit("onair://settings", &view);
+        Ok(view)
+    }
+
+    /// Stores (or with `None` clears) the password for the current OBS and
+    /// reconnects with it.
+    async fn store_password(&mut self, password: Option<Password>) -> Result<SettingsView, ApiError> {
+        let target = self.target.clone().map_err(|e| ApiError::invalid(Some("host"), e))?;
+        let store = Arc::clone(&self.store);
+        let (t, p) = (target.clone(), password.clone());
+        let stored = tokio::task::spawn_blocking(move || match &p {
+            Some(p) => store.set(&t, p),
+            None => store.clear(&t).map(|_| ()),
+        })
+        .await
+        .map_err(|e| ApiError { code: "keyring-failed".into(), message: e.to_string(), field: None })?;
+        stored.map_err(|e| ApiError {
+            code: "keyring-failed".into(),
+            message: e.to_string(),
+            field: Some("password".into()),
+        })?;
+        self.password = password;
+        self.session.reconfigure(Ok(target), self.password.clone()).await;
+        let view = self.settings_view().await;
+        let _ = self.app.emit("onair://settings", &view);
+        Ok(view)
     }
 
     /// Runs a control off the loop; a refusal comes back as a command and
@@ -392,4 +609,207 @@ fn hotkey_action(hotkey: HotkeyAction, state: &State) -> Option<MenuAction> {
             MenuAction::SwitchScene(obs.scenes[next].clone())
         }
     })
+}
+
+fn notification_label(kind: &str) -> &'static str {
+    match kind {
+        "live" => "Went live",
+        "ended" => "Stream ended",
+        "reconnecting" => "Stream reconnecting",
+        "reconnected" => "Stream reconnected",
+        "start-failed" => "Stream failed to start",
+        "obs-lost" => "Lost OBS while live or recording",
+        "obs-back" => "OBS is back",
+        "recording-started" => "Recording started",
+        "recording-stopped" => "Recording stopped",
+        "recording-paused" => "Recording paused",
+        "recording-resumed" => "Recording resumed",
+        "replay-saved" => "Replay saved",
+        "auth-failed" => "Password rejected",
+        _ => "Other",
+    }
+}
+
+/// Checks the form and builds the settings it asks for; each refusal names its field.
+fn settings_from_input(current: &Settings, input: SettingsInput) -> Result<Settings, ApiError> {
+    let mut settings = current.clone();
+    settings.host = validate_host(&input.host).map_err(|e| ApiError::invalid(Some("host"), e))?;
+    settings.port = validate_port(input.port).map_err(|e| ApiError::invalid(Some("port"), e))?;
+    for (kind, on) in input.notifications {
+        if !NOTIFICATION_KINDS.contains(&kind.as_str()) {
+            return Err(ApiError::invalid(
+                Some(&format!("notifications.{kind}")),
+                format!("{kind:?} is not a notification kind"),
+            ));
+        }
+        settings.notifications.insert(kind, on);
+    }
+    settings.hotkeys.enabled = input.hotkeys.enabled;
+    let mut seen: Vec<(String, HotkeyAction)> = Vec::new();
+    for (key, binding) in input.hotkeys.bindings {
+        let action = HotkeyAction::ALL.into_iter().find(|a| a.key() == key.replace('-', "_")).ok_or_else(|| {
+            ApiError::invalid(Some(&format!("hotkeys.{key}")), format!("{key:?} is not a hotkey action"))
+        })?;
+        let field = format!("hotkeys.{}", action.key().replace('_', "-"));
+        let binding = match binding.filter(|b| !b.trim().is_empty()) {
+            None => None,
+            Some(b) => Some(onair_engine::hotkeys::normalize(&b).map_err(|e| ApiError::invalid(Some(&field), e))?),
+        };
+        if let Some(b) = &binding {
+            if let Some((_, other)) = seen.iter().find(|(existing, _)| existing == b) {
+                return Err(ApiError::invalid(Some(&field), format!("{b} is already used for {}", other.label())));
+            }
+            seen.push((b.clone(), action));
+        }
+        settings.hotkeys.bindings.insert(action, binding);
+    }
+    settings.confirm_stop_stream = input.confirm_stop_stream;
+    settings.start_on_login = input.start_on_login;
+    Ok(settings)
+}
+
+/// "Test connection": can OnAir reach this OBS, and does the password work?
+async fn test_connection(
+    store: Arc<FallbackStore<KeyringStore>>,
+    host: String,
+    port: i64,
+    password: Option<String>,
+) -> Result<TestResult, ApiError> {
+    let host = validate_host(&host).map_err(|e| ApiError::invalid(Some("host"), e))?;
+    let port = validate_port(port).map_err(|e| ApiError::invalid(Some("port"), e))?;
+    let target = Target { host, port };
+    let password = match password.filter(|p| !p.is_empty()) {
+        Some(p) => Some(Password::new(p)),
+        None => {
+            let t = target.clone();
+            tokio::task::spawn_blocking(move || store.get(&t).ok().flatten()).await.ok().flatten()
+        }
+    };
+    let options = ClientOptions { handshake_timeout: Duration::from_secs(4), ..ClientOptions::default() };
+    let failed = |reachable: bool, message: String| TestResult {
+        reachable,
+        authenticated: false,
+        obs_version: None,
+        websocket_version: None,
+        message,
+    };
+    Ok(match client::connect(&target.host, target.port, password.as_ref().map(Password::expose), &options).await {
+        Ok(connection) => {
+            let version = connection
+                .client
+                .request_as::<onair_engine::protocol::responses::Version>("GetVersion", None)
+                .await
+                .ok();
+            connection.client.close().await;
+            let obs_version = version.as_ref().map(|v| v.obs_version.clone());
+            let websocket_version = Some(connection.hello.obs_web_socket_version.clone());
+            TestResult {
+                reachable: true,
+                authenticated: true,
+                message: format!(
+                    "Connected to OBS {} (obs-websocket {}) at {target}",
+                    obs_version.clone().unwrap_or_else(|| "?".into()),
+                    connection.hello.obs_web_socket_version
+                ),
+                obs_version,
+                websocket_version,
+            }
+        }
+        Err(ConnectError::PasswordRequired) => {
+            failed(true, format!("OBS at {target} wants a password and none is set"))
+        }
+        Err(ConnectError::Closed { code: 4009, .. }) => failed(true, format!("OBS at {target} rejected the password")),
+        Err(ConnectError::Closed { code, reason }) => {
+            failed(true, format!("OBS at {target} closed the connection ({code} {reason})"))
+        }
+        Err(ConnectError::Incompatible(m)) => failed(true, m),
+        Err(ConnectError::NotObs(m)) => {
+            failed(true, format!("something answered at {target}, but not OBS's WebSocket server ({m})"))
+        }
+        Err(ConnectError::Unreachable(m)) => {
+            failed(false, format!("{m}: is OBS running with its WebSocket server enabled?"))
+        }
+        Err(ConnectError::TimedOut(step)) => {
+            failed(false, format!("no answer from {target} (timed out waiting for {step})"))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::HotkeysInput;
+    use std::collections::BTreeMap;
+
+    fn input() -> SettingsInput {
+        SettingsInput {
+            host: "studio.lan".into(),
+            port: 4456,
+            notifications: BTreeMap::from([("recording-paused".to_string(), false)]),
+            hotkeys: HotkeysInput {
+                enabled: true,
+                bindings: BTreeMap::from([("toggle-stream".to_string(), Some("ctrl+alt+f9".to_string()))]),
+            },
+            confirm_stop_stream: true,
+            start_on_login: false,
+        }
+    }
+
+    #[test]
+    fn a_good_form_becomes_settings_with_canonical_bindings() {
+        let settings = settings_from_input(&Settings::default(), input()).unwrap();
+        assert_eq!((settings.host.as_str(), settings.port), ("studio.lan", 4456));
+        assert!(!settings.notification_enabled("recording-paused"));
+        assert!(settings.notification_enabled("live"));
+        assert_eq!(settings.hotkeys.binding(HotkeyAction::ToggleStream).as_deref(), Some("Ctrl+Alt+F9"));
+        assert!(settings.hotkeys.enabled && settings.confirm_stop_stream);
+    }
+
+    #[test]
+    fn each_refusal_names_its_field() {
+        let field = |f: fn(&mut SettingsInput)| {
+            let mut i = input();
+            f(&mut i);
+            settings_from_input(&Settings::default(), i).unwrap_err().field.unwrap_or_default()
+        };
+        assert_eq!(field(|i| i.port = 0), "port");
+        assert_eq!(field(|i| i.port = 70_000), "port");
+        assert_eq!(field(|i| i.host = "ws://x".into()), "host");
+        assert_eq!(field(|i| i.host = String::new()), "host");
+        assert_eq!(
+            field(|i| {
+                i.notifications.insert("nonsense".into(), true);
+            }),
+            "notifications.nonsense"
+        );
+        assert_eq!(
+            field(|i| {
+                i.hotkeys.bindings.insert("save-replay".into(), Some("Ctrl+Banana".into()));
+            }),
+            "hotkeys.save-replay"
+        );
+        assert_eq!(
+            field(|i| {
+                i.hotkeys.bindings.insert("launch-rockets".into(), None);
+            }),
+            "hotkeys.launch-rockets"
+        );
+    }
+
+    #[test]
+    fn two_actions_on_one_binding_are_refused() {
+        let mut i = input();
+        i.hotkeys.bindings.insert("save-replay".into(), Some("Ctrl+Alt+F9".into()));
+        let err = settings_from_input(&Settings::default(), i).unwrap_err();
+        assert_eq!(err.code, "invalid-input");
+        assert!(err.message.contains("already used"), "{}", err.message);
+    }
+
+    #[test]
+    fn an_empty_binding_unbinds() {
+        let mut i = input();
+        i.hotkeys.bindings.insert("next-scene".into(), Some("  ".into()));
+        let settings = settings_from_input(&Settings::default(), i).unwrap();
+        assert_eq!(settings.hotkeys.binding(HotkeyAction::NextScene), None);
+    }
 }

@@ -18,12 +18,14 @@ pub fn start(cli: Cli) -> ExitCode {
     let log_path = logging::init();
     tracing::info!(log = ?log_path, "OnAir starting");
     let path = cli.config.clone().or_else(SettingsFile::default_path);
-    let (mut settings, mut warnings) = match &path {
+    let (mut settings, mut warnings, settings_file) = match &path {
         Some(path) => {
             let loaded = SettingsFile::load(path);
-            (loaded.settings, loaded.warnings)
+            (loaded.settings, loaded.warnings, Some(loaded.file))
         }
-        None => (Default::default(), vec!["no config directory on this system; using default settings".to_string()]),
+        None => {
+            (Default::default(), vec!["no config directory on this system; using default settings".to_string()], None)
+        }
     };
     // Flags override the file for this run only.
     if let Some(host) = &cli.host {
@@ -34,7 +36,7 @@ pub fn start(cli: Cli) -> ExitCode {
     if let Err(e) = &target {
         warnings.push(format!("invalid connection settings: {e}"));
     }
-    let store = FallbackStore::new(KeyringStore);
+    let store = std::sync::Arc::new(FallbackStore::new(KeyringStore));
     let password = match password_from_environment(&cli) {
         Some(p) => Some(p),
         None => target.as_ref().ok().and_then(|t| match store.get(t) {
@@ -45,8 +47,16 @@ pub fn start(cli: Cli) -> ExitCode {
             }
         }),
     };
-    let options =
-        AppOptions { settings, warnings, target, password, keyring_problem: store.degraded(), show_window: cli.show };
+    let options = AppOptions {
+        settings,
+        settings_file,
+        store: std::sync::Arc::clone(&store),
+        warnings,
+        target,
+        password,
+        keyring_problem: store.degraded(),
+        show_window: cli.show,
+    };
     match run(tauri::Builder::default(), options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

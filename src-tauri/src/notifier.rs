@@ -14,7 +14,7 @@ use notify_rust::{Hint, Notification, NotificationHandle};
 use onair_engine::notify::{NotificationPlan, Urgency};
 
 /// Where notifications go; the app core only knows this trait.
-pub trait Notifier: Send {
+pub trait Notifier: Send + Sync {
     fn show(&mut self, plan: NotificationPlan);
 }
 

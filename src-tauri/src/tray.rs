@@ -13,7 +13,7 @@ use tauri::tray::{TrayIcon as TauriTrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Runtime};
 
 /// Where the tray is drawn; the app core only knows this trait.
-pub trait TrayView: Send {
+pub trait TrayView: Send + Sync {
     fn render(&mut self, icon: TrayIcon, menu: &[MenuEntry]);
 }
 
