@@ -32,12 +32,25 @@ pub fn start(cli: Cli) -> ExitCode {
         settings.host = host.clone();
     }
     let port = cli.port.unwrap_or(i64::from(settings.port));
-    let target = Target::new(&settings.host, port);
+    let mut target = Target::new(&settings.host, port);
+    let mut settings_file = settings_file;
+    if cli.demo {
+        // The simulated OBS runs on Tauri's runtime, on loopback; the user's
+        // settings file is left alone.
+        match tauri::async_runtime::block_on(onair_engine::demo::start()) {
+            Ok(demo) => {
+                tracing::info!(port = demo.port, "demo mode: a simulated OBS plays a scripted show");
+                target = Target::new("127.0.0.1", i64::from(demo.port));
+                settings_file = Some(SettingsFile::load(&std::env::temp_dir().join("onair-demo-settings.toml")).file);
+            }
+            Err(e) => warnings.push(format!("the demo OBS could not start: {e}")),
+        }
+    }
     if let Err(e) = &target {
         warnings.push(format!("invalid connection settings: {e}"));
     }
     let store = std::sync::Arc::new(FallbackStore::new(KeyringStore));
-    let password = match password_from_environment(&cli) {
+    let password = match password_from_environment(&cli).filter(|_| !cli.demo) {
         Some(p) => Some(p),
         None => target.as_ref().ok().and_then(|t| match store.get(t) {
             Ok(p) => p,

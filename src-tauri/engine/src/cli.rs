@@ -68,6 +68,9 @@ pub struct Cli {
     /// Open OnAir's window at start (tray app only).
     #[arg(long)]
     pub show: bool,
+    /// Run against a built-in simulated OBS that plays a scripted show (tray app only).
+    #[arg(long)]
+    pub demo: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod control;
+pub mod demo;
 pub mod hotkeys;
 pub mod menu;
 pub mod model;
