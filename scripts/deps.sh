@@ -41,3 +41,23 @@ if ! command -v cargo >/dev/null 2>&1; then
   export PATH="$HOME/.cargo/bin:$PATH"
   command -v cargo >/dev/null 2>&1 || { echo "deps: no cargo; install Rust 1.80 or newer from https://rustup.rs" >&2; exit 1; }
 fi
+
+# The window through WebDriver (tests only): WebKitGTK's WebKitWebDriver, and
+# tauri-driver in front of it (a cargo install, so after the toolchain above).
+if [ "${1:-run}" = test ]; then
+  if ! dpkg-query -W -f='${Status}' webkit2gtk-driver 2>/dev/null | grep -q "install ok installed"; then
+    echo "deps: installing webkit2gtk-driver" >&2
+    wd_sudo=""
+    [ "$(id -u)" -eq 0 ] || wd_sudo="sudo"
+    $wd_sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $wd_sudo apt-get install -y -q --no-install-recommends webkit2gtk-driver
+  fi
+  if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+    echo "deps: installing tauri-driver with cargo" >&2
+    cargo install tauri-driver --locked
+  fi
+  case ":$PATH:" in
+    *":$HOME/.cargo/bin:"*) ;;
+    *) export PATH="$HOME/.cargo/bin:$PATH" ;;
+  esac
+fi

@@ -1,38 +1,80 @@
-// The window's status header, pushed from the backend as Tauri events.
-const { invoke } = window.__TAURI__.core;
-const { listen } = window.__TAURI__.event;
+// OnAir's window: wires the backend (Tauri commands and pushed events) to the
+// status and settings pages. The page never polls: one snapshot at start, then
+// events; a 1 s timer only re-draws clocks from the timestamps it already has.
 
-function clock(ms) {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
-}
+import { createStatus } from "./status.js";
+import { createSettings } from "./settings.js";
+import { errorText } from "./format.js";
 
-function headline(state) {
-  const stream = state.obs?.stream;
-  if (!stream) return ["NOT CONNECTED", "not-connected", ""];
-  switch (stream.state) {
-    case "live": return ["LIVE", "live", clock(Date.now() - stream.since_ms)];
-    case "reconnecting": return ["RECONNECTING", "reconnecting", clock(Date.now() - stream.live_since_ms)];
-    case "starting": return ["STARTING", "offline", ""];
-    case "stopping": return ["STOPPING", "offline", ""];
-    default: return ["OFFLINE", "offline", ""];
+const $ = (id) => document.getElementById(id);
+const tauri = window.__TAURI__;
+
+function showPage(page, { focus = null } = {}) {
+  const settings = page === "settings";
+  $("page-status").hidden = settings;
+  $("page-settings").hidden = !settings;
+  document.body.dataset.page = settings ? "settings" : "status";
+  for (const [tab, on] of [[$("tab-status"), !settings], [$("tab-settings"), settings]]) {
+    if (on) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
   }
+  const hash = settings ? "#settings" : "";
+  if (location.hash !== hash) history.replaceState(null, "", `${location.pathname}${location.search}${hash}`);
+  $("content").scrollTop = 0;
+  if (focus) $(focus)?.focus();
 }
 
-let current = null;
+$("tab-status").addEventListener("click", () => showPage("status"));
+$("tab-settings").addEventListener("click", () => showPage("settings"));
+window.addEventListener("hashchange", () => showPage(location.hash === "#settings" ? "settings" : "status"));
+showPage(location.hash === "#settings" ? "settings" : "status");
 
-function render() {
-  if (!current) return;
-  const [text, cls, detail] = headline(current);
-  document.getElementById("headline").textContent = text;
-  document.getElementById("header").className = cls;
-  document.getElementById("detail").textContent = detail;
-  const c = current.connection;
-  document.getElementById("connection").textContent =
-    c.state === "connected" ? `OBS ${c.obs_version} at ${current.target}` : (c.message || c.reason || `${c.state} (${current.target})`);
+if (!tauri?.core?.invoke || !tauri?.event?.listen) {
+  $("connection-detail").textContent = "OnAir's backend is not available to this page.";
+} else {
+  start(tauri.core.invoke, tauri.event.listen);
 }
 
-listen("onair://state", (event) => { current = event.payload; render(); });
-invoke("get_state").then((state) => { current = state; render(); });
-setInterval(render, 1000);
+async function start(invoke, listen) {
+  const settings = createSettings({ invoke });
+  const status = createStatus({
+    invoke,
+    openSettings: (field) => showPage("settings", { focus: field }),
+  });
+
+  // Listen first so nothing pushed while the snapshot is on its way is lost;
+  // a state pushed meanwhile is newer than the snapshot's and wins.
+  let pushedState = false;
+  const listeners = [
+    listen("onair://state", (e) => {
+      pushedState = true;
+      status.setState(e.payload);
+    }),
+    listen("onair://moment", (e) => status.addMoments([e.payload])),
+    listen("onair://settings", (e) => {
+      settings.apply(e.payload);
+      status.setSettings(e.payload);
+    }),
+    listen("onair://page", (e) => showPage(e.payload === "settings" ? "settings" : "status")),
+  ];
+  try {
+    await Promise.all(listeners);
+  } catch (e) {
+    status.showProblem(`OnAir could not subscribe to updates: ${errorText(e)}`);
+  }
+
+  try {
+    const snap = await invoke("get_snapshot");
+    status.setHistory(snap?.bitrate_history);
+    status.addMoments(snap?.moments);
+    if (snap?.settings) {
+      settings.load(snap.settings);
+      status.setSettings(snap.settings);
+    }
+    if (!pushedState && snap?.state) status.setState(snap.state);
+  } catch (e) {
+    if (!status.hasState()) status.showProblem(`OnAir could not read its state: ${errorText(e)}`);
+  }
+
+  setInterval(() => status.tick(), 1000);
+}

@@ -134,7 +134,10 @@ fn start_core<R: Runtime>(
     let AppOptions { settings, settings_file, store, warnings, target, password, keyring_problem, .. } = options;
     let config = SessionConfig::new(target.clone(), password.clone());
     // Session::spawn needs the runtime's context; Tauri's runtime is tokio.
-    let session = tauri::async_runtime::block_on(async move { Session::spawn(config).0 });
+    let (session, moments) = tauri::async_runtime::block_on(async move {
+        let (session, moments, _task) = Session::spawn_subscribed(config);
+        (session, moments)
+    });
     app.manage(AppState { session: session.clone(), core: commands_tx.clone() });
     let mut notifier: Box<dyn Notifier> = Box::new(DesktopNotifier::start("OnAir", "onair"));
     for warning in &warnings {
@@ -174,7 +177,7 @@ fn start_core<R: Runtime>(
         notifier,
         commands_tx,
     };
-    tauri::async_runtime::spawn(core.run(commands));
+    tauri::async_runtime::spawn(core.run(commands, moments));
 }
 
 fn sync_autostart<R: Runtime>(app: &AppHandle<R>, wanted: bool) {
@@ -260,9 +263,8 @@ struct Core<R: Runtime> {
 }
 
 impl<R: Runtime> Core<R> {
-    async fn run(mut self, mut commands: mpsc::Receiver<AppCommand>) {
+    async fn run(mut self, mut commands: mpsc::Receiver<AppCommand>, mut moments: broadcast::Receiver<Noticed>) {
         let mut state = self.session.state();
-        let mut moments = self.session.subscribe();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.render();

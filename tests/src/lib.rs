@@ -4,4 +4,5 @@
 pub mod desktop;
 pub mod fake;
 pub mod support;
+pub mod webdriver;
 pub mod world;

@@ -260,10 +260,10 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
         }
     };
     let timeout = Duration::from_secs_f64(cli.timeout);
-    let (session, task) = Session::spawn(SessionConfig::new(Ok(target), password));
+    let (session, moments, task) = Session::spawn_subscribed(SessionConfig::new(Ok(target), password));
     let code = match cli.command {
-        None | Some(Command::Password { .. }) => watch(&session, false).await,
-        Some(Command::Watch { json }) => watch(&session, json).await,
+        None | Some(Command::Password { .. }) => watch(&session, moments, false).await,
+        Some(Command::Watch { json }) => watch(&session, moments, json).await,
         Some(Command::Status { json }) => status(&session, timeout, json).await,
         Some(Command::Stream { action }) => {
             let control = match action {
@@ -354,8 +354,8 @@ async fn status(session: &Session, timeout: Duration, json: bool) -> u8 {
     }
 }
 
-async fn watch(session: &Session, json: bool) -> u8 {
-    let mut moments = session.subscribe();
+/// Follows the session; `moments` was subscribed before the session started.
+async fn watch(session: &Session, mut moments: tokio::sync::broadcast::Receiver<Noticed>, json: bool) -> u8 {
     let mut state = session.state();
     state.mark_changed();
     let mut last_headline = String::new();

@@ -67,10 +67,20 @@ pub struct Session {
 impl Session {
     /// Starts the session task. The returned handle ends it with [`Session::shutdown`].
     pub fn spawn(config: SessionConfig) -> (Session, tokio::task::JoinHandle<()>) {
+        let (session, _moments, task) = Session::spawn_subscribed(config);
+        (session, task)
+    }
+
+    /// [`Session::spawn`], with a moment receiver subscribed before the task
+    /// starts, so not even the first moment (a password rejected within
+    /// milliseconds of start) can be missed.
+    pub fn spawn_subscribed(
+        config: SessionConfig,
+    ) -> (Session, broadcast::Receiver<Noticed>, tokio::task::JoinHandle<()>) {
         let target_text = describe_target(&config.target);
         let (state_tx, state_rx) =
             watch::channel(State { target: target_text, connection: ConnectionState::Connecting, obs: None });
-        let (moments_tx, _) = broadcast::channel(config.moment_capacity);
+        let (moments_tx, moments_rx) = broadcast::channel(config.moment_capacity);
         let (commands_tx, commands_rx) = mpsc::channel(64);
         let supervisor = Supervisor {
             config,
@@ -81,7 +91,7 @@ impl Session {
             connection: ConnectionState::Connecting,
         };
         let task = tokio::spawn(supervisor.run());
-        (Session { commands: commands_tx, state: state_rx, moments: moments_tx }, task)
+        (Session { commands: commands_tx, state: state_rx, moments: moments_tx }, moments_rx, task)
     }
 
     pub fn state(&self) -> watch::Receiver<State> {

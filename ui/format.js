@@ -1,0 +1,304 @@
+// Pure helpers: clocks, sizes, health thresholds and the wording of moments.
+// Nothing here touches the DOM or the backend, so it can be checked on its own.
+
+/** Milliseconds as HH:MM:SS (hours keep growing past 99). */
+export function clock(ms) {
+  const s = Math.max(0, Math.floor((Number(ms) || 0) / 1000));
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
+}
+
+/** Time elapsed since a Unix-ms timestamp, as HH:MM:SS; "" without a timestamp. */
+export function since(ms, now = Date.now()) {
+  return typeof ms === "number" ? clock(now - ms) : "";
+}
+
+/** Bytes with decimal units, e.g. "1.2 GB". */
+export function bytes(n) {
+  if (typeof n !== "number" || !isFinite(n) || n < 0) return "";
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i += 1;
+  }
+  const digits = i === 0 || v >= 100 ? 0 : 1;
+  return `${v.toFixed(digits)} ${units[i]}`;
+}
+
+/** OBS's free disk space (MB as OBS counts them, i.e. MiB) as "123 GB". */
+export function diskSpace(mb) {
+  if (typeof mb !== "number" || !isFinite(mb)) return "";
+  const gb = mb / 1024;
+  if (gb >= 100) return `${Math.round(gb)} GB`;
+  if (gb >= 1) return `${gb.toFixed(1)} GB`;
+  return `${Math.round(mb)} MB`;
+}
+
+/** A ratio 0..1 as a percentage with sensible precision. */
+export function percent(ratio) {
+  if (typeof ratio !== "number" || !isFinite(ratio)) return "";
+  const p = ratio * 100;
+  if (p === 0) return "0%";
+  if (p < 1) return `${p.toFixed(2)}%`;
+  if (p < 10) return `${p.toFixed(1)}%`;
+  return `${Math.round(p)}%`;
+}
+
+export function mbps(kbps) {
+  if (typeof kbps !== "number" || !isFinite(kbps)) return "";
+  const v = kbps / 1000;
+  return `${v >= 10 ? v.toFixed(1) : v.toFixed(2)} Mb/s`;
+}
+
+export function count(n) {
+  return typeof n === "number" && isFinite(n) ? Math.round(n).toLocaleString("en-US") : "";
+}
+
+/** Local wall-clock time of a Unix-ms timestamp, HH:MM:SS. */
+export function localTime(ms) {
+  const d = new Date(ms);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+// ---- health thresholds -------------------------------------------------------
+// Each returns { level: "" | "warn" | "bad", flag: text shown beside the value }.
+// The flag makes the state readable without colour.
+
+const ok = { level: "", flag: "" };
+const level = (value, warnAbove, badAbove, warnFlag, badFlag) => {
+  if (typeof value !== "number" || !isFinite(value)) return ok;
+  if (value > badAbove) return { level: "bad", flag: badFlag };
+  if (value > warnAbove) return { level: "warn", flag: warnFlag };
+  return ok;
+};
+
+export const THRESHOLDS = Object.freeze({
+  dropped: [0.005, 0.02],
+  congestion: [0.2, 0.5],
+  cpu: [70, 90],
+  renderMs: [20, 33],
+  freeDiskMb: [20 * 1024, 5 * 1024],
+  bitrateFallRatio: 0.5,
+});
+
+export const droppedLevel = (ratio) => level(ratio, ...THRESHOLDS.dropped, "high", "very high");
+export const congestionLevel = (c) => level(c, ...THRESHOLDS.congestion, "congested", "very congested");
+export const cpuLevel = (cpu) => level(cpu, ...THRESHOLDS.cpu, "high", "very high");
+export const renderLevel = (ms) => level(ms, ...THRESHOLDS.renderMs, "slow", "too slow");
+
+export function diskLevel(mb) {
+  if (typeof mb !== "number" || !isFinite(mb)) return ok;
+  const [warnBelow, badBelow] = THRESHOLDS.freeDiskMb;
+  if (mb < badBelow) return { level: "bad", flag: "almost full" };
+  if (mb < warnBelow) return { level: "warn", flag: "low" };
+  return ok;
+}
+
+export function median(values) {
+  const v = values.filter((x) => typeof x === "number" && isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+/**
+ * Amber when the current bitrate is below half of its median over the last
+ * minute (history: [{at_ms, kbps}]; needs a few samples to judge).
+ */
+export function bitrateLevel(kbps, history, now = Date.now()) {
+  if (typeof kbps !== "number" || !isFinite(kbps)) return ok;
+  const recent = history.filter((p) => p.at_ms >= now - 60_000 && p.at_ms <= now + 5_000).map((p) => p.kbps);
+  if (recent.length < 3) return ok;
+  const m = median(recent);
+  if (m && m > 0 && kbps < m * THRESHOLDS.bitrateFallRatio) return { level: "warn", flag: "falling" };
+  return ok;
+}
+
+// ---- what the header says ----------------------------------------------------
+
+const CONNECTION_WORDS = {
+  connecting: (t) => `Connecting to OBS${t}…`,
+  syncing: (t) => `Connected to OBS${t}, reading its state…`,
+  connected: (t) => `Connected${t}`,
+  "waiting-for-obs": (t) => `Waiting for OBS${t}`,
+  "auth-failed": (t) => `OBS${t} rejected the password`,
+  incompatible: (t) => `OBS${t} is not supported`,
+  "session-invalidated": (t) => `OBS${t} closed the session`,
+  "invalid-settings": () => "The connection settings need fixing",
+  stopped: () => "Not watching OBS",
+};
+
+/**
+ * What OnAir's link to OBS is, under the headline: where, and when it is not
+ * connected, why (the backend's message, else its reason) on a second line.
+ */
+export function connectionDetail(state) {
+  const c = state?.connection ?? {};
+  const target = state?.target ? ` at ${state.target}` : "";
+  if (c.state === "connected" && state?.obs) {
+    const obs = c.obs_version ? `OBS ${c.obs_version}` : "OBS";
+    return `${obs}${target}`;
+  }
+  const base = (CONNECTION_WORDS[c.state] ?? ((t) => `Not connected to OBS${t}`))(target);
+  const why = [c.message, c.reason].find((x) => typeof x === "string" && x.trim() !== "");
+  return why ? `${base}\n${why.trim()}` : base;
+}
+
+/**
+ * The big word and the body's data-state. OBS being unseen (obs == null) is
+ * never LIVE, whatever was last known.
+ */
+export function headline(state) {
+  const obs = state?.obs;
+  if (!obs) {
+    if (state?.connection?.state === "auth-failed") return { word: "PASSWORD REJECTED", key: "auth-failed" };
+    return { word: "NOT CONNECTED", key: "not-connected" };
+  }
+  switch (obs.stream?.state) {
+    case "live":
+      return { word: "LIVE", key: "live" };
+    case "reconnecting":
+      return { word: "RECONNECTING", key: "reconnecting" };
+    case "starting":
+      return { word: "STARTING…", key: "starting" };
+    case "stopping":
+      return { word: "STOPPING…", key: "stopping" };
+    default:
+      return { word: "OFFLINE", key: "offline" };
+  }
+}
+
+/** When the stream went on air, if it is (or still counts as) on air. */
+export function liveSince(stream) {
+  if (!stream) return null;
+  if (stream.state === "live") return stream.since_ms ?? null;
+  if (stream.state === "reconnecting" || stream.state === "stopping") return stream.live_since_ms ?? null;
+  return null;
+}
+
+/** The recording badge: { text, key }. */
+export function recordingStatus(obs, now = Date.now()) {
+  const rec = obs?.recording;
+  if (!obs || !rec) return { text: "", key: "none" };
+  switch (rec.state) {
+    case "recording":
+      return { text: `REC ${since(rec.since_ms, now) || ""}`.trim(), key: "recording" };
+    case "paused":
+      return { text: "REC PAUSED", key: "paused" };
+    case "starting":
+      return { text: "REC STARTING…", key: "busy" };
+    case "stopping":
+      return { text: "REC STOPPING…", key: "busy" };
+    default:
+      return { text: "NOT RECORDING", key: "off" };
+  }
+}
+
+// ---- moments -----------------------------------------------------------------
+
+const join = (...parts) => parts.filter((p) => p !== "" && p != null && p !== false).join(" · ");
+
+/** A moment in words, e.g. "Stream ended · 01:02:03 on air · 1.2 GB sent". */
+export function momentText(n) {
+  switch (n?.moment) {
+    case "live":
+      return "Went live";
+    case "ended": {
+      let dropped = "";
+      if (typeof n.dropped_frames === "number") {
+        const ratio = n.total_frames > 0 ? ` (${percent(n.dropped_frames / n.total_frames)})` : "";
+        dropped = `${count(n.dropped_frames)} ${n.dropped_frames === 1 ? "frame" : "frames"} dropped${ratio}`;
+      }
+      return join(
+        "Stream ended",
+        typeof n.duration_ms === "number" ? `${clock(n.duration_ms)} on air` : "",
+        typeof n.bytes === "number" ? `${bytes(n.bytes)} sent` : "",
+        dropped,
+        n.while_away ? "while OnAir could not see OBS" : "",
+      );
+    }
+    case "reconnecting":
+      return "Reconnecting…";
+    case "reconnected":
+      return typeof n.down_ms === "number" ? `Reconnected after ${clock(n.down_ms)}` : "Reconnected";
+    case "start-failed":
+      return n.message ? `Stream failed to start: ${n.message}` : "Stream failed to start";
+    case "obs-lost": {
+      const what = n.was_live && n.was_recording ? "while live and recording" : n.was_live ? "while live" : n.was_recording ? "while recording" : "";
+      return join(`Lost OBS${what ? ` ${what}` : ""}`, n.reason ?? "");
+    }
+    case "obs-back":
+      return join(
+        typeof n.down_ms === "number" && n.down_ms > 0 ? `OBS is back after ${clock(n.down_ms)}` : "OBS is back",
+        n.still_live ? "still live" : "",
+      );
+    case "recording-started":
+      return "Recording started";
+    case "recording-stopped":
+      return join(
+        n.path ? `Recording saved: ${n.path}` : "Recording stopped",
+        typeof n.duration_ms === "number" ? clock(n.duration_ms) : "",
+      );
+    case "recording-paused":
+      return "Recording paused";
+    case "recording-resumed":
+      return "Recording resumed";
+    case "replay-saved":
+      return n.path ? `Replay saved: ${n.path}` : "Replay saved";
+    case "auth-failed":
+      return n.message ? `Password rejected: ${n.message}` : "Password rejected";
+    default:
+      if (typeof n?.moment !== "string" || n.moment === "") return "Something happened";
+      return n.moment.charAt(0).toUpperCase() + n.moment.slice(1).replace(/[-_]/g, " ");
+  }
+}
+
+/** How a moment is coloured in the log. */
+export function momentTone(kind) {
+  switch (kind) {
+    case "live":
+    case "reconnected":
+    case "obs-back":
+      return "good";
+    case "reconnecting":
+    case "recording-paused":
+      return "warn";
+    case "start-failed":
+    case "obs-lost":
+    case "auth-failed":
+      return "bad";
+    default:
+      return "plain";
+  }
+}
+
+/** An error from invoke as words: backend errors are {code, message, field?}. */
+export function errorText(e) {
+  if (e && typeof e === "object" && typeof e.message === "string" && e.message.trim()) return e.message;
+  if (typeof e === "string" && e.trim()) return e;
+  return "Something went wrong";
+}
+
+// ---- settings checks ---------------------------------------------------------
+
+export const HOST_MESSAGE = "Give only the host name or IP address, e.g. localhost";
+export const PORT_MESSAGE = "Port must be a number from 1 to 65535 (OBS's default is 4455)";
+
+/** null when the host looks usable, otherwise the reason. */
+export function hostProblem(host) {
+  const h = String(host ?? "").trim();
+  if (h === "" || h.includes("://") || /\s/.test(h) || h.includes("/")) return HOST_MESSAGE;
+  return null;
+}
+
+/** { port } when valid, else { error }. */
+export function parsePort(text) {
+  const t = String(text ?? "").trim();
+  if (!/^\d{1,5}$/.test(t)) return { error: PORT_MESSAGE };
+  const n = Number(t);
+  if (n < 1 || n > 65535) return { error: PORT_MESSAGE };
+  return { port: n };
+}
