@@ -15,8 +15,11 @@ if [ "${1:-run}" = test ]; then
   # reference AppIndicator for the dbusmenu harness's own test.
   want+=(obs-studio xvfb xauth nginx-light libnginx-mod-rtmp dbus dbus-x11 procps
          dunst gnome-keyring libsecret-tools xdotool libnotify-bin
-         python3-gi gir1.2-ayatanaappindicator3-0.1 gir1.2-gtk-3.0)
+         python3-gi gir1.2-ayatanaappindicator3-0.1 gir1.2-gtk-3.0 webkit2gtk-driver)
 fi
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 
 missing=()
 for pkg in "${want[@]}"; do
@@ -24,8 +27,6 @@ for pkg in "${want[@]}"; do
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "deps: installing ${missing[*]}" >&2
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -q
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
@@ -42,16 +43,9 @@ if ! command -v cargo >/dev/null 2>&1; then
   command -v cargo >/dev/null 2>&1 || { echo "deps: no cargo; install Rust 1.80 or newer from https://rustup.rs" >&2; exit 1; }
 fi
 
-# The window through WebDriver (tests only): WebKitGTK's WebKitWebDriver, and
-# tauri-driver in front of it (a cargo install, so after the toolchain above).
+# The window through WebDriver (tests only): tauri-driver in front of WebKitGTK's
+# WebKitWebDriver, a cargo install, so after the toolchain above.
 if [ "${1:-run}" = test ]; then
-  if ! dpkg-query -W -f='${Status}' webkit2gtk-driver 2>/dev/null | grep -q "install ok installed"; then
-    echo "deps: installing webkit2gtk-driver" >&2
-    wd_sudo=""
-    [ "$(id -u)" -eq 0 ] || wd_sudo="sudo"
-    $wd_sudo apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $wd_sudo apt-get install -y -q --no-install-recommends webkit2gtk-driver
-  fi
   if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
     echo "deps: installing tauri-driver with cargo" >&2
     cargo install tauri-driver --locked

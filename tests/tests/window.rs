@@ -82,7 +82,8 @@ async fn a_scene_click_switches_the_program_scene() {
         .unwrap();
     let deadline = tokio::time::Instant::now() + T;
     loop {
-        let pressed = s.find("button.scene[data-scene=\"Gameplay\"]").await.unwrap().attribute("aria-pressed").await.unwrap();
+        let pressed =
+            s.find("button.scene[data-scene=\"Gameplay\"]").await.unwrap().attribute("aria-pressed").await.unwrap();
         if pressed.as_deref() == Some("true") {
             break;
         }
