@@ -808,6 +808,34 @@ mod tests {
     }
 
     #[test]
+    fn scene_hotkeys_step_through_the_list_and_wrap() {
+        use onair_engine::state::{ConnectionState, ObsStatus, StreamState};
+        let state = |current: &str| State {
+            target: "localhost:4455".into(),
+            connection: ConnectionState::Connected { obs_version: "29".into(), websocket_version: "5.1.0".into() },
+            obs: Some(ObsStatus {
+                stream: StreamState::Offline,
+                recording: RecordingState::Off,
+                replay_buffer: OutputActivity::Unavailable,
+                virtual_camera: OutputActivity::Off,
+                program_scene: Some(current.into()),
+                scenes: vec!["A".into(), "B".into(), "C".into()],
+                studio_mode: false,
+                stream_health: None,
+                stats: None,
+                scene_collection_changing: false,
+            }),
+        };
+        let go = |hotkey, current| hotkey_action(hotkey, &state(current));
+        assert_eq!(go(HotkeyAction::NextScene, "A"), Some(MenuAction::SwitchScene("B".into())));
+        assert_eq!(go(HotkeyAction::NextScene, "C"), Some(MenuAction::SwitchScene("A".into())));
+        assert_eq!(go(HotkeyAction::PreviousScene, "A"), Some(MenuAction::SwitchScene("C".into())));
+        assert_eq!(go(HotkeyAction::ToggleStream, "A"), Some(MenuAction::ToggleStream));
+        let offline = State { obs: None, ..state("A") };
+        assert_eq!(hotkey_action(HotkeyAction::NextScene, &offline), None, "no scenes to step through without OBS");
+    }
+
+    #[test]
     fn an_empty_binding_unbinds() {
         let mut i = input();
         i.hotkeys.bindings.insert("next-scene".into(), Some("  ".into()));

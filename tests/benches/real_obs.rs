@@ -7,7 +7,6 @@
 //!
 //! Run: `cargo bench -p onair-system-tests --bench real_obs`.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use onair_engine::session::Session;
@@ -86,18 +85,7 @@ async fn main() {
     );
 
     // 3. Memory of the watcher holding a session through a live stream.
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--release", "-p", "onair", "--bin", "onair"])
-        .current_dir(&root)
-        .status()
-        .expect("cargo build --release");
-    assert!(status.success());
-    let bin = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("release")
-        .join("onair");
+    let bin = onair_system_tests::support::onair_release_bin();
     let mut watcher = tokio::process::Command::new(bin)
         .args(["watch", "--json", "--host", "127.0.0.1", "--port", &port.to_string()])
         .env("ONAIR_PASSWORD", "bench")

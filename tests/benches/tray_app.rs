@@ -6,7 +6,6 @@
 //!
 //! Run: `cargo bench -p onair-system-tests --bench tray_app`.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use onair_system_tests::desktop::{Desktop, DesktopOptions};
@@ -79,18 +78,7 @@ fn tree_cpu_ticks(root: u32) -> u64 {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--release", "-p", "onair", "--bin", "onair"])
-        .current_dir(&root)
-        .status()
-        .expect("cargo build --release");
-    assert!(status.success());
-    let bin = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("release")
-        .join("onair");
+    let bin = onair_system_tests::support::onair_release_bin();
 
     // 1. Launch to menu on the bus (no OBS: the menu must not wait for it).
     let mut launches = Vec::new();

@@ -95,6 +95,22 @@ pub fn onair_bin() -> PathBuf {
         .clone()
 }
 
+/// The release build of the `onair` binary, built now (benchmarks measure it).
+pub fn onair_release_bin() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--release", "-p", "onair", "--bin", "onair"])
+        .current_dir(&root)
+        .status()
+        .expect("run cargo build --release for the onair binary");
+    assert!(status.success(), "cargo build --release of the onair binary failed");
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("release")
+        .join("onair")
+}
+
 /// `onair watch --json` running as a child process: the CLI contract, read line by line.
 pub struct Watcher {
     child: tokio::process::Child,
