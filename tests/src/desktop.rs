@@ -34,16 +34,18 @@ use std::fs;
 use std::io::{BufRead, BufReader, Write as _};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use tokio::sync::watch;
 
-/// How long Xvfb, dbus-daemon, the monitor, dunst and the keyring may take to come up.
-const HELPER_READY_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::sandbox::{
+    log_excerpt, pids, proc_stat, send_signal, write_file, xvfb_command, Group, Kind, Pipes, Sandbox,
+    HELPER_READY_TIMEOUT,
+};
+
 /// How long one helper command (busctl call, secret-tool, xdotool) may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The login keyring's password. It must not be empty: with an empty one
@@ -60,7 +62,8 @@ const DBUSMENU: &str = "com.canonical.dbusmenu";
 /// a running keyring.
 pub const REMOVED_ENV: &[&str] = &["WAYLAND_DISPLAY", "XAUTHORITY", "GNOME_KEYRING_CONTROL", "SESSION_MANAGER"];
 
-static DESKTOP_COUNTER: AtomicU32 = AtomicU32::new(0);
+/// Names the desktop's temp dir (`onair-desktop-...`) and keeps it when `ONAIR_KEEP_DESKTOP=1`.
+const DESKTOP: Kind = Kind { name: "desktop", label: "desktop", keep_var: "ONAIR_KEEP_DESKTOP" };
 
 /// What to start besides the display, the bus and the notification monitor.
 #[derive(Debug, Clone)]
@@ -79,16 +82,8 @@ impl Default for DesktopOptions {
 
 /// A running private desktop session. See the module docs.
 pub struct Desktop {
-    dir: PathBuf,
-    keep_dir: bool,
-    display: String,
-    bus_address: String,
-    watchdog: Option<Watchdog>,
-    xvfb: Option<Group>,
-    /// Xvfb's stdout (where `-displayfd` wrote): kept open so Xvfb never gets SIGPIPE.
-    _xvfb_stdout: Option<ChildStdout>,
-    bus: Option<Group>,
-    _bus_stdout: Option<ChildStdout>,
+    /// The temp dir, the watchdog, Xvfb and the session bus.
+    sandbox: Sandbox,
     monitor_proc: Option<Group>,
     monitor: NotificationMonitor,
     dunst: Option<Group>,
@@ -101,32 +96,20 @@ impl Desktop {
     /// Starts Xvfb, then the session bus, then the notification monitor, then (per
     /// `opts`) dunst and gnome-keyring, and checks each is up before going on.
     pub async fn start(opts: DesktopOptions) -> Result<Desktop, String> {
-        let dir = unique_temp_dir()?;
-        let keep_dir = std::env::var("ONAIR_KEEP_DESKTOP").map(|v| v == "1").unwrap_or(false);
         // From here on `desktop` owns everything: an early return drops it and cleans up.
         let mut desktop = Desktop {
-            watchdog: None,
-            display: String::new(),
-            bus_address: String::new(),
-            xvfb: None,
-            _xvfb_stdout: None,
-            bus: None,
-            _bus_stdout: None,
+            sandbox: Sandbox::create(
+                DESKTOP,
+                &["dbus-services", ".config/dunst", ".cache", ".local/share", ".local/state"],
+            )?,
             monitor_proc: None,
             monitor: NotificationMonitor::new(),
             dunst: None,
             dunst_starts: 0,
             keyring: None,
             tracked: Vec::new(),
-            keep_dir,
-            dir,
         };
-        desktop.watchdog = Some(Watchdog::spawn(&desktop.dir, keep_dir)?);
-        for sub in ["logs", "runtime", "dbus-services", ".config/dunst", ".cache", ".local/share", ".local/state"] {
-            create_dir(&desktop.dir.join(sub))?;
-        }
-        set_mode_0700(&desktop.dir.join("runtime"))?;
-        write_file(&desktop.dir.join("bus.conf"), &bus_config(&desktop.dir))?;
+        write_file(&desktop.home().join("bus.conf"), &bus_config(desktop.home()))?;
         write_file(&desktop.dunstrc(), DUNSTRC)?;
         desktop.start_xvfb().await?;
         desktop.start_bus().await?;
@@ -142,23 +125,23 @@ impl Desktop {
 
     /// The X display (`:N`) of this desktop's own Xvfb.
     pub fn display(&self) -> &str {
-        &self.display
+        self.sandbox.display()
     }
 
     /// The address of this desktop's session bus (`unix:path=<home>/bus,guid=...`).
     pub fn bus_address(&self) -> &str {
-        &self.bus_address
+        self.sandbox.bus_address()
     }
 
     /// The temp dir: HOME of everything in this desktop (XDG dirs below it).
     pub fn home(&self) -> &Path {
-        &self.dir
+        self.sandbox.home()
     }
 
     /// Stdout/stderr of the desktop's own helpers (`xvfb.log`, `dbus.log`, `dunst-1.log`,
     /// `keyring.log`, `notification-monitor.log`). A good place for the app's log too.
     pub fn logs_dir(&self) -> PathBuf {
-        self.dir.join("logs")
+        self.sandbox.logs_dir()
     }
 
     /// The environment a child process needs to live in this desktop: DISPLAY, the
@@ -167,11 +150,11 @@ impl Desktop {
     /// `XDG_SESSION_TYPE=x11`, `GDK_BACKEND=x11`, and `GSETTINGS_BACKEND=memory` (there
     /// is no dconf service on the private bus). [`REMOVED_ENV`] must be removed too.
     pub fn env(&self) -> Vec<(String, String)> {
-        let path = |sub: &str| self.dir.join(sub).to_string_lossy().into_owned();
+        let path = |sub: &str| self.home().join(sub).to_string_lossy().into_owned();
         [
-            ("DISPLAY", self.display.clone()),
-            ("DBUS_SESSION_BUS_ADDRESS", self.bus_address.clone()),
-            ("HOME", self.dir.to_string_lossy().into_owned()),
+            ("DISPLAY", self.display().to_string()),
+            ("DBUS_SESSION_BUS_ADDRESS", self.bus_address().to_string()),
+            ("HOME", self.home().to_string_lossy().into_owned()),
             ("XDG_CONFIG_HOME", path(".config")),
             ("XDG_STATE_HOME", path(".local/state")),
             ("XDG_DATA_HOME", path(".local/share")),
@@ -222,7 +205,7 @@ impl Desktop {
         let child = cmd.spawn().map_err(|e| format!("cannot start {program}: {e}"))?;
         let group = Group { child };
         let pid = group.pgid();
-        if let Some(w) = self.watchdog.as_mut() {
+        if let Some(w) = self.sandbox.watchdog() {
             w.register(pid);
         }
         self.tracked.push(group);
@@ -233,7 +216,7 @@ impl Desktop {
     pub fn kill_tracked(&mut self, pid: u32) {
         if let Some(i) = self.tracked.iter().position(|g| g.pgid() == pid) {
             let mut group = self.tracked.remove(i);
-            group.kill(self.watchdog.as_mut());
+            group.kill(self.sandbox.watchdog());
         }
     }
 
@@ -275,18 +258,7 @@ impl Desktop {
 
     /// Whether some connection owns `name` on this desktop's bus right now.
     pub async fn name_has_owner(&self, name: &str) -> Result<bool, String> {
-        let reply = self
-            .busctl_json(&[
-                "call",
-                "--",
-                "org.freedesktop.DBus",
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus",
-                "NameHasOwner",
-                "s",
-                name,
-            ])
-            .await?;
+        let reply = self.bus_driver_call("NameHasOwner", &["s", name]).await?;
         reply["data"][0].as_bool().ok_or_else(|| format!("NameHasOwner({name}): unexpected reply {reply}"))
     }
 
@@ -301,25 +273,20 @@ impl Desktop {
         let log = self.logs_dir().join(format!("dunst-{}.log", self.dunst_starts));
         let mut cmd = self.std_command("dunst");
         cmd.arg("-config").arg(self.dunstrc());
-        let group = self.spawn_group("dunst", &mut cmd, &log, Pipes::default())?;
+        let group = self.sandbox.spawn_group("dunst", &mut cmd, &log, Pipes::default())?;
         self.dunst = Some(group);
         let started = Instant::now();
         loop {
-            if let Some(status) = self.dunst.as_mut().and_then(Group::exit_status) {
-                return Err(format!(
-                    "dunst exited during startup ({status}); log {}:\n{}",
-                    log.display(),
-                    tail(&log, 20)
-                ));
+            if let Some(dunst) = self.dunst.as_mut() {
+                dunst.check_startup("dunst", &log, 20)?;
             }
             if self.name_has_owner(NOTIFICATIONS).await? {
                 return Ok(());
             }
             if started.elapsed() > HELPER_READY_TIMEOUT {
                 return Err(format!(
-                    "dunst did not own {NOTIFICATIONS} within {HELPER_READY_TIMEOUT:?}; log {}:\n{}",
-                    log.display(),
-                    tail(&log, 20)
+                    "dunst did not own {NOTIFICATIONS} within {HELPER_READY_TIMEOUT:?}; {}",
+                    log_excerpt(&log, 20)
                 ));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -332,7 +299,7 @@ impl Desktop {
         let Some(mut dunst) = self.dunst.take() else {
             return;
         };
-        dunst.kill(self.watchdog.as_mut());
+        dunst.kill(self.sandbox.watchdog());
         let deadline = Instant::now() + HELPER_READY_TIMEOUT;
         while Instant::now() < deadline {
             if let Ok(false) = self.name_has_owner(NOTIFICATIONS).await {
@@ -405,35 +372,14 @@ impl Desktop {
 
     /// Ok(Ok(found)), Ok(Err(why not yet)), or Err(bus trouble).
     async fn try_find_menu(&self, pid: u32) -> Result<Result<(String, String), String>, String> {
-        let names = self
-            .busctl_json(&[
-                "call",
-                "--",
-                "org.freedesktop.DBus",
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus",
-                "ListNames",
-            ])
-            .await?;
+        let names = self.bus_driver_call("ListNames", &[]).await?;
         let names: Vec<String> = names["data"][0]
             .as_array()
             .map(|a| a.iter().filter_map(|n| n.as_str()).filter(|n| n.starts_with(':')).map(String::from).collect())
             .unwrap_or_default();
         let mut of_pid = Vec::new();
         for name in &names {
-            let Ok(reply) = self
-                .busctl_json(&[
-                    "call",
-                    "--",
-                    "org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    "org.freedesktop.DBus",
-                    "GetConnectionUnixProcessID",
-                    "s",
-                    name,
-                ])
-                .await
-            else {
+            let Ok(reply) = self.bus_driver_call("GetConnectionUnixProcessID", &["s", name]).await else {
                 continue; // the connection went away meanwhile
             };
             if reply["data"][0].as_u64().is_some_and(|p| is_same_or_descendant(p as u32, pid)) {
@@ -496,13 +442,13 @@ impl Desktop {
     /// mentions this desktop's temp dir: everything started with [`Desktop::command`],
     /// [`Desktop::std_command`] or by the desktop itself.
     pub fn processes(&self) -> Vec<(u32, String)> {
-        processes_mentioning(&self.dir)
+        processes_mentioning(self.home())
     }
 
     /// `busctl --address=<bus> --json=short <args>`, parsed (Null when it printed nothing).
     pub async fn busctl_json(&self, args: &[&str]) -> Result<Value, String> {
         let mut cmd = self.command("busctl");
-        cmd.arg(format!("--address={}", self.bus_address)).arg("--json=short").args(args);
+        cmd.arg(format!("--address={}", self.bus_address())).arg("--json=short").args(args);
         let text = busctl_output(cmd, args).await?;
         if text.trim().is_empty() {
             return Ok(Value::Null);
@@ -510,55 +456,45 @@ impl Desktop {
         serde_json::from_str(text.trim()).map_err(|e| format!("busctl {}: invalid JSON ({e}): {text}", args.join(" ")))
     }
 
+    /// `busctl call -- org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus
+    /// <method> <args>`: a call to the bus driver itself, parsed.
+    async fn bus_driver_call(&self, method: &str, args: &[&str]) -> Result<Value, String> {
+        let driver = "org.freedesktop.DBus";
+        let mut all = vec!["call", "--", driver, "/org/freedesktop/DBus", driver, method];
+        all.extend_from_slice(args);
+        self.busctl_json(&all).await
+    }
+
     async fn busctl_text(&self, args: &[&str]) -> Result<String, String> {
         let mut cmd = self.command("busctl");
-        cmd.arg(format!("--address={}", self.bus_address)).arg("--no-pager").args(args);
+        cmd.arg(format!("--address={}", self.bus_address())).arg("--no-pager").args(args);
         busctl_output(cmd, args).await
     }
 
     fn dunstrc(&self) -> PathBuf {
-        self.dir.join(".config/dunst/dunstrc")
+        self.home().join(".config/dunst/dunstrc")
     }
 
     async fn start_xvfb(&mut self) -> Result<(), String> {
-        let log = self.logs_dir().join("xvfb.log");
-        let mut cmd = Command::new("Xvfb");
-        cmd.args(["-displayfd", "1", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"])
-            // Only so that `processes()` finds Xvfb by the temp dir.
-            .env("HOME", &self.dir);
-        let mut xvfb = self.spawn_group("Xvfb", &mut cmd, &log, Pipes { stdout: true, ..Pipes::default() })?;
-        let stdout = xvfb.child.stdout.take();
-        self.xvfb = Some(xvfb);
-        let (stdout, line) = first_line(stdout, "Xvfb -displayfd", &log).await?;
-        self._xvfb_stdout = Some(stdout);
-        let number: u32 = line
-            .trim()
-            .parse()
-            .map_err(|_| format!("Xvfb wrote {line:?} instead of a display number; see {}", log.display()))?;
-        self.display = format!(":{number}");
-        Ok(())
+        let mut cmd = xvfb_command("1280x800x24");
+        // Only so that `processes()` finds Xvfb by the temp dir.
+        cmd.env("HOME", self.home());
+        self.sandbox.start_xvfb(cmd).await
     }
 
     async fn start_bus(&mut self) -> Result<(), String> {
-        let log = self.logs_dir().join("dbus.log");
         let mut cmd = self.std_command("dbus-daemon");
         cmd.arg("--nofork")
             .arg("--nopidfile")
-            .arg(format!("--config-file={}", self.dir.join("bus.conf").display()))
+            .arg(format!("--config-file={}", self.home().join("bus.conf").display()))
             .arg("--print-address=1");
-        let mut bus = self.spawn_group("dbus-daemon", &mut cmd, &log, Pipes { stdout: true, ..Pipes::default() })?;
-        let stdout = bus.child.stdout.take();
-        self.bus = Some(bus);
-        let (stdout, line) = first_line(stdout, "dbus-daemon --print-address", &log).await?;
-        self._bus_stdout = Some(stdout);
-        self.bus_address = line.trim().to_string();
-        Ok(())
+        self.sandbox.start_bus(cmd).await
     }
 
     async fn start_monitor(&mut self) -> Result<(), String> {
         let log = self.logs_dir().join("notification-monitor.log");
         let mut cmd = self.std_command("busctl");
-        cmd.arg(format!("--address={}", self.bus_address)).args([
+        cmd.arg(format!("--address={}", self.bus_address())).args([
             "monitor",
             "--json=short",
             "--match=type='method_call',interface='org.freedesktop.Notifications'",
@@ -568,7 +504,7 @@ impl Desktop {
             "--match=type='error'",
         ]);
         let pipes = Pipes { stdout: true, stderr: true, ..Pipes::default() };
-        let mut group = self.spawn_group("busctl monitor", &mut cmd, &log, pipes)?;
+        let mut group = self.sandbox.spawn_group("busctl monitor", &mut cmd, &log, pipes)?;
         let stdout = group.child.stdout.take().ok_or("busctl monitor: stdout was not piped")?;
         let stderr = group.child.stderr.take().ok_or("busctl monitor: stderr was not piped")?;
         self.monitor_proc = Some(group);
@@ -605,18 +541,13 @@ impl Desktop {
             if ready_rx.try_recv().is_ok() {
                 return Ok(());
             }
-            if let Some(status) = self.monitor_proc.as_mut().and_then(Group::exit_status) {
-                return Err(format!(
-                    "busctl monitor exited during startup ({status}); log {}:\n{}",
-                    log.display(),
-                    tail(&log, 20)
-                ));
+            if let Some(monitor) = self.monitor_proc.as_mut() {
+                monitor.check_startup("busctl monitor", &log, 20)?;
             }
             if started.elapsed() > HELPER_READY_TIMEOUT {
                 return Err(format!(
-                    "busctl monitor did not become a monitor within {HELPER_READY_TIMEOUT:?}; log {}:\n{}",
-                    log.display(),
-                    tail(&log, 20)
+                    "busctl monitor did not become a monitor within {HELPER_READY_TIMEOUT:?}; {}",
+                    log_excerpt(&log, 20)
                 ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -629,8 +560,8 @@ impl Desktop {
         let log = self.logs_dir().join("keyring.log");
         let mut cmd = self.std_command("gnome-keyring-daemon");
         cmd.args(["--foreground", "--unlock", "--components=secrets"]);
-        let mut group =
-            self.spawn_group("gnome-keyring-daemon", &mut cmd, &log, Pipes { stdin: true, ..Pipes::default() })?;
+        let pipes = Pipes { stdin: true, ..Pipes::default() };
+        let mut group = self.sandbox.spawn_group("gnome-keyring-daemon", &mut cmd, &log, pipes)?;
         let stdin = group.child.stdin.take();
         self.keyring = Some(group);
         {
@@ -643,12 +574,8 @@ impl Desktop {
         let started = Instant::now();
         let mut last;
         loop {
-            if let Some(status) = self.keyring.as_mut().and_then(Group::exit_status) {
-                return Err(format!(
-                    "gnome-keyring-daemon exited during startup ({status}); log {}:\n{}",
-                    log.display(),
-                    tail(&log, 20)
-                ));
+            if let Some(keyring) = self.keyring.as_mut() {
+                keyring.check_startup("gnome-keyring-daemon", &log, 20)?;
             }
             // Owned name and an unlocked default collection (the fresh login keyring).
             if self.name_has_owner(SECRETS).await? {
@@ -672,60 +599,26 @@ impl Desktop {
             }
             if started.elapsed() > HELPER_READY_TIMEOUT {
                 return Err(format!(
-                    "gnome-keyring-daemon not ready within {HELPER_READY_TIMEOUT:?} ({last}); log {}:\n{}",
-                    log.display(),
-                    tail(&log, 20)
+                    "gnome-keyring-daemon not ready within {HELPER_READY_TIMEOUT:?} ({last}); {}",
+                    log_excerpt(&log, 20)
                 ));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-
-    /// Spawns `cmd` as the leader of a new process group, stdout and stderr (unless
-    /// piped) appended to `log`, and registers the group with the watchdog.
-    fn spawn_group(&mut self, name: &str, cmd: &mut Command, log: &Path, pipes: Pipes) -> Result<Group, String> {
-        let out = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .map_err(|e| format!("cannot open log {}: {e}", log.display()))?;
-        let err = out.try_clone().map_err(|e| format!("cannot dup log {}: {e}", log.display()))?;
-        cmd.stdin(if pipes.stdin { Stdio::piped() } else { Stdio::null() })
-            .stdout(if pipes.stdout { Stdio::piped() } else { Stdio::from(out) })
-            .stderr(if pipes.stderr { Stdio::piped() } else { Stdio::from(err) })
-            .process_group(0);
-        let child = cmd.spawn().map_err(|e| format!("cannot start {name}: {e} (is it installed?)"))?;
-        let group = Group { child };
-        if let Some(w) = self.watchdog.as_mut() {
-            w.register(group.pgid());
-        }
-        Ok(group)
     }
 }
 
 impl Drop for Desktop {
     fn drop(&mut self) {
         // The watchdog goes first so it never signals groups whose ids may be reused.
-        if let Some(w) = self.watchdog.take() {
-            w.dismiss();
-        }
+        self.sandbox.dismiss_watchdog();
         for mut group in self.tracked.drain(..) {
             group.kill(None);
         }
-        for mut group in
-            [self.keyring.take(), self.dunst.take(), self.monitor_proc.take(), self.bus.take()].into_iter().flatten()
-        {
+        for mut group in [self.keyring.take(), self.dunst.take(), self.monitor_proc.take()].into_iter().flatten() {
             group.kill(None);
         }
-        if let Some(mut xvfb) = self.xvfb.take() {
-            // SIGTERM first so Xvfb removes its /tmp/.X<n>-lock and socket.
-            xvfb.terminate_then_kill(Duration::from_secs(3));
-        }
-        if self.keep_dir {
-            eprintln!("ONAIR_KEEP_DESKTOP=1: kept the desktop in {}", self.dir.display());
-        } else if let Err(e) = fs::remove_dir_all(&self.dir) {
-            eprintln!("could not remove the desktop dir {}: {e}", self.dir.display());
-        }
+        // Then `sandbox` drops: it kills the bus, then Xvfb, then removes the temp dir.
     }
 }
 
@@ -1148,19 +1041,13 @@ fn strip_mnemonics(label: &str) -> String {
 pub fn processes_mentioning(dir: &Path) -> Vec<(u32, String)> {
     let needle = dir.as_os_str().as_encoded_bytes();
     let me = std::process::id();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
     let mut found = Vec::new();
-    for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-            continue;
-        };
+    for pid in pids() {
         if pid == me {
             continue;
         }
-        let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let environ = fs::read(entry.path().join("environ")).unwrap_or_default();
+        let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
         let mentions = |hay: &[u8]| !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle);
         if mentions(&cmdline) || mentions(&environ) {
             let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
@@ -1188,18 +1075,7 @@ fn is_same_or_descendant(mut pid: u32, ancestor: u32) -> bool {
 }
 
 fn parent_pid(pid: u32) -> Option<u32> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // "pid (comm) state ppid ...": comm may contain spaces, so split after ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Which of a helper's stdio streams are piped (the others go to its log, stdin to null).
-#[derive(Default, Clone, Copy)]
-struct Pipes {
-    stdin: bool,
-    stdout: bool,
-    stderr: bool,
+    proc_stat(pid).map(|s| s.ppid)
 }
 
 /// Runs a short helper command (stdout and stderr captured, `stdin` written then closed)
@@ -1282,199 +1158,6 @@ const DUNSTRC: &str = "[global]
 [urgency_critical]
     timeout = 5
 ";
-
-// ---------------------------------------------------------------------------------
-// Process groups and the watchdog (the same approach as world.rs)
-
-/// A child process leading its own process group.
-struct Group {
-    child: Child,
-}
-
-impl Group {
-    fn pgid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn exit_status(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-
-    fn running(&mut self) -> bool {
-        self.exit_status().is_none()
-    }
-
-    /// SIGKILLs the group, reaps the leader, and waits (up to 5 s) until no live
-    /// process is left in the group.
-    fn kill(&mut self, watchdog: Option<&mut Watchdog>) {
-        let pgid = self.pgid();
-        send_signal("KILL", &format!("-{pgid}"));
-        let _ = self.child.wait();
-        // Members other than the leader are reaped by init, not by us: wait until they
-        // are dead, then briefly until they are gone, so no zombie outlives the desktop.
-        for (count_zombies, limit) in [(false, 5), (true, 3)] {
-            let deadline = Instant::now() + Duration::from_secs(limit);
-            while group_alive(pgid, count_zombies) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        if let Some(w) = watchdog {
-            w.unregister(pgid);
-        }
-    }
-
-    fn terminate_then_kill(&mut self, grace: Duration) {
-        send_signal("TERM", &format!("-{}", self.pgid()));
-        let deadline = Instant::now() + grace;
-        while self.running() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.kill(None);
-    }
-}
-
-/// `kill -s <signal> -- <target>` (a negative target is a process group). Errors such
-/// as "no such process" are expected during teardown and ignored.
-fn send_signal(signal: &str, target: &str) {
-    let _ = Command::new("kill")
-        .args(["-s", signal, "--", target])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Whether any process (zombies only if `count_zombies`) is in process group `pgid`.
-fn group_alive(pgid: u32, count_zombies: bool) -> bool {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return false;
-    };
-    entries.flatten().any(|entry| {
-        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
-            return false;
-        };
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            return false;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
-        let dead = matches!(state, Some("Z") | Some("X"));
-        pgrp == Some(pgid) && (count_zombies || !dead)
-    })
-}
-
-/// A `sh` process in its own group that kills the registered process groups (and
-/// removes the temp dir) once its stdin closes, i.e. when the test process dies
-/// without dropping the desktop.
-struct Watchdog {
-    child: Child,
-    stdin: ChildStdin,
-}
-
-const WATCHDOG_SCRIPT: &str = r#"
-groups=""
-while read -r line; do
-  case "$line" in
-    +*) groups="$groups ${line#+}" ;;
-    -*) groups=$(for g in $groups; do [ "$g" = "${line#-}" ] || printf '%s ' "$g"; done) ;;
-  esac
-done
-for g in $groups; do /usr/bin/kill -s TERM -- "-$g" 2>/dev/null; done
-sleep 1
-for g in $groups; do /usr/bin/kill -s KILL -- "-$g" 2>/dev/null; done
-[ "$2" = 1 ] || rm -rf -- "$1"
-"#;
-
-impl Watchdog {
-    fn spawn(dir: &Path, keep_dir: bool) -> Result<Watchdog, String> {
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(WATCHDOG_SCRIPT)
-            .arg("onair-desktop-watchdog")
-            .arg(dir)
-            .arg(if keep_dir { "1" } else { "0" })
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("cannot start the watchdog shell: {e}"))?;
-        let stdin = child.stdin.take().ok_or("watchdog has no stdin pipe")?;
-        Ok(Watchdog { child, stdin })
-    }
-
-    fn register(&mut self, pgid: u32) {
-        let _ = writeln!(self.stdin, "+{pgid}");
-    }
-
-    fn unregister(&mut self, pgid: u32) {
-        let _ = writeln!(self.stdin, "-{pgid}");
-    }
-
-    /// Stops the watchdog without letting it act (the desktop cleans up itself).
-    fn dismiss(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Reads the first line a helper writes to its piped stdout (display number, bus
-/// address) without blocking the runtime; returns the pipe so it stays open.
-async fn first_line(stdout: Option<ChildStdout>, what: &str, log: &Path) -> Result<(ChildStdout, String), String> {
-    let stdout = stdout.ok_or_else(|| format!("{what}: stdout was not piped"))?;
-    let read = tokio::task::spawn_blocking(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        let n = reader.read_line(&mut line);
-        (reader.into_inner(), n.map(|_| line))
-    });
-    match tokio::time::timeout(HELPER_READY_TIMEOUT, read).await {
-        Ok(Ok((stdout, Ok(line)))) if !line.trim().is_empty() => Ok((stdout, line)),
-        Ok(Ok((_, Ok(_)))) => {
-            Err(format!("{what}: process exited without output; log {}:\n{}", log.display(), tail(log, 20)))
-        }
-        Ok(Ok((_, Err(e)))) => Err(format!("{what}: reading stdout failed: {e}")),
-        Ok(Err(e)) => Err(format!("{what}: reader task failed: {e}")),
-        Err(_) => {
-            Err(format!("{what}: no output within {HELPER_READY_TIMEOUT:?}; log {}:\n{}", log.display(), tail(log, 20)))
-        }
-    }
-}
-
-fn unique_temp_dir() -> Result<PathBuf, String> {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let n = DESKTOP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("onair-desktop-{}-{n}-{nanos}", std::process::id()));
-    fs::create_dir(&dir).map_err(|e| format!("cannot create desktop dir {}: {e}", dir.display()))?;
-    Ok(dir)
-}
-
-fn create_dir(path: &Path) -> Result<(), String> {
-    fs::create_dir_all(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
-}
-
-fn set_mode_0700(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
-        .map_err(|e| format!("cannot chmod {}: {e}", path.display()))
-}
-
-fn write_file(path: &Path, text: &str) -> Result<(), String> {
-    fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-/// The last `lines` lines of a log file (or a note that it cannot be read).
-fn tail(path: &Path, lines: usize) -> String {
-    match fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
-            let all: Vec<&str> = text.lines().collect();
-            all[all.len().saturating_sub(lines)..].join("\n")
-        }
-        Err(e) => format!("(cannot read {}: {e})", path.display()),
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 
 pub mod desktop;
 pub mod fake;
+pub mod sandbox;
 pub mod support;
 pub mod webdriver;
 pub mod world;

@@ -47,7 +47,7 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,6 +57,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::desktop::Desktop;
+use crate::sandbox::{group_alive, group_members, pid_leads_group, send_signal, try_tail, two_free_ports};
 
 /// The key of a web element reference in W3C WebDriver JSON.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -216,14 +217,9 @@ impl Drop for Driver {
         if !pid_leads_group(self.pid) {
             return;
         }
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", "--", &format!("-{}", self.pid)])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        send_signal("KILL", &format!("-{}", self.pid));
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !group_members(self.pid, false).is_empty() && Instant::now() < deadline {
+        while group_alive(self.pid, false) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -677,63 +673,12 @@ fn is_executable(path: &Path) -> bool {
     fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Two distinct free TCP ports on 127.0.0.1 (both listeners are held until both are
-/// picked, so they differ).
-fn two_free_ports() -> Result<(u16, u16), String> {
-    let a = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot pick a free port: {e}"))?;
-    let b = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot pick a free port: {e}"))?;
-    let port = |l: &std::net::TcpListener| l.local_addr().map(|a| a.port()).map_err(|e| e.to_string());
-    Ok((port(&a)?, port(&b)?))
-}
-
 // ---------------------------------------------------------------------------------
-// Processes and logs
-
-/// Whether `pid` exists (a zombie counts) and leads its own process group.
-fn pid_leads_group(pid: u32) -> bool {
-    stat_fields(pid).is_some_and(|(_, pgrp)| pgrp == pid)
-}
-
-/// (state, process group) from /proc/<pid>/stat.
-fn stat_fields(pid: u32) -> Option<(String, u32)> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
-    let state = fields.next()?.to_string();
-    let pgrp = fields.nth(1)?.parse().ok()?;
-    Some((state, pgrp))
-}
-
-/// Processes (pid, command line) in process group `pgid` (zombies only if asked).
-fn group_members(pgid: u32, with_zombies: bool) -> Vec<(u32, String)> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut found: Vec<(u32, String)> = entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| {
-            stat_fields(pid)
-                .is_some_and(|(state, pgrp)| pgrp == pgid && (with_zombies || !matches!(&*state, "Z" | "X")))
-        })
-        .map(|pid| {
-            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            (pid, String::from_utf8_lossy(&cmdline).replace('\0', " ").trim().to_string())
-        })
-        .collect();
-    found.sort();
-    found
-}
+// Logs
 
 /// The last `lines` lines of a file ("(no log)" when unreadable).
 fn tail(path: &Path, lines: usize) -> String {
-    match fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
-            let all: Vec<&str> = text.lines().collect();
-            all[all.len().saturating_sub(lines)..].join("\n")
-        }
-        Err(e) => format!("(no log: {e})"),
-    }
+    try_tail(path, lines).unwrap_or_else(|e| format!("(no log: {e})"))
 }
 
 #[cfg(test)]

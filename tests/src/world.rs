@@ -20,14 +20,11 @@
 //! example Ctrl-C). Set `ONAIR_KEEP_WORLD=1` to keep the temp dir (configs and logs).
 
 use std::fmt::Write as _;
-use std::fs;
-use std::io::{BufRead, BufReader, Write as _};
-use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
@@ -37,12 +34,15 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::sandbox::{
+    create_dir, free_port, log_excerpt, send_signal, tail, write_file, xvfb_command, Group, Kind, Pipes, Sandbox,
+    HELPER_READY_TIMEOUT,
+};
+
 /// How long OBS may take from spawn until an Identify succeeds.
 const OBS_READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a graceful quit may take before OBS is killed.
 const OBS_QUIT_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long Xvfb, dbus-daemon and nginx may take to come up.
-const HELPER_READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one admin request (connect, identify, request, answer) may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Name of the profile and scene collection written into the world's HOME.
@@ -56,8 +56,9 @@ const VIDEO_FPS: u32 = 10;
 /// How OBS's main window title starts ("OBS 29.0.2... - Profile: OnAir - Scenes: OnAir").
 const OBS_MAIN_WINDOW_TITLE: &str = "OBS ";
 const RTMP_MODULE: &str = "/usr/lib/nginx/modules/ngx_rtmp_module.so";
+/// Names the world's temp dir (`onair-world-...`) and keeps it when `ONAIR_KEEP_WORLD=1`.
+const WORLD: Kind = Kind { name: "world", label: "OBS world", keep_var: "ONAIR_KEEP_WORLD" };
 
-static WORLD_COUNTER: AtomicU32 = AtomicU32::new(0);
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// What kind of world to build.
@@ -79,19 +80,11 @@ impl Default for WorldOptions {
 
 /// A running, isolated OBS Studio plus its display, bus and RTMP ingest.
 pub struct ObsWorld {
-    dir: PathBuf,
-    keep_dir: bool,
+    /// The temp dir, the watchdog, Xvfb and the session bus.
+    sandbox: Sandbox,
     ws_port: u16,
     rtmp_port: u16,
     password: Option<String>,
-    display: String,
-    bus_address: String,
-    watchdog: Option<Watchdog>,
-    xvfb: Option<Group>,
-    /// Xvfb's stdout (where `-displayfd` wrote): kept open so Xvfb never gets SIGPIPE.
-    _xvfb_stdout: Option<ChildStdout>,
-    bus: Option<Group>,
-    _bus_stdout: Option<ChildStdout>,
     obs: Option<Group>,
     obs_starts: u32,
     nginx: Option<Group>,
@@ -101,35 +94,22 @@ pub struct ObsWorld {
 impl ObsWorld {
     /// Builds a world in a fresh temp dir and (per `opts`) starts the ingest and OBS.
     pub async fn start(opts: WorldOptions) -> Result<ObsWorld, String> {
-        let dir = unique_temp_dir()?;
-        let keep_dir = std::env::var("ONAIR_KEEP_WORLD").map(|v| v == "1").unwrap_or(false);
+        let ws_port = free_port()?;
+        let rtmp_port = free_port()?;
         // From here on `world` owns everything: an early return drops it and cleans up.
         let mut world = ObsWorld {
-            watchdog: None,
-            ws_port: free_port()?,
-            rtmp_port: free_port()?,
+            sandbox: Sandbox::create(WORLD, &["recordings", ".cache", ".local/share", ".local/state"])?,
+            ws_port,
+            rtmp_port,
             password: opts.password,
-            display: String::new(),
-            bus_address: String::new(),
-            xvfb: None,
-            _xvfb_stdout: None,
-            bus: None,
-            _bus_stdout: None,
             obs: None,
             obs_starts: 0,
             nginx: None,
             nginx_starts: 0,
-            keep_dir,
-            dir,
         };
-        world.watchdog = Some(Watchdog::spawn(&world.dir, keep_dir)?);
-        for sub in ["logs", "recordings", "runtime", ".cache", ".local/share", ".local/state"] {
-            create_dir(&world.dir.join(sub))?;
-        }
-        set_mode_0700(&world.dir.join("runtime"))?;
         world.write_obs_config()?;
         world.write_nginx_config()?;
-        world.start_xvfb().await?;
+        world.sandbox.start_xvfb(xvfb_command("1024x768x24")).await?;
         world.start_bus().await?;
         if opts.with_rtmp {
             world.start_rtmp().await?;
@@ -157,22 +137,22 @@ impl ObsWorld {
 
     /// The temp dir: HOME of OBS, holding configs, logs and recordings.
     pub fn home(&self) -> &Path {
-        &self.dir
+        self.sandbox.home()
     }
 
     /// Where OBS writes recordings.
     pub fn recordings_dir(&self) -> PathBuf {
-        self.dir.join("recordings")
+        self.home().join("recordings")
     }
 
     /// Stdout/stderr of every process the world started (`obs-<n>.log`, `nginx-<n>.log`, ...).
     pub fn logs_dir(&self) -> PathBuf {
-        self.dir.join("logs")
+        self.sandbox.logs_dir()
     }
 
     /// The X display (`:N`) OBS runs on.
     pub fn display(&self) -> &str {
-        &self.display
+        self.sandbox.display()
     }
 
     /// Whether the OBS process is alive.
@@ -202,6 +182,7 @@ impl ObsWorld {
         self.kill_obs();
         self.obs_starts += 1;
         let log = self.obs_log();
+        let dir = self.home();
         let mut cmd = Command::new("obs");
         cmd.args([
             "--disable-updater",
@@ -210,34 +191,28 @@ impl ObsWorld {
             "--minimize-to-tray",
             "--multi",
         ])
-        .current_dir(&self.dir)
+        .current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()))
         .env("LANG", "C.UTF-8")
-        .env("HOME", &self.dir)
-        .env("XDG_CONFIG_HOME", self.dir.join(".config"))
-        .env("XDG_CACHE_HOME", self.dir.join(".cache"))
-        .env("XDG_DATA_HOME", self.dir.join(".local/share"))
-        .env("XDG_STATE_HOME", self.dir.join(".local/state"))
-        .env("XDG_RUNTIME_DIR", self.dir.join("runtime"))
-        .env("DISPLAY", &self.display)
-        .env("DBUS_SESSION_BUS_ADDRESS", &self.bus_address)
+        .env("HOME", dir)
+        .env("XDG_CONFIG_HOME", dir.join(".config"))
+        .env("XDG_CACHE_HOME", dir.join(".cache"))
+        .env("XDG_DATA_HOME", dir.join(".local/share"))
+        .env("XDG_STATE_HOME", dir.join(".local/state"))
+        .env("XDG_RUNTIME_DIR", dir.join("runtime"))
+        .env("DISPLAY", self.sandbox.display())
+        .env("DBUS_SESSION_BUS_ADDRESS", self.sandbox.bus_address())
         .env("QT_QPA_PLATFORM", "xcb")
         .env("NO_AT_BRIDGE", "1");
-        let obs = self.spawn_group("obs", &mut cmd, &log, None)?;
+        let obs = self.sandbox.spawn_group("obs", &mut cmd, &log, Pipes::default())?;
         self.obs = Some(obs);
 
         let started = Instant::now();
         let mut last_err = String::from("no attempt yet");
         while started.elapsed() < OBS_READY_TIMEOUT {
             if let Some(obs) = self.obs.as_mut() {
-                if let Some(status) = obs.exit_status() {
-                    return Err(format!(
-                        "OBS exited during startup ({status}); log {}:\n{}",
-                        log.display(),
-                        tail(&log, 40)
-                    ));
-                }
+                obs.check_startup("OBS", &log, 40)?;
             }
             match tokio::time::timeout(Duration::from_secs(3), self.identified()).await {
                 Ok(Ok(ws)) => {
@@ -251,11 +226,10 @@ impl ObsWorld {
         }
         self.kill_obs();
         Err(format!(
-            "OBS did not accept an Identify on port {} within {:?} (last error: {last_err}); log {}:\n{}",
+            "OBS did not accept an Identify on port {} within {:?} (last error: {last_err}); {}",
             self.ws_port,
             OBS_READY_TIMEOUT,
-            log.display(),
-            tail(&log, 40)
+            log_excerpt(&log, 40)
         ))
     }
 
@@ -263,7 +237,7 @@ impl ObsWorld {
     /// clients see the socket drop without a close frame (1006).
     pub fn kill_obs(&mut self) {
         if let Some(mut obs) = self.obs.take() {
-            obs.kill(self.watchdog.as_mut());
+            obs.kill(self.sandbox.watchdog());
         }
     }
 
@@ -275,7 +249,7 @@ impl ObsWorld {
     /// OBS is killed when it has not exited within 20 s; then the answer is an Err.
     pub async fn quit_obs(&mut self) -> Result<(), String> {
         let log = self.obs_log();
-        let display = self.display.clone();
+        let display = self.display().to_string();
         let Some(obs) = self.obs.as_mut() else {
             return Ok(());
         };
@@ -296,11 +270,7 @@ impl ObsWorld {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         self.kill_obs();
-        Err(format!(
-            "OBS did not quit within {OBS_QUIT_TIMEOUT:?} of {how} and was killed; log {}:\n{}",
-            log.display(),
-            tail(&log, 20)
-        ))
+        Err(format!("OBS did not quit within {OBS_QUIT_TIMEOUT:?} of {how} and was killed; {}", log_excerpt(&log, 20)))
     }
 
     /// Stdout/stderr of the current (or last) OBS run; OBS writes its log there too.
@@ -316,7 +286,7 @@ impl ObsWorld {
         }
         self.kill_rtmp();
         self.nginx_starts += 1;
-        let nginx_dir = self.dir.join("nginx");
+        let nginx_dir = self.home().join("nginx");
         let log = self.logs_dir().join(format!("nginx-{}.log", self.nginx_starts));
         let mut cmd = Command::new("nginx");
         cmd.arg("-p")
@@ -326,7 +296,7 @@ impl ObsWorld {
             .arg("-c")
             .arg(nginx_dir.join("nginx.conf"))
             .current_dir(&nginx_dir);
-        let nginx = self.spawn_group("nginx", &mut cmd, &log, None)?;
+        let nginx = self.sandbox.spawn_group("nginx", &mut cmd, &log, Pipes::default())?;
         self.nginx = Some(nginx);
 
         let started = Instant::now();
@@ -355,7 +325,7 @@ impl ObsWorld {
     /// it die mid-stream.
     pub fn kill_rtmp(&mut self) {
         if let Some(mut nginx) = self.nginx.take() {
-            nginx.kill(self.watchdog.as_mut());
+            nginx.kill(self.sandbox.watchdog());
         }
     }
 
@@ -461,71 +431,19 @@ impl ObsWorld {
         Ok(ws)
     }
 
-    async fn start_xvfb(&mut self) -> Result<(), String> {
-        let log = self.logs_dir().join("xvfb.log");
-        let mut cmd = Command::new("Xvfb");
-        cmd.args(["-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-noreset"]);
-        let mut xvfb = self.spawn_group("Xvfb", &mut cmd, &log, Some(Stdio::piped()))?;
-        let stdout = xvfb.child.stdout.take();
-        self.xvfb = Some(xvfb);
-        let (stdout, line) = first_line(stdout, "Xvfb -displayfd", &log).await?;
-        self._xvfb_stdout = Some(stdout);
-        let number: u32 = line
-            .trim()
-            .parse()
-            .map_err(|_| format!("Xvfb wrote {line:?} instead of a display number; see {}", log.display()))?;
-        self.display = format!(":{number}");
-        Ok(())
-    }
-
     async fn start_bus(&mut self) -> Result<(), String> {
-        let log = self.logs_dir().join("dbus.log");
         let mut cmd = Command::new("dbus-daemon");
         cmd.arg("--session")
             .arg("--nofork")
             .arg("--nopidfile")
-            .arg(format!("--address=unix:path={}", self.dir.join("runtime/bus").display()))
+            .arg(format!("--address=unix:path={}", self.home().join("runtime/bus").display()))
             .arg("--print-address=1")
-            .env("DISPLAY", &self.display);
-        let mut bus = self.spawn_group("dbus-daemon", &mut cmd, &log, Some(Stdio::piped()))?;
-        let stdout = bus.child.stdout.take();
-        self.bus = Some(bus);
-        let (stdout, line) = first_line(stdout, "dbus-daemon --print-address", &log).await?;
-        self._bus_stdout = Some(stdout);
-        self.bus_address = line.trim().to_string();
-        Ok(())
-    }
-
-    /// Spawns `cmd` as the leader of a new process group, stdout and stderr (unless
-    /// `stdout` is given) appended to `log`, and registers the group with the watchdog.
-    fn spawn_group(
-        &mut self,
-        name: &'static str,
-        cmd: &mut Command,
-        log: &Path,
-        stdout: Option<Stdio>,
-    ) -> Result<Group, String> {
-        let out = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .map_err(|e| format!("cannot open log {}: {e}", log.display()))?;
-        let err = out.try_clone().map_err(|e| format!("cannot dup log {}: {e}", log.display()))?;
-        let stdout = match stdout {
-            Some(s) => s,
-            None => Stdio::from(out),
-        };
-        cmd.stdin(Stdio::null()).stdout(stdout).stderr(Stdio::from(err)).process_group(0);
-        let child = cmd.spawn().map_err(|e| format!("cannot start {name}: {e} (is it installed?)"))?;
-        let group = Group { child };
-        if let Some(w) = self.watchdog.as_mut() {
-            w.register(group.pgid());
-        }
-        Ok(group)
+            .env("DISPLAY", self.display());
+        self.sandbox.start_bus(cmd).await
     }
 
     fn write_obs_config(&self) -> Result<(), String> {
-        let obs_dir = self.dir.join(".config/obs-studio");
+        let obs_dir = self.home().join(".config/obs-studio");
         let profile_dir = obs_dir.join("basic/profiles").join(PROFILE);
         let scenes_dir = obs_dir.join("basic/scenes");
         create_dir(&profile_dir)?;
@@ -546,7 +464,7 @@ impl ObsWorld {
     }
 
     fn write_nginx_config(&self) -> Result<(), String> {
-        let nginx_dir = self.dir.join("nginx");
+        let nginx_dir = self.home().join("nginx");
         create_dir(&nginx_dir.join("logs"))?;
         let d = nginx_dir.display();
         let conf = format!(
@@ -574,23 +492,10 @@ impl ObsWorld {
 impl Drop for ObsWorld {
     fn drop(&mut self) {
         // The watchdog goes first so it never signals groups whose ids may be reused.
-        if let Some(w) = self.watchdog.take() {
-            w.dismiss();
-        }
+        self.sandbox.dismiss_watchdog();
         self.kill_obs();
         self.kill_rtmp();
-        if let Some(mut bus) = self.bus.take() {
-            bus.kill(None);
-        }
-        if let Some(mut xvfb) = self.xvfb.take() {
-            // SIGTERM first so Xvfb removes its /tmp/.X<n>-lock and socket.
-            xvfb.terminate_then_kill(Duration::from_secs(3));
-        }
-        if self.keep_dir {
-            eprintln!("ONAIR_KEEP_WORLD=1: kept the OBS world in {}", self.dir.display());
-        } else if let Err(e) = fs::remove_dir_all(&self.dir) {
-            eprintln!("could not remove the OBS world dir {}: {e}", self.dir.display());
-        }
+        // Then `sandbox` drops: it kills the bus, then Xvfb, then removes the temp dir.
     }
 }
 
@@ -638,166 +543,6 @@ fn auth_string(password: &str, salt: &str, challenge: &str) -> String {
     let b64 = base64::engine::general_purpose::STANDARD;
     let secret = b64.encode(Sha256::digest(format!("{password}{salt}").as_bytes()));
     b64.encode(Sha256::digest(format!("{secret}{challenge}").as_bytes()))
-}
-
-/// A child process leading its own process group.
-struct Group {
-    child: Child,
-}
-
-impl Group {
-    fn pgid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-
-    fn running(&mut self) -> bool {
-        self.exit_status().is_none()
-    }
-
-    fn signal_leader(&self, signal: &str) {
-        send_signal(signal, &self.pgid().to_string());
-    }
-
-    /// SIGKILLs the group, reaps the leader, and waits (up to 5 s) until no live
-    /// process is left in the group.
-    fn kill(&mut self, watchdog: Option<&mut Watchdog>) {
-        let pgid = self.pgid();
-        send_signal("KILL", &format!("-{pgid}"));
-        let _ = self.child.wait();
-        // Members other than the leader are reaped by init, not by us: wait until they
-        // are dead, then briefly until they are gone, so no zombie outlives the world.
-        for (count_zombies, limit) in [(false, 5), (true, 3)] {
-            let deadline = Instant::now() + Duration::from_secs(limit);
-            while group_alive(pgid, count_zombies) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        if let Some(w) = watchdog {
-            w.unregister(pgid);
-        }
-    }
-
-    fn terminate_then_kill(&mut self, grace: Duration) {
-        send_signal("TERM", &format!("-{}", self.pgid()));
-        let deadline = Instant::now() + grace;
-        while self.running() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.kill(None);
-    }
-}
-
-/// `kill -s <signal> -- <target>` (a negative target is a process group). Errors such
-/// as "no such process" are expected during teardown and ignored.
-fn send_signal(signal: &str, target: &str) {
-    let _ = Command::new("kill")
-        .args(["-s", signal, "--", target])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// Whether any process (zombies only if `count_zombies`) is in process group `pgid`.
-fn group_alive(pgid: u32, count_zombies: bool) -> bool {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return false;
-    };
-    entries.flatten().any(|entry| {
-        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
-            return false;
-        };
-        // "pid (comm) state ppid pgrp ...": comm may contain spaces, so split after ')'.
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            return false;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
-        let dead = matches!(state, Some("Z") | Some("X"));
-        pgrp == Some(pgid) && (count_zombies || !dead)
-    })
-}
-
-/// A `sh` process in its own group that SIGKILLs the registered process groups once
-/// its stdin closes, i.e. when the test process dies without dropping the world.
-struct Watchdog {
-    child: Child,
-    stdin: ChildStdin,
-}
-
-const WATCHDOG_SCRIPT: &str = r#"
-groups=""
-while read -r line; do
-  case "$line" in
-    +*) groups="$groups ${line#+}" ;;
-    -*) groups=$(for g in $groups; do [ "$g" = "${line#-}" ] || printf '%s ' "$g"; done) ;;
-  esac
-done
-for g in $groups; do /usr/bin/kill -s TERM -- "-$g" 2>/dev/null; done
-sleep 1
-for g in $groups; do /usr/bin/kill -s KILL -- "-$g" 2>/dev/null; done
-[ "$2" = 1 ] || rm -rf -- "$1"
-"#;
-
-impl Watchdog {
-    fn spawn(dir: &Path, keep_dir: bool) -> Result<Watchdog, String> {
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(WATCHDOG_SCRIPT)
-            .arg("onair-world-watchdog")
-            .arg(dir)
-            .arg(if keep_dir { "1" } else { "0" })
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .map_err(|e| format!("cannot start the watchdog shell: {e}"))?;
-        let stdin = child.stdin.take().ok_or("watchdog has no stdin pipe")?;
-        Ok(Watchdog { child, stdin })
-    }
-
-    fn register(&mut self, pgid: u32) {
-        let _ = writeln!(self.stdin, "+{pgid}");
-    }
-
-    fn unregister(&mut self, pgid: u32) {
-        let _ = writeln!(self.stdin, "-{pgid}");
-    }
-
-    /// Stops the watchdog without letting it act (the world cleans up itself).
-    fn dismiss(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Reads the first line a helper writes to its piped stdout (display number, bus
-/// address) without blocking the runtime; returns the pipe so it stays open.
-async fn first_line(stdout: Option<ChildStdout>, what: &str, log: &Path) -> Result<(ChildStdout, String), String> {
-    let stdout = stdout.ok_or_else(|| format!("{what}: stdout was not piped"))?;
-    let read = tokio::task::spawn_blocking(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        let n = reader.read_line(&mut line);
-        (reader.into_inner(), n.map(|_| line))
-    });
-    match tokio::time::timeout(HELPER_READY_TIMEOUT, read).await {
-        Ok(Ok((stdout, Ok(line)))) if !line.trim().is_empty() => Ok((stdout, line)),
-        Ok(Ok((_, Ok(_)))) => {
-            Err(format!("{what}: process exited without output; log {}:\n{}", log.display(), tail(log, 20)))
-        }
-        Ok(Ok((_, Err(e)))) => Err(format!("{what}: reading stdout failed: {e}")),
-        Ok(Err(e)) => Err(format!("{what}: reader task failed: {e}")),
-        Err(_) => {
-            Err(format!("{what}: no output within {HELPER_READY_TIMEOUT:?}; log {}:\n{}", log.display(), tail(log, 20)))
-        }
-    }
 }
 
 fn global_ini(ws_port: u16, password: Option<&str>) -> String {
@@ -902,50 +647,8 @@ fn scene_collection() -> Value {
     })
 }
 
-fn unique_temp_dir() -> Result<PathBuf, String> {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let n = WORLD_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("onair-world-{}-{n}-{nanos}", std::process::id()));
-    fs::create_dir(&dir).map_err(|e| format!("cannot create world dir {}: {e}", dir.display()))?;
-    Ok(dir)
-}
-
-/// A loopback port that was free a moment ago (bind to port 0, read it, release it).
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("cannot find a free loopback port: {e}"))
-}
-
-fn create_dir(path: &Path) -> Result<(), String> {
-    fs::create_dir_all(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
-}
-
-fn set_mode_0700(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
-        .map_err(|e| format!("cannot chmod {}: {e}", path.display()))
-}
-
-fn write_file(path: &Path, text: &str) -> Result<(), String> {
-    fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
 fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
-}
-
-/// The last `lines` lines of a log file (or a note that it cannot be read).
-fn tail(path: &Path, lines: usize) -> String {
-    match fs::read(path) {
-        Ok(bytes) => {
-            let text = String::from_utf8_lossy(&bytes);
-            let all: Vec<&str> = text.lines().collect();
-            all[all.len().saturating_sub(lines)..].join("\n")
-        }
-        Err(e) => format!("(cannot read {}: {e})", path.display()),
-    }
 }
 
 /// Just enough of the X11 core protocol to ask a top-level window to close the way a

@@ -201,7 +201,9 @@ async fn script(sim: Shared, events: broadcast::Sender<String>) {
 
 async fn serve(stream: TcpStream, sim: Shared, events: broadcast::Sender<String>) {
     use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
-    // Answer the client's subprotocol as OBS does.
+    // Answer the client's subprotocol as OBS does. (The callback's error type is
+    // tungstenite's, not ours.)
+    #[allow(clippy::result_large_err)]
     let subprotocol = |request: &Request, mut response: Response| {
         let asked = request.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok()).unwrap_or_default();
         if asked.split(',').any(|p| p.trim() == crate::protocol::SUBPROTOCOL) {

@@ -154,7 +154,7 @@ pub fn normalize(accelerator: &str) -> Result<String, String> {
     }
     let key = canonical_key(key).ok_or_else(|| format!("{key:?} is not a key OnAir can bind"))?;
     let is_high_function_key = key.strip_prefix('F').and_then(|n| n.parse::<u8>().ok()).is_some_and(|n| n >= 13);
-    if !(ctrl || alt || shift || super_key) && !is_high_function_key {
+    if !(ctrl || alt || shift || super_key || is_high_function_key) {
         return Err(format!("{key} alone would stop you typing it anywhere; add Ctrl, Alt, Shift or Super"));
     }
     let mut out: Vec<String> = Vec::new();
