@@ -265,3 +265,28 @@ async fn a_second_launch_hands_over_to_the_first() {
     assert!(status.success(), "{status:?}");
     assert!(desktop.tracked_status(app.pid).is_none(), "the first keeps running");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stopping_can_require_a_second_press() {
+    let world = world(WorldOptions::default()).await;
+    let mut desktop = desktop(DesktopOptions::default()).await;
+    let config = desktop.home().join(".config/onair");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("settings.toml"), "[behaviour]\nconfirm_stop_stream = true\n").unwrap();
+    let app = TrayApp::start(&mut desktop, world.ws_port(), &[("ONAIR_PASSWORD", PASSWORD)]).await;
+    app.wait_menu(&desktop, "Offline", T, |m| first_row(m) == "Offline").await;
+    app.click(&desktop, "Start Streaming").await;
+    world.wait_stream_active(true, T).await.unwrap();
+    app.wait_menu(&desktop, "live", T, |m| first_row(m).starts_with("● LIVE")).await;
+
+    app.click(&desktop, "Stop Streaming").await;
+    app.wait_menu(&desktop, "the confirmation", T, |m| enabled(m, "Press Again to Stop Streaming")).await;
+    desktop.notifications().wait_for(|n| n.category() == Some("x-onair.confirm-stop"), T).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        world.request("GetStreamStatus", serde_json::Value::Null).await.unwrap()["outputActive"] == true,
+        "one press does not stop"
+    );
+    app.click(&desktop, "Press Again to Stop Streaming").await;
+    world.wait_stream_active(false, T).await.unwrap();
+}
