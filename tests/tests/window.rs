@@ -120,13 +120,19 @@ async fn the_settings_form_refuses_a_bad_port_and_stores_a_new_password_write_on
     let user = format!("obs-websocket@127.0.0.1:{}", rig.world.ws_port());
     let stored = rig.desktop.secret_lookup(&[("service", "OnAir"), ("username", &user)]).await;
     assert_eq!(stored.as_deref(), Some(PASSWORD), "the Secret Service holds the new password");
-    // "Test connection" says what it found, using the stored password.
+    // "Test connection" first wants the port fixed, then says what it found,
+    // using the stored password.
+    s.find("#btn-test").await.unwrap().click().await.unwrap();
+    s.wait_text("#test-result", T, |t| t.contains("host or port")).await.unwrap();
+    let port = s.find("#port").await.unwrap();
+    port.clear().await.unwrap();
+    port.send_keys(&rig.world.ws_port().to_string()).await.unwrap();
     s.find("#btn-test").await.unwrap().click().await.unwrap();
     let result = s
         .wait_text("#test-result", T, |t| t.contains("Connected") || t.contains("rejected") || t.contains("not"))
         .await
         .unwrap();
-    assert!(result.contains("Connected to OBS 29"), "{result}");
+    assert!(result.contains("Connected") && result.contains("OBS 29.0.2") && result.contains("5.1.0"), "{result}");
     // The app reconnects with it.
     s.find("#tab-status").await.unwrap().click().await.unwrap();
     headline(s, "OFFLINE").await;
