@@ -76,11 +76,15 @@ impl MomentLog {
 }
 
 /// The `onair` binary of this workspace, brought up to date once per test process
-/// (a stale binary would test old code).
+/// (a stale binary would test old code). `ONAIR_BIN` points the tests at another
+/// build instead, e.g. the release binary users get.
 pub fn onair_bin() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
+            if let Some(bin) = std::env::var_os("ONAIR_BIN") {
+                return PathBuf::from(bin);
+            }
             let target = std::env::var_os("CARGO_TARGET_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
