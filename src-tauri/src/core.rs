@@ -378,12 +378,14 @@ impl<R: Runtime> Core<R> {
     }
 
     /// The control a menu action means in this state, or `None` when a stop
-    /// waits for its confirming second press.
+    /// waits for its confirming second press. Without OBS it is still sent: the
+    /// session's "not connected to OBS: ..." then reaches the user, which matters
+    /// for a hotkey pressed with no menu in sight.
     fn control_for(&mut self, action: &MenuAction, state: &State) -> Option<Control> {
-        let obs = state.obs.as_ref()?;
+        let obs = state.obs.as_ref();
         Some(match action {
             MenuAction::ToggleStream => {
-                let on_air = obs.stream.is_on_air();
+                let on_air = obs.is_some_and(|o| o.stream.is_on_air());
                 match self.guard.press(self.settings.confirm_stop_stream, on_air, now_ms()) {
                     StopDecision::Armed => {
                         self.render_state(state);
@@ -399,14 +401,16 @@ impl<R: Runtime> Core<R> {
                     StopDecision::Toggle => Control::StartStream,
                 }
             }
-            MenuAction::ToggleRecording if obs.recording.is_active() => Control::StopRecording,
+            MenuAction::ToggleRecording if obs.is_some_and(|o| o.recording.is_active()) => Control::StopRecording,
             MenuAction::ToggleRecording => Control::StartRecording,
-            MenuAction::TogglePause => match obs.recording {
-                RecordingState::Paused { .. } => Control::ResumeRecording,
+            MenuAction::TogglePause => match obs.map(|o| &o.recording) {
+                Some(RecordingState::Paused { .. }) => Control::ResumeRecording,
                 _ => Control::PauseRecording,
             },
             MenuAction::SaveReplay => Control::SaveReplay,
-            MenuAction::ToggleVirtualCamera if obs.virtual_camera == OutputActivity::On => Control::StopVirtualCamera,
+            MenuAction::ToggleVirtualCamera if obs.is_some_and(|o| o.virtual_camera == OutputActivity::On) => {
+                Control::StopVirtualCamera
+            }
             MenuAction::ToggleVirtualCamera => Control::StartVirtualCamera,
             MenuAction::SwitchScene(name) => Control::SwitchScene(name.clone()),
             MenuAction::Reconnect | MenuAction::OpenWindow | MenuAction::OpenSettings | MenuAction::Quit => {

@@ -290,3 +290,19 @@ async fn stopping_can_require_a_second_press() {
     app.click(&desktop, "Press Again to Stop Streaming").await;
     world.wait_stream_active(false, T).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hotkey_pressed_while_obs_is_away_says_why_nothing_happened() {
+    let world = world(WorldOptions { start_obs: false, ..WorldOptions::default() }).await;
+    let mut desktop = desktop(DesktopOptions::default()).await;
+    let config = desktop.home().join(".config/onair");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("settings.toml"), "[hotkeys]\nenabled = true\n").unwrap();
+    let app = TrayApp::start(&mut desktop, world.ws_port(), &[("ONAIR_PASSWORD", PASSWORD)]).await;
+    app.wait_menu(&desktop, "waiting", T, |m| first_row(m).starts_with("Waiting for OBS")).await;
+    desktop.key("ctrl+alt+shift+s").await.unwrap();
+    let refused =
+        desktop.notifications().wait_for(|n| n.category() == Some("x-onair.control-failed"), T).await.unwrap();
+    assert_eq!(refused.summary, "Could not start streaming");
+    assert!(refused.body.starts_with("not connected to OBS: waiting for OBS"), "{}", refused.body);
+}
