@@ -274,16 +274,33 @@ fn into_table(raw: &mut toml::Table, s: &Settings) {
 mod tests {
     use super::*;
 
-    fn temp_dir(name: &str) -> PathBuf {
+    /// A fresh directory, removed again when the guard drops (also on a failed assert).
+    struct TempDir(PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    impl std::ops::Deref for TempDir {
+        type Target = Path;
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    fn temp_dir(name: &str) -> TempDir {
         let dir = std::env::temp_dir().join(format!("onair-config-test-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        dir
+        TempDir(dir)
     }
 
     #[test]
     fn a_missing_file_gives_defaults_and_no_warning() {
-        let loaded = SettingsFile::load(&temp_dir("missing").join("settings.toml"));
+        let dir = temp_dir("missing");
+        let loaded = SettingsFile::load(&dir.join("settings.toml"));
         assert_eq!(loaded.settings, Settings::default());
         assert!(loaded.warnings.is_empty());
         assert!(!loaded.settings.hotkeys.enabled, "hotkeys are opt-in");
@@ -291,7 +308,8 @@ mod tests {
 
     #[test]
     fn save_then_load_round_trips_and_keeps_unknown_keys() {
-        let path = temp_dir("roundtrip").join("settings.toml");
+        let dir = temp_dir("roundtrip");
+        let path = dir.join("settings.toml");
         std::fs::write(&path, "future_option = 3\n[obs]\nhost = \"studio\"\nfancy = \"keep me\"\n[window]\nx = 10\n")
             .unwrap();
         let mut loaded = SettingsFile::load(&path);
@@ -320,7 +338,7 @@ mod tests {
         assert_eq!(loaded.settings, Settings::default());
         assert_eq!(loaded.warnings.len(), 1);
         assert!(loaded.warnings[0].contains("kept as"), "{:?}", loaded.warnings);
-        let aside: Vec<_> = std::fs::read_dir(&dir)
+        let aside: Vec<_> = std::fs::read_dir(&*dir)
             .unwrap()
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -332,7 +350,8 @@ mod tests {
 
     #[test]
     fn bad_values_fall_back_one_by_one_with_the_key_named() {
-        let path = temp_dir("values").join("settings.toml");
+        let dir = temp_dir("values");
+        let path = dir.join("settings.toml");
         std::fs::write(
             &path,
             "[obs]\nhost = \"ws://x\"\nport = 70000\n[notifications]\nlive = \"yes\"\nended = false\n[hotkeys]\ntoggle_stream = \"Ctrl+Banana\"\n",

@@ -195,18 +195,30 @@ mod tests {
         assert_eq!(format!("{:?}", Password::new("hunter2".into())), "Password(***)");
     }
 
-    fn temp_file(name: &str, text: &str) -> PathBuf {
+    /// Writes a settings file in a fresh directory; the returned guard removes it.
+    struct TempFile(PathBuf);
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            if let Some(dir) = self.0.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
+    }
+
+    fn temp_file(name: &str, text: &str) -> TempFile {
         let dir = std::env::temp_dir().join(format!("onair-settings-test-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("settings.toml");
         std::fs::write(&path, text).unwrap();
-        path
+        TempFile(path)
     }
 
     #[test]
     fn flags_then_file_then_defaults() {
-        let path = temp_file("order", "[obs]\nhost = \"studio\"\nport = 4456\n[ui]\ntheme = \"dark\"\n");
-        let file = read_connection(&path).unwrap();
+        let file_guard = temp_file("order", "[obs]\nhost = \"studio\"\nport = 4456\n[ui]\ntheme = \"dark\"\n");
+        let path = &file_guard.0;
+        let file = read_connection(path).unwrap();
         assert_eq!(resolve_target(None, None, &file).unwrap(), Target { host: "studio".into(), port: 4456 });
         assert_eq!(
             resolve_target(Some("127.0.0.1"), None, &file).unwrap(),
@@ -219,9 +231,9 @@ mod tests {
 
     #[test]
     fn malformed_files_are_reported_with_their_path() {
-        let path = temp_file("bad", "[obs\nhost=");
-        assert!(read_connection(&path).unwrap_err().contains("settings.toml"));
-        let path = temp_file("type", "[obs]\nport = \"x\"\n");
-        assert!(read_connection(&path).unwrap_err().contains("obs.port"));
+        let bad = temp_file("bad", "[obs\nhost=");
+        assert!(read_connection(&bad.0).unwrap_err().contains("settings.toml"));
+        let wrong_type = temp_file("type", "[obs]\nport = \"x\"\n");
+        assert!(read_connection(&wrong_type.0).unwrap_err().contains("obs.port"));
     }
 }
