@@ -2,13 +2,12 @@
 //! then the GUI. Everything that can go wrong here becomes a message and a
 //! default, never a refusal to start: OnAir must not get in the way.
 
-use std::io::BufRead;
 use std::process::ExitCode;
 
 use onair_engine::cli::Cli;
 use onair_engine::config::SettingsFile;
 use onair_engine::secrets::{FallbackStore, PasswordStore};
-use onair_engine::settings::{Password, Target};
+use onair_engine::settings::Target;
 
 use crate::core::{run, AppOptions};
 use crate::keyring_store::KeyringStore;
@@ -50,7 +49,11 @@ pub fn start(cli: Cli) -> ExitCode {
         warnings.push(format!("invalid connection settings: {e}"));
     }
     let store = std::sync::Arc::new(FallbackStore::new(KeyringStore));
-    let password = match password_from_environment(&cli).filter(|_| !cli.demo) {
+    let given = onair_engine::cli::given_password(&cli).unwrap_or_else(|e| {
+        warnings.push(e);
+        None
+    });
+    let password = match given.filter(|_| !cli.demo) {
         Some(p) => Some(p),
         None => target.as_ref().ok().and_then(|t| match store.get(t) {
             Ok(p) => p,
@@ -78,16 +81,4 @@ pub fn start(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// `--password-stdin`, then `ONAIR_PASSWORD`.
-fn password_from_environment(cli: &Cli) -> Option<Password> {
-    let given = if cli.password_stdin {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).ok()?;
-        Some(line.trim_end_matches(['\r', '\n']).to_string())
-    } else {
-        std::env::var("ONAIR_PASSWORD").ok()
-    };
-    given.filter(|p| !p.is_empty()).map(Password::new)
 }

@@ -182,11 +182,17 @@ fn read_stdin_line() -> Result<String, String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
+/// A password given for this run: stdin when asked, else `ONAIR_PASSWORD`.
+/// The tray app and every command share this order.
+pub fn given_password(cli: &Cli) -> Result<Option<Password>, String> {
+    let given = if cli.password_stdin { Some(read_stdin_line()?) } else { std::env::var("ONAIR_PASSWORD").ok() };
+    Ok(given.filter(|p| !p.is_empty()).map(Password::new))
+}
+
 /// The password: stdin when asked, then `ONAIR_PASSWORD`, then the keyring.
 fn password(cli: &Cli, target: &Target, store: &dyn PasswordStore) -> Result<Option<Password>, String> {
-    let given = if cli.password_stdin { Some(read_stdin_line()?) } else { std::env::var("ONAIR_PASSWORD").ok() };
-    if let Some(given) = given.filter(|p| !p.is_empty()) {
-        return Ok(Some(Password::new(given)));
+    if let Some(given) = given_password(cli)? {
+        return Ok(Some(given));
     }
     match store.get(target) {
         Ok(stored) => Ok(stored),

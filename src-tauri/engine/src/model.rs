@@ -119,7 +119,7 @@ impl Model {
                     }
                 }
                 (Some(old_since), new_since) => {
-                    moments.push(ended(&before, old_since, now_ms, true));
+                    moments.push(ended_with(before.stream_health.as_ref(), old_since, now_ms, true));
                     if let Some(new_since) = new_since {
                         moments.push(Moment::Live { since_ms: new_since });
                     }
@@ -321,10 +321,6 @@ fn with_live_since(stream: &StreamState, live_since_ms: u64) -> StreamState {
         StreamState::Reconnecting { since_ms, .. } => StreamState::Reconnecting { live_since_ms, since_ms: *since_ms },
         other => other.clone(),
     }
-}
-
-fn ended(before: &ObsStatus, live_since_ms: u64, now_ms: u64, while_away: bool) -> Moment {
-    ended_with(before.stream_health.as_ref(), live_since_ms, now_ms, while_away)
 }
 
 fn ended_with(health: Option<&StreamHealth>, live_since_ms: u64, now_ms: u64, while_away: bool) -> Moment {
