@@ -117,6 +117,38 @@ export function bitrateLevel(kbps, history, now = Date.now()) {
   return ok;
 }
 
+// ---- how current a figure is -------------------------------------------------
+// Health and stats figures come from polls every 2 s and carry when they were
+// polled. One whose poll is older than three intervals (polls failing, OnAir
+// lagging, outputs stopped) is not current: it is shown greyed with its age and
+// never with warning colours. This is the only place that decides.
+
+export const POLL_INTERVAL_MS = 2_000;
+export const CURRENT_FOR_MS = 3 * POLL_INTERVAL_MS;
+
+/** An age in words: "12 s ago", "5 min ago", "3 h ago", "2 days ago". */
+export function ago(ms) {
+  const s = Math.max(0, Math.floor((Number(ms) || 0) / 1000));
+  if (s < 60) return `${s} s ago`;
+  const min = Math.floor(s / 60);
+  if (min < 60) return `${min} min ago`;
+  const h = Math.floor(min / 60);
+  if (h < 48) return `${h} h ago`;
+  return `${Math.floor(h / 24)} days ago`;
+}
+
+/**
+ * Whether a figure polled at `polledAtMs` (Unix ms) still counts as current,
+ * and if not, its age in words. A figure that does not say when it was polled
+ * is never current.
+ */
+export function freshness(polledAtMs, now = Date.now()) {
+  if (typeof polledAtMs !== "number" || !isFinite(polledAtMs)) return { current: false, age: "age unknown" };
+  const age = now - polledAtMs;
+  if (age <= CURRENT_FOR_MS) return { current: true, age: "" };
+  return { current: false, age: ago(age) };
+}
+
 // ---- what the header says ----------------------------------------------------
 
 const CONNECTION_WORDS = {
@@ -246,6 +278,8 @@ export function momentText(n) {
       return "Recording paused";
     case "recording-resumed":
       return "Recording resumed";
+    case "recording-file-changed":
+      return n.path ? `Recording continues in a new file: ${n.path}` : "Recording continues in a new file";
     case "replay-saved":
       return n.path ? `Replay saved: ${n.path}` : "Replay saved";
     case "auth-failed":
@@ -254,6 +288,36 @@ export function momentText(n) {
       if (typeof n?.moment !== "string" || n.moment === "") return "Something happened";
       return n.moment.charAt(0).toUpperCase() + n.moment.slice(1).replace(/[-_]/g, " ");
   }
+}
+
+/**
+ * What tells two moments apart: the backend numbers each one (`seq`), since
+ * two of one kind can share a millisecond. Without a number, only an identical
+ * moment counts as the same one.
+ */
+export function momentKey(n) {
+  return typeof n?.seq === "number" ? `#${n.seq}` : JSON.stringify(n);
+}
+
+/**
+ * The moments log (oldest first) with `incoming` added, each moment once: the
+ * snapshot and the event stream can both carry the same one. Keeps the last
+ * `max`. Returns null when nothing was new.
+ */
+export function mergeMoments(log, incoming, max = Infinity) {
+  const seen = new Set(log.map(momentKey));
+  const out = log.slice();
+  for (const n of Array.isArray(incoming) ? incoming : []) {
+    if (!n || typeof n.at_ms !== "number") continue;
+    const key = momentKey(n);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(n);
+  }
+  if (out.length === log.length) return null;
+  const numbered = (a, b) => typeof a.seq === "number" && typeof b.seq === "number";
+  out.sort((a, b) => (numbered(a, b) ? a.seq - b.seq : a.at_ms - b.at_ms));
+  return out.length > max ? out.slice(out.length - max) : out;
 }
 
 /** How a moment is coloured in the log. */

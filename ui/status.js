@@ -3,7 +3,7 @@
 // State the backend pushed; a 1 s tick only re-draws the clocks.
 
 import * as f from "./format.js";
-import { errorText } from "./format.js";
+import { errorText, mergeMoments } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -15,8 +15,7 @@ export function createStatus({ invoke, openSettings }) {
   let state = null;
   let settings = null;
   let history = []; // [{at_ms, kbps}], oldest first
-  let moments = []; // Noticed, oldest first
-  const seenMoments = new Set();
+  let moments = []; // the backend's logged moments, oldest first
   let busy = null; // the action being sent
   let armed = null; // { timer } while a stop-stream waits for its second press
 
@@ -195,9 +194,19 @@ export function createStatus({ invoke, openSettings }) {
 
   // ---- health --------------------------------------------------------------
 
-  /** Puts a figure in its <dd>: value, an optional detail line, and a flag word past a threshold. */
-  function setMetric(id, value, lvl = { level: "", flag: "" }, sub = "") {
+  /**
+   * Puts a figure in its <dd>: value, an optional detail line, and a flag word
+   * past a threshold. A figure that is not current (`fresh` from f.freshness)
+   * is greyed, says its age instead, and takes no warning.
+   */
+  function setMetric(id, value, lvl = { level: "", flag: "" }, sub = "", fresh = { current: true, age: "" }) {
     const el = $(id);
+    const stale = !fresh.current && value !== "" && value != null;
+    if (stale) {
+      lvl = { level: "", flag: "" };
+      sub = fresh.age;
+    }
+    el.classList.toggle("stale", stale);
     const v = value === "" || value == null ? "—" : value;
     const valueSpan = el.querySelector(".v") ?? el.appendChild(Object.assign(document.createElement("span"), { className: "v" }));
     valueSpan.textContent = v;
@@ -252,18 +261,20 @@ export function createStatus({ invoke, openSettings }) {
     section.dataset.onair = onAir ? "true" : "false";
     const h = onAir ? obs.stream_health : null;
     const s = obs.stats ?? {};
+    const hFresh = f.freshness(h?.polled_at_ms, now);
+    const sFresh = f.freshness(s.polled_at_ms, now);
 
     const kbps = h?.bitrate_kbps;
-    setMetric("bitrate", h ? f.mbps(kbps) : "", h ? f.bitrateLevel(kbps, history, now) : undefined);
+    setMetric("bitrate", h ? f.mbps(kbps) : "", h ? f.bitrateLevel(kbps, history, now) : undefined, "", hFresh);
     if (h && typeof h.dropped_ratio === "number") {
       const frames = typeof h.dropped_frames === "number" ? `${f.count(h.dropped_frames)} ${h.dropped_frames === 1 ? "frame" : "frames"}` : "";
-      setMetric("dropped", f.percent(h.dropped_ratio), f.droppedLevel(h.dropped_ratio), frames);
+      setMetric("dropped", f.percent(h.dropped_ratio), f.droppedLevel(h.dropped_ratio), frames, hFresh);
     } else setMetric("dropped", "");
-    setMetric("congestion", h ? f.percent(h.congestion) : "", h ? f.congestionLevel(h.congestion) : undefined);
-    setMetric("cpu", typeof s.cpu_percent === "number" ? `${s.cpu_percent.toFixed(s.cpu_percent < 10 ? 1 : 0)}%` : "", f.cpuLevel(s.cpu_percent));
-    setMetric("fps", typeof s.fps === "number" ? (Number.isInteger(s.fps) ? String(s.fps) : s.fps.toFixed(1)) : "");
-    setMetric("render-time", typeof s.render_ms === "number" ? `${s.render_ms.toFixed(1)} ms` : "", f.renderLevel(s.render_ms));
-    setMetric("free-disk", f.diskSpace(s.free_disk_mb), f.diskLevel(s.free_disk_mb));
+    setMetric("congestion", h ? f.percent(h.congestion) : "", h ? f.congestionLevel(h.congestion) : undefined, "", hFresh);
+    setMetric("cpu", typeof s.cpu_percent === "number" ? `${s.cpu_percent.toFixed(s.cpu_percent < 10 ? 1 : 0)}%` : "", f.cpuLevel(s.cpu_percent), "", sFresh);
+    setMetric("fps", typeof s.fps === "number" ? (Number.isInteger(s.fps) ? String(s.fps) : s.fps.toFixed(1)) : "", undefined, "", sFresh);
+    setMetric("render-time", typeof s.render_ms === "number" ? `${s.render_ms.toFixed(1)} ms` : "", f.renderLevel(s.render_ms), "", sFresh);
+    setMetric("free-disk", f.diskSpace(s.free_disk_mb), f.diskLevel(s.free_disk_mb), "", sFresh);
     $("health-note").textContent = onAir ? "" : "Stream figures appear while live.";
     $("health-note").hidden = onAir;
     drawSparkline(onAir, now);
@@ -361,23 +372,10 @@ export function createStatus({ invoke, openSettings }) {
 
   // ---- moments -------------------------------------------------------------
 
-  function momentKey(n) {
-    return `${n.at_ms}|${n.moment}|${n.path ?? ""}`;
-  }
-
   function addMoments(list) {
-    let added = false;
-    for (const n of list ?? []) {
-      if (!n || typeof n.at_ms !== "number") continue;
-      const k = momentKey(n);
-      if (seenMoments.has(k)) continue;
-      seenMoments.add(k);
-      moments.push(n);
-      added = true;
-    }
-    if (!added) return;
-    moments.sort((a, b) => a.at_ms - b.at_ms);
-    if (moments.length > MAX_MOMENTS) moments = moments.slice(-MAX_MOMENTS);
+    const merged = mergeMoments(moments, list, MAX_MOMENTS);
+    if (!merged) return;
+    moments = merged;
     renderMoments();
   }
 
