@@ -3,15 +3,28 @@
 //! No I/O and no clock: every input carries `now_ms`, so each rule (a reconnect to
 //! a stream that is still live is not a new "went live"; four RECONNECTING events
 //! are one outage; a second STOPPED is no second "ended") is a plain unit test.
+//!
+//! OBS gives a stream no identity, and its counters (`outputDuration`,
+//! `outputBytes`, frames) restart at every RTMP reconnect. So the model keeps
+//! what identifies a stream across OnAir's own reconnects itself: OBS's render
+//! frame count, which only restarts with OBS, and when OBS's counters last
+//! restarted; and it adds the counters up across their resets.
 
 use crate::client::RequestError;
 use crate::protocol::responses::{OutputActive, RecordStatus, SceneList, Stats, StreamStatus};
 use crate::protocol::{scenes_top_first, status, ObsEvent, OutputState};
 use crate::state::{Moment, ObsStats, ObsStatus, OutputActivity, RecordingState, StreamHealth, StreamState};
 
-/// A live stream found after a reconnect whose start lies this much later than the
-/// one OnAir knew is a different stream (OBS was restarted and went live again).
+/// Without OBS's render frame count, a live stream found after a reconnect whose
+/// counters started this much later than the ones OnAir knew is a different
+/// stream (OBS was restarted and went live again). `outputDuration` counts frames,
+/// not time, so a starved OBS falls behind the clock: the tolerance grows with the
+/// stream's age.
 const SAME_STREAM_TOLERANCE_MS: u64 = 5_000;
+
+/// A recording found after a reconnect that is this much shorter than the one
+/// OnAir knew is a new file.
+const SAME_RECORDING_TOLERANCE_MS: u64 = 3_000;
 
 /// OBS's answers to the sync requests.
 #[derive(Debug, Clone)]
@@ -22,12 +35,14 @@ pub struct SyncAnswers {
     pub virtual_camera: Result<OutputActive, RequestError>,
     pub scenes: SceneList,
     pub studio_mode: bool,
+    /// `GetStats`, for OBS's render frame count; `None` if OBS did not answer it.
+    pub stats: Option<Stats>,
 }
 
 impl SyncAnswers {
     /// The status these answers describe, at `now_ms`.
     pub fn to_status(&self, now_ms: u64) -> ObsStatus {
-        let started = |duration: Option<f64>| now_ms.saturating_sub(duration.unwrap_or(0.0).max(0.0) as u64);
+        let started = |duration: Option<f64>| now_ms.saturating_sub(reading(duration));
         let stream = match (self.stream.output_active, self.stream.output_reconnecting) {
             (_, true) => {
                 StreamState::Reconnecting { live_since_ms: started(self.stream.output_duration), since_ms: now_ms }
@@ -53,9 +68,19 @@ impl SyncAnswers {
             scene_collection_changing: false,
         }
     }
+
+    fn render_frames(&self) -> Option<u64> {
+        self.stats.as_ref().and_then(|s| s.render_total_frames).map(|f| reading(Some(f)))
+    }
 }
 
-fn activity_from_answer(answer: &Result<OutputActive, RequestError>) -> OutputActivity {
+/// A count or duration from OBS as a whole number; missing, negative or NaN is 0.
+fn reading(value: Option<f64>) -> u64 {
+    value.filter(|v| v.is_finite()).unwrap_or(0.0).max(0.0) as u64
+}
+
+/// A replay buffer or virtual camera status answer as an activity.
+pub fn activity_from_answer(answer: &Result<OutputActive, RequestError>) -> OutputActivity {
     match answer {
         Ok(OutputActive { output_active: true }) => OutputActivity::On,
         Ok(OutputActive { output_active: false }) => OutputActivity::Off,
@@ -63,6 +88,40 @@ fn activity_from_answer(answer: &Result<OutputActive, RequestError>) -> OutputAc
         Err(RequestError::Failed { code: status::INVALID_RESOURCE_STATE, .. }) => OutputActivity::Unavailable,
         Err(_) => OutputActivity::Unavailable,
     }
+}
+
+/// One of OBS's stream counters, added up across the resets of an RTMP reconnect.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct RunningTotal {
+    /// What earlier stretches of the stream counted before OBS restarted the counter.
+    before_reset: u64,
+    last: u64,
+}
+
+impl RunningTotal {
+    /// Takes a new reading; a reading below the last one means OBS restarted the counter.
+    fn update(&mut self, reading: u64) -> u64 {
+        if reading < self.last {
+            self.before_reset = self.before_reset.saturating_add(self.last);
+        }
+        self.last = reading;
+        self.total()
+    }
+
+    fn total(&self) -> u64 {
+        self.before_reset.saturating_add(self.last)
+    }
+}
+
+/// The whole stream's counts, from its polls.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct StreamTotals {
+    bytes: RunningTotal,
+    duration_ms: RunningTotal,
+    dropped_frames: RunningTotal,
+    total_frames: RunningTotal,
+    /// The raw `outputBytes` of the previous poll and when, for the bitrate.
+    previous_bytes: Option<(u64, u64)>,
 }
 
 /// State and memory across connections.
@@ -74,11 +133,23 @@ pub struct Model {
     last_known: Option<ObsStatus>,
     /// When an `obs-lost` was announced and not yet answered by `obs-back`.
     lost_at_ms: Option<u64>,
+    /// When OnAir last stopped seeing OBS, for anything (also on purpose).
+    away_since_ms: Option<u64>,
     auth_failure_announced: bool,
     /// OBS said ExitStarted: the coming disconnect is OBS quitting on purpose.
     obs_exiting: bool,
-    /// `(bytes, at_ms)` of the previous stream poll, for the bitrate.
-    previous_bytes: Option<(u64, u64)>,
+    /// The current (or last known) stream's counts; `None` until a poll answered.
+    stream_totals: Option<StreamTotals>,
+    /// When OBS's stream counters last restarted (stream start or RTMP reconnect).
+    stream_counters_since_ms: Option<u64>,
+    /// OBS's `renderTotalFrames`: it only goes down when OBS restarted.
+    render_frames: Option<u64>,
+    /// The recording's `outputDuration` as last read, and the file it writes to.
+    recording_duration_ms: Option<u64>,
+    recording_path: Option<String>,
+    /// obs-websocket before 5.1 sends no RECONNECTING/RECONNECTED: the polled
+    /// `outputReconnecting` is then the only word on an RTMP outage.
+    polls_drive_reconnects: bool,
 }
 
 impl Model {
@@ -90,71 +161,197 @@ impl Model {
         self.current.as_ref()
     }
 
+    /// Whether RTMP outages come from polls (obs-websocket 5.0) rather than events.
+    pub fn set_polls_drive_reconnects(&mut self, yes: bool) {
+        self.polls_drive_reconnects = yes;
+    }
+
     /// The sync finished: compare with what was known before the connection
     /// dropped and say what changed while OnAir could not see.
-    pub fn on_synced(&mut self, mut fresh: ObsStatus, now_ms: u64) -> Vec<Moment> {
+    pub fn on_synced(&mut self, answers: &SyncAnswers, now_ms: u64) -> Vec<Moment> {
+        let mut fresh = answers.to_status(now_ms);
         let mut moments = Vec::new();
         self.auth_failure_announced = false;
         self.obs_exiting = false;
+        let away_since = self.away_since_ms.take();
         if let Some(lost_at) = self.lost_at_ms.take() {
             moments.push(Moment::ObsBack {
                 down_ms: now_ms.saturating_sub(lost_at),
                 still_live: fresh.stream.is_on_air(),
             });
         }
-        if let Some(before) = self.last_known.take() {
-            self.previous_bytes = None;
-            match (before.stream.live_since_ms(), fresh.stream.live_since_ms()) {
-                (Some(old_since), Some(new_since)) if new_since <= old_since + SAME_STREAM_TOLERANCE_MS => {
-                    // The same stream: keep the start OnAir saw itself.
-                    fresh.stream = with_live_since(&fresh.stream, old_since);
-                    match (&before.stream, &fresh.stream) {
-                        (StreamState::Live { .. }, StreamState::Reconnecting { .. }) => {
-                            moments.push(Moment::Reconnecting { since_ms: now_ms });
-                        }
-                        (StreamState::Reconnecting { since_ms, .. }, StreamState::Live { .. }) => {
-                            moments.push(Moment::Reconnected { down_ms: now_ms.saturating_sub(*since_ms) });
-                        }
-                        _ => {}
-                    }
-                }
-                (Some(old_since), new_since) => {
-                    moments.push(ended_with(before.stream_health.as_ref(), old_since, now_ms, true));
-                    if let Some(new_since) = new_since {
-                        moments.push(Moment::Live { since_ms: new_since });
-                    }
-                }
-                (None, Some(new_since)) if before.stream != StreamState::Starting || fresh.stream.is_on_air() => {
-                    moments.push(Moment::Live { since_ms: new_since });
-                }
-                _ => {}
+        let fresh_render_frames = answers.render_frames();
+        let obs_restarted = match (self.render_frames, fresh_render_frames) {
+            (Some(known), Some(fresh)) => Some(fresh < known),
+            _ => None,
+        };
+        self.render_frames = fresh_render_frames;
+        let fresh_counters_since = fresh.stream.is_on_air().then(|| fresh.stream.live_since_ms()).flatten();
+        let fresh_recording_ms = answers.record.output_active.then(|| reading(answers.record.output_duration));
+        match self.last_known.take() {
+            Some(before) => {
+                self.stream_on_return(&before, &mut fresh, obs_restarted, fresh_counters_since, now_ms, &mut moments);
+                let gap_ms = away_since.map(|at| now_ms.saturating_sub(at));
+                self.recording_on_return(
+                    &before,
+                    &mut fresh,
+                    obs_restarted,
+                    fresh_recording_ms,
+                    gap_ms,
+                    now_ms,
+                    &mut moments,
+                );
             }
-            match (before.recording.is_active(), fresh.recording.is_active()) {
-                (true, false) => moments.push(Moment::RecordingStopped {
-                    path: None,
-                    duration_ms: before.recording.started_at_ms().map(|s| now_ms.saturating_sub(s)),
-                }),
-                (false, true) => moments.push(Moment::RecordingStarted { path: None }),
-                _ => {
-                    if let (Some(old), RecordingState::Recording { since_ms } | RecordingState::Paused { since_ms }) =
-                        (before.recording.started_at_ms(), &mut fresh.recording)
-                    {
-                        *since_ms = old;
-                    }
-                }
+            None => {
+                // The first sight of OBS: whatever runs has no earlier counts OnAir knows of.
+                self.stream_totals = None;
+                self.stream_counters_since_ms = fresh_counters_since;
+                self.recording_path = None;
             }
         }
+        self.recording_duration_ms = fresh_recording_ms;
         self.current = Some(fresh);
         moments
     }
 
+    /// The stream on return: the same stream (whatever OBS's counters say), a new
+    /// one, or gone.
+    fn stream_on_return(
+        &mut self,
+        before: &ObsStatus,
+        fresh: &mut ObsStatus,
+        obs_restarted: Option<bool>,
+        fresh_counters_since: Option<u64>,
+        now_ms: u64,
+        moments: &mut Vec<Moment>,
+    ) {
+        let same_stream = match obs_restarted {
+            Some(restarted) => !restarted,
+            None => {
+                let known = self.stream_counters_since_ms.or(before.stream.live_since_ms()).unwrap_or(0);
+                let tolerance = SAME_STREAM_TOLERANCE_MS + now_ms.saturating_sub(known) / 20;
+                fresh_counters_since.map_or(true, |fresh| fresh <= known.saturating_add(tolerance))
+            }
+        };
+        match (before.stream.live_since_ms(), fresh.stream.live_since_ms()) {
+            (Some(old_since), Some(_)) if same_stream => {
+                // The same stream: keep the start OnAir saw itself, and its counts.
+                fresh.stream = with_live_since(&fresh.stream, old_since);
+                if let Some(totals) = self.stream_totals.as_mut() {
+                    // Readings from before the gap say nothing about a rate now.
+                    totals.previous_bytes = None;
+                }
+                match (&before.stream, &fresh.stream) {
+                    (StreamState::Live { .. }, StreamState::Reconnecting { .. }) => {
+                        moments.push(Moment::Reconnecting { since_ms: now_ms });
+                    }
+                    (StreamState::Reconnecting { since_ms, .. }, StreamState::Live { .. }) => {
+                        moments.push(Moment::Reconnected { down_ms: now_ms.saturating_sub(*since_ms) });
+                    }
+                    _ => {}
+                }
+                if fresh_counters_since.is_some_and(|f| self.stream_counters_since_ms.map_or(true, |k| f > k)) {
+                    self.stream_counters_since_ms = fresh_counters_since;
+                }
+            }
+            (Some(old_since), new_since) => {
+                moments.push(self.ended(old_since, now_ms, true));
+                self.start_stream_counts(fresh_counters_since);
+                if let Some(new_since) = new_since {
+                    moments.push(Moment::Live { since_ms: new_since });
+                }
+            }
+            (None, Some(new_since)) => {
+                self.start_stream_counts(fresh_counters_since);
+                // A start OnAir saw begin and that failed meanwhile is not news;
+                // anything on air now is.
+                if before.stream != StreamState::Starting || fresh.stream.is_on_air() {
+                    moments.push(Moment::Live { since_ms: new_since });
+                }
+            }
+            (None, None) => self.start_stream_counts(None),
+        }
+    }
+
+    /// The recording on return: the same file, a new one, or stopped.
+    #[allow(clippy::too_many_arguments)]
+    fn recording_on_return(
+        &mut self,
+        before: &ObsStatus,
+        fresh: &mut ObsStatus,
+        obs_restarted: Option<bool>,
+        fresh_recording_ms: Option<u64>,
+        gap_ms: Option<u64>,
+        now_ms: u64,
+        moments: &mut Vec<Moment>,
+    ) {
+        match (before.recording.started_at_ms(), fresh.recording.is_active()) {
+            (Some(since), false) => {
+                moments.push(Moment::RecordingStopped {
+                    path: self.recording_path.take(),
+                    duration_ms: Some(now_ms.saturating_sub(since)),
+                });
+            }
+            (None, true) => {
+                self.recording_path = None;
+                moments.push(Moment::RecordingStarted { path: None });
+            }
+            (Some(since), true) => {
+                let shorter_than_known = match (fresh_recording_ms, self.recording_duration_ms) {
+                    (Some(fresh), Some(known)) => fresh.saturating_add(SAME_RECORDING_TOLERANCE_MS) < known,
+                    _ => false,
+                };
+                // A recording that ran unpaused when OnAir lost sight and is now
+                // shorter than the gap began during it.
+                let younger_than_gap = matches!(before.recording, RecordingState::Recording { .. })
+                    && match (fresh_recording_ms, gap_ms) {
+                        (Some(fresh), Some(gap)) => fresh.saturating_add(SAME_RECORDING_TOLERANCE_MS) < gap,
+                        _ => false,
+                    };
+                // A file that was being closed cannot be the one recording now.
+                let was_stopping = matches!(before.recording, RecordingState::Stopping { .. });
+                if was_stopping || obs_restarted == Some(true) || shorter_than_known || younger_than_gap {
+                    moments.push(Moment::RecordingStopped {
+                        path: self.recording_path.take(),
+                        duration_ms: Some(now_ms.saturating_sub(since)),
+                    });
+                    moments.push(Moment::RecordingStarted { path: None });
+                } else if let RecordingState::Recording { since_ms } | RecordingState::Paused { since_ms } =
+                    &mut fresh.recording
+                {
+                    *since_ms = since;
+                }
+            }
+            (None, false) => {}
+        }
+    }
+
+    fn start_stream_counts(&mut self, counters_since_ms: Option<u64>) {
+        self.stream_totals = None;
+        self.stream_counters_since_ms = counters_since_ms;
+    }
+
+    /// The `ended` moment of the stream that went live at `live_since_ms`, with
+    /// the whole stream's counts.
+    fn ended(&self, live_since_ms: u64, now_ms: u64, while_away: bool) -> Moment {
+        let totals = self.stream_totals.as_ref();
+        Moment::Ended {
+            duration_ms: Some(now_ms.saturating_sub(live_since_ms)),
+            bytes: totals.map(|t| t.bytes.total()),
+            dropped_frames: totals.map(|t| t.dropped_frames.total()),
+            total_frames: totals.map(|t| t.total_frames.total()),
+            while_away,
+        }
+    }
+
     /// The connection ended (or a sync failed). Remembers what was known.
     pub fn on_connection_lost(&mut self, reason: &str, now_ms: u64) -> Vec<Moment> {
+        self.away_since_ms.get_or_insert(now_ms);
         if let Some(mut current) = self.current.take() {
             if std::mem::take(&mut self.obs_exiting) {
                 // OBS quit on purpose (it sends no STOPPED first): its outputs ended
                 // with it. Say so now rather than raise an alarm about losing OBS.
-                let moments = end_outputs(&mut current, now_ms);
+                let moments = self.end_outputs(&mut current, now_ms);
                 self.last_known = Some(current);
                 return moments;
             }
@@ -170,6 +367,17 @@ impl Model {
         Vec::new()
     }
 
+    /// OnAir closed the connection itself (new settings for the same OBS, or the
+    /// user asked to reconnect): OBS is not lost, but until the next sync OnAir
+    /// cannot see it, and what changed meanwhile is told on return.
+    pub fn on_disconnected_on_purpose(&mut self, now_ms: u64) {
+        self.away_since_ms.get_or_insert(now_ms);
+        self.obs_exiting = false;
+        if let Some(current) = self.current.take() {
+            self.last_known = Some(current);
+        }
+    }
+
     /// OBS rejected the password: said once until a connection succeeds or the
     /// settings change.
     pub fn on_auth_failed(&mut self, message: &str) -> Vec<Moment> {
@@ -180,10 +388,12 @@ impl Model {
         vec![Moment::AuthFailed { message: message.to_string() }]
     }
 
-    /// The user pointed OnAir at another OBS (or changed the password): forget the
-    /// old one, so nothing about it is announced against the new one.
+    /// The user pointed OnAir at another OBS: forget the old one, so nothing
+    /// about it is announced against the new one.
     pub fn on_settings_changed(&mut self) {
+        let polls_drive_reconnects = self.polls_drive_reconnects;
         *self = Model::default();
+        self.polls_drive_reconnects = polls_drive_reconnects;
     }
 
     /// Same OBS, new password: a failure with it deserves its own message.
@@ -193,15 +403,21 @@ impl Model {
 
     /// A full sync on a connection that stayed up (after falling behind events):
     /// like a reconnect, but nothing was lost and the health figures carry over.
-    pub fn on_resynced(&mut self, mut fresh: ObsStatus, now_ms: u64) -> Vec<Moment> {
-        if let Some(current) = self.current.take() {
-            fresh.stream_health = current.stream_health.clone();
-            fresh.stats = current.stats.clone();
+    pub fn on_resynced(&mut self, answers: &SyncAnswers, now_ms: u64) -> Vec<Moment> {
+        let carried = self.current.take().map(|current| {
+            let figures = (current.stream_health.clone(), current.stats.clone());
             self.last_known = Some(current);
+            figures
+        });
+        let moments = self.on_synced(answers, now_ms);
+        if let (Some((health, stats)), Some(status)) = (carried, self.current.as_mut()) {
+            if status.stream.is_on_air() {
+                status.stream_health = health;
+            }
+            if status.stream.is_on_air() || status.recording.is_active() {
+                status.stats = stats;
+            }
         }
-        let previous_bytes = self.previous_bytes;
-        let moments = self.on_synced(fresh, now_ms);
-        self.previous_bytes = previous_bytes;
         moments
     }
 
@@ -210,77 +426,183 @@ impl Model {
         let mut moments = Vec::new();
         match event {
             ObsEvent::StreamStateChanged { state } => {
-                let health = status.stream_health.clone();
-                if let Some(moment) = next_stream(&mut status.stream, state, health.as_ref(), now_ms) {
-                    moments.push(moment);
+                let before = status.stream.clone();
+                let step = next_stream(&mut status.stream, state, now_ms);
+                if step.new_counters {
+                    // A new stream, or OBS restarted its counters at an RTMP reconnect.
+                    self.stream_counters_since_ms = Some(now_ms);
+                    if let Some(totals) = self.stream_totals.as_mut() {
+                        totals.previous_bytes = None;
+                    }
                 }
-                // Health stays through STOPPING so the "ended" summary can use it.
+                if step.new_stream {
+                    self.stream_totals = None;
+                }
+                for moment in step.moments {
+                    moments.push(match moment {
+                        StreamMoment::Said(moment) => moment,
+                        StreamMoment::Ended => self.ended(before.live_since_ms().unwrap_or(now_ms), now_ms, false),
+                    });
+                }
+                let Some(status) = self.current.as_mut() else { return moments };
                 if matches!(status.stream, StreamState::Offline | StreamState::Starting) {
                     status.stream_health = None;
-                    self.previous_bytes = None;
+                    self.stream_totals = None;
                 }
             }
             ObsEvent::RecordStateChanged { state, output_path } => {
-                if let Some(moment) = next_recording(&mut status.recording, state, output_path, now_ms) {
-                    moments.push(moment);
+                let file = self.recording_path.clone();
+                moments.extend(next_recording(&mut status.recording, state, file, output_path.clone(), now_ms));
+                match status.recording {
+                    RecordingState::Recording { .. } if *state == OutputState::Started => {
+                        self.recording_path.clone_from(output_path);
+                        self.recording_duration_ms = Some(0);
+                    }
+                    RecordingState::Off | RecordingState::Starting => {
+                        self.recording_path = None;
+                        self.recording_duration_ms = None;
+                    }
+                    _ => {}
+                }
+            }
+            ObsEvent::RecordFileChanged { path } => {
+                self.recording_path = Some(path.clone());
+                if status.recording.is_active() {
+                    moments.push(Moment::RecordingFileChanged { path: path.clone() });
                 }
             }
             ObsEvent::ReplayBufferStateChanged { state } => next_activity(&mut status.replay_buffer, state),
             ObsEvent::VirtualcamStateChanged { state } => next_activity(&mut status.virtual_camera, state),
             ObsEvent::ReplayBufferSaved { path } => moments.push(Moment::ReplaySaved { path: path.clone() }),
-            ObsEvent::CurrentProgramSceneChanged { scene_name } => status.program_scene = Some(scene_name.clone()),
+            ObsEvent::CurrentProgramSceneChanged { scene_name } => status.program_scene = scene_name.clone(),
+            ObsEvent::SceneNameChanged { old_name, new_name } => {
+                for scene in status.scenes.iter_mut().filter(|s| *s == old_name) {
+                    scene.clone_from(new_name);
+                }
+                if status.program_scene.as_ref() == Some(old_name) {
+                    status.program_scene = Some(new_name.clone());
+                }
+            }
+            // OBS places a new scene at the bottom of its list; the scene list
+            // fetched after this event puts it exactly where OBS has it.
+            ObsEvent::SceneCreated { name, is_group: false } => {
+                if !status.scenes.contains(name) {
+                    status.scenes.push(name.clone());
+                }
+            }
+            ObsEvent::SceneRemoved { name, is_group: false } => status.scenes.retain(|s| s != name),
+            ObsEvent::SceneCreated { is_group: true, .. } | ObsEvent::SceneRemoved { is_group: true, .. } => {}
             ObsEvent::SceneListChanged { scenes } => status.scenes = scenes_top_first(scenes),
             ObsEvent::StudioModeStateChanged { enabled } => status.studio_mode = *enabled,
             ObsEvent::SceneCollectionChanging => status.scene_collection_changing = true,
             ObsEvent::SceneCollectionChanged => status.scene_collection_changing = false,
             ObsEvent::ExitStarted => self.obs_exiting = true,
-            ObsEvent::Other { .. } => {}
+            // Nothing OnAir shows depends on input names yet, and the profile's
+            // outputs are fetched again by the session.
+            ObsEvent::InputNameChanged { .. } | ObsEvent::CurrentProfileChanged | ObsEvent::Other { .. } => {}
+        }
+        if let Some(status) = self.current.as_mut() {
+            if !status.stream.is_on_air() && !status.recording.is_active() {
+                // Figures of outputs that stopped are not current figures.
+                status.stats = None;
+            }
         }
         moments
     }
 
-    /// A scene list fetched again (after a scene collection switch).
-    pub fn on_scene_list(&mut self, list: &SceneList) {
+    /// A scene list fetched again (after a scene collection switch or a scene
+    /// created or removed). Its program scene is taken only when asked: an event
+    /// about the program scene may be newer than the answer.
+    pub fn on_scene_list(&mut self, list: &SceneList, with_program_scene: bool) {
         if let Some(status) = self.current.as_mut() {
             status.scenes = scenes_top_first(&list.scenes);
-            status.program_scene = list.current_program_scene_name.clone();
+            if with_program_scene {
+                status.program_scene = list.current_program_scene_name.clone();
+            }
         }
     }
 
-    /// A `GetStreamStatus` poll. Only health is taken from it: the state itself
-    /// follows events, which are newer than any poll.
-    pub fn on_stream_status(&mut self, polled: &StreamStatus, now_ms: u64) {
-        let Some(status) = self.current.as_mut() else { return };
-        if !status.stream.is_on_air() || !polled.output_active {
-            return;
+    /// Replay buffer and virtual camera status fetched again (after a profile change).
+    pub fn on_profile_outputs(
+        &mut self,
+        replay_buffer: &Result<OutputActive, RequestError>,
+        virtual_camera: &Result<OutputActive, RequestError>,
+    ) {
+        if let Some(status) = self.current.as_mut() {
+            status.replay_buffer = activity_from_answer(replay_buffer);
+            status.virtual_camera = activity_from_answer(virtual_camera);
         }
-        let bytes = polled.output_bytes.unwrap_or(0.0).max(0.0) as u64;
-        let bitrate_kbps = match self.previous_bytes {
-            Some((previous, at)) if bytes >= previous && now_ms > at => {
-                Some((bytes - previous) as f64 * 8.0 / (now_ms - at) as f64)
+    }
+
+    /// A `GetStreamStatus` poll. Health is taken from it; the state itself follows
+    /// events, which are newer than any poll, except on an obs-websocket that
+    /// sends no reconnect events.
+    pub fn on_stream_status(&mut self, polled: &StreamStatus, now_ms: u64) -> Vec<Moment> {
+        let mut moments = Vec::new();
+        let Some(status) = self.current.as_mut() else { return moments };
+        if !status.stream.is_on_air() || !polled.output_active {
+            return moments;
+        }
+        if self.polls_drive_reconnects {
+            match (&status.stream, polled.output_reconnecting) {
+                (StreamState::Live { since_ms }, true) => {
+                    status.stream = StreamState::Reconnecting { live_since_ms: *since_ms, since_ms: now_ms };
+                    moments.push(Moment::Reconnecting { since_ms: now_ms });
+                }
+                (StreamState::Reconnecting { live_since_ms, since_ms }, false) => {
+                    moments.push(Moment::Reconnected { down_ms: now_ms.saturating_sub(*since_ms) });
+                    status.stream = StreamState::Live { since_ms: *live_since_ms };
+                    self.stream_counters_since_ms = Some(now_ms);
+                }
+                _ => {}
+            }
+        }
+        let totals = self.stream_totals.get_or_insert_with(StreamTotals::default);
+        let raw_bytes = reading(polled.output_bytes);
+        let bitrate_kbps = match totals.previous_bytes {
+            Some((previous, at)) if raw_bytes >= previous && now_ms > at => {
+                Some((raw_bytes - previous) as f64 * 8.0 / (now_ms - at) as f64)
             }
             _ => None,
         };
-        self.previous_bytes = Some((bytes, now_ms));
-        let dropped_frames = polled.output_skipped_frames.unwrap_or(0.0).max(0.0) as u64;
-        let total_frames = polled.output_total_frames.unwrap_or(0.0).max(0.0) as u64;
+        totals.previous_bytes = Some((raw_bytes, now_ms));
+        let bytes = totals.bytes.update(raw_bytes);
+        let duration_ms = totals.duration_ms.update(reading(polled.output_duration));
+        let dropped_frames = totals.dropped_frames.update(reading(polled.output_skipped_frames));
+        let total_frames = totals.total_frames.update(reading(polled.output_total_frames));
         status.stream_health = Some(StreamHealth {
             // The first poll after a gap has no delta; keep showing the last figure
             // rather than flickering to nothing.
             bitrate_kbps: bitrate_kbps.or(status.stream_health.as_ref().and_then(|h| h.bitrate_kbps)),
             bytes,
-            duration_ms: polled.output_duration.unwrap_or(0.0).max(0.0) as u64,
+            duration_ms,
             dropped_frames,
             total_frames,
             dropped_ratio: if total_frames == 0 { 0.0 } else { dropped_frames as f64 / total_frames as f64 },
-            congestion: polled.output_congestion.unwrap_or(0.0).clamp(0.0, 1.0),
+            congestion: polled.output_congestion.filter(|c| c.is_finite()).unwrap_or(0.0).clamp(0.0, 1.0),
             polled_at_ms: now_ms,
         });
+        moments
     }
 
-    pub fn on_stats(&mut self, stats: &Stats) {
+    /// A `GetRecordStatus` poll: how long the recording has run, to tell it from
+    /// a new one after a reconnect.
+    pub fn on_record_status(&mut self, polled: &RecordStatus) {
+        if self.current.as_ref().is_some_and(|s| s.recording.is_active()) && polled.output_active {
+            self.recording_duration_ms = Some(reading(polled.output_duration));
+        }
+    }
+
+    pub fn on_stats(&mut self, stats: &Stats, now_ms: u64) {
+        if let Some(frames) = stats.render_total_frames {
+            self.render_frames = Some(reading(Some(frames)));
+        }
         let Some(status) = self.current.as_mut() else { return };
-        let count = |v: Option<f64>| v.map(|v| v.max(0.0) as u64);
+        // A poll answered after the outputs stopped describes nothing running.
+        if !status.stream.is_on_air() && !status.recording.is_active() {
+            return;
+        }
+        let count = |v: Option<f64>| v.filter(|v| v.is_finite()).map(|v| v.max(0.0) as u64);
         status.stats = Some(ObsStats {
             cpu_percent: stats.cpu_usage,
             memory_mb: stats.memory_usage,
@@ -289,6 +611,7 @@ impl Model {
             free_disk_mb: stats.available_disk_space,
             render_skipped_frames: count(stats.render_skipped_frames),
             render_total_frames: count(stats.render_total_frames),
+            polled_at_ms: now_ms,
         });
     }
 
@@ -298,21 +621,27 @@ impl Model {
             .as_ref()
             .is_some_and(|s| !s.scene_collection_changing && (s.stream.is_on_air() || s.recording.is_active()))
     }
-}
 
-/// Ends the stream and recording of a status whose OBS is quitting.
-fn end_outputs(status: &mut ObsStatus, now_ms: u64) -> Vec<Moment> {
-    let mut moments = Vec::new();
-    if let Some(since) = status.stream.live_since_ms() {
-        moments.push(ended_with(status.stream_health.as_ref(), since, now_ms, false));
+    /// Ends the stream and recording of a status whose OBS is quitting.
+    fn end_outputs(&mut self, status: &mut ObsStatus, now_ms: u64) -> Vec<Moment> {
+        let mut moments = Vec::new();
+        if let Some(since) = status.stream.live_since_ms() {
+            moments.push(self.ended(since, now_ms, false));
+        }
+        status.stream = StreamState::Offline;
+        status.stream_health = None;
+        status.stats = None;
+        self.start_stream_counts(None);
+        if let Some(since) = status.recording.started_at_ms() {
+            moments.push(Moment::RecordingStopped {
+                path: self.recording_path.take(),
+                duration_ms: Some(now_ms.saturating_sub(since)),
+            });
+        }
+        status.recording = RecordingState::Off;
+        self.recording_duration_ms = None;
+        moments
     }
-    status.stream = StreamState::Offline;
-    status.stream_health = None;
-    if let Some(since) = status.recording.started_at_ms() {
-        moments.push(Moment::RecordingStopped { path: None, duration_ms: Some(now_ms.saturating_sub(since)) });
-    }
-    status.recording = RecordingState::Off;
-    moments
 }
 
 fn with_live_since(stream: &StreamState, live_since_ms: u64) -> StreamState {
@@ -323,106 +652,149 @@ fn with_live_since(stream: &StreamState, live_since_ms: u64) -> StreamState {
     }
 }
 
-fn ended_with(health: Option<&StreamHealth>, live_since_ms: u64, now_ms: u64, while_away: bool) -> Moment {
-    Moment::Ended {
-        duration_ms: Some(now_ms.saturating_sub(live_since_ms)),
-        bytes: health.map(|h| h.bytes),
-        dropped_frames: health.map(|h| h.dropped_frames),
-        total_frames: health.map(|h| h.total_frames),
-        while_away,
-    }
+/// A moment a stream event makes; `Ended` is filled in by the model, which holds
+/// the stream's counts.
+#[derive(Debug, PartialEq)]
+enum StreamMoment {
+    Said(Moment),
+    Ended,
 }
 
-/// The stream's next state on an output event, and the moment it makes, if any.
-fn next_stream(
-    stream: &mut StreamState,
-    event: &OutputState,
-    health: Option<&StreamHealth>,
-    now_ms: u64,
-) -> Option<Moment> {
+/// What a stream event did.
+#[derive(Debug, Default)]
+struct StreamStep {
+    moments: Vec<StreamMoment>,
+    /// A stream began that is not the one before.
+    new_stream: bool,
+    /// OBS (re)started its stream counters.
+    new_counters: bool,
+}
+
+/// The stream's next state on an output event, and the moments it makes.
+fn next_stream(stream: &mut StreamState, event: &OutputState, now_ms: u64) -> StreamStep {
+    use StreamMoment::{Ended, Said};
     use StreamState::*;
-    let (next, moment) = match (&*stream, event) {
-        (Offline | Stopping { .. }, OutputState::Starting) => (Starting, None),
-        (Offline | Starting | Stopping { .. }, OutputState::Started | OutputState::Reconnected) => {
-            (Live { since_ms: now_ms }, Some(Moment::Live { since_ms: now_ms }))
+    let went_live =
+        || StreamStep { moments: vec![Said(Moment::Live { since_ms: now_ms })], new_stream: true, new_counters: true };
+    let (next, step) = match (&*stream, event) {
+        (Offline | Stopping { live_since_ms: None }, OutputState::Starting) => (Starting, StreamStep::default()),
+        // A start while the last stream was still stopping: that one is over.
+        (Stopping { live_since_ms: Some(_) }, OutputState::Starting) => {
+            (Starting, StreamStep { moments: vec![Ended], ..StreamStep::default() })
         }
-        (Reconnecting { live_since_ms, since_ms }, OutputState::Started | OutputState::Reconnected) => {
-            (Live { since_ms: *live_since_ms }, Some(Moment::Reconnected { down_ms: now_ms.saturating_sub(*since_ms) }))
+        (Offline | Starting | Stopping { live_since_ms: None }, OutputState::Started | OutputState::Reconnected) => {
+            (Live { since_ms: now_ms }, went_live())
         }
+        // STARTED is always a new start; a RECONNECTED means the stop never happened.
+        (Stopping { live_since_ms: Some(_) }, OutputState::Started) => {
+            let mut step = went_live();
+            step.moments.insert(0, Ended);
+            (Live { since_ms: now_ms }, step)
+        }
+        (Stopping { live_since_ms: Some(since_ms) }, OutputState::Reconnected) => {
+            (Live { since_ms: *since_ms }, StreamStep { new_counters: true, ..StreamStep::default() })
+        }
+        (Reconnecting { live_since_ms, since_ms }, OutputState::Started | OutputState::Reconnected) => (
+            Live { since_ms: *live_since_ms },
+            StreamStep {
+                moments: vec![Said(Moment::Reconnected { down_ms: now_ms.saturating_sub(*since_ms) })],
+                new_counters: true,
+                ..StreamStep::default()
+            },
+        ),
+        // OBS says nothing new: STARTED or RECONNECTED again while live.
+        (Live { .. }, OutputState::Started | OutputState::Reconnected) => return StreamStep::default(),
         (Live { since_ms }, OutputState::Reconnecting) => (
             Reconnecting { live_since_ms: *since_ms, since_ms: now_ms },
-            Some(Moment::Reconnecting { since_ms: now_ms }),
+            StreamStep { moments: vec![Said(Moment::Reconnecting { since_ms: now_ms })], ..StreamStep::default() },
         ),
         // OBS repeats RECONNECTING once per retry: one outage, one moment.
-        (Reconnecting { .. }, OutputState::Reconnecting) => return None,
-        (Offline | Starting, OutputState::Reconnecting) => {
-            (Reconnecting { live_since_ms: now_ms, since_ms: now_ms }, Some(Moment::Reconnecting { since_ms: now_ms }))
+        (Reconnecting { .. }, OutputState::Reconnecting) => return StreamStep::default(),
+        // Only a stream that was live can reconnect: OnAir missed its start.
+        (Offline | Starting | Stopping { live_since_ms: None }, OutputState::Reconnecting) => {
+            let mut step = went_live();
+            step.moments.push(Said(Moment::Reconnecting { since_ms: now_ms }));
+            (Reconnecting { live_since_ms: now_ms, since_ms: now_ms }, step)
         }
+        (Stopping { live_since_ms: Some(since_ms) }, OutputState::Reconnecting) => (
+            Reconnecting { live_since_ms: *since_ms, since_ms: now_ms },
+            StreamStep { moments: vec![Said(Moment::Reconnecting { since_ms: now_ms })], ..StreamStep::default() },
+        ),
         (Live { since_ms } | Reconnecting { live_since_ms: since_ms, .. }, OutputState::Stopping) => {
-            (Stopping { live_since_ms: Some(*since_ms) }, None)
+            (Stopping { live_since_ms: Some(*since_ms) }, StreamStep::default())
         }
-        (Starting, OutputState::Stopping) => (Stopping { live_since_ms: None }, None),
-        (Live { since_ms } | Reconnecting { live_since_ms: since_ms, .. }, OutputState::Stopped) => {
-            (Offline, Some(ended_with(health, *since_ms, now_ms, false)))
-        }
-        (Stopping { live_since_ms: Some(since_ms) }, OutputState::Stopped) => {
-            (Offline, Some(ended_with(health, *since_ms, now_ms, false)))
+        (Starting, OutputState::Stopping) => (Stopping { live_since_ms: None }, StreamStep::default()),
+        (Live { .. } | Reconnecting { .. } | Stopping { live_since_ms: Some(_) }, OutputState::Stopped) => {
+            (Offline, StreamStep { moments: vec![Ended], ..StreamStep::default() })
         }
         // STARTING then STOPPED with no STARTED: OBS could not connect to the server.
         (Starting, OutputState::Stopped) => (
             Offline,
-            Some(Moment::StartFailed {
-                message: "OBS could not start the stream; check the stream server and key in OBS's settings".into(),
-            }),
+            StreamStep {
+                moments: vec![Said(Moment::StartFailed {
+                    message: "OBS could not start the stream; check the stream server and key in OBS's settings".into(),
+                })],
+                ..StreamStep::default()
+            },
         ),
         // A second STOPPED, or a stop of a start that was cancelled: nothing new.
-        (Stopping { live_since_ms: None } | Offline, OutputState::Stopped) => (Offline, None),
+        (Stopping { live_since_ms: None } | Offline, OutputState::Stopped) => (Offline, StreamStep::default()),
         _ => {
             tracing::debug!(?stream, ?event, "stream event that changes nothing");
-            return None;
+            return StreamStep::default();
         }
     };
     *stream = next;
-    moment
+    step
 }
-
+/// The recording's next state on an output event, and the moments it makes.
+/// `file` is the file OnAir knew the recording writes to; `event_path` what the
+/// event says.
 fn next_recording(
     recording: &mut RecordingState,
     event: &OutputState,
-    path: &Option<String>,
+    file: Option<String>,
+    event_path: Option<String>,
     now_ms: u64,
-) -> Option<Moment> {
+) -> Vec<Moment> {
     use RecordingState::*;
-    let (next, moment) = match (&*recording, event) {
-        (Off | Stopping { .. }, OutputState::Starting) => (Starting, None),
-        (Off | Starting | Stopping { .. }, OutputState::Started) => {
-            (Recording { since_ms: now_ms }, Some(Moment::RecordingStarted { path: path.clone() }))
+    let stopped = |since_ms: u64, path: Option<String>| Moment::RecordingStopped {
+        path,
+        duration_ms: Some(now_ms.saturating_sub(since_ms)),
+    };
+    let (next, moments) = match (&*recording, event) {
+        (Off | Stopping { since_ms: None }, OutputState::Starting) => (Starting, vec![]),
+        // A new start while the last file was still stopping: that one is over.
+        (Stopping { since_ms: Some(since_ms) }, OutputState::Starting) => (Starting, vec![stopped(*since_ms, file)]),
+        (Off | Starting | Stopping { since_ms: None }, OutputState::Started) => {
+            (Recording { since_ms: now_ms }, vec![Moment::RecordingStarted { path: event_path }])
         }
+        (Stopping { since_ms: Some(since_ms) }, OutputState::Started) => (
+            Recording { since_ms: now_ms },
+            vec![stopped(*since_ms, file), Moment::RecordingStarted { path: event_path }],
+        ),
         (Recording { since_ms }, OutputState::Paused) => {
-            (Paused { since_ms: *since_ms }, Some(Moment::RecordingPaused))
+            (Paused { since_ms: *since_ms }, vec![Moment::RecordingPaused])
         }
         (Paused { since_ms }, OutputState::Resumed) => {
-            (Recording { since_ms: *since_ms }, Some(Moment::RecordingResumed))
+            (Recording { since_ms: *since_ms }, vec![Moment::RecordingResumed])
         }
         (Recording { since_ms } | Paused { since_ms }, OutputState::Stopping) => {
-            (Stopping { since_ms: Some(*since_ms) }, None)
+            (Stopping { since_ms: Some(*since_ms) }, vec![])
         }
-        (Starting, OutputState::Stopping) => (Stopping { since_ms: None }, None),
+        (Starting, OutputState::Stopping) => (Stopping { since_ms: None }, vec![]),
         (
             Recording { since_ms } | Paused { since_ms } | Stopping { since_ms: Some(since_ms) },
             OutputState::Stopped,
-        ) => (
-            Off,
-            Some(Moment::RecordingStopped { path: path.clone(), duration_ms: Some(now_ms.saturating_sub(*since_ms)) }),
-        ),
-        (Starting | Stopping { since_ms: None } | Off, OutputState::Stopped) => (Off, None),
+        ) => (Off, vec![stopped(*since_ms, event_path.or(file))]),
+        (Starting | Stopping { since_ms: None } | Off, OutputState::Stopped) => (Off, vec![]),
         _ => {
             tracing::debug!(?recording, ?event, "recording event that changes nothing");
-            return None;
+            return vec![];
         }
     };
     *recording = next;
-    moment
+    moments
 }
 
 fn next_activity(activity: &mut OutputActivity, event: &OutputState) {
@@ -438,6 +810,7 @@ fn next_activity(activity: &mut OutputActivity, event: &OutputState) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::SceneEntry;
 
     fn offline_answers() -> SyncAnswers {
         SyncAnswers {
@@ -450,6 +823,7 @@ mod tests {
             virtual_camera: Ok(OutputActive { output_active: false }),
             scenes: SceneList { current_program_scene_name: Some("Scene".into()), scenes: vec![] },
             studio_mode: false,
+            stats: None,
         }
     }
 
@@ -474,7 +848,7 @@ mod tests {
 
     fn synced_offline() -> Model {
         let mut model = Model::new();
-        let moments = model.on_synced(offline_answers().to_status(0), 0);
+        let moments = model.on_synced(&offline_answers(), 0);
         assert!(moments.is_empty());
         model
     }
@@ -482,7 +856,7 @@ mod tests {
     #[test]
     fn first_sync_announces_nothing_even_when_live() {
         let mut model = Model::new();
-        assert!(model.on_synced(live_answers(60_000.0).to_status(100_000), 100_000).is_empty());
+        assert!(model.on_synced(&live_answers(60_000.0), 100_000).is_empty());
         assert_eq!(model.status().unwrap().stream, StreamState::Live { since_ms: 40_000 });
         assert_eq!(model.status().unwrap().replay_buffer, OutputActivity::Unavailable);
         assert_eq!(model.status().unwrap().virtual_camera, OutputActivity::Off);
@@ -561,12 +935,12 @@ mod tests {
     #[test]
     fn losing_obs_while_live_then_finding_it_still_live_is_not_a_new_stream() {
         let mut model = Model::new();
-        model.on_synced(live_answers(10_000.0).to_status(20_000), 20_000);
+        model.on_synced(&live_answers(10_000.0), 20_000);
         assert_eq!(kinds(&model.on_connection_lost("dropped", 30_000)), vec!["obs-lost"]);
         assert!(model.status().is_none(), "no status while not connected");
         // Several failed attempts while OBS is away: still one obs-lost.
         assert!(model.on_connection_lost("refused", 31_000).is_empty());
-        let back = model.on_synced(live_answers(25_000.0).to_status(35_000), 35_000);
+        let back = model.on_synced(&live_answers(25_000.0), 35_000);
         assert_eq!(back, vec![Moment::ObsBack { down_ms: 5_000, still_live: true }]);
         assert_eq!(model.status().unwrap().stream, StreamState::Live { since_ms: 10_000 });
     }
@@ -574,9 +948,9 @@ mod tests {
     #[test]
     fn obs_restarted_without_the_stream_is_an_end() {
         let mut model = Model::new();
-        model.on_synced(live_answers(10_000.0).to_status(20_000), 20_000);
+        model.on_synced(&live_answers(10_000.0), 20_000);
         model.on_connection_lost("dropped", 30_000);
-        let back = model.on_synced(offline_answers().to_status(40_000), 40_000);
+        let back = model.on_synced(&offline_answers(), 40_000);
         assert_eq!(kinds(&back), vec!["obs-back", "ended"]);
         assert!(matches!(back[1], Moment::Ended { while_away: true, duration_ms: Some(30_000), .. }));
     }
@@ -584,9 +958,9 @@ mod tests {
     #[test]
     fn obs_restarted_and_live_again_is_an_end_and_a_new_stream() {
         let mut model = Model::new();
-        model.on_synced(live_answers(10_000.0).to_status(20_000), 20_000);
+        model.on_synced(&live_answers(10_000.0), 20_000);
         model.on_connection_lost("dropped", 30_000);
-        let back = model.on_synced(live_answers(2_000.0).to_status(60_000), 60_000);
+        let back = model.on_synced(&live_answers(2_000.0), 60_000);
         assert_eq!(kinds(&back), vec!["obs-back", "ended", "live"]);
     }
 
@@ -601,14 +975,14 @@ mod tests {
             vec!["ended", "recording-stopped"]
         );
         // OBS started again, idle: nothing more to say.
-        assert!(model.on_synced(offline_answers().to_status(20_000), 20_000).is_empty());
+        assert!(model.on_synced(&offline_answers(), 20_000).is_empty());
     }
 
     #[test]
     fn going_live_while_away_from_offline_is_announced_on_return() {
         let mut model = synced_offline();
         assert!(model.on_connection_lost("dropped", 1_000).is_empty(), "nothing was live: no obs-lost");
-        assert_eq!(kinds(&model.on_synced(live_answers(1_000.0).to_status(9_000), 9_000)), vec!["live"]);
+        assert_eq!(kinds(&model.on_synced(&live_answers(1_000.0), 9_000)), vec!["live"]);
     }
 
     #[test]
@@ -616,7 +990,7 @@ mod tests {
         let mut model = synced_offline();
         model.on_event(&record_event(OutputState::Started, Some("/r/a.mkv")), 1_000);
         assert_eq!(kinds(&model.on_connection_lost("dropped", 2_000)), vec!["obs-lost"]);
-        let back = model.on_synced(offline_answers().to_status(5_000), 5_000);
+        let back = model.on_synced(&offline_answers(), 5_000);
         assert_eq!(kinds(&back), vec!["obs-back", "recording-stopped"]);
     }
 
@@ -704,5 +1078,255 @@ mod tests {
         assert!(!model.wants_polling());
         model.on_event(&ObsEvent::SceneCollectionChanged, 2);
         assert!(model.wants_polling());
+    }
+
+    fn with_render_frames(mut answers: SyncAnswers, frames: f64) -> SyncAnswers {
+        answers.stats = Some(Stats { render_total_frames: Some(frames), ..Default::default() });
+        answers
+    }
+
+    fn stream_poll(duration: f64, bytes: f64, dropped: f64, total: f64) -> StreamStatus {
+        StreamStatus {
+            output_active: true,
+            output_duration: Some(duration),
+            output_bytes: Some(bytes),
+            output_skipped_frames: Some(dropped),
+            output_total_frames: Some(total),
+            ..Default::default()
+        }
+    }
+
+    fn ended_totals(moments: &[Moment]) -> Option<(Option<u64>, Option<u64>, Option<u64>, Option<u64>)> {
+        moments.iter().find_map(|m| match m {
+            Moment::Ended { duration_ms, bytes, dropped_frames, total_frames, .. } => {
+                Some((*duration_ms, *bytes, *dropped_frames, *total_frames))
+            }
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn counters_reset_by_rtmp_reconnects_add_up_over_the_whole_stream() {
+        let mut model = synced_offline();
+        model.on_event(&stream_event(OutputState::Started), 0);
+        model.on_stream_status(&stream_poll(10_000.0, 5_000_000.0, 3.0, 300.0), 10_000);
+        model.on_event(&stream_event(OutputState::Reconnecting), 11_000);
+        // While reconnecting OBS reads 0 bytes and the frames stand still.
+        model.on_stream_status(&stream_poll(10_000.0, 0.0, 3.0, 300.0), 12_000);
+        model.on_event(&stream_event(OutputState::Reconnected), 15_000);
+        // Then every counter starts from zero again.
+        model.on_stream_status(&stream_poll(4_000.0, 2_000_000.0, 1.0, 120.0), 19_000);
+        let health = model.status().unwrap().stream_health.clone().unwrap();
+        assert_eq!((health.bytes, health.dropped_frames, health.total_frames), (7_000_000, 4, 420));
+        assert_eq!(health.duration_ms, 14_000);
+        model.on_event(&stream_event(OutputState::Stopping), 20_000);
+        let ended = model.on_event(&stream_event(OutputState::Stopped), 20_500);
+        assert_eq!(ended_totals(&ended), Some((Some(20_500), Some(7_000_000), Some(4), Some(420))));
+    }
+
+    #[test]
+    fn onair_losing_obs_after_an_rtmp_reconnect_is_not_a_new_stream() {
+        // Measured on OBS 29: after a reconnect outputDuration counts from the
+        // reconnect, so "now - outputDuration" is not when the stream started.
+        let mut model = synced_offline();
+        model.on_event(&stream_event(OutputState::Started), 0);
+        model.on_stream_status(&stream_poll(9_000.0, 4_000_000.0, 0.0, 270.0), 9_000);
+        model.on_event(&stream_event(OutputState::Reconnecting), 10_000);
+        model.on_event(&stream_event(OutputState::Reconnected), 14_000);
+        model.on_stream_status(&stream_poll(5_000.0, 1_000_000.0, 0.0, 150.0), 19_000);
+        assert_eq!(kinds(&model.on_connection_lost("OBS stopped answering", 20_000)), vec!["obs-lost"]);
+        let back = model.on_synced(&live_answers(16_000.0), 30_000);
+        assert_eq!(back, vec![Moment::ObsBack { down_ms: 10_000, still_live: true }]);
+        assert_eq!(model.status().unwrap().stream, StreamState::Live { since_ms: 0 }, "the LIVE clock keeps running");
+        model.on_stream_status(&stream_poll(18_000.0, 3_000_000.0, 0.0, 540.0), 32_000);
+        let ended = model.on_event(&stream_event(OutputState::Stopped), 33_000);
+        assert_eq!(ended_totals(&ended), Some((Some(33_000), Some(7_000_000), Some(0), Some(810))));
+    }
+
+    #[test]
+    fn an_rtmp_reconnect_while_onair_was_away_is_the_same_stream_when_obs_did_not_restart() {
+        let mut model = Model::new();
+        model.on_synced(&with_render_frames(live_answers(60_000.0), 3_600.0), 60_000);
+        model.on_stream_status(&stream_poll(60_000.0, 30_000_000.0, 2.0, 3_600.0), 60_000);
+        model.on_connection_lost("dropped", 61_000);
+        // OBS's counters restarted during the gap (an RTMP reconnect): 2 s of stream.
+        let back = model.on_synced(&with_render_frames(live_answers(2_000.0), 4_600.0), 80_000);
+        assert_eq!(kinds(&back), vec!["obs-back"]);
+        model.on_stream_status(&stream_poll(3_000.0, 1_000_000.0, 0.0, 180.0), 81_000);
+        let health = model.status().unwrap().stream_health.clone().unwrap();
+        assert_eq!(health.bytes, 31_000_000);
+    }
+
+    #[test]
+    fn obs_restarted_is_told_by_its_render_frames_going_back() {
+        let mut model = Model::new();
+        model.on_synced(&with_render_frames(live_answers(10_000.0), 600.0), 20_000);
+        model.on_connection_lost("dropped", 30_000);
+        // Live again within the old stream's tolerance, but OBS itself is new.
+        let back = model.on_synced(&with_render_frames(live_answers(19_000.0), 1_200.0), 31_000);
+        assert_eq!(kinds(&back), vec!["obs-back"], "more frames rendered: the same OBS");
+        model.on_connection_lost("dropped", 32_000);
+        let back = model.on_synced(&with_render_frames(live_answers(1_000.0), 60.0), 33_000);
+        assert_eq!(kinds(&back), vec!["obs-back", "ended", "live"]);
+    }
+
+    #[test]
+    fn reconnecting_on_purpose_shows_no_state_and_tells_what_changed_meanwhile() {
+        let mut model = synced_offline();
+        model.on_event(&stream_event(OutputState::Started), 1_000);
+        model.on_disconnected_on_purpose(5_000);
+        assert!(model.status().is_none(), "not connected: no state, so no LIVE");
+        // The stream ended while OnAir reconnected with new settings: said on return,
+        // and no obs-lost/obs-back for a disconnect the user asked for.
+        let back = model.on_synced(&offline_answers(), 6_000);
+        assert_eq!(kinds(&back), vec!["ended"]);
+        assert!(matches!(back[0], Moment::Ended { while_away: true, .. }));
+    }
+
+    #[test]
+    fn scene_renames_creations_and_removals_are_followed() {
+        let mut model = synced_offline();
+        model.on_scene_list(
+            &SceneList {
+                current_program_scene_name: Some("Q&A".into()),
+                scenes: vec![
+                    SceneEntry { scene_name: "Outro".into(), scene_index: Some(0) },
+                    SceneEntry { scene_name: "Q&A".into(), scene_index: Some(1) },
+                ],
+            },
+            true,
+        );
+        let rename = ObsEvent::SceneNameChanged { old_name: "Q&A".into(), new_name: "Questions".into() };
+        model.on_event(&rename, 1);
+        let status = model.status().unwrap();
+        assert_eq!(status.program_scene.as_deref(), Some("Questions"));
+        assert_eq!(status.scenes, vec!["Questions", "Outro"]);
+        model.on_event(&ObsEvent::SceneCreated { name: "BRB".into(), is_group: false }, 2);
+        model.on_event(&ObsEvent::SceneCreated { name: "Group".into(), is_group: true }, 3);
+        assert_eq!(model.status().unwrap().scenes, vec!["Questions", "Outro", "BRB"]);
+        model.on_event(&ObsEvent::SceneRemoved { name: "Outro".into(), is_group: false }, 4);
+        assert_eq!(model.status().unwrap().scenes, vec!["Questions", "BRB"]);
+        model.on_event(&ObsEvent::CurrentProgramSceneChanged { scene_name: None }, 5);
+        assert_eq!(model.status().unwrap().program_scene, None);
+    }
+
+    #[test]
+    fn a_recording_stopped_and_restarted_while_away_is_two_moments_and_a_new_clock() {
+        let mut model = synced_offline();
+        model.on_event(&record_event(OutputState::Started, Some("/r/a.mkv")), 1_000);
+        model.on_record_status(&RecordStatus {
+            output_active: true,
+            output_duration: Some(20_000.0),
+            ..Default::default()
+        });
+        model.on_connection_lost("dropped", 22_000);
+        let mut answers = offline_answers();
+        answers.record = RecordStatus { output_active: true, output_duration: Some(4_000.0), ..Default::default() };
+        let back = model.on_synced(&answers, 30_000);
+        assert_eq!(
+            back,
+            vec![
+                Moment::ObsBack { down_ms: 8_000, still_live: false },
+                Moment::RecordingStopped { path: Some("/r/a.mkv".into()), duration_ms: Some(29_000) },
+                Moment::RecordingStarted { path: None },
+            ]
+        );
+        assert_eq!(model.status().unwrap().recording, RecordingState::Recording { since_ms: 26_000 });
+    }
+
+    #[test]
+    fn the_same_recording_after_a_gap_keeps_its_clock() {
+        let mut model = synced_offline();
+        model.on_event(&record_event(OutputState::Started, Some("/r/a.mkv")), 1_000);
+        model.on_record_status(&RecordStatus {
+            output_active: true,
+            output_duration: Some(20_000.0),
+            ..Default::default()
+        });
+        model.on_connection_lost("dropped", 22_000);
+        let mut answers = offline_answers();
+        answers.record = RecordStatus { output_active: true, output_duration: Some(28_500.0), ..Default::default() };
+        assert_eq!(kinds(&model.on_synced(&answers, 30_000)), vec!["obs-back"]);
+        assert_eq!(model.status().unwrap().recording, RecordingState::Recording { since_ms: 1_000 });
+    }
+
+    #[test]
+    fn a_new_recording_file_is_announced_and_named_when_it_stops() {
+        let mut model = synced_offline();
+        model.on_event(&record_event(OutputState::Started, Some("/r/a.mkv")), 0);
+        assert_eq!(
+            model.on_event(&ObsEvent::RecordFileChanged { path: "/r/a-2.mkv".into() }, 10),
+            vec![Moment::RecordingFileChanged { path: "/r/a-2.mkv".into() }]
+        );
+        model.on_connection_lost("dropped", 20);
+        let back = model.on_synced(&offline_answers(), 30);
+        assert_eq!(
+            back[1],
+            Moment::RecordingStopped { path: Some("/r/a-2.mkv".into()), duration_ms: Some(30) },
+            "the last file is the one that stopped"
+        );
+    }
+
+    #[test]
+    fn obs_figures_are_cleared_when_the_outputs_stop_and_a_late_poll_does_not_revive_them() {
+        let mut model = synced_offline();
+        model.on_event(&stream_event(OutputState::Started), 0);
+        model.on_stats(&Stats { cpu_usage: Some(12.0), ..Default::default() }, 2_000);
+        assert_eq!(model.status().unwrap().stats.as_ref().map(|s| s.polled_at_ms), Some(2_000));
+        model.on_event(&stream_event(OutputState::Stopping), 3_000);
+        model.on_event(&stream_event(OutputState::Stopped), 3_500);
+        assert_eq!(model.status().unwrap().stats, None);
+        model.on_stats(&Stats { cpu_usage: Some(12.0), ..Default::default() }, 3_600);
+        assert_eq!(model.status().unwrap().stats, None);
+    }
+
+    #[test]
+    fn without_reconnect_events_polls_tell_outages_and_recoveries() {
+        // obs-websocket 5.0 (OBS 28) has no RECONNECTING/RECONNECTED.
+        let mut model = synced_offline();
+        model.set_polls_drive_reconnects(true);
+        model.on_event(&stream_event(OutputState::Started), 0);
+        let mut poll = stream_poll(2_000.0, 1_000.0, 0.0, 60.0);
+        assert!(model.on_stream_status(&poll, 2_000).is_empty());
+        poll.output_reconnecting = true;
+        assert_eq!(model.on_stream_status(&poll, 4_000), vec![Moment::Reconnecting { since_ms: 4_000 }]);
+        assert!(model.on_stream_status(&poll, 6_000).is_empty(), "one outage, one moment");
+        poll.output_reconnecting = false;
+        assert_eq!(model.on_stream_status(&poll, 8_000), vec![Moment::Reconnected { down_ms: 4_000 }]);
+        assert_eq!(model.status().unwrap().stream, StreamState::Live { since_ms: 0 });
+    }
+
+    #[test]
+    fn with_reconnect_events_a_poll_does_not_overrule_them() {
+        let mut model = synced_offline();
+        model.on_event(&stream_event(OutputState::Started), 0);
+        let mut poll = stream_poll(2_000.0, 1_000.0, 0.0, 60.0);
+        poll.output_reconnecting = true;
+        assert!(model.on_stream_status(&poll, 2_000).is_empty());
+        assert_eq!(model.status().unwrap().stream, StreamState::Live { since_ms: 0 });
+    }
+
+    #[test]
+    fn a_start_while_the_last_stream_was_still_stopping_ends_it_first() {
+        let mut model = synced_offline();
+        model.on_event(&stream_event(OutputState::Started), 0);
+        model.on_event(&stream_event(OutputState::Stopping), 1_000);
+        assert_eq!(kinds(&model.on_event(&stream_event(OutputState::Started), 2_000)), vec!["ended", "live"]);
+        model.on_event(&record_event(OutputState::Started, Some("/r/a.mkv")), 3_000);
+        model.on_event(&record_event(OutputState::Stopping, None), 4_000);
+        assert_eq!(
+            model.on_event(&record_event(OutputState::Started, Some("/r/b.mkv")), 5_000),
+            vec![
+                Moment::RecordingStopped { path: Some("/r/a.mkv".into()), duration_ms: Some(2_000) },
+                Moment::RecordingStarted { path: Some("/r/b.mkv".into()) }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_reconnecting_stream_onair_never_saw_start_is_live_first() {
+        let mut model = synced_offline();
+        assert_eq!(kinds(&model.on_event(&stream_event(OutputState::Reconnecting), 0)), vec!["live", "reconnecting"]);
+        assert_eq!(kinds(&model.on_event(&stream_event(OutputState::Stopped), 1_000)), vec!["ended"]);
     }
 }

@@ -293,8 +293,32 @@ pub enum ObsEvent {
     VirtualcamStateChanged {
         state: OutputState,
     },
+    /// 5.7 may name no program scene (canvases); `None` then.
     CurrentProgramSceneChanged {
-        scene_name: String,
+        scene_name: Option<String>,
+    },
+    SceneNameChanged {
+        old_name: String,
+        new_name: String,
+    },
+    /// Groups are scenes to OBS too, but never listed among the program scenes.
+    SceneCreated {
+        name: String,
+        is_group: bool,
+    },
+    SceneRemoved {
+        name: String,
+        is_group: bool,
+    },
+    InputNameChanged {
+        old_name: String,
+        new_name: String,
+    },
+    /// Replay buffer and virtual camera availability depend on the profile.
+    CurrentProfileChanged,
+    /// 5.5+: automatic file splitting started a new file.
+    RecordFileChanged {
+        path: String,
     },
     SceneListChanged {
         scenes: Vec<SceneEntry>,
@@ -329,7 +353,36 @@ struct ReplaySavedData {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SceneNameData {
+    #[serde(default)]
+    scene_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SceneRenameData {
+    old_scene_name: String,
     scene_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SceneLifeData {
+    scene_name: String,
+    #[serde(default)]
+    is_group: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InputRenameData {
+    old_input_name: String,
+    input_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordFileData {
+    new_output_path: String,
 }
 
 #[derive(Deserialize)]
@@ -368,6 +421,22 @@ impl ObsEvent {
             "CurrentProgramSceneChanged" => serde_json::from_value::<SceneNameData>(data)
                 .ok()
                 .map(|d| ObsEvent::CurrentProgramSceneChanged { scene_name: d.scene_name }),
+            "SceneNameChanged" => serde_json::from_value::<SceneRenameData>(data)
+                .ok()
+                .map(|d| ObsEvent::SceneNameChanged { old_name: d.old_scene_name, new_name: d.scene_name }),
+            "SceneCreated" => serde_json::from_value::<SceneLifeData>(data)
+                .ok()
+                .map(|d| ObsEvent::SceneCreated { name: d.scene_name, is_group: d.is_group }),
+            "SceneRemoved" => serde_json::from_value::<SceneLifeData>(data)
+                .ok()
+                .map(|d| ObsEvent::SceneRemoved { name: d.scene_name, is_group: d.is_group }),
+            "InputNameChanged" => serde_json::from_value::<InputRenameData>(data)
+                .ok()
+                .map(|d| ObsEvent::InputNameChanged { old_name: d.old_input_name, new_name: d.input_name }),
+            "CurrentProfileChanged" => Some(ObsEvent::CurrentProfileChanged),
+            "RecordFileChanged" => serde_json::from_value::<RecordFileData>(data)
+                .ok()
+                .map(|d| ObsEvent::RecordFileChanged { path: d.new_output_path }),
             "SceneListChanged" => serde_json::from_value::<SceneListData>(data)
                 .ok()
                 .map(|d| ObsEvent::SceneListChanged { scenes: d.scenes }),
@@ -613,5 +682,47 @@ mod tests {
         .unwrap();
         assert!(s.output_active);
         assert_eq!(s.output_bytes, Some(1234567.0));
+    }
+
+    fn event(event_type: &str, data: Value) -> ObsEvent {
+        ObsEvent::from_raw(&RawEvent { event_type: event_type.into(), event_intent: None, event_data: Some(data) })
+    }
+
+    #[test]
+    fn scene_and_profile_events_parse() {
+        assert_eq!(
+            event("SceneNameChanged", json!({"oldSceneName": "Q&A", "sceneName": "Q&A!", "sceneUuid": "u"})),
+            ObsEvent::SceneNameChanged { old_name: "Q&A".into(), new_name: "Q&A!".into() }
+        );
+        assert_eq!(
+            event("SceneCreated", json!({"sceneName": "New", "isGroup": false})),
+            ObsEvent::SceneCreated { name: "New".into(), is_group: false }
+        );
+        assert_eq!(
+            event("SceneRemoved", json!({"sceneName": "Group 1", "isGroup": true})),
+            ObsEvent::SceneRemoved { name: "Group 1".into(), is_group: true }
+        );
+        assert_eq!(
+            event("InputNameChanged", json!({"oldInputName": "Mic", "inputName": "Mic 2"})),
+            ObsEvent::InputNameChanged { old_name: "Mic".into(), new_name: "Mic 2".into() }
+        );
+        assert_eq!(event("CurrentProfileChanged", json!({"profileName": "P"})), ObsEvent::CurrentProfileChanged);
+        assert_eq!(
+            event("RecordFileChanged", json!({"newOutputPath": "/r/b.mkv"})),
+            ObsEvent::RecordFileChanged { path: "/r/b.mkv".into() }
+        );
+    }
+
+    #[test]
+    fn a_null_program_scene_from_5_7_parses_as_none() {
+        assert_eq!(
+            event("CurrentProgramSceneChanged", json!({"sceneName": null, "sceneUuid": null})),
+            ObsEvent::CurrentProgramSceneChanged { scene_name: None }
+        );
+        // A rename whose names are missing is not ours to guess: it stays unknown.
+        assert_eq!(
+            event("SceneNameChanged", json!({"sceneName": "x"})),
+            ObsEvent::Other { event_type: "SceneNameChanged".into() }
+        );
     }
 }

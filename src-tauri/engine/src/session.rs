@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::backoff::{Backoff, FailureKind};
-use crate::client::{self, Client, ClientEvent, ClientOptions, CloseReason, ConnectError, Connection};
+use crate::client::{self, Client, ClientEvent, ClientOptions, CloseReason, ConnectError, Connection, RequestError};
 use crate::control::{self, Control, ControlError, ControlOutcome};
 use crate::model::{Model, SyncAnswers};
-use crate::protocol::responses::{self, SceneList, Stats, StreamStatus};
+use crate::protocol::responses::{self, RecordStatus, SceneList, Stats, StreamStatus};
 use crate::protocol::ObsEvent;
 use crate::settings::{Password, Target};
 use crate::state::{now_ms, ConnectionState, Moment, Noticed, State};
@@ -157,10 +157,25 @@ enum Ended {
     Shutdown,
 }
 
-/// Internal results of work done off the main loop.
+/// Internal results of work done off the main loop (a few a second at most, so
+/// their size does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Background {
-    Polled { stream: Option<StreamStatus>, stats: Option<Stats>, at_ms: u64 },
-    SceneList(SceneList),
+    /// A health poll; `None` for what was not asked.
+    Polled {
+        stream: Option<Result<StreamStatus, RequestError>>,
+        record: Option<Result<RecordStatus, RequestError>>,
+        stats: Result<Stats, RequestError>,
+        at_ms: u64,
+    },
+    /// `with_program_scene`: the answer's program scene replaces the model's
+    /// (only after a collection switch: otherwise events about the program scene
+    /// may be newer than the answer).
+    SceneList { list: Option<SceneList>, with_program_scene: bool },
+    ProfileOutputs {
+        replay_buffer: Result<responses::OutputActive, RequestError>,
+        virtual_camera: Result<responses::OutputActive, RequestError>,
+    },
 }
 
 /// Why the whole state is being asked for.
@@ -209,11 +224,12 @@ impl Supervisor {
                     match self.run_connected(connection).await {
                         Ended::Shutdown => break,
                         Ended::Reconfigured(target, password) => {
+                            self.disconnect_on_purpose();
                             self.apply_settings(target, password);
                             continue;
                         }
                         Ended::ReconnectNow => {
-                            self.lose_connection("reconnecting at the user's request");
+                            self.disconnect_on_purpose();
                             continue;
                         }
                         Ended::SyncFailed(reason) => {
@@ -397,6 +413,13 @@ impl Supervisor {
         self.announce(moments);
     }
 
+    /// OnAir closed the connection itself: OBS is not lost, but its state is not
+    /// known either until the next sync, so none is published meanwhile.
+    fn disconnect_on_purpose(&mut self) {
+        self.model.on_disconnected_on_purpose(now_ms());
+        self.publish();
+    }
+
     fn lose_connection(&mut self, reason: &str) {
         let moments = self.model.on_connection_lost(reason, now_ms());
         self.publish();
@@ -435,6 +458,7 @@ impl Supervisor {
     /// Syncs, then follows OBS until the connection ends or a command ends it.
     async fn run_connected(&mut self, connection: Connection) -> Ended {
         let Connection { client, hello, mut events } = connection;
+        self.model.set_polls_drive_reconnects(lacks_reconnect_events(&hello.obs_web_socket_version));
         self.set_connection(ConnectionState::Syncing);
         let version = match self.sync(&client, &mut events, Sync::Initial).await {
             Ok(version) => version,
@@ -461,7 +485,9 @@ impl Supervisor {
     /// requests are in flight is newer than the answers and wins. If events were
     /// lost meanwhile (the channel overran), the answers cannot be trusted to be
     /// the newest word, so it asks again until a round sees every event, for as
-    /// long as one request may take.
+    /// long as one request may take. OBS answers 207 NotReady while it is still
+    /// loading (5.3+) and nothing at all during a scene collection switch: it is
+    /// busy then, not gone, and the sync asks again on the same connection.
     async fn sync(
         &mut self,
         client: &Client,
@@ -469,7 +495,14 @@ impl Supervisor {
         kind: Sync,
     ) -> Result<Option<responses::Version>, Ended> {
         let state_rx = self.state.subscribe();
-        let deadline = Instant::now() + self.config.client.request_timeout;
+        if let Sync::AfterLag = kind {
+            // What is still queued happened before the questions below are asked:
+            // older than their answers, so it goes in before them, not on top.
+            self.apply_queued_events(events);
+        }
+        let mut switching = self.model.status().is_some_and(|s| s.scene_collection_changing);
+        let mut deadline = Instant::now() + self.config.client.request_timeout;
+        let mut busy_since: Option<Instant> = None;
         let mut rounds = 0;
         loop {
             rounds += 1;
@@ -481,12 +514,16 @@ impl Supervisor {
             let mut lagged = false;
             let (version, answers) = loop {
                 tokio::select! {
-                    done = &mut requests => break done,
+                    biased;
                     event = events.recv() => match event {
-                        Ok(event) => buffered.push(event.event),
+                        Ok(event) => {
+                            switching = collection_switching_after(switching, &event.event);
+                            buffered.push(event.event);
+                        }
                         Err(broadcast::error::RecvError::Lagged(_)) => lagged = true,
                         Err(broadcast::error::RecvError::Closed) => return Err(Ended::Lost(client.closed().await)),
                     },
+                    done = &mut requests => break done,
                     command = self.commands.recv() => if let Some(ended) = self.command_while_connected(command, Some((client, &state_rx))) {
                         return Err(ended);
                     },
@@ -497,6 +534,21 @@ impl Supervisor {
                 Err(reason) if client.is_closed() => {
                     tracing::debug!(%reason, "sync ended by a closed connection");
                     return Err(Ended::Lost(client.closed().await));
+                }
+                Err(reason) if obs_busy(&reason, switching) => {
+                    let since = *busy_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= SYNC_BUSY_LIMIT {
+                        return Err(Ended::SyncFailed(format!(
+                            "OBS stayed busy for {} s (still loading, or switching scene collections)",
+                            SYNC_BUSY_LIMIT.as_secs()
+                        )));
+                    }
+                    tracing::info!(%reason, rounds, "OBS is busy; asking for its state again shortly");
+                    // Events of this round are older than the next round's answers.
+                    self.apply_events(&buffered);
+                    switching = self.wait_while_busy(client, events, &state_rx, switching).await?;
+                    deadline = Instant::now() + self.config.client.request_timeout;
+                    continue;
                 }
                 Err(reason) => {
                     return Err(Ended::SyncFailed(format!("OBS did not answer the state requests: {reason}")))
@@ -511,8 +563,8 @@ impl Supervisor {
             }
             let now = now_ms();
             let mut moments = match kind {
-                Sync::Initial => self.model.on_synced(answers.to_status(now), now),
-                Sync::AfterLag => self.model.on_resynced(answers.to_status(now), now),
+                Sync::Initial => self.model.on_synced(&answers, now),
+                Sync::AfterLag => self.model.on_resynced(&answers, now),
             };
             for event in &buffered {
                 moments.extend(self.model.on_event(event, now));
@@ -520,6 +572,64 @@ impl Supervisor {
             self.publish();
             self.announce(moments);
             return Ok(version.ok());
+        }
+    }
+
+    /// Waits before asking a busy OBS again, still answering commands and
+    /// following events. Returns whether a scene collection switch is under way.
+    async fn wait_while_busy(
+        &mut self,
+        client: &Client,
+        events: &mut broadcast::Receiver<ClientEvent>,
+        state_rx: &watch::Receiver<State>,
+        mut switching: bool,
+    ) -> Result<bool, Ended> {
+        let pause = tokio::time::sleep(SYNC_BUSY_RETRY);
+        tokio::pin!(pause);
+        loop {
+            tokio::select! {
+                biased;
+                event = events.recv() => match event {
+                    Ok(event) => {
+                        switching = collection_switching_after(switching, &event.event);
+                        self.apply_events(std::slice::from_ref(&event.event));
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return Err(Ended::Lost(client.closed().await)),
+                },
+                _ = &mut pause => return Ok(switching),
+                command = self.commands.recv() => if let Some(ended) = self.command_while_connected(command, Some((client, state_rx))) {
+                    return Err(ended);
+                },
+            }
+        }
+    }
+
+    /// Applies events to the model (which ignores them until it has a status).
+    fn apply_events(&mut self, events: &[ObsEvent]) {
+        let now = now_ms();
+        let mut moments = Vec::new();
+        for event in events {
+            moments.extend(self.model.on_event(event, now));
+        }
+        self.publish();
+        self.announce(moments);
+    }
+
+    /// Applies every event already queued, in order, without waiting for more.
+    fn apply_queued_events(&mut self, events: &mut broadcast::Receiver<ClientEvent>) {
+        let mut queued = Vec::new();
+        loop {
+            match events.try_recv() {
+                Ok(event) => queued.push(event.event),
+                Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "events overran before they could be applied");
+                }
+                Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed) => break,
+            }
+        }
+        if !queued.is_empty() {
+            self.apply_events(&queued);
         }
     }
 
@@ -557,17 +667,34 @@ impl Supervisor {
         let mut poll = tokio::time::interval(self.config.poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut poll_in_flight = false;
+        let mut poll_failures_logged = false;
+        let mut scene_list = Refetch::default();
         let state_rx = self.state.subscribe();
         let ended = loop {
+            // Events first: what OBS said just before closing (ExitStarted, a last
+            // STOPPED) must count before the close does.
             tokio::select! {
+                biased;
                 event = events.recv() => match event {
                     Ok(event) => {
                         let now = now_ms();
                         let moments = self.model.on_event(&event.event, now);
                         self.publish();
                         self.announce(moments);
-                        if event.event == ObsEvent::SceneCollectionChanged {
-                            spawn_background(&background_tx, fetch_scene_list(client.clone()));
+                        let switching = self.model.status().is_some_and(|s| s.scene_collection_changing);
+                        match &event.event {
+                            // A collection switch replaces every scene; the list after it is the truth.
+                            ObsEvent::SceneCollectionChanged => {
+                                scene_list.ask(&background_tx, fetch_scene_list(client.clone(), true));
+                            }
+                            // The model applied the change; OBS's list says where a new scene sits.
+                            ObsEvent::SceneCreated { .. } | ObsEvent::SceneRemoved { .. } if !switching => {
+                                scene_list.ask(&background_tx, fetch_scene_list(client.clone(), false));
+                            }
+                            ObsEvent::CurrentProfileChanged => {
+                                spawn_background(&background_tx, fetch_profile_outputs(client.clone()));
+                            }
+                            _ => {}
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -582,29 +709,61 @@ impl Supervisor {
                     }
                     Err(broadcast::error::RecvError::Closed) => break Ended::Lost(client.closed().await),
                 },
-                reason = client.closed() => break Ended::Lost(reason),
+                reason = client.closed() => {
+                    self.apply_queued_events(&mut events);
+                    break Ended::Lost(reason);
+                }
                 command = self.commands.recv() => if let Some(ended) = self.command_while_connected(command, Some((&client, &state_rx))) {
                     client.close().await;
                     break ended;
                 },
                 _ = poll.tick(), if !poll_in_flight && self.model.wants_polling() => {
                     poll_in_flight = true;
-                    let stream_on_air = self.model.status().is_some_and(|s| s.stream.is_on_air());
-                    spawn_background(&background_tx, poll_health(client.clone(), stream_on_air));
+                    let status = self.model.status();
+                    let stream_on_air = status.is_some_and(|s| s.stream.is_on_air());
+                    let recording = status.is_some_and(|s| s.recording.is_active());
+                    spawn_background(&background_tx, poll_health(client.clone(), stream_on_air, recording));
                 }
                 Some(done) = background.recv() => match done {
-                    Background::Polled { stream, stats, at_ms } => {
+                    Background::Polled { stream, record, stats, at_ms } => {
                         poll_in_flight = false;
-                        if let Some(stream) = stream {
-                            self.model.on_stream_status(&stream, at_ms);
+                        let mut moments = Vec::new();
+                        let mut failures = Vec::new();
+                        match stream {
+                            Some(Ok(stream)) => moments = self.model.on_stream_status(&stream, at_ms),
+                            Some(Err(e)) => failures.push(format!("GetStreamStatus: {e}")),
+                            None => {}
                         }
-                        if let Some(stats) = stats {
-                            self.model.on_stats(&stats);
+                        match record {
+                            Some(Ok(record)) => self.model.on_record_status(&record),
+                            Some(Err(e)) => failures.push(format!("GetRecordStatus: {e}")),
+                            None => {}
+                        }
+                        match stats {
+                            Ok(stats) => self.model.on_stats(&stats, at_ms),
+                            Err(e) => failures.push(format!("GetStats: {e}")),
+                        }
+                        // The figures keep the time of their last answer, so the
+                        // faces show their age; the log says why once per stretch.
+                        if failures.is_empty() {
+                            poll_failures_logged = false;
+                        } else if !std::mem::replace(&mut poll_failures_logged, true) {
+                            tracing::warn!(failures = %failures.join("; "), "OBS did not answer the health poll");
                         }
                         self.publish();
+                        self.announce(moments);
                     }
-                    Background::SceneList(list) => {
-                        self.model.on_scene_list(&list);
+                    Background::SceneList { list, with_program_scene } => {
+                        if let Some(list) = list {
+                            self.model.on_scene_list(&list, with_program_scene);
+                            self.publish();
+                        }
+                        if scene_list.done() {
+                            scene_list.ask(&background_tx, fetch_scene_list(client.clone(), false));
+                        }
+                    }
+                    Background::ProfileOutputs { replay_buffer, virtual_camera } => {
+                        self.model.on_profile_outputs(&replay_buffer, &virtual_camera);
                         self.publish();
                     }
                 },
@@ -612,6 +771,61 @@ impl Supervisor {
         };
         ended
     }
+}
+
+/// One background fetch at a time, and one more if it was asked for meanwhile.
+#[derive(Default)]
+struct Refetch {
+    in_flight: bool,
+    asked_again: bool,
+}
+
+impl Refetch {
+    fn ask<F>(&mut self, tx: &mpsc::Sender<Background>, work: F)
+    where
+        F: std::future::Future<Output = Option<Background>> + Send + 'static,
+    {
+        if self.in_flight {
+            self.asked_again = true;
+        } else {
+            self.in_flight = true;
+            spawn_background(tx, work);
+        }
+    }
+
+    /// The fetch came back; true when another should go out.
+    fn done(&mut self) -> bool {
+        self.in_flight = false;
+        std::mem::take(&mut self.asked_again)
+    }
+}
+
+/// How long to wait before asking a busy OBS again, and for how long in all.
+const SYNC_BUSY_RETRY: Duration = Duration::from_millis(500);
+const SYNC_BUSY_LIMIT: Duration = Duration::from_secs(120);
+
+/// OBS is busy rather than gone: still loading (207), or silent during a scene
+/// collection switch.
+fn obs_busy(error: &client::RequestError, switching: bool) -> bool {
+    match error {
+        client::RequestError::Failed { code, .. } => *code == crate::protocol::status::NOT_READY,
+        client::RequestError::TimedOut(_) => switching,
+        _ => false,
+    }
+}
+
+fn collection_switching_after(switching: bool, event: &ObsEvent) -> bool {
+    match event {
+        ObsEvent::SceneCollectionChanging => true,
+        ObsEvent::SceneCollectionChanged => false,
+        _ => switching,
+    }
+}
+
+/// obs-websocket 5.0 (OBS 28) sends no RECONNECTING/RECONNECTED; 5.1 and later do.
+fn lacks_reconnect_events(websocket_version: &str) -> bool {
+    let mut parts = websocket_version.trim().split('.').map(|p| p.parse::<u32>());
+    matches!((parts.next(), parts.next()), (Some(Ok(5)), Some(Ok(0))))
 }
 
 fn spawn_background<F>(tx: &mpsc::Sender<Background>, work: F)
@@ -626,32 +840,48 @@ where
     });
 }
 
-async fn poll_health(client: Client, stream_on_air: bool) -> Option<Background> {
+async fn poll_health(client: Client, stream_on_air: bool, recording: bool) -> Option<Background> {
     let stream = async {
-        if stream_on_air {
-            client.request_as::<StreamStatus>("GetStreamStatus", None).await.ok()
-        } else {
-            None
+        match stream_on_air {
+            true => Some(client.request_as::<StreamStatus>("GetStreamStatus", None).await),
+            false => None,
         }
     };
-    let (stream, stats) = tokio::join!(stream, client.request_as::<Stats>("GetStats", None));
-    Some(Background::Polled { stream, stats: stats.ok(), at_ms: now_ms() })
+    let record = async {
+        match recording {
+            true => Some(client.request_as::<RecordStatus>("GetRecordStatus", None).await),
+            false => None,
+        }
+    };
+    let (stream, record, stats) = tokio::join!(stream, record, client.request_as::<Stats>("GetStats", None));
+    Some(Background::Polled { stream, record, stats, at_ms: now_ms() })
 }
 
-async fn fetch_scene_list(client: Client) -> Option<Background> {
-    client.request_as::<SceneList>("GetSceneList", None).await.ok().map(Background::SceneList)
+async fn fetch_scene_list(client: Client, with_program_scene: bool) -> Option<Background> {
+    let list = client.request_as::<SceneList>("GetSceneList", None).await.ok();
+    Some(Background::SceneList { list, with_program_scene })
+}
+
+async fn fetch_profile_outputs(client: Client) -> Option<Background> {
+    let (replay_buffer, virtual_camera) = tokio::join!(
+        client.request_as::<responses::OutputActive>("GetReplayBufferStatus", None),
+        client.request_as::<responses::OutputActive>("GetVirtualCamStatus", None),
+    );
+    Some(Background::ProfileOutputs { replay_buffer, virtual_camera })
 }
 
 /// The sync requests, concurrently. Replay buffer and virtual camera may answer
 /// "not available", which is an answer, not a failure.
 async fn fetch_sync_answers(client: &Client) -> Result<SyncAnswers, client::RequestError> {
-    let (stream, record, replay_buffer, virtual_camera, scenes, studio) = tokio::join!(
+    let (stream, record, replay_buffer, virtual_camera, scenes, studio, stats) = tokio::join!(
         client.request_as::<StreamStatus>("GetStreamStatus", None),
         client.request_as::<responses::RecordStatus>("GetRecordStatus", None),
         client.request_as::<responses::OutputActive>("GetReplayBufferStatus", None),
         client.request_as::<responses::OutputActive>("GetVirtualCamStatus", None),
         client.request_as::<SceneList>("GetSceneList", None),
         client.request_as::<responses::StudioMode>("GetStudioModeEnabled", None),
+        // Only for OBS's render frame count, which tells a restarted OBS.
+        client.request_as::<Stats>("GetStats", None),
     );
     for optional in [&replay_buffer, &virtual_camera] {
         if let Err(e @ (client::RequestError::TimedOut(_) | client::RequestError::ConnectionClosed)) = optional {
@@ -665,5 +895,6 @@ async fn fetch_sync_answers(client: &Client) -> Result<SyncAnswers, client::Requ
         virtual_camera,
         scenes: scenes?,
         studio_mode: studio?.studio_mode_enabled,
+        stats: stats.ok(),
     })
 }

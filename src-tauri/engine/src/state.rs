@@ -173,12 +173,24 @@ impl OutputActivity {
     }
 }
 
+/// A polled figure older than this (three polls missed) is not shown as current:
+/// OBS stopped answering the polls, and the faces say how old it is instead.
+pub const FIGURES_STALE_AFTER_MS: u64 = 6_000;
+
+/// Whether a figure polled at `polled_at_ms` is still current at `now_ms`.
+pub fn figures_current(polled_at_ms: u64, now_ms: u64) -> bool {
+    now_ms.saturating_sub(polled_at_ms) <= FIGURES_STALE_AFTER_MS
+}
+
 /// How the stream is doing, from `GetStreamStatus` polls.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StreamHealth {
     /// From the `outputBytes` delta between the last two polls; `None` after the first.
     pub bitrate_kbps: Option<f64>,
+    /// The counts below cover the whole stream: OBS restarts its own counters at
+    /// every RTMP reconnect, OnAir adds them up across those resets.
     pub bytes: u64,
+    /// Frames sent times the frame time (OBS's `outputDuration`), not a clock.
     pub duration_ms: u64,
     pub dropped_frames: u64,
     pub total_frames: u64,
@@ -199,6 +211,8 @@ pub struct ObsStats {
     pub free_disk_mb: Option<f64>,
     pub render_skipped_frames: Option<u64>,
     pub render_total_frames: Option<u64>,
+    /// When OBS answered these figures; a figure is only as current as its poll.
+    pub polled_at_ms: u64,
 }
 
 /// Something a person should hear about, derived from state changes, each once.
@@ -249,6 +263,10 @@ pub enum Moment {
     },
     RecordingPaused,
     RecordingResumed,
+    /// OBS's automatic file splitting (5.5+) went on in a new file.
+    RecordingFileChanged {
+        path: String,
+    },
     ReplaySaved {
         path: Option<String>,
     },
@@ -273,6 +291,7 @@ impl Moment {
             Moment::RecordingStopped { .. } => "recording-stopped",
             Moment::RecordingPaused => "recording-paused",
             Moment::RecordingResumed => "recording-resumed",
+            Moment::RecordingFileChanged { .. } => "recording-file-changed",
             Moment::ReplaySaved { .. } => "replay-saved",
             Moment::AuthFailed { .. } => "auth-failed",
         }
@@ -316,6 +335,7 @@ mod tests {
             Moment::RecordingStopped { path: None, duration_ms: None },
             Moment::RecordingPaused,
             Moment::RecordingResumed,
+            Moment::RecordingFileChanged { path: "/r/b.mkv".into() },
             Moment::ReplaySaved { path: None },
             Moment::AuthFailed { message: "x".into() },
         ];

@@ -3,7 +3,7 @@
 //! Shared by the command line, and later the tray menu rows and notifications,
 //! so the same situation reads the same everywhere.
 
-use crate::state::{ConnectionState, Moment, ObsStatus, RecordingState, State, StreamState};
+use crate::state::{figures_current, ConnectionState, Moment, ObsStatus, RecordingState, State, StreamState};
 
 /// `01:02:03` from milliseconds.
 pub fn clock(ms: u64) -> String {
@@ -63,11 +63,19 @@ pub fn stream_line(obs: &ObsStatus, now_ms: u64) -> String {
         ),
         StreamState::Live { since_ms } => {
             let mut line = format!("● LIVE {}", clock(now_ms.saturating_sub(*since_ms)));
-            if let Some(kbps) = health.and_then(|h| h.bitrate_kbps) {
-                line.push_str(&format!(" · {}", bitrate(kbps)));
-            }
-            if let Some(h) = health {
-                line.push_str(&format!(" · {:.1}% dropped", h.dropped_ratio * 100.0));
+            match health {
+                Some(h) if figures_current(h.polled_at_ms, now_ms) => {
+                    if let Some(kbps) = h.bitrate_kbps {
+                        line.push_str(&format!(" · {}", bitrate(kbps)));
+                    }
+                    line.push_str(&format!(" · {:.1}% dropped", h.dropped_ratio * 100.0));
+                }
+                // An old figure is not shown as if it were current.
+                Some(h) => line.push_str(&format!(
+                    " · no figures from OBS for {}",
+                    clock(now_ms.saturating_sub(h.polled_at_ms))
+                )),
+                None => {}
             }
             line
         }
@@ -148,6 +156,7 @@ pub fn moment_text(moment: &Moment) -> (String, String) {
         Moment::RecordingStopped { path, .. } => ("Recording stopped".into(), opt_path(path)),
         Moment::RecordingPaused => ("Recording paused".into(), String::new()),
         Moment::RecordingResumed => ("Recording resumed".into(), String::new()),
+        Moment::RecordingFileChanged { path } => ("Recording continues in a new file".into(), path.clone()),
         Moment::ReplaySaved { path } => ("Replay saved".into(), opt_path(path)),
         Moment::AuthFailed { message } => ("OBS rejected the password".into(), message.clone()),
     }
@@ -175,7 +184,7 @@ mod tests {
                 total_frames: 1_000,
                 dropped_ratio: 0.002,
                 congestion: 0.0,
-                polled_at_ms: 0,
+                polled_at_ms: 3_722_000,
             }),
             stats: None,
             scene_collection_changing: false,
@@ -189,6 +198,16 @@ mod tests {
         assert_eq!(
             status_line(&state, 3_723_000),
             "● LIVE 01:02:03 · 6.1 Mb/s · 0.2% dropped · Recording 01:02:02 · Scene: Gameplay"
+        );
+    }
+
+    #[test]
+    fn figures_obs_stopped_sending_are_not_shown_as_current() {
+        let state =
+            State { target: "localhost:4455".into(), connection: ConnectionState::Syncing, obs: Some(live_status()) };
+        assert_eq!(
+            status_line(&state, 3_782_000),
+            "● LIVE 01:03:02 · no figures from OBS for 00:01:00 · Recording 01:03:01 · Scene: Gameplay"
         );
     }
 
