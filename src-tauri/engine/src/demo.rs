@@ -5,6 +5,7 @@
 //! and control of OnAir. It speaks the same protocol as real OBS 29, so the
 //! engine under it is the real one.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -65,6 +66,18 @@ impl Sim {
             self.stream_skipped += dt * 0.05;
         }
     }
+}
+
+/// Where `--demo` keeps its settings, apart from the user's own: the per-user
+/// runtime directory (private, cleared at logout), else the cache directory.
+/// Never a fixed name in the shared temp directory, where another user could
+/// plant the file first or read it.
+pub fn settings_path() -> Option<PathBuf> {
+    settings_path_in(dirs::runtime_dir(), dirs::cache_dir())
+}
+
+fn settings_path_in(runtime_dir: Option<PathBuf>, cache_dir: Option<PathBuf>) -> Option<PathBuf> {
+    runtime_dir.or(cache_dir).map(|dir| dir.join("onair").join("demo-settings.toml"))
 }
 
 /// A running simulated OBS.
@@ -438,6 +451,22 @@ mod tests {
     use super::*;
     use crate::session::{Session, SessionConfig};
     use crate::settings::Target;
+
+    #[test]
+    fn demo_settings_live_in_the_users_own_runtime_or_cache_dir() {
+        let runtime = PathBuf::from("/run/user/1000");
+        let cache = PathBuf::from("/home/someone/.cache");
+        assert_eq!(
+            settings_path_in(Some(runtime.clone()), Some(cache.clone())),
+            Some(runtime.join("onair/demo-settings.toml"))
+        );
+        assert_eq!(settings_path_in(None, Some(cache.clone())), Some(cache.join("onair/demo-settings.toml")));
+        assert_eq!(
+            settings_path_in(None, None),
+            None,
+            "no shared fallback: the demo then keeps its settings in memory"
+        );
+    }
 
     #[tokio::test]
     async fn the_real_engine_syncs_with_the_demo_and_its_controls_work() {
