@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::control::{Control, ControlError};
+use crate::control::{Awaited, Control, ControlError};
 use crate::secrets::{PasswordStore, StoreError};
 use crate::session::{Session, SessionConfig};
 use crate::settings::{self, Password, Target};
-use crate::state::{now_ms, ConnectionState, Noticed, RecordingState, State, StreamState};
+use crate::state::{now_ms, ConnectionState, Moment, Noticed, State};
 use crate::text;
 
 /// Exit codes.
@@ -463,12 +463,17 @@ async fn shutdown_signal() {
     }
 }
 
-/// Runs a control, then waits for OBS to settle so the exit code tells the truth
-/// (a stream OBS accepted to start can still fail to connect).
+/// Runs a control, then waits for OBS to get there so the exit code tells the
+/// truth: OBS answers before the output moves, and a stream OBS accepted to
+/// start can still fail to connect.
 async fn act(session: &Session, timeout: Duration, control: Control) -> u8 {
     if let Err(code) = connected(session, timeout).await {
         return code;
     }
+    let mut state = session.state();
+    let before = state.borrow().obs.clone();
+    // Subscribed before the control is sent, so a quick failure is not missed.
+    let mut moments = session.subscribe();
     let outcome = match session.control(control.clone()).await {
         Ok(outcome) => outcome,
         Err(error) => {
@@ -476,40 +481,47 @@ async fn act(session: &Session, timeout: Duration, control: Control) -> u8 {
             return control_exit_code(&error);
         }
     };
-    let settle = Duration::from_secs(15).max(timeout);
-    let mut state = session.state();
-    let settled = |s: &State| {
-        s.obs.as_ref().is_some_and(|o| match control {
-            Control::StartStream | Control::StopStream | Control::ToggleStream => {
-                !matches!(o.stream, StreamState::Starting | StreamState::Stopping { .. })
+    let mut failure = None;
+    if let Some(awaited) = control.awaited(before.as_ref(), outcome.active) {
+        let settle = Duration::from_secs(15).max(timeout);
+        let waited = tokio::time::timeout(settle, async {
+            loop {
+                if state.borrow_and_update().obs.as_ref().is_some_and(|o| awaited.reached(o)) {
+                    return;
+                }
+                tokio::select! {
+                    changed = state.changed() => if changed.is_err() { return },
+                    moment = moments.recv() => match moment {
+                        Ok(Noticed { moment: Moment::StartFailed { message }, .. }) if awaited == Awaited::Stream { on: true } => {
+                            failure = Some(message);
+                            return;
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                        _ => {}
+                    },
+                }
             }
-            Control::StartRecording | Control::StopRecording | Control::ToggleRecording => {
-                !matches!(o.recording, RecordingState::Starting | RecordingState::Stopping { .. })
-            }
-            _ => true,
         })
-    };
-    // Give OBS's state event a moment to arrive before judging.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let _ = tokio::time::timeout(settle, state.wait_for(settled)).await;
-    let current = state.borrow().clone();
-    let Some(obs) = &current.obs else {
-        eprintln!("onair: lost OBS before it confirmed: {}", text::connection_line(&current));
-        return exit::UNREACHABLE;
-    };
-    let now = now_ms();
-    match control {
-        Control::StartStream if !obs.stream.is_on_air() => {
-            eprintln!("onair: OBS could not start the stream; check the stream server and key in OBS's settings");
+        .await;
+        let current = state.borrow().clone();
+        let Some(obs) = &current.obs else {
+            eprintln!("onair: lost OBS before it confirmed: {}", text::connection_line(&current));
+            return exit::UNREACHABLE;
+        };
+        if let Some(message) = failure {
+            eprintln!("onair: {message}");
             return exit::REFUSED;
         }
-        Control::StopRecording => {
-            println!("Recording stopped{}", outcome.path.map(|p| format!(": {p}")).unwrap_or_default());
-            return exit::OK;
+        if waited.is_err() && !awaited.reached(obs) {
+            eprintln!("onair: {} within {} s", awaited.not_reached(), settle.as_secs());
+            return exit::REFUSED;
         }
-        _ => {}
     }
-    println!("{}", text::status_line(&current, now));
+    if control == Control::StopRecording {
+        println!("Recording stopped{}", outcome.path.map(|p| format!(": {p}")).unwrap_or_default());
+        return exit::OK;
+    }
+    println!("{}", text::status_line(&state.borrow(), now_ms()));
     exit::OK
 }
 

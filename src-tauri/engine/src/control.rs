@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::client::{Client, RequestError};
 use crate::protocol::{responses, status};
-use crate::state::{RecordingState, State};
+use crate::state::{ObsStatus, RecordingState, State, StreamState};
 
 /// An output a control acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -88,6 +88,59 @@ impl Control {
             StartReplayBuffer | StopReplayBuffer | ToggleReplayBuffer | SaveReplay => Some(Output::ReplayBuffer),
             StartVirtualCamera | StopVirtualCamera | ToggleVirtualCamera => Some(Output::VirtualCamera),
             SwitchScene(_) => None,
+        }
+    }
+}
+
+/// What a control that starts or stops the stream or a recording waits to see
+/// before anyone can say it worked: OBS answers the request before the output
+/// has moved, and the event that moves it can come late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Awaited {
+    Stream { on: bool },
+    Recording { on: bool },
+}
+
+impl Awaited {
+    /// Whether `obs` shows the awaited end state (not one on the way to it).
+    pub fn reached(self, obs: &ObsStatus) -> bool {
+        match self {
+            Awaited::Stream { on } => {
+                obs.stream.is_on_air() == on
+                    && !matches!(obs.stream, StreamState::Starting | StreamState::Stopping { .. })
+            }
+            Awaited::Recording { on } => {
+                obs.recording.is_active() == on
+                    && !matches!(obs.recording, RecordingState::Starting | RecordingState::Stopping { .. })
+            }
+        }
+    }
+
+    /// The words for a control that OBS accepted but that did not come about.
+    pub fn not_reached(self) -> &'static str {
+        match self {
+            Awaited::Stream { on: true } => "OBS accepted the start but the stream did not go live",
+            Awaited::Stream { on: false } => "OBS accepted the stop but the stream is still live",
+            Awaited::Recording { on: true } => "OBS accepted the start but is not recording",
+            Awaited::Recording { on: false } => "OBS accepted the stop but is still recording",
+        }
+    }
+}
+
+impl Control {
+    /// What this control waits for, given the status when it was sent and, for a
+    /// toggle, what OBS answered. `None` for controls that are done when answered.
+    pub fn awaited(&self, before: Option<&ObsStatus>, toggled_to: Option<bool>) -> Option<Awaited> {
+        let stream_was_on = before.is_some_and(|o| o.stream.is_on_air());
+        let recording_was_on = before.is_some_and(|o| o.recording.is_active());
+        match self {
+            Control::StartStream => Some(Awaited::Stream { on: true }),
+            Control::StopStream => Some(Awaited::Stream { on: false }),
+            Control::ToggleStream => Some(Awaited::Stream { on: toggled_to.unwrap_or(!stream_was_on) }),
+            Control::StartRecording => Some(Awaited::Recording { on: true }),
+            Control::StopRecording => Some(Awaited::Recording { on: false }),
+            Control::ToggleRecording => Some(Awaited::Recording { on: toggled_to.unwrap_or(!recording_was_on) }),
+            _ => None,
         }
     }
 }
@@ -199,6 +252,10 @@ pub async fn execute(
         path: parse::<responses::OutputPath>(&answer).and_then(|p| p.output_path),
     };
     if *control == Control::PauseRecording {
+        // OBS accepts a pause even when nothing records: that is no encoder problem.
+        if !recording(&state.borrow()) {
+            return Err(ControlError::NotActive(Output::Recording));
+        }
         confirm_pause(state.clone()).await?;
     }
     Ok(outcome)
@@ -208,11 +265,18 @@ fn parse<T: serde::de::DeserializeOwned>(answer: &Value) -> Option<T> {
     serde_json::from_value(answer.clone()).ok()
 }
 
+fn recording(state: &State) -> bool {
+    state.obs.as_ref().is_some_and(|o| o.recording.is_active())
+}
+
 async fn confirm_pause(mut state: watch::Receiver<State>) -> Result<(), ControlError> {
     let paused = |s: &State| s.obs.as_ref().is_some_and(|o| matches!(o.recording, RecordingState::Paused { .. }));
-    match tokio::time::timeout(PAUSE_CONFIRMATION, state.wait_for(paused)).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(_)) => Err(ControlError::NotConnected("the session ended".into())),
+    let outcome = tokio::time::timeout(PAUSE_CONFIRMATION, state.wait_for(paused)).await.map(|r| r.is_ok());
+    match outcome {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(ControlError::NotConnected("the session ended".into())),
+        // The recording stopped meanwhile: "not recording" is the truth, not the encoder.
+        Err(_) if !recording(&state.borrow()) => Err(ControlError::NotActive(Output::Recording)),
         Err(_) => Err(ControlError::PauseIgnored),
     }
 }
@@ -287,5 +351,41 @@ mod tests {
     fn messages_name_the_output() {
         assert_eq!(ControlError::AlreadyActive(Output::Stream).to_string(), "the stream is already live");
         assert!(ControlError::NotConfigured(Output::ReplayBuffer).to_string().contains("Replay Buffer"));
+    }
+
+    fn status(stream: StreamState, recording: RecordingState) -> ObsStatus {
+        ObsStatus {
+            stream,
+            recording,
+            replay_buffer: crate::state::OutputActivity::Unavailable,
+            virtual_camera: crate::state::OutputActivity::Off,
+            program_scene: None,
+            scenes: vec![],
+            studio_mode: false,
+            stream_health: None,
+            stats: None,
+            scene_collection_changing: false,
+        }
+    }
+
+    #[test]
+    fn a_start_is_judged_only_once_the_stream_has_moved() {
+        let offline = status(StreamState::Offline, RecordingState::Off);
+        let awaited = Control::StartStream.awaited(Some(&offline), None).unwrap();
+        // StartStream is answered before OBS says STARTING: still offline is not a verdict.
+        assert!(!awaited.reached(&offline));
+        assert!(!awaited.reached(&status(StreamState::Starting, RecordingState::Off)));
+        assert!(awaited.reached(&status(StreamState::Live { since_ms: 1 }, RecordingState::Off)));
+    }
+
+    #[test]
+    fn toggles_wait_for_what_obs_answered_or_the_opposite_of_before() {
+        let live = status(StreamState::Live { since_ms: 1 }, RecordingState::Recording { since_ms: 1 });
+        assert_eq!(Control::ToggleStream.awaited(Some(&live), None), Some(Awaited::Stream { on: false }));
+        assert_eq!(Control::ToggleStream.awaited(Some(&live), Some(true)), Some(Awaited::Stream { on: true }));
+        assert_eq!(Control::ToggleRecording.awaited(Some(&live), None), Some(Awaited::Recording { on: false }));
+        let stopping = status(StreamState::Live { since_ms: 1 }, RecordingState::Stopping { since_ms: Some(1) });
+        assert!(!Awaited::Recording { on: false }.reached(&stopping));
+        assert_eq!(Control::SaveReplay.awaited(Some(&live), None), None);
     }
 }

@@ -74,6 +74,14 @@ impl SyncAnswers {
     }
 }
 
+/// Whether counters that OBS says started at `fresh_since_ms` (now minus their
+/// duration) started later than the ones known to have started at
+/// `known_since_ms`, beyond what a starved OBS's lagging duration explains.
+fn restarted_later(known_since_ms: u64, fresh_since_ms: u64, now_ms: u64) -> bool {
+    let tolerance = SAME_STREAM_TOLERANCE_MS + now_ms.saturating_sub(known_since_ms) / 20;
+    fresh_since_ms > known_since_ms.saturating_add(tolerance)
+}
+
 /// A count or duration from OBS as a whole number; missing, negative or NaN is 0.
 fn reading(value: Option<f64>) -> u64 {
     value.filter(|v| v.is_finite()).unwrap_or(0.0).max(0.0) as u64
@@ -108,6 +116,13 @@ impl RunningTotal {
         self.total()
     }
 
+    /// Takes the first reading after OBS restarted its counters.
+    fn restart(&mut self, reading: u64) -> u64 {
+        self.before_reset = self.before_reset.saturating_add(self.last);
+        self.last = reading;
+        self.total()
+    }
+
     fn total(&self) -> u64 {
         self.before_reset.saturating_add(self.last)
     }
@@ -122,7 +137,47 @@ struct StreamTotals {
     total_frames: RunningTotal,
     /// The raw `outputBytes` of the previous poll and when, for the bitrate.
     previous_bytes: Option<(u64, u64)>,
+    /// When the counters of the last reading started (the model's
+    /// `stream_counters_since_ms` then).
+    readings_since_ms: Option<u64>,
 }
+
+impl StreamTotals {
+    /// Takes a poll's readings. A reading whose duration fits counters restarted
+    /// since the last reading starts every counter over (a counter that has grown
+    /// past its old value since the restart shows no drop to tell it); otherwise
+    /// each counter restarts when it drops (while reconnecting OBS reads 0 bytes
+    /// but its frame counts stand still).
+    fn take(&mut self, polled: &StreamStatus, counters_since_ms: Option<u64>, now_ms: u64) {
+        let duration = reading(polled.output_duration);
+        let restarted = match (self.readings_since_ms, counters_since_ms) {
+            (Some(before), Some(since)) => {
+                since > before && duration <= now_ms.saturating_sub(since).saturating_add(RESTART_SLACK_MS)
+            }
+            _ => false,
+        };
+        let counters = [
+            (&mut self.bytes, reading(polled.output_bytes)),
+            (&mut self.duration_ms, duration),
+            (&mut self.dropped_frames, reading(polled.output_skipped_frames)),
+            (&mut self.total_frames, reading(polled.output_total_frames)),
+        ];
+        for (counter, value) in counters {
+            if restarted {
+                counter.restart(value);
+            } else {
+                counter.update(value);
+            }
+        }
+        if restarted || self.readings_since_ms.is_none() {
+            self.readings_since_ms = counters_since_ms;
+        }
+    }
+}
+
+/// How far a poll's `outputDuration` may run ahead of the time since OBS
+/// restarted its counters and still be counted from that restart.
+const RESTART_SLACK_MS: u64 = 3_000;
 
 /// State and memory across connections.
 #[derive(Debug, Default)]
@@ -229,8 +284,7 @@ impl Model {
             Some(restarted) => !restarted,
             None => {
                 let known = self.stream_counters_since_ms.or(before.stream.live_since_ms()).unwrap_or(0);
-                let tolerance = SAME_STREAM_TOLERANCE_MS + now_ms.saturating_sub(known) / 20;
-                fresh_counters_since.map_or(true, |fresh| fresh <= known.saturating_add(tolerance))
+                fresh_counters_since.map_or(true, |fresh| !restarted_later(known, fresh, now_ms))
             }
         };
         match (before.stream.live_since_ms(), fresh.stream.live_since_ms()) {
@@ -250,8 +304,13 @@ impl Model {
                     }
                     _ => {}
                 }
-                if fresh_counters_since.is_some_and(|f| self.stream_counters_since_ms.map_or(true, |k| f > k)) {
-                    self.stream_counters_since_ms = fresh_counters_since;
+                // OBS's counters restarted while OnAir was away (an RTMP reconnect):
+                // the next poll counts from there. A starved OBS's duration lags the
+                // clock a little, which is no restart.
+                if let (Some(fresh), Some(known)) = (fresh_counters_since, self.stream_counters_since_ms) {
+                    if restarted_later(known, fresh, now_ms) {
+                        self.stream_counters_since_ms = Some(fresh);
+                    }
                 }
             }
             (Some(old_since), new_since) => {
@@ -566,10 +625,9 @@ impl Model {
             _ => None,
         };
         totals.previous_bytes = Some((raw_bytes, now_ms));
-        let bytes = totals.bytes.update(raw_bytes);
-        let duration_ms = totals.duration_ms.update(reading(polled.output_duration));
-        let dropped_frames = totals.dropped_frames.update(reading(polled.output_skipped_frames));
-        let total_frames = totals.total_frames.update(reading(polled.output_total_frames));
+        totals.take(polled, self.stream_counters_since_ms, now_ms);
+        let (bytes, duration_ms) = (totals.bytes.total(), totals.duration_ms.total());
+        let (dropped_frames, total_frames) = (totals.dropped_frames.total(), totals.total_frames.total());
         status.stream_health = Some(StreamHealth {
             // The first poll after a gap has no delta; keep showing the last figure
             // rather than flickering to nothing.
@@ -1328,5 +1386,20 @@ mod tests {
         let mut model = synced_offline();
         assert_eq!(kinds(&model.on_event(&stream_event(OutputState::Reconnecting), 0)), vec!["live", "reconnecting"]);
         assert_eq!(kinds(&model.on_event(&stream_event(OutputState::Stopped), 1_000)), vec!["ended"]);
+    }
+
+    #[test]
+    fn a_restart_is_counted_even_when_no_poll_saw_the_counters_drop() {
+        let mut model = synced_offline();
+        model.on_event(&stream_event(OutputState::Started), 0);
+        model.on_stream_status(&stream_poll(2_000.0, 1_000_000.0, 0.0, 60.0), 2_000);
+        model.on_event(&stream_event(OutputState::Reconnecting), 2_500);
+        // A poll asked before RECONNECTED but answered after it still reads the old counters.
+        model.on_event(&stream_event(OutputState::Reconnected), 3_000);
+        model.on_stream_status(&stream_poll(2_000.0, 1_000_000.0, 0.0, 60.0), 3_100);
+        // No poll fell in the outage, and the new counters grew past the old ones.
+        model.on_stream_status(&stream_poll(4_000.0, 1_500_000.0, 1.0, 120.0), 7_000);
+        let health = model.status().unwrap().stream_health.clone().unwrap();
+        assert_eq!((health.bytes, health.duration_ms, health.total_frames), (2_500_000, 6_000, 180));
     }
 }
