@@ -118,11 +118,28 @@ pub struct TestResult {
     pub message: String,
 }
 
+/// A moment as the window gets it, by event and in the snapshot. `seq` counts
+/// this run's moments, so the window tells apart two of one kind in the same
+/// millisecond and still drops the copy it gets both ways.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoggedMoment {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub noticed: Noticed,
+}
+
+impl LoggedMoment {
+    /// The moment that follows `last` in the log.
+    pub fn after(last: Option<&LoggedMoment>, noticed: Noticed) -> LoggedMoment {
+        LoggedMoment { seq: last.map_or(1, |m| m.seq + 1), noticed }
+    }
+}
+
 /// Everything the window needs when it opens.
 #[derive(Debug, Clone, Serialize)]
 pub struct Snapshot {
     pub state: State,
-    pub moments: Vec<Noticed>,
+    pub moments: Vec<LoggedMoment>,
     pub bitrate_history: Vec<BitrateSample>,
     pub settings: SettingsView,
 }
@@ -257,6 +274,18 @@ mod tests {
         assert_eq!(parse_control("switch-scene", None).unwrap_err().code, "invalid-input");
         assert_eq!(parse_control("switch-scene", Some("  ")).unwrap_err().code, "invalid-input");
         assert_eq!(parse_control("switch-scene", Some(&"x".repeat(10_000))).unwrap_err().code, "invalid-input");
+    }
+
+    #[test]
+    fn two_moments_of_one_kind_in_one_millisecond_reach_the_window_as_two() {
+        let noticed = Noticed { at_ms: 5, moment: onair_engine::state::Moment::RecordingPaused };
+        let first = LoggedMoment::after(None, noticed.clone());
+        let second = LoggedMoment::after(Some(&first), noticed);
+        assert_eq!(
+            serde_json::to_value(&first).unwrap(),
+            serde_json::json!({"seq": 1, "at_ms": 5, "moment": "recording-paused"})
+        );
+        assert_eq!(serde_json::to_value(&second).unwrap()["seq"], 2);
     }
 
     #[test]

@@ -23,8 +23,8 @@ use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuild
 use tokio::sync::{broadcast, mpsc};
 
 use crate::commands::{
-    self, ApiError, AppState, BindingView, BitrateSample, HotkeysView, KeyringView, NotificationKind, SettingsInput,
-    SettingsView, Snapshot, TestResult, WindowRequest,
+    self, ApiError, AppState, BindingView, BitrateSample, HotkeysView, KeyringView, LoggedMoment, NotificationKind,
+    SettingsInput, SettingsView, Snapshot, TestResult, WindowRequest,
 };
 use crate::hotkeys::{self, HotkeyMap};
 use crate::keyring_store::KeyringStore;
@@ -251,7 +251,7 @@ struct Core<R: Runtime> {
     /// The password the session uses now.
     password: Option<Password>,
     hotkey_problems: Vec<String>,
-    moments_log: Vec<Noticed>,
+    moments_log: Vec<LoggedMoment>,
     bitrate_history: VecDeque<BitrateSample>,
     policy: NotificationPolicy,
     guard: StopGuard,
@@ -331,8 +331,9 @@ impl<R: Runtime> Core<R> {
     }
 
     fn on_moment(&mut self, noticed: Noticed) {
-        let _ = self.app.emit("onair://moment", &noticed);
-        self.moments_log.push(noticed.clone());
+        let logged = LoggedMoment::after(self.moments_log.last(), noticed.clone());
+        let _ = self.app.emit("onair://moment", &logged);
+        self.moments_log.push(logged);
         if self.moments_log.len() > MOMENTS_KEPT {
             self.moments_log.remove(0);
         }

@@ -40,7 +40,7 @@ pub fn start(cli: Cli) -> ExitCode {
             Ok(demo) => {
                 tracing::info!(port = demo.port, "demo mode: a simulated OBS plays a scripted show");
                 target = Target::new("127.0.0.1", i64::from(demo.port));
-                settings_file = Some(SettingsFile::load(&std::env::temp_dir().join("onair-demo-settings.toml")).file);
+                settings_file = onair_engine::demo::settings_path().map(|path| SettingsFile::load(&path).file);
             }
             Err(e) => warnings.push(format!("the demo OBS could not start: {e}")),
         }

@@ -3,6 +3,10 @@
 //! When only words, enabled flags or checks change (the LIVE clock ticking),
 //! the existing items are updated in place, so the rows update while the menu
 //! is open; a new shape (a scene added, connected or not) rebuilds the menu.
+//!
+//! The toolkit reads `&` in a label as a mnemonic marker ("Q&A" would show
+//! "QA"), so every label is escaped on its way in; the engine's labels stay
+//! plain words.
 
 use std::collections::HashMap;
 
@@ -39,6 +43,14 @@ pub fn icon_image(icon: TrayIcon) -> Option<Image<'static>> {
             None
         }
     }
+}
+
+/// A label as the menu toolkit wants it: muda takes `&` before a letter as a
+/// mnemonic and `&&` as a literal `&`, on every platform (GTK's `_` it escapes
+/// itself). Item texts read back from muda come in this same form, so in-place
+/// updates compare escaped with escaped.
+fn toolkit_text(label: &str) -> String {
+    label.replace('&', "&&")
 }
 
 /// An item that can be updated in place.
@@ -93,24 +105,31 @@ impl<R: Runtime> TauriTray<R> {
             match entry {
                 MenuEntry::Info { id, label } => {
                     let key = format!("info:{id}");
-                    let item = MenuItem::with_id(&self.app, key.clone(), label, false, None::<&str>)?;
+                    let item = MenuItem::with_id(&self.app, key.clone(), toolkit_text(label), false, None::<&str>)?;
                     self.items.insert(key, Live::Item(item.clone()));
                     built.push(Box::new(item));
                 }
                 MenuEntry::Item { action, label, enabled } => {
-                    let item = MenuItem::with_id(&self.app, action.id(), label, *enabled, None::<&str>)?;
+                    let item = MenuItem::with_id(&self.app, action.id(), toolkit_text(label), *enabled, None::<&str>)?;
                     self.items.insert(action.id(), Live::Item(item.clone()));
                     built.push(Box::new(item));
                 }
                 MenuEntry::Check { action, label, checked, enabled } => {
-                    let item = CheckMenuItem::with_id(&self.app, action.id(), label, *enabled, *checked, None::<&str>)?;
+                    let item = CheckMenuItem::with_id(
+                        &self.app,
+                        action.id(),
+                        toolkit_text(label),
+                        *enabled,
+                        *checked,
+                        None::<&str>,
+                    )?;
                     self.items.insert(action.id(), Live::Check(item.clone()));
                     built.push(Box::new(item));
                 }
                 MenuEntry::Submenu { id, label, enabled, entries } => {
                     let children = self.build_entries(entries)?;
                     let refs: Vec<&dyn IsMenuItem<R>> = children.iter().map(|b| b.as_ref()).collect();
-                    let submenu = Submenu::with_id_and_items(&self.app, *id, label, *enabled, &refs)?;
+                    let submenu = Submenu::with_id_and_items(&self.app, *id, toolkit_text(label), *enabled, &refs)?;
                     self.items.insert(format!("submenu:{id}"), Live::Submenu(submenu.clone()));
                     built.push(Box::new(submenu));
                 }
@@ -125,15 +144,17 @@ impl<R: Runtime> TauriTray<R> {
             match entry {
                 MenuEntry::Info { id, label } => {
                     if let Some(Live::Item(item)) = self.items.get(&format!("info:{id}")) {
-                        if item.text()? != *label {
-                            item.set_text(label)?;
+                        let text = toolkit_text(label);
+                        if item.text()? != text {
+                            item.set_text(text)?;
                         }
                     }
                 }
                 MenuEntry::Item { action, label, enabled } => {
                     if let Some(Live::Item(item)) = self.items.get(&action.id()) {
-                        if item.text()? != *label {
-                            item.set_text(label)?;
+                        let text = toolkit_text(label);
+                        if item.text()? != text {
+                            item.set_text(text)?;
                         }
                         if item.is_enabled()? != *enabled {
                             item.set_enabled(*enabled)?;
@@ -142,8 +163,9 @@ impl<R: Runtime> TauriTray<R> {
                 }
                 MenuEntry::Check { action, label, checked, enabled } => {
                     if let Some(Live::Check(item)) = self.items.get(&action.id()) {
-                        if item.text()? != *label {
-                            item.set_text(label)?;
+                        let text = toolkit_text(label);
+                        if item.text()? != text {
+                            item.set_text(text)?;
                         }
                         if item.is_checked()? != *checked {
                             item.set_checked(*checked)?;
@@ -155,8 +177,9 @@ impl<R: Runtime> TauriTray<R> {
                 }
                 MenuEntry::Submenu { id, label, enabled, entries } => {
                     if let Some(Live::Submenu(submenu)) = self.items.get(&format!("submenu:{id}")) {
-                        if submenu.text()? != *label {
-                            submenu.set_text(label)?;
+                        let text = toolkit_text(label);
+                        if submenu.text()? != text {
+                            submenu.set_text(text)?;
                         }
                         if submenu.is_enabled()? != *enabled {
                             submenu.set_enabled(*enabled)?;
@@ -230,6 +253,15 @@ mod tests {
             let image = icon_image(icon).unwrap_or_else(|| panic!("{} decodes", icon.name()));
             assert!(image.width() >= 16 && image.height() >= 16);
         }
+    }
+
+    #[test]
+    fn an_ampersand_in_a_label_is_shown_not_taken_as_a_mnemonic() {
+        // muda turns `&x` into a mnemonic and `&&` into one literal `&`.
+        assert_eq!(toolkit_text("Q&A"), "Q&&A");
+        assert_eq!(toolkit_text("Scene: Q&A && more"), "Scene: Q&&A &&&& more");
+        assert_eq!(toolkit_text("Rock & Roll_Time"), "Rock && Roll_Time", "GTK's `_` is muda's to escape");
+        assert_eq!(toolkit_text("Gameplay"), "Gameplay");
     }
 
     #[test]
