@@ -14,6 +14,14 @@
 //!   events a real OBS would for state changes, and gives the test a [`ServeHandle`] to push events,
 //!   change the state, hold or reorder responses, and break the connection while serving.
 //!
+//! The auto-server speaks one obs-websocket release at a time, chosen by [`FakeState::profile`]
+//! ([`Profile`]): 5.1 by default (what CI's real OBS runs), or 5.0 (no RECONNECTING/RECONNECTED
+//! events), 5.3+ (207 NotReady while "loading" and during a scene collection switch), 5.4+ (uuids),
+//! 5.5+ (RecordFileChanged on file splits) and 5.7 (a `null` program scene name), so the session
+//! tests can run against every release a streamer may have. The [`ServeHandle`] helpers that play
+//! OBS-side happenings (an RTMP outage, a file split, a collection switch, a rename) say them the
+//! way the chosen release would.
+//!
 //! The protocol facts it follows are in `/work/shared/docs/obs-websocket-v5.md`. Like real OBS it
 //! answers websocket pings by itself, sends no pings of its own, and (while serving) closes the
 //! session with the close code real OBS uses when the client sends something malformed.
@@ -21,7 +29,8 @@
 //! Internally every accepted websocket is owned by one task; [`FakeConn`] and [`ServeHandle`]
 //! talk to it over channels, so pings are answered even while the test is busy elsewhere.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,6 +71,110 @@ const UPGRADE_TIMEOUT: Duration = Duration::from_secs(10);
 const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(5);
 /// In out-of-order mode, responses are released once no frame arrived for this long.
 const OUT_OF_ORDER_QUIET: Duration = Duration::from_millis(50);
+
+/// The `comment` obs-websocket 5.3+ sends with 207 NotReady.
+pub const NOT_READY_COMMENT: &str = "OBS is not ready to perform the request.";
+
+// ---------------------------------------------------------------------------------------------
+// Version profiles
+// ---------------------------------------------------------------------------------------------
+
+/// An obs-websocket release the auto-server imitates: the differences a client must survive,
+/// as read from obs-websocket's source at each release tag (see the protocol notes).
+/// Ordered by version, so `profile >= Profile::V5_3` reads as "5.3 or newer".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Profile {
+    /// 5.0.x (OBS 28): no RECONNECTING/RECONNECTED stream states; an RTMP outage shows only as
+    /// `GetStreamStatus.outputReconnecting`.
+    V5_0,
+    /// 5.1.0 (OBS 29.0), what CI's real OBS runs: reconnect events, no 207, no uuids.
+    #[default]
+    V5_1,
+    /// 5.3.x (OBS 30.0): answers 207 NotReady until OBS finished loading and between
+    /// CurrentSceneCollectionChanging and ...Changed (and sends no events then).
+    V5_3,
+    /// 5.4.x (OBS 30.1): `sceneUuid` / `inputUuid` everywhere scenes and inputs are named.
+    V5_4,
+    /// 5.5.x (OBS 30.2, 31.0): RecordFileChanged `{newOutputPath}` when a recording splits.
+    V5_5,
+    /// 5.7.x (OBS 32.1): `obsStudioVersion` in Hello (from 5.6), and `currentProgramSceneName`
+    /// may be `null`.
+    V5_7,
+}
+
+impl Profile {
+    /// Every profile, oldest first.
+    pub const ALL: [Profile; 6] =
+        [Profile::V5_0, Profile::V5_1, Profile::V5_3, Profile::V5_4, Profile::V5_5, Profile::V5_7];
+
+    /// `obsWebSocketVersion`, as the release reports it.
+    pub fn ws_version(self) -> &'static str {
+        match self {
+            Profile::V5_0 => "5.0.1",
+            Profile::V5_1 => "5.1.0",
+            Profile::V5_3 => "5.3.4",
+            Profile::V5_4 => "5.4.2",
+            Profile::V5_5 => "5.5.4",
+            Profile::V5_7 => "5.7.3",
+        }
+    }
+
+    /// The OBS Studio version that shipped the release.
+    pub fn obs_version(self) -> &'static str {
+        match self {
+            Profile::V5_0 => "28.1.2",
+            Profile::V5_1 => "29.0.2",
+            Profile::V5_3 => "30.0.2",
+            Profile::V5_4 => "30.1.2",
+            Profile::V5_5 => "31.0.3",
+            Profile::V5_7 => "32.1.0",
+        }
+    }
+
+    /// RECONNECTING / RECONNECTED stream states (5.1+).
+    pub fn has_reconnect_events(self) -> bool {
+        self >= Profile::V5_1
+    }
+
+    /// 207 NotReady while loading and during a scene collection switch (5.3+).
+    pub fn answers_not_ready(self) -> bool {
+        self >= Profile::V5_3
+    }
+
+    /// `sceneUuid`, `inputUuid` (5.4+).
+    pub fn has_uuids(self) -> bool {
+        self >= Profile::V5_4
+    }
+
+    /// RecordFileChanged on a file split (5.5+).
+    pub fn has_record_file_changed(self) -> bool {
+        self >= Profile::V5_5
+    }
+
+    /// `obsStudioVersion` in Hello (5.6+).
+    pub fn hello_has_obs_version(self) -> bool {
+        self >= Profile::V5_7
+    }
+
+    /// `currentProgramSceneName: null` when OBS has no program scene (5.7+).
+    pub fn program_scene_may_be_null(self) -> bool {
+        self >= Profile::V5_7
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "obs-websocket {}", self.ws_version())
+    }
+}
+
+/// A stable uuid for a named scene or input, as obs-websocket 5.4+ reports them (the fake derives
+/// it from the name unless [`FakeState::uuids`] fixed one, e.g. to keep it across a rename).
+pub fn derived_uuid(name: &str) -> String {
+    let digest = Sha256::digest(format!("onair-fake-uuid:{name}").as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
 
 // ---------------------------------------------------------------------------------------------
 // Protocol helpers
@@ -609,7 +722,20 @@ impl FakeConn {
 
     /// Op 0 Hello; with `Some((salt, challenge))` it asks for authentication.
     pub async fn send_hello(&mut self, auth: Option<(&str, &str)>, ws_version: &str) {
+        self.send_hello_from(auth, ws_version, None).await
+    }
+
+    /// Op 0 Hello as obs-websocket 5.6+ sends it, with `obsStudioVersion` when given.
+    pub async fn send_hello_from(
+        &mut self,
+        auth: Option<(&str, &str)>,
+        ws_version: &str,
+        obs_studio_version: Option<&str>,
+    ) {
         let mut d = json!({ "obsWebSocketVersion": ws_version, "rpcVersion": 1 });
+        if let Some(obs_version) = obs_studio_version {
+            d["obsStudioVersion"] = json!(obs_version);
+        }
         if let Some((salt, challenge)) = auth {
             d["authentication"] = json!({ "challenge": challenge, "salt": salt });
         }
@@ -751,9 +877,26 @@ impl FakeConn {
     /// authentication, 4010 for an unsupported rpcVersion, 4007 for a non-Identify message, ...)
     /// and returns `Err`. On success sends Identified and returns the Identify `d`.
     pub async fn handshake_as(&mut self, password: Option<&str>, ws_version: &str) -> Result<Value, String> {
+        self.handshake_hello(password, ws_version, None).await
+    }
+
+    /// The handshake as the release `profile` does it (its version, and `obsStudioVersion` in
+    /// Hello from 5.6 on); otherwise like [`FakeConn::handshake_as`]. Serve the connection with a
+    /// [`FakeState`] of the same profile ([`FakeState::for_profile`]).
+    pub async fn handshake_profile(&mut self, password: Option<&str>, profile: Profile) -> Result<Value, String> {
+        let obs_version = profile.hello_has_obs_version().then(|| profile.obs_version());
+        self.handshake_hello(password, profile.ws_version(), obs_version).await
+    }
+
+    async fn handshake_hello(
+        &mut self,
+        password: Option<&str>,
+        ws_version: &str,
+        obs_studio_version: Option<&str>,
+    ) -> Result<Value, String> {
         let (salt, challenge) = (self.salt.clone(), self.challenge.clone());
         let auth = password.map(|_| (salt.as_str(), challenge.as_str()));
-        self.send_hello(auth, ws_version).await;
+        self.send_hello_from(auth, ws_version, obs_studio_version).await;
 
         let frame = self
             .recv_frame(IDENTIFY_TIMEOUT)
@@ -818,12 +961,13 @@ impl FakeConn {
     /// Answers requests from `state` until the connection closes (run it after the handshake).
     pub async fn serve(self, state: FakeState) {
         let (closed_tx, _) = watch::channel(None);
-        serve_loop(self, Arc::new(ServeShared::new(state)), closed_tx).await;
+        let shared = Arc::new(ServeShared::new(state, self.event_subscriptions));
+        serve_loop(self, shared, closed_tx).await;
     }
 
     /// Like [`FakeConn::serve`], in a spawned task, with a handle to steer it while it serves.
     pub fn serve_with(self, state: FakeState) -> ServeHandle {
-        let shared = Arc::new(ServeShared::new(state));
+        let shared = Arc::new(ServeShared::new(state, self.event_subscriptions));
         let (closed_tx, closed) = watch::channel(None);
         let link = self.link.clone();
         tokio::spawn(serve_loop(self, Arc::clone(&shared), closed_tx));
@@ -839,9 +983,21 @@ impl FakeConn {
 // FakeState: what the auto-server answers
 // ---------------------------------------------------------------------------------------------
 
-/// The OBS state the auto-server answers from (obs-websocket 5.1 response shapes).
+/// The OBS state the auto-server answers from, in the response shapes of [`FakeState::profile`]
+/// (obs-websocket 5.1 by default).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FakeState {
+    /// The obs-websocket release whose behaviour the auto-server imitates. [`FakeState::for_profile`]
+    /// also sets the matching version strings.
+    pub profile: Profile,
+    /// 5.3+ only: every request is answered 207 NotReady for this long after serving began (just
+    /// after Identified), as OBS 30+ does while it finishes loading.
+    pub not_ready_for: Duration,
+    /// 5.3+ only: during a scene collection switch, leave requests unanswered until the switch
+    /// ends (then answer them from the new state) instead of answering 207 NotReady. obs-websocket's
+    /// source answers 207; this is the "answers nothing" reading of it, for clients that must
+    /// survive both.
+    pub collection_switch_silent: bool,
     pub obs_version: String,
     pub ws_version: String,
     pub stream_active: bool,
@@ -856,6 +1012,8 @@ pub struct FakeState {
     pub record_paused: bool,
     pub record_duration_ms: u64,
     pub record_bytes: u64,
+    /// `outputPath` of the current (or last) recording file.
+    pub record_path: String,
     /// `false`: replay buffer requests answer 604 "Replay buffer is not available."
     pub replay_available: bool,
     pub replay_active: bool,
@@ -864,8 +1022,66 @@ pub struct FakeState {
     pub vcam_active: bool,
     /// Top to bottom as the OBS UI shows them (GetSceneList reverses them).
     pub scenes: Vec<String>,
+    /// Empty: OBS has no program scene (5.7+ answers `null`; older releases the empty string).
     pub program_scene: String,
     pub studio_mode: bool,
+    /// Input names in OBS's order (GetInputList).
+    pub inputs: Vec<String>,
+    /// uuids fixed by scene or input name (5.4+), e.g. kept across a rename; any other name gets
+    /// [`derived_uuid`].
+    pub uuids: BTreeMap<String, String>,
+    pub scene_collection: String,
+    /// OBS's own settings profile (Profile menu), not to be confused with [`FakeState::profile`].
+    pub current_profile: String,
+}
+
+impl FakeState {
+    /// A fresh OBS of this release: [`FakeState::default`] with its version strings.
+    pub fn for_profile(profile: Profile) -> FakeState {
+        FakeState {
+            profile,
+            obs_version: profile.obs_version().into(),
+            ws_version: profile.ws_version().into(),
+            ..FakeState::default()
+        }
+    }
+
+    /// The uuid obs-websocket 5.4+ reports for the scene or input with this name.
+    pub fn uuid_of(&self, name: &str) -> String {
+        self.uuids.get(name).cloned().unwrap_or_else(|| derived_uuid(name))
+    }
+
+    /// The name of the scene with this uuid.
+    fn scene_by_uuid(&self, uuid: &str) -> Option<&String> {
+        self.scenes.iter().find(|name| self.uuid_of(name) == uuid)
+    }
+
+    /// A scene as GetSceneList lists it, with its uuid from 5.4 on.
+    fn scene_entry(&self, name: &str, index: usize) -> Value {
+        let mut entry = json!({ "sceneName": name, "sceneIndex": index });
+        if self.profile.has_uuids() {
+            entry["sceneUuid"] = json!(self.uuid_of(name));
+        }
+        entry
+    }
+
+    /// The program scene's name as obs-websocket answers it: `null` when there is none (5.7+).
+    fn program_scene_value(&self) -> Value {
+        if self.program_scene.is_empty() && self.profile.program_scene_may_be_null() {
+            Value::Null
+        } else {
+            json!(self.program_scene)
+        }
+    }
+
+    /// `{sceneName}` plus `sceneUuid` from 5.4 on: the data of the events about one scene.
+    fn scene_event_data(&self, name: &str) -> Value {
+        let mut data = json!({ "sceneName": name });
+        if self.profile.has_uuids() {
+            data["sceneUuid"] = json!(self.uuid_of(name));
+        }
+        data
+    }
 }
 
 impl Default for FakeState {
@@ -873,6 +1089,9 @@ impl Default for FakeState {
     /// replay buffer and virtual camera not configured.
     fn default() -> Self {
         FakeState {
+            profile: Profile::V5_1,
+            not_ready_for: Duration::ZERO,
+            collection_switch_silent: false,
             obs_version: "29.0.2".into(),
             ws_version: "5.1.0".into(),
             stream_active: false,
@@ -886,6 +1105,7 @@ impl Default for FakeState {
             record_paused: false,
             record_duration_ms: 0,
             record_bytes: 0,
+            record_path: FAKE_RECORD_PATH.into(),
             replay_available: false,
             replay_active: false,
             vcam_available: false,
@@ -893,6 +1113,10 @@ impl Default for FakeState {
             scenes: vec!["Scene".into(), "Gameplay".into()],
             program_scene: "Scene".into(),
             studio_mode: false,
+            inputs: vec!["Mic/Aux".into(), "Desktop Audio".into()],
+            uuids: BTreeMap::new(),
+            scene_collection: "Untitled".into(),
+            current_profile: "Untitled".into(),
         }
     }
 }
@@ -982,6 +1206,24 @@ fn required_string<'a>(req: &'a FakeRequest, field: &str) -> Result<&'a str, Ans
     }
 }
 
+/// The existing scene a request names by `sceneName` (or, from 5.4, `sceneUuid`), or the error
+/// obs-websocket gives.
+fn scene_named_in(st: &FakeState, req: &FakeRequest) -> Result<String, Answer> {
+    if st.profile.has_uuids() {
+        if let Some(uuid) = req.data.as_ref().and_then(|d| d.get("sceneUuid")).and_then(Value::as_str) {
+            return st
+                .scene_by_uuid(uuid)
+                .cloned()
+                .ok_or_else(|| Answer::error(600, Some(&format!("No source was found by the uuid of `{uuid}`."))));
+        }
+    }
+    let name = required_string(req, "sceneName")?;
+    if !st.scenes.iter().any(|s| s == name) {
+        return Err(Answer::error(600, Some(&format!("No source was found by the name of `{name}`."))));
+    }
+    Ok(name.to_owned())
+}
+
 fn required_bool(req: &FakeRequest, field: &str) -> Result<bool, Answer> {
     let Some(Value::Object(data)) = &req.data else {
         return Err(Answer::error(301, Some("Your request data is missing or invalid (non-object)")));
@@ -1053,7 +1295,12 @@ fn answer_request(st: &mut FakeState, req: &FakeRequest) -> Answer {
                 st.record_paused = false;
             }
             if request_type == "StopRecord" && answer.code == 100 {
-                answer.data = Some(json!({ "outputPath": FAKE_RECORD_PATH }));
+                answer.data = Some(json!({ "outputPath": st.record_path }));
+            }
+            for (_, data) in &mut answer.events {
+                if data["outputPath"].is_string() {
+                    data["outputPath"] = json!(st.record_path);
+                }
             }
             answer
         }
@@ -1107,36 +1354,74 @@ fn answer_request(st: &mut FakeState, req: &FakeRequest) -> Answer {
 
         "GetSceneList" => {
             // Index 0 is the BOTTOM of OBS's list; the array is ordered by index.
-            let scenes: Vec<Value> = st
-                .scenes
-                .iter()
-                .rev()
-                .enumerate()
-                .map(|(index, name)| json!({ "sceneName": name, "sceneIndex": index }))
-                .collect();
-            Answer::ok(json!({
-                "currentProgramSceneName": st.program_scene,
-                "currentPreviewSceneName": st.studio_mode.then_some(&st.program_scene),
+            let scenes: Vec<Value> =
+                st.scenes.iter().rev().enumerate().map(|(index, name)| st.scene_entry(name, index)).collect();
+            let program = st.program_scene_value();
+            let preview = if st.studio_mode { program.clone() } else { Value::Null };
+            let mut data = json!({
+                "currentProgramSceneName": program,
+                "currentPreviewSceneName": preview,
                 "scenes": scenes,
-            }))
+            });
+            if st.profile.has_uuids() {
+                let program_uuid = program.as_str().map(|name| st.uuid_of(name));
+                data["currentProgramSceneUuid"] = json!(program_uuid);
+                data["currentPreviewSceneUuid"] = json!(program_uuid.filter(|_| st.studio_mode));
+            }
+            Answer::ok(data)
         }
-        "GetCurrentProgramScene" => Answer::ok(json!({ "currentProgramSceneName": st.program_scene })),
+        "GetCurrentProgramScene" => {
+            let program = st.program_scene_value();
+            let mut data = json!({ "currentProgramSceneName": program });
+            if st.profile.has_uuids() {
+                let uuid = program.as_str().map(|name| st.uuid_of(name));
+                data["sceneName"] = program;
+                data["sceneUuid"] = json!(uuid);
+                data["currentProgramSceneUuid"] = json!(uuid);
+            }
+            Answer::ok(data)
+        }
         "GetCurrentPreviewScene" if !st.studio_mode => Answer::error(506, Some("Studio mode is not active.")),
         "GetCurrentPreviewScene" => Answer::ok(json!({ "currentPreviewSceneName": st.program_scene })),
         "SetCurrentProgramScene" => {
-            let name = match required_string(req, "sceneName") {
+            let name = match scene_named_in(st, req) {
                 Ok(name) => name,
                 Err(answer) => return answer,
             };
-            if !st.scenes.iter().any(|s| s == name) {
-                return Answer::error(600, Some(&format!("No source was found by the name of `{name}`.")));
-            }
             if st.program_scene == name {
                 return Answer::ok_empty();
             }
-            st.program_scene = name.to_owned();
-            Answer::ok_empty().with_events(vec![("CurrentProgramSceneChanged", json!({ "sceneName": name }))])
+            let data = st.scene_event_data(&name);
+            st.program_scene = name;
+            Answer::ok_empty().with_events(vec![("CurrentProgramSceneChanged", data)])
         }
+
+        "GetInputList" => {
+            let inputs: Vec<Value> = st
+                .inputs
+                .iter()
+                .map(|name| {
+                    let mut input = json!({
+                        "inputName": name,
+                        "inputKind": "pulse_input_capture",
+                        "unversionedInputKind": "pulse_input_capture",
+                    });
+                    if st.profile.has_uuids() {
+                        input["inputUuid"] = json!(st.uuid_of(name));
+                    }
+                    input
+                })
+                .collect();
+            Answer::ok(json!({ "inputs": inputs }))
+        }
+        "GetSceneCollectionList" => Answer::ok(json!({
+            "currentSceneCollectionName": st.scene_collection,
+            "sceneCollections": [st.scene_collection],
+        })),
+        "GetProfileList" => Answer::ok(json!({
+            "currentProfileName": st.current_profile,
+            "profiles": [st.current_profile],
+        })),
 
         "GetStudioModeEnabled" => Answer::ok(json!({ "studioModeEnabled": st.studio_mode })),
         "SetStudioModeEnabled" => {
@@ -1169,12 +1454,50 @@ struct ServeInner {
     requests: Vec<FakeRequest>,
     held: HashSet<String>,
     out_of_order: bool,
+    /// When serving began (just after Identified): the start of 5.3+'s "still loading" window.
+    serving_since: Instant,
+    /// Between CurrentSceneCollectionChanging and ...Changed.
+    collection_switching: bool,
+    /// The client's `eventSubscriptions` (None: not known, send everything).
+    event_subscriptions: Option<u64>,
+    /// Requests left unanswered during a silent collection switch, answered when it ends.
+    deferred: Vec<FakeRequest>,
+}
+
+impl ServeInner {
+    /// Whether requests wait for the end of a silent collection switch.
+    fn defers_requests(&self) -> bool {
+        self.collection_switching && self.state.profile.answers_not_ready() && self.state.collection_switch_silent
+    }
+
+    /// Whether a 5.3+ OBS would answer 207 NotReady now (loading, or switching collections).
+    fn not_ready(&self) -> bool {
+        self.state.profile.answers_not_ready()
+            && (self.collection_switching || self.serving_since.elapsed() < self.state.not_ready_for)
+    }
+
+    /// Whether OBS would send this event to this client now: it must be subscribed, and a 5.3+
+    /// OBS sends nothing while it switches collections.
+    fn sends_event(&self, event_type: &str) -> bool {
+        let subscribed = self.event_subscriptions.map_or(true, |subs| subs & event_intent(event_type) != 0);
+        let gated = self.collection_switching && self.state.profile.answers_not_ready();
+        subscribed && !gated
+    }
 }
 
 impl ServeShared {
-    fn new(state: FakeState) -> ServeShared {
+    fn new(state: FakeState, event_subscriptions: Option<u64>) -> ServeShared {
         ServeShared {
-            inner: Mutex::new(ServeInner { state, requests: Vec::new(), held: HashSet::new(), out_of_order: false }),
+            inner: Mutex::new(ServeInner {
+                state,
+                requests: Vec::new(),
+                held: HashSet::new(),
+                out_of_order: false,
+                serving_since: Instant::now(),
+                collection_switching: false,
+                event_subscriptions,
+                deferred: Vec::new(),
+            }),
             request_logged: Notify::new(),
         }
     }
@@ -1293,6 +1616,201 @@ impl ServeHandle {
         self.shared.lock().out_of_order = on;
     }
 
+    // --- OBS-side happenings, said the way the served release would say them ---
+
+    /// The release being imitated ([`FakeState::profile`]).
+    pub fn profile(&self) -> Profile {
+        self.shared.lock().state.profile
+    }
+
+    /// Whether a 5.3+ OBS would answer 207 NotReady right now.
+    pub fn is_not_ready(&self) -> bool {
+        self.shared.lock().not_ready()
+    }
+
+    /// Changes the state, then sends the events `change` returns as OBS would send them to this
+    /// client: only those it subscribed to, and none while a 5.3+ OBS switches collections.
+    async fn happen(&self, change: impl FnOnce(&mut FakeState) -> Vec<(&'static str, Value)>) {
+        let events = change(&mut self.shared.lock().state);
+        for (event_type, data) in events {
+            let sends = self.shared.lock().sends_event(event_type);
+            if sends {
+                self.link.send_text(event_json(event_type, data)).await;
+            }
+        }
+    }
+
+    /// The stream loses its ingest server: `outputReconnecting` turns true and `outputBytes` reads
+    /// 0 (as measured on OBS 29), and 5.1+ says RECONNECTING. 5.0 says nothing: there the outage
+    /// shows only in GetStreamStatus.
+    pub async fn rtmp_outage(&self) {
+        self.happen(|st| {
+            st.stream_reconnecting = true;
+            st.stream_bytes = 0;
+            reconnect_event(st.profile, "RECONNECTING")
+        })
+        .await
+    }
+
+    /// One more reconnect attempt during an outage: 5.1+ says RECONNECTING again (real OBS did
+    /// four times in a 10 s outage); 5.0 says nothing.
+    pub async fn rtmp_retry(&self) {
+        self.happen(|st| reconnect_event(st.profile, "RECONNECTING")).await
+    }
+
+    /// The ingest server is back: `outputReconnecting` turns false and OBS restarts the stream's
+    /// counters (duration, bytes, frames) from zero, as measured on OBS 29; 5.1+ says RECONNECTED.
+    pub async fn rtmp_recovered(&self) {
+        self.happen(|st| {
+            st.stream_reconnecting = false;
+            st.stream_duration_ms = 0;
+            st.stream_bytes = 0;
+            st.stream_total = 0;
+            st.stream_skipped = 0;
+            reconnect_event(st.profile, "RECONNECTED")
+        })
+        .await
+    }
+
+    /// OBS splits the recording into a new file (automatic file splitting): 5.5+ says
+    /// RecordFileChanged `{newOutputPath}`; older releases say nothing.
+    pub async fn split_recording(&self, new_path: &str) {
+        self.happen(|st| {
+            st.record_path = new_path.to_owned();
+            if st.profile.has_record_file_changed() {
+                vec![("RecordFileChanged", json!({ "newOutputPath": new_path }))]
+            } else {
+                Vec::new()
+            }
+        })
+        .await
+    }
+
+    /// The user picks another scene collection: CurrentSceneCollectionChanging, then a 5.3+ OBS
+    /// answers every request with 207 NotReady (or, with [`FakeState::collection_switch_silent`],
+    /// not at all until the switch ends) and sends no events until
+    /// [`ServeHandle::end_collection_switch`]. 5.0 and 5.1 answer as usual meanwhile.
+    pub async fn begin_collection_switch(&self) {
+        let data = json!({ "sceneCollectionName": self.shared.lock().state.scene_collection });
+        // Sent before the gate closes, as obs-websocket does.
+        self.happen(|_| vec![("CurrentSceneCollectionChanging", data)]).await;
+        self.shared.lock().collection_switching = true;
+    }
+
+    /// The new collection `name` has loaded: applies `change` (its scenes, program scene, ...),
+    /// opens the gate again and says CurrentSceneCollectionChanged.
+    pub async fn end_collection_switch(&self, name: &str, change: impl FnOnce(&mut FakeState)) {
+        let deferred = {
+            let mut inner = self.shared.lock();
+            change(&mut inner.state);
+            inner.state.scene_collection = name.to_owned();
+            inner.collection_switching = false;
+            std::mem::take(&mut inner.deferred)
+        };
+        // What waited through a silent switch is answered from the new collection.
+        for req in deferred {
+            let answer = answer_served(&mut self.shared.lock(), &req);
+            self.link.send_text(response_json(&req, answer.code, answer.comment.as_deref(), answer.data)).await;
+            self.happen(|_| answer.events).await;
+        }
+        self.happen(|_| vec![("CurrentSceneCollectionChanged", json!({ "sceneCollectionName": name }))]).await
+    }
+
+    /// The user picks another program scene in OBS: CurrentProgramSceneChanged (with `sceneUuid`
+    /// from 5.4).
+    pub async fn switch_scene(&self, name: &str) {
+        self.happen(|st| {
+            st.program_scene = name.to_owned();
+            vec![("CurrentProgramSceneChanged", st.scene_event_data(name))]
+        })
+        .await
+    }
+
+    /// A scene renamed in OBS: SceneNameChanged `{oldSceneName, sceneName}` (and the unchanged
+    /// `sceneUuid` from 5.4), then SceneListChanged.
+    pub async fn rename_scene(&self, old: &str, new: &str) {
+        self.happen(|st| {
+            let uuid = st.uuid_of(old);
+            st.uuids.remove(old);
+            st.uuids.insert(new.to_owned(), uuid.clone());
+            for scene in st.scenes.iter_mut().filter(|s| *s == old) {
+                *scene = new.to_owned();
+            }
+            if st.program_scene == old {
+                st.program_scene = new.to_owned();
+            }
+            let mut data = json!({ "oldSceneName": old, "sceneName": new });
+            if st.profile.has_uuids() {
+                data["sceneUuid"] = json!(uuid);
+            }
+            vec![("SceneNameChanged", data), scene_list_changed(st)]
+        })
+        .await
+    }
+
+    /// A scene added at the top of OBS's list: SceneCreated, then SceneListChanged.
+    pub async fn create_scene(&self, name: &str) {
+        self.happen(|st| {
+            st.scenes.insert(0, name.to_owned());
+            let mut data = st.scene_event_data(name);
+            data["isGroup"] = json!(false);
+            vec![("SceneCreated", data), scene_list_changed(st)]
+        })
+        .await
+    }
+
+    /// A scene removed: SceneRemoved, then SceneListChanged; when it was the program scene, OBS
+    /// puts the top remaining scene on program first (CurrentProgramSceneChanged).
+    pub async fn remove_scene(&self, name: &str) {
+        self.happen(|st| {
+            let mut data = st.scene_event_data(name);
+            data["isGroup"] = json!(false);
+            st.scenes.retain(|s| s != name);
+            let mut events = Vec::new();
+            if st.program_scene == name {
+                st.program_scene = st.scenes.first().cloned().unwrap_or_default();
+                if !st.program_scene.is_empty() {
+                    events.push(("CurrentProgramSceneChanged", st.scene_event_data(&st.program_scene)));
+                }
+            }
+            events.push(("SceneRemoved", data));
+            events.push(scene_list_changed(st));
+            events
+        })
+        .await
+    }
+
+    /// An input renamed: InputNameChanged `{oldInputName, inputName}` (and `inputUuid` from 5.4).
+    pub async fn rename_input(&self, old: &str, new: &str) {
+        self.happen(|st| {
+            let uuid = st.uuid_of(old);
+            st.uuids.remove(old);
+            st.uuids.insert(new.to_owned(), uuid.clone());
+            for input in st.inputs.iter_mut().filter(|i| *i == old) {
+                *input = new.to_owned();
+            }
+            let mut data = json!({ "oldInputName": old, "inputName": new });
+            if st.profile.has_uuids() {
+                data["inputUuid"] = json!(uuid);
+            }
+            vec![("InputNameChanged", data)]
+        })
+        .await
+    }
+
+    /// The user picks another OBS settings profile `name`: CurrentProfileChanging, `change` (what
+    /// depends on the profile: replay buffer and virtual camera availability, ...), then
+    /// CurrentProfileChanged.
+    pub async fn switch_obs_profile(&self, name: &str, change: impl FnOnce(&mut FakeState)) {
+        self.happen(|st| {
+            let changing = ("CurrentProfileChanging", json!({ "profileName": st.current_profile }));
+            change(st);
+            st.current_profile = name.to_owned();
+            vec![changing, ("CurrentProfileChanged", json!({ "profileName": name }))]
+        })
+        .await
+    }
+
     /// Whether the connection has ended.
     pub fn is_closed(&self) -> bool {
         self.closed.borrow().is_some()
@@ -1309,6 +1827,22 @@ impl ServeHandle {
         };
         outcome
     }
+}
+
+/// A StreamStateChanged for RECONNECTING / RECONNECTED, which 5.0 does not have.
+fn reconnect_event(profile: Profile, state: &str) -> Vec<(&'static str, Value)> {
+    if profile.has_reconnect_events() {
+        vec![state_event("StreamStateChanged", state)]
+    } else {
+        Vec::new()
+    }
+}
+
+/// SceneListChanged with the scenes as GetSceneList lists them.
+fn scene_list_changed(st: &FakeState) -> (&'static str, Value) {
+    let scenes: Vec<Value> =
+        st.scenes.iter().rev().enumerate().map(|(index, name)| st.scene_entry(name, index)).collect();
+    ("SceneListChanged", json!({ "scenes": scenes }))
 }
 
 /// Answers frames on `conn` until it closes, closing the session like real OBS when the client
@@ -1346,7 +1880,10 @@ async fn serve_loop(mut conn: FakeConn, shared: Arc<ServeShared>, closed_tx: wat
                 match d.get("eventSubscriptions") {
                     None => {}
                     Some(v) => match v.as_u64() {
-                        Some(subscriptions) => conn.event_subscriptions = Some(subscriptions),
+                        Some(subscriptions) => {
+                            conn.event_subscriptions = Some(subscriptions);
+                            shared.lock().event_subscriptions = Some(subscriptions);
+                        }
                         None => {
                             conn.close(4004, "Your `eventSubscriptions` is not an unsigned number.").await;
                             continue;
@@ -1365,6 +1902,14 @@ async fn serve_loop(mut conn: FakeConn, shared: Arc<ServeShared>, closed_tx: wat
 fn log_request(shared: &ServeShared, req: &FakeRequest) {
     shared.lock().requests.push(req.clone());
     shared.request_logged.notify_waiters();
+}
+
+/// Answers one request from the served state, unless a 5.3+ OBS is not ready for it.
+fn answer_served(inner: &mut ServeInner, req: &FakeRequest) -> Answer {
+    if inner.not_ready() {
+        return Answer::error(207, Some(NOT_READY_COMMENT));
+    }
+    answer_request(&mut inner.state, req)
 }
 
 async fn send_events(conn: &mut FakeConn, events: Vec<(&'static str, Value)>) {
@@ -1388,7 +1933,12 @@ async fn serve_request(conn: &mut FakeConn, shared: &ServeShared, d: &Value, hel
             debug!("fake OBS: holding {} {}", req.request_type, req.request_id);
             return;
         }
-        (answer_request(&mut inner.state, &req), inner.out_of_order)
+        if inner.defers_requests() {
+            debug!("fake OBS: {} {} waits for the collection switch", req.request_type, req.request_id);
+            inner.deferred.push(req);
+            return;
+        }
+        (answer_served(&mut inner, &req), inner.out_of_order)
     };
     let response = response_json(&req, answer.code, answer.comment.as_deref(), answer.data);
     if out_of_order {
@@ -1413,7 +1963,7 @@ async fn serve_batch(conn: &mut FakeConn, shared: &ServeShared, d: &Value) {
     for entry in requests {
         let req = FakeRequest::from_d(entry);
         log_request(shared, &req);
-        let answer = answer_request(&mut shared.lock().state, &req);
+        let answer = answer_served(&mut shared.lock(), &req);
         let mut result = Map::new();
         result.insert("requestType".into(), json!(req.request_type));
         if let Some(id) = entry.get("requestId") {

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use onair_system_tests::fake::{obs_auth_response, FakeConn, FakeObs, FakeState, SUBPROTOCOL};
+use onair_system_tests::fake::{
+    obs_auth_response, FakeConn, FakeObs, FakeState, Profile, ServeHandle, NOT_READY_COMMENT, SUBPROTOCOL,
+};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -82,7 +84,7 @@ async fn request(client: &mut Client, request_type: &str, id: &str, data: Option
 }
 
 /// A connected, identified client whose connection the fake serves from `state`.
-async fn served(fake: &mut FakeObs, state: FakeState) -> (Client, onair_system_tests::fake::ServeHandle) {
+async fn served(fake: &mut FakeObs, state: FakeState) -> (Client, ServeHandle) {
     let (mut client, mut conn) = connect(fake).await;
     let server = tokio::spawn(async move {
         conn.handshake(None).await.expect("handshake");
@@ -385,4 +387,284 @@ async fn stop_and_resume_listening_on_the_same_port() {
     assert_eq!(fake.port(), port);
     let (_client2, _conn2) = connect(&mut fake).await;
     assert_eq!(fake.connection_count(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Version profiles
+// ---------------------------------------------------------------------------------------------
+
+/// Like [`served`], with the handshake of `state`'s release; also returns the Hello `d`.
+async fn served_as(fake: &mut FakeObs, state: FakeState) -> (Client, ServeHandle, Value) {
+    let (mut client, mut conn) = connect(fake).await;
+    let profile = state.profile;
+    let server = tokio::spawn(async move {
+        conn.handshake_profile(None, profile).await.expect("handshake");
+        conn
+    });
+    let hello = next_json(&mut client).await;
+    assert_eq!(hello["op"], 0);
+    identify(&mut client, None).await;
+    assert_eq!(next_json(&mut client).await["op"], 2);
+    let conn = server.await.expect("handshake task");
+    (client, conn.serve_with(state), hello["d"].clone())
+}
+
+/// The next response's `d`, checking it answers `id`.
+async fn answer_to(client: &mut Client, id: &str) -> Value {
+    let response = next_json(client).await;
+    assert_eq!(response["op"], 7, "{response}");
+    assert_eq!(response["d"]["requestId"], id, "{response}");
+    response["d"].clone()
+}
+
+#[tokio::test]
+async fn profiles_report_their_versions_and_5_6_plus_names_obs_in_hello() {
+    let mut fake = FakeObs::start().await;
+    for profile in Profile::ALL {
+        let (mut client, _handle, hello) = served_as(&mut fake, FakeState::for_profile(profile)).await;
+        assert_eq!(hello["obsWebSocketVersion"], profile.ws_version());
+        match profile {
+            Profile::V5_7 => assert_eq!(hello["obsStudioVersion"], "32.1.0"),
+            _ => assert!(hello.get("obsStudioVersion").is_none(), "{profile}: {hello}"),
+        }
+        request(&mut client, "GetVersion", "v", None).await;
+        let version = answer_to(&mut client, "v").await;
+        assert_eq!(version["responseData"]["obsWebSocketVersion"], profile.ws_version());
+        assert_eq!(version["responseData"]["obsVersion"], profile.obs_version());
+    }
+    assert_eq!(Profile::default(), Profile::V5_1);
+    assert_eq!(FakeState::for_profile(Profile::V5_1), FakeState::default());
+}
+
+#[tokio::test]
+async fn v5_3_answers_207_while_loading_then_answers_normally() {
+    let mut fake = FakeObs::start().await;
+    let state = FakeState { not_ready_for: Duration::from_millis(400), ..FakeState::for_profile(Profile::V5_3) };
+    let (mut client, handle, _) = served_as(&mut fake, state).await;
+    request(&mut client, "GetStreamStatus", "early", None).await;
+    let early = answer_to(&mut client, "early").await;
+    assert_eq!(early["requestStatus"], json!({ "result": false, "code": 207, "comment": NOT_READY_COMMENT }));
+    assert!(early.get("responseData").is_none());
+    send_json(
+        &mut client,
+        json!({ "op": 8, "d": { "requestId": "b", "requests": [{ "requestType": "GetVersion" }] } }),
+    )
+    .await;
+    assert_eq!(next_json(&mut client).await["d"]["results"][0]["requestStatus"]["code"], 207);
+    assert!(handle.is_not_ready());
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert!(!handle.is_not_ready());
+    request(&mut client, "GetStreamStatus", "late", None).await;
+    assert_eq!(answer_to(&mut client, "late").await["requestStatus"]["code"], 100);
+
+    // 5.1 has no loading gate: the same setting changes nothing.
+    let state = FakeState { not_ready_for: Duration::from_secs(60), ..FakeState::for_profile(Profile::V5_1) };
+    let (mut client, _handle, _) = served_as(&mut fake, state).await;
+    request(&mut client, "GetStreamStatus", "s", None).await;
+    assert_eq!(answer_to(&mut client, "s").await["requestStatus"]["code"], 100);
+}
+
+#[tokio::test]
+async fn v5_3_a_collection_switch_answers_207_and_sends_no_events_until_it_ends() {
+    let mut fake = FakeObs::start().await;
+    let (mut client, handle, _) = served_as(&mut fake, FakeState::for_profile(Profile::V5_3)).await;
+    handle.begin_collection_switch().await;
+    let changing = next_json(&mut client).await;
+    assert_eq!(changing["d"]["eventType"], "CurrentSceneCollectionChanging");
+    assert_eq!(changing["d"]["eventData"]["sceneCollectionName"], "Untitled");
+    request(&mut client, "GetSceneList", "s1", None).await;
+    assert_eq!(answer_to(&mut client, "s1").await["requestStatus"]["code"], 207);
+    handle.switch_scene("Gameplay").await;
+    assert_eq!(next_message(&mut client, QUIET).await, None, "no events during the switch");
+    handle
+        .end_collection_switch("Show", |st| {
+            st.scenes = vec!["Show".into()];
+            st.program_scene = "Show".into();
+        })
+        .await;
+    let changed = next_json(&mut client).await;
+    assert_eq!(changed["d"]["eventType"], "CurrentSceneCollectionChanged");
+    assert_eq!(changed["d"]["eventData"]["sceneCollectionName"], "Show");
+    request(&mut client, "GetSceneList", "s2", None).await;
+    let list = answer_to(&mut client, "s2").await;
+    assert_eq!(list["responseData"]["currentProgramSceneName"], "Show");
+
+    // 5.1 has no protection: it answers during the switch.
+    let (mut client, handle, _) = served_as(&mut fake, FakeState::for_profile(Profile::V5_1)).await;
+    handle.begin_collection_switch().await;
+    assert_eq!(next_json(&mut client).await["d"]["eventType"], "CurrentSceneCollectionChanging");
+    request(&mut client, "GetSceneList", "s3", None).await;
+    assert_eq!(answer_to(&mut client, "s3").await["requestStatus"]["code"], 100);
+}
+
+#[tokio::test]
+async fn a_silent_collection_switch_answers_what_waited_once_it_ends() {
+    let mut fake = FakeObs::start().await;
+    let state = FakeState { collection_switch_silent: true, ..FakeState::for_profile(Profile::V5_3) };
+    let (mut client, handle, _) = served_as(&mut fake, state).await;
+    handle.begin_collection_switch().await;
+    assert_eq!(next_json(&mut client).await["d"]["eventType"], "CurrentSceneCollectionChanging");
+    request(&mut client, "GetSceneList", "s1", None).await;
+    assert_eq!(next_message(&mut client, QUIET).await, None, "no answer during the switch");
+    handle.end_collection_switch("Show", |st| st.program_scene = "Gameplay".into()).await;
+    let list = answer_to(&mut client, "s1").await;
+    assert_eq!(list["requestStatus"]["code"], 100);
+    assert_eq!(list["responseData"]["currentProgramSceneName"], "Gameplay", "answered from the new collection");
+    assert_eq!(next_json(&mut client).await["d"]["eventType"], "CurrentSceneCollectionChanged");
+}
+
+#[tokio::test]
+async fn an_rtmp_outage_is_an_event_from_5_1_and_only_a_polled_flag_on_5_0() {
+    let mut fake = FakeObs::start().await;
+    for profile in [Profile::V5_0, Profile::V5_1] {
+        let live = FakeState {
+            stream_active: true,
+            stream_duration_ms: 90_000,
+            stream_bytes: 5_000_000,
+            stream_total: 2_700,
+            stream_skipped: 3,
+            ..FakeState::for_profile(profile)
+        };
+        let (mut client, handle, _) = served_as(&mut fake, live).await;
+        handle.rtmp_outage().await;
+        handle.rtmp_retry().await;
+        if profile == Profile::V5_0 {
+            assert_eq!(next_message(&mut client, QUIET).await, None, "5.0 says nothing");
+        } else {
+            for _ in 0..2 {
+                let event = next_json(&mut client).await;
+                assert_eq!(event["d"]["eventData"]["outputState"], "OBS_WEBSOCKET_OUTPUT_RECONNECTING");
+            }
+        }
+        request(&mut client, "GetStreamStatus", "during", None).await;
+        let during = answer_to(&mut client, "during").await["responseData"].clone();
+        assert_eq!((during["outputActive"].clone(), during["outputReconnecting"].clone()), (json!(true), json!(true)));
+        assert_eq!(during["outputBytes"], 0, "OBS reads 0 bytes while reconnecting");
+        handle.rtmp_recovered().await;
+        if profile == Profile::V5_1 {
+            let event = next_json(&mut client).await;
+            assert_eq!(event["d"]["eventData"]["outputState"], "OBS_WEBSOCKET_OUTPUT_RECONNECTED");
+        }
+        request(&mut client, "GetStreamStatus", "after", None).await;
+        let after = answer_to(&mut client, "after").await["responseData"].clone();
+        assert_eq!(after["outputReconnecting"], false);
+        for counter in ["outputDuration", "outputBytes", "outputTotalFrames", "outputSkippedFrames"] {
+            assert_eq!(after[counter], 0, "{profile}: OBS restarts {counter} at a reconnect");
+        }
+    }
+}
+
+#[tokio::test]
+async fn uuids_from_5_4_stay_with_a_renamed_scene() {
+    let mut fake = FakeObs::start().await;
+    let (mut client, handle, _) = served_as(&mut fake, FakeState::for_profile(Profile::V5_4)).await;
+    request(&mut client, "GetSceneList", "s1", None).await;
+    let list = answer_to(&mut client, "s1").await["responseData"].clone();
+    let uuid = list["currentProgramSceneUuid"].as_str().expect("a program scene uuid").to_owned();
+    assert_eq!(list["scenes"][1], json!({ "sceneName": "Scene", "sceneIndex": 1, "sceneUuid": uuid }));
+    handle.rename_scene("Scene", "Q&A").await;
+    let renamed = next_json(&mut client).await["d"].clone();
+    assert_eq!(renamed["eventType"], "SceneNameChanged");
+    assert_eq!(renamed["eventData"], json!({ "oldSceneName": "Scene", "sceneName": "Q&A", "sceneUuid": uuid }));
+    let listed = next_json(&mut client).await["d"].clone();
+    assert_eq!(listed["eventType"], "SceneListChanged");
+    assert_eq!(listed["eventData"]["scenes"][1]["sceneName"], "Q&A");
+    assert_eq!(handle.state().program_scene, "Q&A");
+    // Addressed by uuid, as 5.4+ clients may.
+    handle.switch_scene("Gameplay").await;
+    assert_eq!(next_json(&mut client).await["d"]["eventData"]["sceneName"], "Gameplay");
+    request(&mut client, "SetCurrentProgramScene", "p1", Some(json!({ "sceneUuid": uuid }))).await;
+    assert_eq!(answer_to(&mut client, "p1").await["requestStatus"]["code"], 100);
+    let switched = next_json(&mut client).await["d"]["eventData"].clone();
+    assert_eq!(switched, json!({ "sceneName": "Q&A", "sceneUuid": uuid }));
+    request(&mut client, "GetInputList", "i1", None).await;
+    let inputs = answer_to(&mut client, "i1").await["responseData"]["inputs"].clone();
+    assert_eq!(inputs[0]["inputName"], "Mic/Aux");
+    assert!(inputs[0]["inputUuid"].is_string());
+
+    // 5.1 has no uuids.
+    let (mut client, _handle, _) = served_as(&mut fake, FakeState::for_profile(Profile::V5_1)).await;
+    request(&mut client, "GetSceneList", "s2", None).await;
+    let list = answer_to(&mut client, "s2").await["responseData"].clone();
+    assert!(list.get("currentProgramSceneUuid").is_none());
+    assert!(list["scenes"][0].get("sceneUuid").is_none());
+}
+
+#[tokio::test]
+async fn record_file_changed_from_5_5_and_only_to_subscribers() {
+    let mut fake = FakeObs::start().await;
+    let recording = |profile| FakeState { record_active: true, ..FakeState::for_profile(profile) };
+    let (mut client, handle, _) = served_as(&mut fake, recording(Profile::V5_5)).await;
+    handle.split_recording("/tmp/fake/rec-2.mkv").await;
+    let event = next_json(&mut client).await["d"].clone();
+    assert_eq!(event["eventType"], "RecordFileChanged");
+    assert_eq!(event["eventData"], json!({ "newOutputPath": "/tmp/fake/rec-2.mkv" }));
+    request(&mut client, "StopRecord", "r1", None).await;
+    assert_eq!(answer_to(&mut client, "r1").await["responseData"]["outputPath"], "/tmp/fake/rec-2.mkv");
+
+    let (mut client, handle, _) = served_as(&mut fake, recording(Profile::V5_4)).await;
+    handle.split_recording("/tmp/fake/rec-3.mkv").await;
+    assert_eq!(next_message(&mut client, QUIET).await, None, "5.4 has no RecordFileChanged");
+
+    // A client that did not subscribe to Outputs hears nothing.
+    let (mut client, mut conn) = connect(&mut fake).await;
+    let server = tokio::spawn(async move {
+        conn.handshake_profile(None, Profile::V5_5).await.expect("handshake");
+        conn
+    });
+    assert_eq!(next_json(&mut client).await["op"], 0);
+    send_json(&mut client, json!({ "op": 1, "d": { "rpcVersion": 1, "eventSubscriptions": 4 } })).await;
+    assert_eq!(next_json(&mut client).await["op"], 2);
+    let handle = server.await.expect("handshake task").serve_with(recording(Profile::V5_5));
+    handle.split_recording("/tmp/fake/rec-4.mkv").await;
+    assert_eq!(next_message(&mut client, QUIET).await, None, "not subscribed to Outputs");
+}
+
+#[tokio::test]
+async fn v5_7_may_name_no_program_scene() {
+    let mut fake = FakeObs::start().await;
+    let none = |profile| FakeState { program_scene: String::new(), ..FakeState::for_profile(profile) };
+    let (mut client, _handle, _) = served_as(&mut fake, none(Profile::V5_7)).await;
+    request(&mut client, "GetSceneList", "s1", None).await;
+    let list = answer_to(&mut client, "s1").await["responseData"].clone();
+    assert_eq!(list["currentProgramSceneName"], Value::Null);
+    assert_eq!(list["currentProgramSceneUuid"], Value::Null);
+    request(&mut client, "GetCurrentProgramScene", "c1", None).await;
+    assert_eq!(answer_to(&mut client, "c1").await["responseData"]["currentProgramSceneName"], Value::Null);
+
+    let (mut client, _handle, _) = served_as(&mut fake, none(Profile::V5_5)).await;
+    request(&mut client, "GetSceneList", "s2", None).await;
+    assert_eq!(answer_to(&mut client, "s2").await["responseData"]["currentProgramSceneName"], "");
+}
+
+#[tokio::test]
+async fn scene_and_profile_changes_are_said_in_obs_order() {
+    let mut fake = FakeObs::start().await;
+    let (mut client, handle, _) = served_as(&mut fake, FakeState::for_profile(Profile::V5_1)).await;
+    handle.create_scene("BRB").await;
+    handle.remove_scene("Scene").await;
+    handle.rename_input("Mic/Aux", "Mic").await;
+    handle.switch_obs_profile("Streaming", |st| st.replay_available = true).await;
+    let mut types = Vec::new();
+    for _ in 0..8 {
+        types.push(next_json(&mut client).await["d"]["eventType"].as_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(
+        types,
+        [
+            "SceneCreated",
+            "SceneListChanged",
+            "CurrentProgramSceneChanged",
+            "SceneRemoved",
+            "SceneListChanged",
+            "InputNameChanged",
+            "CurrentProfileChanging",
+            "CurrentProfileChanged"
+        ]
+    );
+    let st = handle.state();
+    assert_eq!(st.scenes, ["BRB", "Gameplay"]);
+    assert_eq!(st.program_scene, "BRB", "the top remaining scene took over the program");
+    assert_eq!(st.inputs, ["Mic", "Desktop Audio"]);
+    assert_eq!((st.current_profile.as_str(), st.replay_available), ("Streaming", true));
 }
