@@ -317,16 +317,12 @@ impl Model {
                 moments.push(self.ended(old_since, now_ms, true));
                 self.start_stream_counts(fresh_counters_since);
                 if let Some(new_since) = new_since {
-                    moments.push(Moment::Live { since_ms: new_since });
+                    moments.extend(went_live_meanwhile(&fresh.stream, new_since, now_ms));
                 }
             }
             (None, Some(new_since)) => {
                 self.start_stream_counts(fresh_counters_since);
-                // A start OnAir saw begin and that failed meanwhile is not news;
-                // anything on air now is.
-                if before.stream != StreamState::Starting || fresh.stream.is_on_air() {
-                    moments.push(Moment::Live { since_ms: new_since });
-                }
+                moments.extend(went_live_meanwhile(&fresh.stream, new_since, now_ms));
             }
             (None, None) => self.start_stream_counts(None),
         }
@@ -354,6 +350,9 @@ impl Model {
             (None, true) => {
                 self.recording_path = None;
                 moments.push(Moment::RecordingStarted { path: None });
+                if let RecordingState::Paused { .. } = fresh.recording {
+                    moments.push(Moment::RecordingPaused);
+                }
             }
             (Some(since), true) => {
                 let shorter_than_known = match (fresh_recording_ms, self.recording_duration_ms) {
@@ -375,10 +374,28 @@ impl Model {
                         duration_ms: Some(now_ms.saturating_sub(since)),
                     });
                     moments.push(Moment::RecordingStarted { path: None });
-                } else if let RecordingState::Recording { since_ms } | RecordingState::Paused { since_ms } =
-                    &mut fresh.recording
-                {
-                    *since_ms = since;
+                    if let RecordingState::Paused { .. } = fresh.recording {
+                        moments.push(Moment::RecordingPaused);
+                    }
+                } else {
+                    // The same file: keep its clock, and say if it was paused or
+                    // resumed meanwhile.
+                    let was_paused = matches!(before.recording, RecordingState::Paused { .. });
+                    match &mut fresh.recording {
+                        RecordingState::Recording { since_ms } => {
+                            *since_ms = since;
+                            if was_paused {
+                                moments.push(Moment::RecordingResumed);
+                            }
+                        }
+                        RecordingState::Paused { since_ms } => {
+                            *since_ms = since;
+                            if !was_paused {
+                                moments.push(Moment::RecordingPaused);
+                            }
+                        }
+                        _ => {}
+                    }
                 }
             }
             (None, false) => {}
@@ -700,6 +717,16 @@ impl Model {
         self.recording_duration_ms = None;
         moments
     }
+}
+
+/// A stream that went live while OnAir could not see: `live`, and `reconnecting`
+/// too if it is in an outage now, so the recovery that follows answers something.
+fn went_live_meanwhile(stream: &StreamState, live_since_ms: u64, now_ms: u64) -> Vec<Moment> {
+    let mut moments = vec![Moment::Live { since_ms: live_since_ms }];
+    if let StreamState::Reconnecting { .. } = stream {
+        moments.push(Moment::Reconnecting { since_ms: now_ms });
+    }
+    moments
 }
 
 fn with_live_since(stream: &StreamState, live_since_ms: u64) -> StreamState {
