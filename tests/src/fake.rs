@@ -998,6 +998,9 @@ pub struct FakeState {
     /// source answers 207; this is the "answers nothing" reading of it, for clients that must
     /// survive both.
     pub collection_switch_silent: bool,
+    /// How long the output events a control causes (STARTING, STARTED, ...) come after
+    /// its answer: real OBS answers StartStream before it says STARTING.
+    pub output_events_delay: Duration,
     pub obs_version: String,
     pub ws_version: String,
     pub stream_active: bool,
@@ -1090,6 +1093,7 @@ impl Default for FakeState {
     fn default() -> Self {
         FakeState {
             profile: Profile::V5_1,
+            output_events_delay: Duration::ZERO,
             not_ready_for: Duration::ZERO,
             collection_switch_silent: false,
             obs_version: "29.0.2".into(),
@@ -1927,7 +1931,7 @@ async fn serve_request(conn: &mut FakeConn, shared: &ServeShared, d: &Value, hel
     }
     let req = FakeRequest::from_d(d);
     log_request(shared, &req);
-    let (answer, out_of_order) = {
+    let (answer, out_of_order, events_delay) = {
         let mut inner = shared.lock();
         if inner.held.contains(&req.request_type) {
             debug!("fake OBS: holding {} {}", req.request_type, req.request_id);
@@ -1938,13 +1942,16 @@ async fn serve_request(conn: &mut FakeConn, shared: &ServeShared, d: &Value, hel
             inner.deferred.push(req);
             return;
         }
-        (answer_served(&mut inner, &req), inner.out_of_order)
+        (answer_served(&mut inner, &req), inner.out_of_order, inner.state.output_events_delay)
     };
     let response = response_json(&req, answer.code, answer.comment.as_deref(), answer.data);
     if out_of_order {
         held_back.push(response);
     } else {
         conn.link.send_text(response).await;
+    }
+    if !answer.events.is_empty() && !events_delay.is_zero() {
+        tokio::time::sleep(events_delay).await;
     }
     send_events(conn, answer.events).await;
 }
