@@ -1,6 +1,11 @@
 // The settings page: connection, password (write-only), notifications, hotkeys
 // and behaviour. Input is checked here before anything is sent; what the backend
 // refuses is shown next to the field it names.
+//
+// A Save sends a typed password with the rest, so the backend stores it under
+// the new host and port and connects once, with it. Host and port given on the
+// command line show here as in use, with a note; the backend writes them to
+// the settings file only once they are changed here.
 
 import { errorText, hostProblem, parsePort } from "./format.js";
 import { conflicts, interpretKey, normalizeBinding } from "./hotkeys.js";
@@ -71,9 +76,35 @@ export function createSettings({ invoke }) {
 
   // ---- filling the form from a SettingsView -------------------------------
 
+  /** The note under host and port saying what the command line sets for this run only. */
+  function connectionNote() {
+    let note = $("connection-note");
+    if (!note) {
+      note = document.createElement("p");
+      note.id = "connection-note";
+      note.className = "hint";
+      note.hidden = true;
+      $("error-host").before(note);
+      for (const id of ["host", "port"]) {
+        const input = $(id);
+        input.setAttribute("aria-describedby", `${input.getAttribute("aria-describedby") ?? ""} connection-note`.trim());
+      }
+    }
+    return note;
+  }
+
+  function renderConnectionNote() {
+    const text = typeof view?.connection_note === "string" ? view.connection_note : "";
+    const note = connectionNote();
+    note.textContent = text;
+    note.hidden = !text;
+  }
+
   function renderPassword() {
     const stored = !!view?.password_stored;
-    $("password-status").textContent = stored ? "A password is stored for this OBS" : "No password stored";
+    const where = typeof view?.password_target === "string" && view.password_target ? ` for ${view.password_target}` : " for this OBS";
+    const unknown = typeof view?.password_note === "string" ? view.password_note : "";
+    $("password-status").textContent = unknown || (stored ? `A password is stored${where}` : `No password stored${where}`);
     $("password-status").dataset.stored = stored ? "true" : "false";
     $("btn-clear-password").disabled = !stored;
     const keyring = view?.keyring;
@@ -347,9 +378,12 @@ export function createSettings({ invoke }) {
     for (const input of $("notif-list").querySelectorAll("input")) notifications[input.dataset.kind] = input.checked;
     const bindings = {};
     for (const m of meta) bindings[m.action] = draft[m.action] ?? null;
+    const typed = $("password").value;
     const payload = {
       host: target.host,
       port: target.port,
+      // One step: stored under this form's host and port, and used for the connection to them.
+      password: typed ? typed : null,
       notifications,
       hotkeys: { enabled: $("hotkeys-enabled").checked, bindings },
       confirm_stop_stream: $("confirm-stop").checked,
@@ -362,19 +396,8 @@ export function createSettings({ invoke }) {
       const next = await invoke("save_settings", { settings: payload });
       dirty = false;
       apply(next, true);
-      let message = "Settings saved";
-      const typed = $("password").value;
-      if (typed) {
-        try {
-          apply(await invoke("set_password", { password: typed }), false);
-          message = "Settings and password saved";
-        } catch (err) {
-          showFieldError(err?.field ?? "password", errorText(err)) || fieldError($("password"), $("error-password"), errorText(err));
-          message = "Settings saved; the password was not";
-        }
-      }
       $("password").value = "";
-      settingsStatus(`${message} ✓`, "ok", true);
+      settingsStatus(`${typed ? "Settings and password saved" : "Settings saved"} ✓`, "ok", true);
     } catch (err) {
       const shown = err?.field ? showFieldError(err.field, errorText(err)) : false;
       settingsStatus(shown ? "Not saved: see the marked field." : `Not saved: ${errorText(err)}`, "bad");
@@ -390,6 +413,18 @@ export function createSettings({ invoke }) {
     if (!typed) {
       fieldError($("password"), $("error-password"), "Type the password from OBS's WebSocket Server Settings first.");
       $("password").focus();
+      return;
+    }
+    // The password goes with the OBS in use. With another host or port typed
+    // above, it belongs to that one: Save stores it there, in one step.
+    const host = $("host").value.trim();
+    const port = parsePort($("port").value);
+    if (!hostProblem(host) && !port.error && view && (host !== view.host || port.port !== view.port)) {
+      fieldError(
+        $("password"),
+        $("error-password"),
+        `The connection above (${host}:${port.port}) is not saved yet: press Save to store the password with it.`,
+      );
       return;
     }
     $("btn-save-password").disabled = true;
@@ -446,6 +481,7 @@ export function createSettings({ invoke }) {
   function apply(next, force) {
     if (!next || typeof next !== "object") return;
     view = next;
+    renderConnectionNote();
     renderPassword();
     renderNotificationKinds();
     renderHotkeyRows();

@@ -48,9 +48,18 @@ pub struct AppState {
 /// the backend: only whether one is stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SettingsView {
+    /// The host and port in use (a command-line override included, see `connection_note`).
     pub host: String,
     pub port: u16,
+    /// Says which of host and port come from the command line for this run
+    /// only, and what the settings file keeps; `None` when nothing is overridden.
+    pub connection_note: Option<String>,
+    /// Whether the keyring holds a password for `password_target` (false while unknown).
     pub password_stored: bool,
+    /// The OBS the password belongs to: `host:port` in use.
+    pub password_target: Option<String>,
+    /// Why `password_stored` is not known (the keyring has not answered).
+    pub password_note: Option<String>,
     pub keyring: KeyringView,
     pub notifications: BTreeMap<String, bool>,
     pub notification_kinds: Vec<NotificationKind>,
@@ -94,6 +103,10 @@ pub struct BindingView {
 pub struct SettingsInput {
     pub host: String,
     pub port: i64,
+    /// A new password for the host and port of this form, stored and used in
+    /// the same step as the rest (so no attempt is made without it).
+    #[serde(default)]
+    pub password: Option<String>,
     #[serde(default)]
     pub notifications: BTreeMap<String, bool>,
     pub hotkeys: HotkeysInput,
@@ -218,19 +231,29 @@ pub async fn get_snapshot(app: tauri::State<'_, AppState>) -> Result<Snapshot, A
     ask(&app, WindowRequest::Snapshot).await
 }
 
-#[tauri::command]
-pub async fn save_settings(app: tauri::State<'_, AppState>, settings: SettingsInput) -> Result<SettingsView, ApiError> {
-    ask(&app, |reply| WindowRequest::SaveSettings(settings, reply)).await?
-}
-
-#[tauri::command]
-pub async fn set_password(app: tauri::State<'_, AppState>, password: String) -> Result<SettingsView, ApiError> {
+/// Refuses what cannot be an obs-websocket password.
+pub fn check_password(password: &str) -> Result<(), ApiError> {
     if password.is_empty() {
         return Err(ApiError::invalid(Some("password"), "the password is empty; use Clear password to remove it"));
     }
     if password.len() > MAX_PASSWORD || password.contains(['\n', '\r', '\0']) {
         return Err(ApiError::invalid(Some("password"), "that does not look like an OBS WebSocket password"));
     }
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn save_settings(app: tauri::State<'_, AppState>, settings: SettingsInput) -> Result<SettingsView, ApiError> {
+    // An empty field means "no new password", as the form's other password buttons do.
+    if let Some(password) = settings.password.as_deref().filter(|p| !p.is_empty()) {
+        check_password(password)?;
+    }
+    ask(&app, |reply| WindowRequest::SaveSettings(settings, reply)).await?
+}
+
+#[tauri::command]
+pub async fn set_password(app: tauri::State<'_, AppState>, password: String) -> Result<SettingsView, ApiError> {
+    check_password(&password)?;
     ask(&app, |reply| WindowRequest::SetPassword(password, reply)).await?
 }
 

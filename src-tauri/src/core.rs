@@ -2,6 +2,13 @@
 //! notification policy and the stop confirmation, and drives the tray and
 //! notifications from the session's state and moments.
 //!
+//! Nothing that can block runs on this task: the keyring (whose unlock prompt
+//! can wait for minutes) and the settings file are worked on elsewhere, with a
+//! time limit, and their results come back as commands. So a locked keyring
+//! never freezes the tray or delays a moment. A change of the settings or the
+//! password is applied to the session in one step, with the password that
+//! belongs to the new host and port, and changes run one at a time, in order.
+//!
 //! [`run`] is generic over the Tauri runtime, as Tauri's own examples are, so
 //! the IPC commands can be exercised with the mock runtime.
 
@@ -15,34 +22,45 @@ use onair_engine::control::Control;
 use onair_engine::hotkeys::HotkeyAction;
 use onair_engine::menu::{has_running_clock, menu_model, tray_icon, MenuAction, MenuContext, StopDecision, StopGuard};
 use onair_engine::notify::{NotificationPlan, NotificationPolicy, Urgency};
-use onair_engine::secrets::{FallbackStore, PasswordStore};
+use onair_engine::secrets::{KeyringWorker, PasswordStore, PendingCall, StoreError, KEYRING_TIMEOUT};
 use onair_engine::session::{Session, SessionConfig};
-use onair_engine::settings::{validate_host, validate_port, Password, Target};
-use onair_engine::state::{now_ms, Noticed, OutputActivity, RecordingState, State};
+use onair_engine::settings::{validate_host, validate_port, Password, RunOverride, Target};
+use onair_engine::state::{now_ms, Noticed, ObsStatus, OutputActivity, RecordingState, State};
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::commands::{
     self, ApiError, AppState, BindingView, BitrateSample, HotkeysView, KeyringView, LoggedMoment, NotificationKind,
     SettingsInput, SettingsView, Snapshot, TestResult, WindowRequest,
 };
 use crate::hotkeys::{self, HotkeyMap};
-use crate::keyring_store::KeyringStore;
 use crate::notifier::{DesktopNotifier, Notifier};
 use crate::tray::{TauriTray, TrayView};
 
 /// Everything the app starts with, decided before the GUI exists.
 pub struct AppOptions {
+    /// The settings as the file has them (flags are in `run`).
     pub settings: Settings,
     /// Where the settings are saved; `None` when the system has no config directory.
     pub settings_file: Option<SettingsFile>,
-    pub store: Arc<FallbackStore<KeyringStore>>,
+    /// Host and port given for this run only.
+    pub run: RunOverride,
+    /// For what is not a call (whether the keyring is in use at all).
+    pub store: Arc<dyn PasswordStore>,
+    /// Every keyring call goes through this, off the core's task.
+    pub keyring: KeyringWorker,
     /// Problems with the settings file to tell the user about.
     pub warnings: Vec<String>,
-    pub target: Result<Target, String>,
     pub password: Option<Password>,
+    /// Whether the keyring holds a password for this run's OBS; `None` when not asked or no answer yet.
+    pub password_stored: Option<bool>,
+    /// The keyring lookup at start, when it did not answer in time: its answer
+    /// is used once it comes.
+    pub pending_password: Option<PendingCall<Option<Password>>>,
     /// Why the keyring cannot be used, if it cannot.
     pub keyring_problem: Option<String>,
+    /// Something the keyring did at start that the user should hear about.
+    pub keyring_warning: Option<String>,
     pub show_window: bool,
 }
 
@@ -59,6 +77,29 @@ pub enum AppCommand {
     },
     /// The window asks.
     Window(WindowRequest),
+    /// A settings or password change finished its keyring and file work.
+    ChangeDone(Box<ChangeDone>),
+    /// The keyring answered a call that was made in the background or given up on.
+    KeyringAnswer {
+        /// The core's password epoch when the call was made: an answer for an
+        /// older target or password is ignored.
+        epoch: u64,
+        target: Target,
+        late: LateAnswer,
+    },
+}
+
+/// What the keyring said after its caller stopped waiting.
+#[derive(Debug)]
+pub enum LateAnswer {
+    /// What it holds for the target.
+    Lookup {
+        answer: Result<Option<Password>, StoreError>,
+        /// Connect with it if the session has no password yet.
+        use_for_session: bool,
+    },
+    /// A password whose storing timed out was stored after all.
+    Stored(Password),
 }
 
 /// Builds and runs the app until Quit.
@@ -131,8 +172,22 @@ fn start_core<R: Runtime>(
     commands: mpsc::Receiver<AppCommand>,
     commands_tx: mpsc::Sender<AppCommand>,
 ) {
-    let AppOptions { settings, settings_file, store, warnings, target, password, keyring_problem, .. } = options;
-    let config = SessionConfig::new(target.clone(), password.clone());
+    let AppOptions {
+        settings,
+        settings_file,
+        run,
+        store,
+        keyring,
+        warnings,
+        password,
+        password_stored,
+        pending_password,
+        keyring_problem,
+        keyring_warning,
+        ..
+    } = options;
+    let target = run.target(&settings.host, settings.port);
+    let config = SessionConfig::new(target, password.clone());
     // Session::spawn needs the runtime's context; Tauri's runtime is tokio.
     let (session, moments) = tauri::async_runtime::block_on(async move {
         let (session, moments, _task) = Session::spawn_subscribed(config);
@@ -152,6 +207,10 @@ fn start_core<R: Runtime>(
             Urgency::Normal,
         ));
     }
+    if let Some(warning) = keyring_warning {
+        tracing::warn!("{warning}");
+        notifier.show(notice("keyring", "The keyring did not answer", &warning, Urgency::Normal));
+    }
     let hotkey_problems = hotkeys::register(&app, &settings.hotkeys);
     for problem in &hotkey_problems {
         tracing::warn!("{problem}");
@@ -159,24 +218,10 @@ fn start_core<R: Runtime>(
     }
     sync_autostart(&app, settings.start_on_login);
     let tray: Box<dyn TrayView> = Box::new(TauriTray::new(app.clone()));
-    let core = Core {
-        app: app.clone(),
-        session,
-        settings,
-        settings_file,
-        store,
-        target,
-        password,
-        hotkey_problems,
-        moments_log: Vec::new(),
-        bitrate_history: VecDeque::new(),
-        policy: NotificationPolicy::new(),
-        guard: StopGuard::default(),
-        menu_armed: false,
-        tray,
-        notifier,
-        commands_tx,
-    };
+    let parts = CoreParts { settings, settings_file, run, store, keyring, password, password_stored, tray, notifier };
+    let mut core = Core::new(app.clone(), session, parts, commands_tx);
+    core.hotkey_problems = hotkey_problems;
+    core.start_lookups(pending_password);
     tauri::async_runtime::spawn(core.run(commands, moments));
 }
 
@@ -197,6 +242,14 @@ fn sync_autostart<R: Runtime>(app: &AppHandle<R>, wanted: bool) {
 /// A notification that is not a moment (settings, hotkeys, a refused control).
 fn notice(kind: &'static str, summary: &str, body: &str, urgency: Urgency) -> NotificationPlan {
     NotificationPlan { kind, summary: summary.to_string(), body: body.to_string(), urgency, slot: kind, replace: false }
+}
+
+/// The slot of the stop confirmation's notices: each replaces the last, and a
+/// confirmed stop closes it.
+const CONFIRM_SLOT: &str = "confirm-stop";
+
+fn confirm_notice(summary: &str, body: &str) -> NotificationPlan {
+    NotificationPlan { replace: true, ..notice(CONFIRM_SLOT, summary, body, Urgency::Normal) }
 }
 
 /// The window's pages.
@@ -240,29 +293,193 @@ const HISTORY_MS: u64 = 5 * 60 * 1000;
 /// How many moments the window's log keeps.
 const MOMENTS_KEPT: usize = 500;
 
+/// A change of the settings or the password: worked out on the core's task,
+/// carried out off it (the keyring and the disk can block), then applied to
+/// the session in one step.
+#[derive(Debug)]
+pub struct Change {
+    /// The form's settings, when the form was saved.
+    settings: Option<Settings>,
+    run: RunOverride,
+    /// The OBS after the change.
+    target: Result<Target, String>,
+    password: PasswordStep,
+}
+
+/// What a change does with the password.
+#[derive(Debug)]
+enum PasswordStep {
+    /// Same OBS, no new password: the session keeps its own.
+    Keep,
+    /// Store this one for the change's OBS, and connect with it.
+    Store(Password),
+    /// Remove the stored one, and connect without.
+    Clear,
+    /// Another OBS: connect with what the keyring holds for it.
+    LookUp,
+}
+
+/// What carrying out a change found.
+#[derive(Debug, Default)]
+struct Carried {
+    /// The settings file as saved.
+    file: Option<SettingsFile>,
+    /// The password for the change's OBS (unused with [`PasswordStep::Keep`]).
+    password: Option<Password>,
+    /// Whether the keyring holds one for it, if known.
+    stored: Option<bool>,
+    /// A lookup the keyring did not answer in time; its answer is used when it comes.
+    late: Option<PendingCall<Option<Password>>>,
+    /// Something the user should hear about, though the change went through.
+    warning: Option<String>,
+}
+
+type Reply = oneshot::Sender<Result<SettingsView, ApiError>>;
+
+/// Where the session connects and with which password.
+#[cfg(test)]
+type SessionSettings = (Result<Target, String>, Option<Password>);
+
+/// A change carried out, back on the core's task.
+#[derive(Debug)]
+pub struct ChangeDone {
+    change: Change,
+    outcome: Result<Carried, ApiError>,
+    /// A password store that timed out (so the change failed) but may still go through.
+    late_store: Option<PendingCall<()>>,
+    reply: Reply,
+}
+
+/// What [`Core::new`] needs besides the app and the session.
+struct CoreParts {
+    settings: Settings,
+    settings_file: Option<SettingsFile>,
+    run: RunOverride,
+    store: Arc<dyn PasswordStore>,
+    keyring: KeyringWorker,
+    password: Option<Password>,
+    password_stored: Option<bool>,
+    tray: Box<dyn TrayView>,
+    notifier: Box<dyn Notifier>,
+}
+
 struct Core<R: Runtime> {
     app: AppHandle<R>,
     session: Session,
+    /// The settings as in the file (never the command line's values).
     settings: Settings,
     settings_file: Option<SettingsFile>,
-    store: Arc<FallbackStore<KeyringStore>>,
-    /// Where the session points now (flags can differ from the file).
+    /// Host and port given for this run only.
+    run: RunOverride,
+    store: Arc<dyn PasswordStore>,
+    keyring: KeyringWorker,
+    /// How long a keyring call or a settings write may take before the user hears why not.
+    io_timeout: Duration,
+    /// Where the session points now: the settings with `run` over them.
     target: Result<Target, String>,
     /// The password the session uses now.
     password: Option<Password>,
+    /// Whether the keyring holds a password for `target`; `None` while unknown.
+    password_stored: Option<bool>,
+    /// Counts changes of `target` and `password`, so that a keyring answer
+    /// meant for an earlier one is not applied.
+    password_epoch: u64,
+    /// A change is being carried out; the ones asked for meanwhile wait here, in order.
+    changing: bool,
+    waiting_changes: VecDeque<WindowRequest>,
     hotkey_problems: Vec<String>,
     moments_log: Vec<LoggedMoment>,
     bitrate_history: VecDeque<BitrateSample>,
     policy: NotificationPolicy,
     guard: StopGuard,
-    /// Whether the menu last showed "Press Again to Stop Streaming".
+    /// Whether the menu last showed the stop confirmation.
     menu_armed: bool,
+    /// OBS as last seen while connected to this target, so a hotkey pressed
+    /// while OBS is away says what it would have done.
+    last_seen: Option<ObsStatus>,
     tray: Box<dyn TrayView>,
     notifier: Box<dyn Notifier>,
     commands_tx: mpsc::Sender<AppCommand>,
+    /// Every (target, password) the session was given, in order, for the tests.
+    #[cfg(test)]
+    reconfigured: Arc<std::sync::Mutex<Vec<SessionSettings>>>,
 }
 
 impl<R: Runtime> Core<R> {
+    fn new(app: AppHandle<R>, session: Session, parts: CoreParts, commands_tx: mpsc::Sender<AppCommand>) -> Core<R> {
+        let CoreParts { settings, settings_file, run, store, keyring, password, password_stored, tray, notifier } =
+            parts;
+        Core {
+            app,
+            session,
+            target: run.target(&settings.host, settings.port),
+            settings,
+            settings_file,
+            run,
+            store,
+            keyring,
+            io_timeout: KEYRING_TIMEOUT,
+            password,
+            password_stored,
+            password_epoch: 0,
+            changing: false,
+            waiting_changes: VecDeque::new(),
+            hotkey_problems: Vec::new(),
+            moments_log: Vec::new(),
+            bitrate_history: VecDeque::new(),
+            policy: NotificationPolicy::new(),
+            guard: StopGuard::default(),
+            menu_armed: false,
+            last_seen: None,
+            tray,
+            notifier,
+            commands_tx,
+            #[cfg(test)]
+            reconfigured: Default::default(),
+        }
+    }
+
+    /// Asks the keyring in the background what the start did not learn: a
+    /// lookup that timed out (its answer is used when it comes), or whether a
+    /// password is stored at all when one was given another way.
+    fn start_lookups(&mut self, pending: Option<PendingCall<Option<Password>>>) {
+        let Ok(target) = self.target.clone() else { return };
+        match pending {
+            Some(call) => self.await_late_password(call, target, true),
+            None if self.password_stored.is_none() => {
+                let call = self.keyring.get(&target);
+                self.await_late_password(call, target, false);
+            }
+            None => {}
+        }
+    }
+
+    /// Waits for a keyring lookup off the loop and hands its answer back as a command.
+    fn await_late_password(&self, call: PendingCall<Option<Password>>, target: Target, use_for_session: bool) {
+        let commands = self.commands_tx.clone();
+        let epoch = self.password_epoch;
+        tauri::async_runtime::spawn(async move {
+            let late = LateAnswer::Lookup { answer: call.late().await, use_for_session };
+            let _ = commands.send(AppCommand::KeyringAnswer { epoch, target, late }).await;
+        });
+    }
+
+    /// Waits for a store that timed out; if it goes through after all, the
+    /// password is used then (the user was told it had not been, so far).
+    fn await_late_store(&self, call: PendingCall<()>, target: Target, password: Password) {
+        let commands = self.commands_tx.clone();
+        let epoch = self.password_epoch;
+        tauri::async_runtime::spawn(async move {
+            match call.late().await {
+                Ok(()) => {
+                    let late = LateAnswer::Stored(password);
+                    let _ = commands.send(AppCommand::KeyringAnswer { epoch, target, late }).await;
+                }
+                Err(error) => tracing::warn!(%target, %error, "storing the password failed after all"),
+            }
+        });
+    }
+
     async fn run(mut self, mut commands: mpsc::Receiver<AppCommand>, mut moments: broadcast::Receiver<Noticed>) {
         let mut state = self.session.state();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -275,6 +492,9 @@ impl<R: Runtime> Core<R> {
                         break;
                     }
                     let current = state.borrow_and_update().clone();
+                    if let Some(obs) = &current.obs {
+                        self.last_seen = Some(obs.clone());
+                    }
                     self.render_state(&current);
                     self.record_bitrate(&current);
                     let _ = self.app.emit("onair://state", &current);
@@ -292,7 +512,11 @@ impl<R: Runtime> Core<R> {
                 }
                 command = commands.recv() => match command {
                     None => break,
-                    Some(AppCommand::Window(request)) => self.on_window(request).await,
+                    Some(AppCommand::Window(request)) => self.on_window(request),
+                    Some(AppCommand::ChangeDone(done)) => self.finish_change(*done).await,
+                    Some(AppCommand::KeyringAnswer { epoch, target, late }) => {
+                        self.on_keyring_answer(epoch, target, late).await
+                    }
                     Some(command) => {
                         if self.on_command(command) {
                             break;
@@ -337,8 +561,8 @@ impl<R: Runtime> Core<R> {
         if self.moments_log.len() > MOMENTS_KEPT {
             self.moments_log.remove(0);
         }
-        if let Some(plan) = self.policy.plan(&noticed, &self.settings) {
-            self.notifier.show(plan);
+        if let Some(action) = self.policy.plan(&noticed, &self.settings) {
+            self.notifier.act(action);
         }
     }
 
@@ -350,7 +574,7 @@ impl<R: Runtime> Core<R> {
                 open_window(&self.app, Page::Status);
                 return false;
             }
-            AppCommand::Window(_) => return false,
+            AppCommand::Window(_) | AppCommand::ChangeDone(_) | AppCommand::KeyringAnswer { .. } => return false,
             AppCommand::Refused { what, message } => {
                 self.notifier.show(notice("control-failed", &format!("Could not {what}"), &message, Urgency::Normal));
                 return false;
@@ -379,27 +603,38 @@ impl<R: Runtime> Core<R> {
     }
 
     /// The control a menu action means in this state, or `None` when a stop
-    /// waits for its confirming second press. Without OBS it is still sent: the
-    /// session's "not connected to OBS: ..." then reaches the user, which matters
-    /// for a hotkey pressed with no menu in sight.
+    /// waits for its confirming second press (or has nothing left to stop).
+    /// Without OBS it is still sent, as OBS was when last seen: the session's
+    /// "not connected to OBS: ..." then reaches the user under what the press
+    /// would have done ("Could not stop streaming"), which matters for a hotkey
+    /// pressed with no menu in sight.
     fn control_for(&mut self, action: &MenuAction, state: &State) -> Option<Control> {
-        let obs = state.obs.as_ref();
+        let obs = state.obs.as_ref().or(self.last_seen.as_ref());
         Some(match action {
             MenuAction::ToggleStream => {
                 let on_air = obs.is_some_and(|o| o.stream.is_on_air());
                 match self.guard.press(self.settings.confirm_stop_stream, on_air, now_ms()) {
                     StopDecision::Armed => {
                         self.render_state(state);
-                        self.notifier.show(notice(
-                            "confirm-stop",
+                        self.notifier.show(confirm_notice(
                             "Press again to stop streaming",
                             "OnAir stops the stream on a second press within 3 seconds.",
-                            Urgency::Normal,
                         ));
                         return None;
                     }
-                    StopDecision::Toggle if on_air => Control::StopStream,
-                    StopDecision::Toggle => Control::StartStream,
+                    StopDecision::AlreadyStopped => {
+                        self.render_state(state);
+                        self.notifier.show(confirm_notice(
+                            "The stream has already stopped",
+                            "Nothing was sent to OBS. Press again to start streaming.",
+                        ));
+                        return None;
+                    }
+                    StopDecision::Stop => {
+                        self.notifier.close(CONFIRM_SLOT);
+                        Control::StopStream
+                    }
+                    StopDecision::Start => Control::StartStream,
                 }
             }
             MenuAction::ToggleRecording if obs.is_some_and(|o| o.recording.is_active()) => Control::StopRecording,
@@ -420,61 +655,216 @@ impl<R: Runtime> Core<R> {
         })
     }
 
-    async fn on_window(&mut self, request: WindowRequest) {
+    fn on_window(&mut self, request: WindowRequest) {
         match request {
             WindowRequest::Snapshot(reply) => {
-                let settings = self.settings_view().await;
-                let state = self.session.state().borrow().clone();
                 let snapshot = Snapshot {
-                    state,
+                    state: self.session.state().borrow().clone(),
                     moments: self.moments_log.clone(),
                     bitrate_history: self.bitrate_history.iter().copied().collect(),
-                    settings,
+                    settings: self.settings_view(),
                 };
                 let _ = reply.send(snapshot);
             }
-            WindowRequest::SaveSettings(input, reply) => {
-                let result = self.save_settings(input).await;
-                let _ = reply.send(result);
-            }
-            WindowRequest::SetPassword(password, reply) => {
-                let result = self.store_password(Some(Password::new(password))).await;
-                let _ = reply.send(result);
-            }
-            WindowRequest::ClearPassword(reply) => {
-                let result = self.store_password(None).await;
-                let _ = reply.send(result);
-            }
             WindowRequest::TestConnection { host, port, password, reply } => {
-                let store = Arc::clone(&self.store);
+                let (keyring, limit) = (self.keyring.clone(), self.io_timeout);
                 tauri::async_runtime::spawn(async move {
-                    let _ = reply.send(test_connection(store, host, port, password).await);
+                    let _ = reply.send(test_connection(keyring, limit, host, port, password).await);
                 });
+            }
+            change @ (WindowRequest::SaveSettings(..)
+            | WindowRequest::SetPassword(..)
+            | WindowRequest::ClearPassword(_)) => {
+                self.waiting_changes.push_back(change);
+                self.next_change();
             }
         }
     }
 
-    /// Reads the keyring off the async threads: a D-Bus call can block.
-    async fn stored_password(&self, target: &Target) -> Result<Option<Password>, String> {
-        let store = Arc::clone(&self.store);
-        let target = target.clone();
-        tokio::task::spawn_blocking(move || store.get(&target).map_err(|e| e.to_string()))
-            .await
-            .map_err(|e| e.to_string())?
+    /// Starts the next waiting change, unless one is under way. A change the
+    /// form got wrong is answered at once.
+    fn next_change(&mut self) {
+        while !self.changing {
+            let Some(request) = self.waiting_changes.pop_front() else { return };
+            let (reply, planned) = match request {
+                WindowRequest::SaveSettings(input, reply) => (reply, self.plan_save(input)),
+                WindowRequest::SetPassword(password, reply) => {
+                    (reply, self.plan_password(PasswordStep::Store(Password::new(password))))
+                }
+                WindowRequest::ClearPassword(reply) => (reply, self.plan_password(PasswordStep::Clear)),
+                WindowRequest::Snapshot(_) | WindowRequest::TestConnection { .. } => continue,
+            };
+            match planned {
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+                Ok(change) => {
+                    self.changing = true;
+                    let file = change.settings.as_ref().and(self.settings_file.clone());
+                    let (keyring, limit, commands) = (self.keyring.clone(), self.io_timeout, self.commands_tx.clone());
+                    tauri::async_runtime::spawn(async move {
+                        let mut late_store = None;
+                        let outcome = carry_out(&keyring, limit, file, &change, &mut late_store).await;
+                        let done = ChangeDone { change, outcome, late_store, reply };
+                        let _ = commands.send(AppCommand::ChangeDone(Box::new(done))).await;
+                    });
+                }
+            }
+        }
     }
 
-    async fn settings_view(&self) -> SettingsView {
-        let password_stored = match &self.target {
-            Ok(target) => self.stored_password(target).await.ok().flatten().is_some(),
-            Err(_) => false,
+    /// A Save of the form: the settings to write, and where to connect with which password.
+    fn plan_save(&self, input: SettingsInput) -> Result<Change, ApiError> {
+        let typed = input.password.clone().filter(|p| !p.is_empty()).map(Password::new);
+        let (settings, run) = settings_from_input(&self.settings, &self.run, input)?;
+        if self.settings_file.is_none() {
+            return Err(ApiError {
+                code: "io".into(),
+                message: "this system has no config directory to save settings in".into(),
+                field: None,
+            });
+        }
+        let target = run.target(&settings.host, settings.port);
+        let password = match typed {
+            Some(password) => PasswordStep::Store(password),
+            None if target != self.target => PasswordStep::LookUp,
+            None => PasswordStep::Keep,
+        };
+        Ok(Change { settings: Some(settings), run, target, password })
+    }
+
+    /// "Save password" and "Clear password": for the OBS in use.
+    fn plan_password(&self, password: PasswordStep) -> Result<Change, ApiError> {
+        let target = self.target.clone().map_err(|e| ApiError::invalid(Some("host"), e))?;
+        Ok(Change { settings: None, run: self.run.clone(), target: Ok(target), password })
+    }
+
+    /// Applies a carried-out change in one step, answers the window, and starts the next.
+    async fn finish_change(&mut self, done: ChangeDone) {
+        let ChangeDone { change, outcome, late_store, reply } = done;
+        if let (Some(call), Ok(target), PasswordStep::Store(password)) = (late_store, &change.target, &change.password)
+        {
+            self.await_late_store(call, target.clone(), password.clone());
+        }
+        let result = match outcome {
+            Ok(carried) => {
+                self.apply_change(change, carried).await;
+                let view = self.settings_view();
+                let _ = self.app.emit("onair://settings", &view);
+                Ok(view)
+            }
+            Err(error) => Err(error),
+        };
+        let _ = reply.send(result);
+        self.changing = false;
+        self.next_change();
+    }
+
+    async fn apply_change(&mut self, change: Change, carried: Carried) {
+        let Change { settings, run, target, password } = change;
+        if let Some(file) = carried.file {
+            self.settings_file = Some(file);
+        }
+        if let Some(settings) = settings {
+            let hotkeys_changed = settings.hotkeys != self.settings.hotkeys;
+            let login_changed = settings.start_on_login != self.settings.start_on_login;
+            self.settings = settings;
+            if hotkeys_changed {
+                self.hotkey_problems = hotkeys::register(&self.app, &self.settings.hotkeys);
+            }
+            if login_changed {
+                // It writes a file (or asks launchd, the registry): not on this task.
+                let (app, wanted) = (self.app.clone(), self.settings.start_on_login);
+                tauri::async_runtime::spawn_blocking(move || sync_autostart(&app, wanted));
+            }
+        }
+        self.run = run;
+        if let Some(warning) = &carried.warning {
+            tracing::warn!("{warning}");
+            self.notifier.show(notice("keyring", "The keyring did not answer", warning, Urgency::Normal));
+        }
+        let target_changed = target != self.target;
+        if !target_changed && matches!(password, PasswordStep::Keep) {
+            return;
+        }
+        if target_changed {
+            // What was seen of the old OBS says nothing about the new one.
+            self.last_seen = None;
+        }
+        self.target = target;
+        self.password = carried.password;
+        self.password_stored = carried.stored;
+        self.password_epoch += 1;
+        self.reconfigure().await;
+        if let (Some(call), Ok(target)) = (carried.late, self.target.clone()) {
+            self.await_late_password(call, target, true);
+        }
+    }
+
+    /// Points the session at `target` with `password`: the one place that does.
+    async fn reconfigure(&mut self) {
+        #[cfg(test)]
+        if let Ok(mut log) = self.reconfigured.lock() {
+            log.push((self.target.clone(), self.password.clone()));
+        }
+        self.session.reconfigure(self.target.clone(), self.password.clone()).await;
+    }
+
+    /// A keyring answer that came in the background or after its caller gave up.
+    async fn on_keyring_answer(&mut self, epoch: u64, target: Target, late: LateAnswer) {
+        if epoch != self.password_epoch || self.target.as_ref() != Ok(&target) {
+            return;
+        }
+        match late {
+            LateAnswer::Lookup { answer: Ok(password), use_for_session } => {
+                self.password_stored = Some(password.is_some());
+                if use_for_session && self.password.is_none() && password.is_some() {
+                    tracing::info!(%target, "the keyring answered at last: connecting with the stored password");
+                    self.password = password;
+                    self.password_epoch += 1;
+                    self.reconfigure().await;
+                }
+            }
+            LateAnswer::Lookup { answer: Err(error), .. } => {
+                tracing::warn!(%target, %error, "cannot read the stored password");
+            }
+            LateAnswer::Stored(password) => {
+                self.notifier.show(notice(
+                    "keyring",
+                    "Password stored",
+                    &format!("The keyring answered at last: the password for {target} is stored, and OnAir connects with it."),
+                    Urgency::Normal,
+                ));
+                self.password_stored = Some(true);
+                self.password = Some(password);
+                self.password_epoch += 1;
+                self.reconfigure().await;
+            }
+        }
+        let _ = self.app.emit("onair://settings", &self.settings_view());
+    }
+
+    /// The settings as the window shows them. It asks nothing of the keyring:
+    /// what is known of the stored password is kept as changes and lookups go.
+    fn settings_view(&self) -> SettingsView {
+        let (host, port) = self.run.shown(&self.settings.host, self.settings.port);
+        let password_note = match (&self.target, self.password_stored) {
+            (Ok(_), None) => Some(
+                "The keyring has not answered yet (is it locked?), so OnAir cannot tell whether a password is stored."
+                    .to_string(),
+            ),
+            _ => None,
         };
         let degraded = self.store.degraded();
         let session_type = std::env::var("XDG_SESSION_TYPE").ok();
         let wayland_display = std::env::var("WAYLAND_DISPLAY").ok();
         SettingsView {
-            host: self.settings.host.clone(),
-            port: self.settings.port,
-            password_stored,
+            host,
+            port,
+            connection_note: self.run.note(&self.settings.host, self.settings.port),
+            password_stored: self.password_stored.unwrap_or(false),
+            password_target: self.target.as_ref().ok().map(Target::to_string),
+            password_note,
             keyring: KeyringView {
                 available: degraded.is_none(),
                 message: degraded.map(|d| format!("{d}; a password is kept for this run only")),
@@ -506,62 +896,6 @@ impl<R: Runtime> Core<R> {
         }
     }
 
-    async fn save_settings(&mut self, input: SettingsInput) -> Result<SettingsView, ApiError> {
-        let settings = settings_from_input(&self.settings, input)?;
-        let file = self.settings_file.as_mut().ok_or_else(|| ApiError {
-            code: "io".into(),
-            message: "this system has no config directory to save settings in".into(),
-            field: None,
-        })?;
-        file.save(&settings).map_err(|message| ApiError { code: "io".into(), message, field: None })?;
-        let target_changed = settings.host != self.settings.host || settings.port != self.settings.port;
-        let hotkeys_changed = settings.hotkeys != self.settings.hotkeys;
-        let login_changed = settings.start_on_login != self.settings.start_on_login;
-        self.settings = settings;
-        if target_changed {
-            let target = self.settings.target();
-            self.password = match &target {
-                Ok(t) => self.stored_password(t).await.ok().flatten(),
-                Err(_) => None,
-            };
-            self.target = target.clone();
-            self.session.reconfigure(target, self.password.clone()).await;
-        }
-        if hotkeys_changed {
-            self.hotkey_problems = hotkeys::register(&self.app, &self.settings.hotkeys);
-        }
-        if login_changed {
-            sync_autostart(&self.app, self.settings.start_on_login);
-        }
-        let view = self.settings_view().await;
-        let _ = self.app.emit("onair://settings", &view);
-        Ok(view)
-    }
-
-    /// Stores (or with `None` clears) the password for the current OBS and
-    /// reconnects with it.
-    async fn store_password(&mut self, password: Option<Password>) -> Result<SettingsView, ApiError> {
-        let target = self.target.clone().map_err(|e| ApiError::invalid(Some("host"), e))?;
-        let store = Arc::clone(&self.store);
-        let (t, p) = (target.clone(), password.clone());
-        let stored = tokio::task::spawn_blocking(move || match &p {
-            Some(p) => store.set(&t, p),
-            None => store.clear(&t).map(|_| ()),
-        })
-        .await
-        .map_err(|e| ApiError { code: "keyring-failed".into(), message: e.to_string(), field: None })?;
-        stored.map_err(|e| ApiError {
-            code: "keyring-failed".into(),
-            message: e.to_string(),
-            field: Some("password".into()),
-        })?;
-        self.password = password;
-        self.session.reconfigure(Ok(target), self.password.clone()).await;
-        let view = self.settings_view().await;
-        let _ = self.app.emit("onair://settings", &view);
-        Ok(view)
-    }
-
     /// Runs a control off the loop; a refusal comes back as a command and
     /// becomes a notification, where the user looks after a hotkey or a click.
     fn send_control(&self, control: Control) {
@@ -580,16 +914,21 @@ impl<R: Runtime> Core<R> {
 /// What a control was trying to do, for "Could not ...".
 fn describe(control: &Control) -> &'static str {
     match control {
-        Control::StartStream | Control::ToggleStream => "start streaming",
+        Control::StartStream => "start streaming",
+        Control::ToggleStream => "start or stop streaming",
         Control::StopStream => "stop streaming",
-        Control::StartRecording | Control::ToggleRecording => "start recording",
+        Control::StartRecording => "start recording",
+        Control::ToggleRecording => "start or stop recording",
         Control::StopRecording => "stop recording",
-        Control::PauseRecording | Control::ToggleRecordingPause => "pause the recording",
+        Control::PauseRecording => "pause the recording",
+        Control::ToggleRecordingPause => "pause or resume the recording",
         Control::ResumeRecording => "resume the recording",
         Control::SaveReplay => "save the replay",
-        Control::StartReplayBuffer | Control::ToggleReplayBuffer => "start the replay buffer",
+        Control::StartReplayBuffer => "start the replay buffer",
+        Control::ToggleReplayBuffer => "start or stop the replay buffer",
         Control::StopReplayBuffer => "stop the replay buffer",
-        Control::StartVirtualCamera | Control::ToggleVirtualCamera => "start the virtual camera",
+        Control::StartVirtualCamera => "start the virtual camera",
+        Control::ToggleVirtualCamera => "start or stop the virtual camera",
         Control::StopVirtualCamera => "stop the virtual camera",
         Control::SwitchScene(_) => "switch scenes",
     }
@@ -637,11 +976,19 @@ fn notification_label(kind: &str) -> &'static str {
     }
 }
 
-/// Checks the form and builds the settings it asks for; each refusal names its field.
-fn settings_from_input(current: &Settings, input: SettingsInput) -> Result<Settings, ApiError> {
+/// Checks the form and builds the settings it asks for, with what stays
+/// overridden for this run; each refusal names its field. A host or port the
+/// form shows from the command line is not written unless the user changed it.
+fn settings_from_input(
+    current: &Settings,
+    run: &RunOverride,
+    input: SettingsInput,
+) -> Result<(Settings, RunOverride), ApiError> {
     let mut settings = current.clone();
-    settings.host = validate_host(&input.host).map_err(|e| ApiError::invalid(Some("host"), e))?;
-    settings.port = validate_port(input.port).map_err(|e| ApiError::invalid(Some("port"), e))?;
+    let host = validate_host(&input.host).map_err(|e| ApiError::invalid(Some("host"), e))?;
+    let port = validate_port(input.port).map_err(|e| ApiError::invalid(Some("port"), e))?;
+    let ((host, port), run) = run.after_save((&current.host, current.port), (&host, port));
+    (settings.host, settings.port) = (host, port);
     for (kind, on) in input.notifications {
         if !NOTIFICATION_KINDS.contains(&kind.as_str()) {
             return Err(ApiError::invalid(
@@ -672,12 +1019,87 @@ fn settings_from_input(current: &Settings, input: SettingsInput) -> Result<Setti
     }
     settings.confirm_stop_stream = input.confirm_stop_stream;
     settings.start_on_login = input.start_on_login;
-    Ok(settings)
+    Ok((settings, run))
+}
+
+/// Does a change's keyring and file work, each within `limit`. The password
+/// comes first: the settings must not point at an OBS whose new password
+/// could not be stored.
+async fn carry_out(
+    keyring: &KeyringWorker,
+    limit: Duration,
+    file: Option<SettingsFile>,
+    change: &Change,
+    late_store: &mut Option<PendingCall<()>>,
+) -> Result<Carried, ApiError> {
+    let mut carried = Carried::default();
+    let target = || change.target.clone().map_err(|e| ApiError::invalid(Some("host"), e));
+    match &change.password {
+        PasswordStep::Keep => {}
+        PasswordStep::Store(password) => {
+            let mut call = keyring.set(&target()?, password);
+            match call.within(limit).await {
+                Ok(()) => {}
+                Err(error @ StoreError::TimedOut(_)) => {
+                    *late_store = Some(call);
+                    let mut error = keyring_error(error);
+                    error.message.push_str(" If it answers later, the password is stored and used then.");
+                    return Err(error);
+                }
+                Err(error) => return Err(keyring_error(error)),
+            }
+            carried.password = Some(password.clone());
+            carried.stored = Some(true);
+        }
+        PasswordStep::Clear => {
+            keyring.clear(&target()?).within(limit).await.map_err(keyring_error)?;
+            carried.stored = Some(false);
+        }
+        PasswordStep::LookUp => {
+            if let Ok(target) = &change.target {
+                let mut call = keyring.get(target);
+                match call.within(limit).await {
+                    Ok(password) => {
+                        carried.stored = Some(password.is_some());
+                        carried.password = password;
+                    }
+                    Err(error @ StoreError::TimedOut(_)) => {
+                        carried.warning = Some(format!(
+                            "Reading the password for {target}: {error} OnAir connects without a password until it answers."
+                        ));
+                        carried.late = Some(call);
+                    }
+                    Err(error) => {
+                        carried.warning = Some(format!("Cannot read the password for {target}: {error}."));
+                    }
+                }
+            }
+        }
+    }
+    if let (Some(mut file), Some(settings)) = (file, change.settings.clone()) {
+        let path = file.path.display().to_string();
+        let write = tokio::task::spawn_blocking(move || file.save(&settings).map(|()| file));
+        let io = |message: String| ApiError { code: "io".into(), message, field: None };
+        carried.file = Some(match tokio::time::timeout(limit, write).await {
+            Ok(Ok(Ok(file))) => file,
+            Ok(Ok(Err(message))) => return Err(io(message)),
+            Ok(Err(e)) => return Err(io(format!("cannot write {path}: {e}"))),
+            Err(_) => return Err(io(format!("writing {path} did not finish within {} s", limit.as_secs_f32()))),
+        });
+    }
+    Ok(carried)
+}
+
+/// A keyring failure as the window shows it, next to the password field.
+fn keyring_error(error: StoreError) -> ApiError {
+    let code = if matches!(error, StoreError::TimedOut(_)) { "keyring-timeout" } else { "keyring-failed" };
+    ApiError { code: code.into(), message: error.to_string(), field: Some("password".into()) }
 }
 
 /// "Test connection": can OnAir reach this OBS, and does the password work?
 async fn test_connection(
-    store: Arc<FallbackStore<KeyringStore>>,
+    keyring: KeyringWorker,
+    limit: Duration,
     host: String,
     port: i64,
     password: Option<String>,
@@ -687,10 +1109,7 @@ async fn test_connection(
     let target = Target { host, port };
     let password = match password.filter(|p| !p.is_empty()) {
         Some(p) => Some(Password::new(p)),
-        None => {
-            let t = target.clone();
-            tokio::task::spawn_blocking(move || store.get(&t).ok().flatten()).await.ok().flatten()
-        }
+        None => keyring.get(&target).within(limit).await.map_err(keyring_error)?,
     };
     let options = ClientOptions { handshake_timeout: Duration::from_secs(4), ..ClientOptions::default() };
     let failed = |reachable: bool, message: String| TestResult {
@@ -748,10 +1167,15 @@ mod tests {
     use crate::commands::HotkeysInput;
     use std::collections::BTreeMap;
 
+    fn from_form(input: SettingsInput) -> Result<Settings, ApiError> {
+        settings_from_input(&Settings::default(), &RunOverride::default(), input).map(|(settings, _)| settings)
+    }
+
     fn input() -> SettingsInput {
         SettingsInput {
             host: "studio.lan".into(),
             port: 4456,
+            password: None,
             notifications: BTreeMap::from([("recording-paused".to_string(), false)]),
             hotkeys: HotkeysInput {
                 enabled: true,
@@ -764,7 +1188,7 @@ mod tests {
 
     #[test]
     fn a_good_form_becomes_settings_with_canonical_bindings() {
-        let settings = settings_from_input(&Settings::default(), input()).unwrap();
+        let settings = from_form(input()).unwrap();
         assert_eq!((settings.host.as_str(), settings.port), ("studio.lan", 4456));
         assert!(!settings.notification_enabled("recording-paused"));
         assert!(settings.notification_enabled("live"));
@@ -777,7 +1201,7 @@ mod tests {
         let field = |f: fn(&mut SettingsInput)| {
             let mut i = input();
             f(&mut i);
-            settings_from_input(&Settings::default(), i).unwrap_err().field.unwrap_or_default()
+            from_form(i).unwrap_err().field.unwrap_or_default()
         };
         assert_eq!(field(|i| i.port = 0), "port");
         assert_eq!(field(|i| i.port = 70_000), "port");
@@ -807,7 +1231,7 @@ mod tests {
     fn two_actions_on_one_binding_are_refused() {
         let mut i = input();
         i.hotkeys.bindings.insert("save-replay".into(), Some("Ctrl+Alt+F9".into()));
-        let err = settings_from_input(&Settings::default(), i).unwrap_err();
+        let err = from_form(i).unwrap_err();
         assert_eq!(err.code, "invalid-input");
         assert!(err.message.contains("already used"), "{}", err.message);
     }
@@ -844,7 +1268,431 @@ mod tests {
     fn an_empty_binding_unbinds() {
         let mut i = input();
         i.hotkeys.bindings.insert("next-scene".into(), Some("  ".into()));
-        let settings = settings_from_input(&Settings::default(), i).unwrap();
+        let settings = from_form(i).unwrap();
         assert_eq!(settings.hotkeys.binding(HotkeyAction::NextScene), None);
+    }
+}
+
+/// The core itself, on the mock runtime, with a fake tray and notifier and a
+/// session that waits for an OBS that never answers (port 9 on loopback).
+#[cfg(test)]
+mod core_tests {
+    use super::*;
+    use crate::commands::HotkeysInput;
+    use onair_engine::menu::{MenuEntry, TrayIcon};
+    use onair_engine::notify::{NotificationAction, STREAM_SLOT};
+    use onair_engine::secrets::MemoryStore;
+    use onair_engine::state::{ConnectionState, StreamState};
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::sync::{Condvar, Mutex};
+    use tauri::test::{mock_builder, MockRuntime};
+
+    struct FakeTray;
+    impl TrayView for FakeTray {
+        fn render(&mut self, _: TrayIcon, _: &[MenuEntry]) {}
+    }
+
+    /// What the core asked of the desktop's notifications, in order.
+    #[derive(Clone, Default)]
+    struct Notes(Arc<Mutex<Vec<NotificationAction>>>);
+
+    impl Notes {
+        fn take(&self) -> Vec<NotificationAction> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    impl Notifier for Notes {
+        fn show(&mut self, plan: NotificationPlan) {
+            self.0.lock().unwrap().push(NotificationAction::Show(plan));
+        }
+        fn close(&mut self, slot: &'static str) {
+            self.0.lock().unwrap().push(NotificationAction::Close { slot });
+        }
+    }
+
+    /// A keyring that holds every call until unlocked, as a locked keyring
+    /// holds it while its unlock prompt waits for someone.
+    #[derive(Default)]
+    struct Locked {
+        inner: MemoryStore,
+        open: Mutex<bool>,
+        opened: Condvar,
+    }
+
+    impl Locked {
+        fn wait_open(&self) {
+            let mut open = self.open.lock().unwrap();
+            while !*open {
+                open = self.opened.wait(open).unwrap();
+            }
+        }
+        fn unlock(&self) {
+            *self.open.lock().unwrap() = true;
+            self.opened.notify_all();
+        }
+    }
+
+    impl PasswordStore for Locked {
+        fn get(&self, target: &Target) -> Result<Option<Password>, StoreError> {
+            self.wait_open();
+            self.inner.get(target)
+        }
+        fn set(&self, target: &Target, password: &Password) -> Result<(), StoreError> {
+            self.wait_open();
+            self.inner.set(target, password)
+        }
+        fn clear(&self, target: &Target) -> Result<bool, StoreError> {
+            self.wait_open();
+            self.inner.clear(target)
+        }
+    }
+
+    /// A settings file in a fresh directory, removed on drop.
+    struct TempDir(PathBuf);
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    struct Rig {
+        core: Core<MockRuntime>,
+        commands: mpsc::Receiver<AppCommand>,
+        notes: Notes,
+        dir: TempDir,
+        _app: tauri::App<MockRuntime>,
+    }
+
+    const LIMIT: Duration = Duration::from_millis(300);
+
+    fn rig(name: &str, store: Arc<dyn PasswordStore>, run: RunOverride, file_text: &str) -> Rig {
+        let app = mock_builder().build(tauri::generate_context!("../tauri.conf.json")).expect("mock app");
+        let dir = std::env::temp_dir().join(format!("onair-core-test-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("settings.toml");
+        std::fs::write(&path, file_text).unwrap();
+        let loaded = SettingsFile::load(&path);
+        let target = run.target(&loaded.settings.host, loaded.settings.port);
+        let (session, _task) = Session::spawn(SessionConfig::new(target, None));
+        let (commands_tx, commands) = mpsc::channel(64);
+        let notes = Notes::default();
+        let parts = CoreParts {
+            settings: loaded.settings,
+            settings_file: Some(loaded.file),
+            run,
+            store: Arc::clone(&store),
+            keyring: KeyringWorker::start(store),
+            password: None,
+            password_stored: Some(false),
+            tray: Box::new(FakeTray),
+            notifier: Box::new(notes.clone()),
+        };
+        let mut core = Core::new(app.handle().clone(), session, parts, commands_tx);
+        core.io_timeout = LIMIT;
+        Rig { core, commands, notes, dir: TempDir(dir), _app: app }
+    }
+
+    impl Rig {
+        fn file(&self) -> String {
+            std::fs::read_to_string(self.dir.0.join("settings.toml")).unwrap()
+        }
+
+        fn reconfigured(&self) -> Vec<SessionSettings> {
+            self.core.reconfigured.lock().unwrap().clone()
+        }
+
+        /// Plays the core's loop for the next command that comes back to it.
+        async fn settle(&mut self) {
+            let command = tokio::time::timeout(Duration::from_secs(5), self.commands.recv())
+                .await
+                .expect("the core hears back within 5 s")
+                .expect("channel open");
+            match command {
+                AppCommand::ChangeDone(done) => self.core.finish_change(*done).await,
+                AppCommand::KeyringAnswer { epoch, target, late } => {
+                    self.core.on_keyring_answer(epoch, target, late).await
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+
+        /// Sends a change and plays the loop until it is answered.
+        async fn change(&mut self, make: impl FnOnce(Reply) -> WindowRequest) -> Result<SettingsView, ApiError> {
+            let (reply, mut answer) = oneshot::channel();
+            self.core.on_window(make(reply));
+            loop {
+                if let Ok(result) = answer.try_recv() {
+                    return result;
+                }
+                self.settle().await;
+            }
+        }
+    }
+
+    fn target(host: &str, port: u16) -> Target {
+        Target { host: host.into(), port }
+    }
+
+    fn pw(p: &str) -> Password {
+        Password::new(p.into())
+    }
+
+    fn form(host: &str, port: i64, password: Option<&str>) -> SettingsInput {
+        SettingsInput {
+            host: host.into(),
+            port,
+            password: password.map(String::from),
+            notifications: BTreeMap::new(),
+            hotkeys: HotkeysInput { enabled: false, bindings: BTreeMap::new() },
+            confirm_stop_stream: false,
+            start_on_login: false,
+        }
+    }
+
+    const FILE: &str = "[obs]\nhost = \"127.0.0.1\"\nport = 9\n";
+
+    #[tokio::test]
+    async fn a_new_host_and_its_password_reach_the_session_in_one_step() {
+        let store = Arc::new(MemoryStore::default());
+        let mut rig = rig("one-step", store.clone(), RunOverride::default(), FILE);
+        let view = rig
+            .change(|reply| WindowRequest::SaveSettings(form("127.0.0.2", 9, Some("secret")), reply))
+            .await
+            .expect("saved");
+        // One reconfigure, to the new OBS, with its password: never an attempt without one.
+        assert_eq!(rig.reconfigured(), vec![(Ok(target("127.0.0.2", 9)), Some(pw("secret")))]);
+        assert_eq!(store.get(&target("127.0.0.2", 9)).unwrap(), Some(pw("secret")), "stored under the new host");
+        assert_eq!(store.get(&target("127.0.0.1", 9)).unwrap(), None, "nothing under the old one");
+        assert!(view.password_stored);
+        assert_eq!(view.password_target.as_deref(), Some("127.0.0.2:9"));
+        assert!(rig.file().contains("host = \"127.0.0.2\""), "{}", rig.file());
+        assert!(!rig.file().contains("secret"));
+
+        // Another OBS whose password the keyring already holds: one step with it.
+        store.set(&target("127.0.0.3", 9), &pw("third")).unwrap();
+        rig.change(|reply| WindowRequest::SaveSettings(form("127.0.0.3", 9, None), reply)).await.expect("saved");
+        assert_eq!(rig.reconfigured()[1], (Ok(target("127.0.0.3", 9)), Some(pw("third"))));
+        // Same OBS, nothing new: the session is left alone.
+        rig.change(|reply| WindowRequest::SaveSettings(form("127.0.0.3", 9, None), reply)).await.expect("saved");
+        assert_eq!(rig.reconfigured().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn changes_asked_for_together_are_applied_in_order() {
+        let store = Arc::new(MemoryStore::default());
+        let mut rig = rig("in-order", store.clone(), RunOverride::default(), FILE);
+        let (save_reply, mut saved) = oneshot::channel();
+        let (password_reply, mut password_set) = oneshot::channel();
+        rig.core.on_window(WindowRequest::SaveSettings(form("127.0.0.2", 9, None), save_reply));
+        rig.core.on_window(WindowRequest::SetPassword("late".into(), password_reply));
+        rig.settle().await;
+        assert!(saved.try_recv().expect("the save is answered first").is_ok());
+        rig.settle().await;
+        assert!(password_set.try_recv().expect("then the password").is_ok());
+        assert_eq!(store.get(&target("127.0.0.2", 9)).unwrap(), Some(pw("late")), "under the host saved before it");
+        assert_eq!(store.get(&target("127.0.0.1", 9)).unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn command_line_host_and_port_apply_to_this_run_only() {
+        let run = RunOverride { host: Some("127.0.0.4".into()), port: Some(9), source: "the command line" };
+        let file = "[obs]\nhost = \"127.0.0.1\"\nport = 4455\n";
+        let mut rig = rig("flags", Arc::new(MemoryStore::default()), run, file);
+        // The form shows what is in use, and says where it comes from.
+        let view = rig.core.settings_view();
+        assert_eq!((view.host.as_str(), view.port), ("127.0.0.4", 9));
+        let note = view.connection_note.expect("a note");
+        assert!(note.contains("127.0.0.4:9") && note.contains("127.0.0.1:4455"), "{note}");
+        // A Save that leaves them as shown writes the file's own values.
+        let mut input = form("127.0.0.4", 9, None);
+        input.notifications.insert("recording-paused".into(), false);
+        rig.change(|reply| WindowRequest::SaveSettings(input, reply)).await.expect("saved");
+        let text = rig.file();
+        assert!(text.contains("host = \"127.0.0.1\"") && text.contains("port = 4455"), "{text}");
+        assert!(text.contains("recording-paused = false"), "{text}");
+        assert!(rig.reconfigured().is_empty(), "the connection did not change");
+        // A port changed in the form is saved and used; the host stays the command line's.
+        let view = rig.change(|reply| WindowRequest::SaveSettings(form("127.0.0.4", 10, None), reply)).await.unwrap();
+        let text = rig.file();
+        assert!(text.contains("host = \"127.0.0.1\"") && text.contains("port = 10"), "{text}");
+        assert_eq!(rig.reconfigured(), vec![(Ok(target("127.0.0.4", 10)), None)]);
+        assert_eq!((view.host.as_str(), view.port), ("127.0.0.4", 10));
+        assert!(view.connection_note.expect("still a note").starts_with("Host 127.0.0.4"));
+    }
+
+    #[tokio::test]
+    async fn a_locked_keyring_never_freezes_the_core() {
+        let locked = Arc::new(Locked::default());
+        locked.inner.set(&target("127.0.0.2", 9), &pw("stored")).unwrap();
+        let mut rig = rig("locked", locked.clone(), RunOverride::default(), FILE);
+        rig.core.on_moment(Noticed { at_ms: 0, moment: onair_engine::state::Moment::Reconnecting { since_ms: 0 } });
+        rig.notes.take();
+
+        // The whole loop, as the app runs it.
+        let Rig { core, commands, notes, dir, _app } = rig;
+        let reconfigured = Arc::clone(&core.reconfigured);
+        let commands_tx = core.commands_tx.clone();
+        let moments = core.session.subscribe();
+        let (window_tx, window_rx) = mpsc::channel(8);
+        // The rig's own receiver is the core's; forward window requests into it.
+        let forward = commands_tx.clone();
+        tokio::spawn(async move {
+            let mut window_rx = window_rx;
+            while let Some(request) = window_rx.recv().await {
+                let _ = forward.send(AppCommand::Window(request)).await;
+            }
+        });
+        let looping = tokio::spawn(core.run(commands, moments));
+
+        let (reply, password_answer) = oneshot::channel();
+        window_tx.send(WindowRequest::SetPassword("new".into(), reply)).await.unwrap();
+        // While the keyring holds that call, the window still gets its snapshot at once.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let (reply, snapshot) = oneshot::channel();
+        let asked = std::time::Instant::now();
+        window_tx.send(WindowRequest::Snapshot(reply)).await.unwrap();
+        let snapshot = tokio::time::timeout(Duration::from_millis(200), snapshot)
+            .await
+            .expect("a snapshot while the keyring is locked")
+            .unwrap();
+        assert!(asked.elapsed() < Duration::from_millis(200));
+        assert!(!snapshot.settings.password_stored);
+
+        // The password change gives up after its limit and says why.
+        let error = tokio::time::timeout(Duration::from_secs(3), password_answer).await.unwrap().unwrap().unwrap_err();
+        assert_eq!(error.code, "keyring-timeout");
+        assert_eq!(
+            error.message,
+            "the keyring did not answer within 0.3 s; is it locked? If it answers later, the password is stored and used then."
+        );
+        assert_eq!(error.field.as_deref(), Some("password"));
+        assert!(reconfigured.lock().unwrap().is_empty(), "nothing was applied");
+
+        // A new host while locked: saved and connected at once, without a
+        // password and saying so; the stored one is used when the keyring answers.
+        let (reply, saved) = oneshot::channel();
+        window_tx.send(WindowRequest::SaveSettings(form("127.0.0.2", 9, None), reply)).await.unwrap();
+        let view = tokio::time::timeout(Duration::from_secs(3), saved).await.unwrap().unwrap().expect("saved");
+        assert!(view.password_note.is_some(), "{view:?}");
+        assert_eq!(*reconfigured.lock().unwrap(), vec![(Ok(target("127.0.0.2", 9)), None)]);
+        let told = notes.take();
+        assert!(
+            told.iter().any(
+                |n| matches!(n, NotificationAction::Show(p) if p.kind == "keyring" && p.body.contains("is it locked?"))
+            ),
+            "{told:?}"
+        );
+        locked.unlock();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while reconfigured.lock().unwrap().len() < 2 {
+            assert!(tokio::time::Instant::now() < deadline, "the late answer was used");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(reconfigured.lock().unwrap()[1], (Ok(target("127.0.0.2", 9)), Some(pw("stored"))));
+        // The password store that timed out went through late, but the user has
+        // since moved to another OBS: it is not applied to this one.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(locked.inner.get(&target("127.0.0.1", 9)).unwrap(), Some(pw("new")));
+        assert_eq!(reconfigured.lock().unwrap().len(), 2);
+        looping.abort();
+        drop(dir);
+    }
+
+    #[tokio::test]
+    async fn a_password_the_keyring_stores_after_its_timeout_is_used_then() {
+        let locked = Arc::new(Locked::default());
+        let mut rig = rig("late-store", locked.clone(), RunOverride::default(), FILE);
+        let error = rig.change(|reply| WindowRequest::SetPassword("slow".into(), reply)).await.unwrap_err();
+        assert_eq!(error.code, "keyring-timeout");
+        assert!(rig.reconfigured().is_empty());
+        locked.unlock();
+        rig.settle().await;
+        assert_eq!(rig.reconfigured(), vec![(Ok(target("127.0.0.1", 9)), Some(pw("slow")))]);
+        assert!(rig.core.settings_view().password_stored);
+        let told = rig.notes.take();
+        assert!(
+            told.iter().any(|n| matches!(n, NotificationAction::Show(p) if p.summary == "Password stored")),
+            "{told:?}"
+        );
+    }
+
+    fn state_with(stream: Option<StreamState>) -> State {
+        use onair_engine::state::ObsStatus;
+        State {
+            target: "127.0.0.1:9".into(),
+            connection: match stream {
+                Some(_) => ConnectionState::Connected { obs_version: "29".into(), websocket_version: "5.1.0".into() },
+                None => ConnectionState::WaitingForObs { reason: "refused".into() },
+            },
+            obs: stream.map(|stream| ObsStatus {
+                stream,
+                recording: RecordingState::Off,
+                replay_buffer: OutputActivity::Unavailable,
+                virtual_camera: OutputActivity::Off,
+                program_scene: None,
+                scenes: Vec::new(),
+                studio_mode: false,
+                stream_health: None,
+                stats: None,
+                scene_collection_changing: false,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stop_armed_while_reconnecting_never_becomes_a_start() {
+        let mut rig = rig("stop-guard", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
+        rig.core.settings.confirm_stop_stream = true;
+        let reconnecting = state_with(Some(StreamState::Reconnecting { live_since_ms: 0, since_ms: 1 }));
+        assert_eq!(rig.core.control_for(&MenuAction::ToggleStream, &reconnecting), None, "armed");
+        // OBS gives up: the stream ends before the confirming press.
+        let offline = state_with(Some(StreamState::Offline));
+        assert_eq!(rig.core.control_for(&MenuAction::ToggleStream, &offline), None, "no StartStream");
+        let told = rig.notes.take();
+        let summaries: Vec<_> = told
+            .iter()
+            .filter_map(|n| match n {
+                NotificationAction::Show(p) => Some((p.summary.as_str(), p.replace)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(summaries, [("Press again to stop streaming", true), ("The stream has already stopped", true)]);
+        assert_eq!(rig.core.control_for(&MenuAction::ToggleStream, &offline), Some(Control::StartStream));
+        // Confirming a stop takes the confirmation notice down.
+        let live = state_with(Some(StreamState::Live { since_ms: 0 }));
+        assert_eq!(rig.core.control_for(&MenuAction::ToggleStream, &live), None);
+        rig.notes.take();
+        assert_eq!(rig.core.control_for(&MenuAction::ToggleStream, &live), Some(Control::StopStream));
+        assert_eq!(rig.notes.take(), [NotificationAction::Close { slot: CONFIRM_SLOT }]);
+    }
+
+    #[tokio::test]
+    async fn a_toggle_while_obs_is_away_says_what_it_would_have_done() {
+        let mut rig = rig("away", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
+        let away = state_with(None);
+        // Never seen: it would have started.
+        assert_eq!(rig.core.control_for(&MenuAction::ToggleStream, &away), Some(Control::StartStream));
+        // Last seen live: it would have stopped, and says so when refused.
+        rig.core.last_seen = state_with(Some(StreamState::Live { since_ms: 0 })).obs;
+        let control = rig.core.control_for(&MenuAction::ToggleStream, &away).unwrap();
+        assert_eq!((control.clone(), describe(&control)), (Control::StopStream, "stop streaming"));
+        // Pointed at another OBS, the old one's state says nothing.
+        rig.change(|reply| WindowRequest::SaveSettings(form("127.0.0.2", 9, None), reply)).await.unwrap();
+        assert_eq!(rig.core.control_for(&MenuAction::ToggleStream, &away), Some(Control::StartStream));
+    }
+
+    #[tokio::test]
+    async fn a_recovery_closes_its_alarm_even_when_its_own_notification_is_off() {
+        let mut rig = rig("alarms", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
+        rig.core.settings.notifications.insert("reconnected".into(), false);
+        use onair_engine::state::Moment;
+        rig.core.on_moment(Noticed { at_ms: 0, moment: Moment::Reconnecting { since_ms: 0 } });
+        rig.core.on_moment(Noticed { at_ms: 5_000, moment: Moment::Reconnected { down_ms: 5_000 } });
+        let told = rig.notes.take();
+        assert!(matches!(&told[0], NotificationAction::Show(p) if p.kind == "reconnecting"), "{told:?}");
+        assert_eq!(told[1..], [NotificationAction::Close { slot: STREAM_SLOT }]);
     }
 }

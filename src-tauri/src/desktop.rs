@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use onair_engine::cli::Cli;
 use onair_engine::config::SettingsFile;
-use onair_engine::secrets::{FallbackStore, PasswordStore};
-use onair_engine::settings::Target;
+use onair_engine::secrets::{FallbackStore, KeyringWorker, PasswordStore, StoreError, KEYRING_TIMEOUT};
+use onair_engine::settings::RunOverride;
 
 use crate::core::{run, AppOptions};
 use crate::keyring_store::KeyringStore;
@@ -17,7 +17,7 @@ pub fn start(cli: Cli) -> ExitCode {
     let log_path = logging::init();
     tracing::info!(log = ?log_path, "OnAir starting");
     let path = cli.config.clone().or_else(SettingsFile::default_path);
-    let (mut settings, mut warnings, settings_file) = match &path {
+    let (settings, mut warnings, settings_file) = match &path {
         Some(path) => {
             let loaded = SettingsFile::load(path);
             (loaded.settings, loaded.warnings, Some(loaded.file))
@@ -26,12 +26,8 @@ pub fn start(cli: Cli) -> ExitCode {
             (Default::default(), vec!["no config directory on this system; using default settings".to_string()], None)
         }
     };
-    // Flags override the file for this run only.
-    if let Some(host) = &cli.host {
-        settings.host = host.clone();
-    }
-    let port = cli.port.unwrap_or(i64::from(settings.port));
-    let mut target = Target::new(&settings.host, port);
+    // Flags override the file for this run only: the settings keep the file's values.
+    let mut this_run = RunOverride { host: cli.host.clone(), port: cli.port, source: "the command line" };
     let mut settings_file = settings_file;
     if cli.demo {
         // The simulated OBS runs on Tauri's runtime, on loopback; the user's
@@ -39,38 +35,61 @@ pub fn start(cli: Cli) -> ExitCode {
         match tauri::async_runtime::block_on(onair_engine::demo::start()) {
             Ok(demo) => {
                 tracing::info!(port = demo.port, "demo mode: a simulated OBS plays a scripted show");
-                target = Target::new("127.0.0.1", i64::from(demo.port));
+                this_run = RunOverride {
+                    host: Some("127.0.0.1".into()),
+                    port: Some(i64::from(demo.port)),
+                    source: "the demo",
+                };
                 settings_file = onair_engine::demo::settings_path().map(|path| SettingsFile::load(&path).file);
             }
             Err(e) => warnings.push(format!("the demo OBS could not start: {e}")),
         }
     }
+    let target = this_run.target(&settings.host, settings.port);
     if let Err(e) = &target {
         warnings.push(format!("invalid connection settings: {e}"));
     }
-    let store = std::sync::Arc::new(FallbackStore::new(KeyringStore));
+    let store: std::sync::Arc<dyn PasswordStore> = std::sync::Arc::new(FallbackStore::new(KeyringStore));
+    let keyring = KeyringWorker::start(std::sync::Arc::clone(&store));
     let given = onair_engine::cli::given_password(&cli).unwrap_or_else(|e| {
         warnings.push(e);
         None
     });
-    let password = match given.filter(|_| !cli.demo) {
-        Some(p) => Some(p),
-        None => target.as_ref().ok().and_then(|t| match store.get(t) {
-            Ok(p) => p,
-            Err(e) => {
-                warnings.push(format!("cannot read the stored password: {e}"));
-                None
+    // The keyring is asked before the first connection, so that no attempt is
+    // made without a password that is stored; but a locked keyring gets a few
+    // seconds, not forever, and its late answer is used when it comes.
+    let (mut password, mut password_stored, mut pending_password, mut keyring_warning) = (None, None, None, None);
+    match (given.filter(|_| !cli.demo), &target) {
+        (Some(p), _) => password = Some(p),
+        (None, Ok(t)) => {
+            let mut call = keyring.get(t);
+            match tauri::async_runtime::block_on(call.within(KEYRING_TIMEOUT)) {
+                Ok(p) => {
+                    password_stored = Some(p.is_some());
+                    password = p;
+                }
+                Err(e @ StoreError::TimedOut(_)) => {
+                    keyring_warning =
+                        Some(format!("Reading the password for {t}: {e} OnAir connects without one until it answers."));
+                    pending_password = Some(call);
+                }
+                Err(e) => warnings.push(format!("cannot read the stored password: {e}")),
             }
-        }),
-    };
+        }
+        (None, Err(_)) => {}
+    }
     let options = AppOptions {
         settings,
         settings_file,
-        store: std::sync::Arc::clone(&store),
-        warnings,
-        target,
-        password,
+        run: this_run,
         keyring_problem: store.degraded(),
+        store,
+        keyring,
+        warnings,
+        password,
+        password_stored,
+        pending_password,
+        keyring_warning,
         show_window: cli.show,
     };
     match run(tauri::Builder::default(), options) {

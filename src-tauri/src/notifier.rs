@@ -4,18 +4,30 @@
 //! keeps each notification's handle (and so its bus connection) alive while it
 //! may still be showing: recent GNOME drops a notification whose sender left the
 //! bus. Replacing in place (reconnecting -> reconnected) reuses the slot's id as
-//! `replaces_id`. With no notification server, it says so once in the log and
-//! carries on.
+//! `replaces_id`; closing a slot (an alarm answered by a moment that is not
+//! shown) closes the notification that shows in it. The handle of each slot's
+//! latest notification is kept until it is replaced or closed, however long
+//! that takes: a critical alarm stays on screen until then. With no
+//! notification server, it says so once in the log and carries on.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use notify_rust::{Hint, Notification, NotificationHandle};
-use onair_engine::notify::{NotificationPlan, Urgency};
+use onair_engine::notify::{NotificationAction, NotificationPlan, Urgency};
 
 /// Where notifications go; the app core only knows this trait.
 pub trait Notifier: Send + Sync {
     fn show(&mut self, plan: NotificationPlan);
+    /// Takes down whatever notification shows in this slot, if any.
+    fn close(&mut self, slot: &'static str);
+
+    fn act(&mut self, action: NotificationAction) {
+        match action {
+            NotificationAction::Show(plan) => self.show(plan),
+            NotificationAction::Close { slot } => self.close(slot),
+        }
+    }
 }
 
 /// How long a handle is kept after its notification was shown.
@@ -23,37 +35,45 @@ const KEEP_HANDLES_FOR: Duration = Duration::from_secs(15 * 60);
 const MAX_KEPT_HANDLES: usize = 64;
 
 pub struct DesktopNotifier {
-    plans: std::sync::mpsc::Sender<NotificationPlan>,
+    actions: std::sync::mpsc::Sender<NotificationAction>,
 }
 
 impl DesktopNotifier {
     pub fn start(app_name: &'static str, desktop_entry: &'static str) -> DesktopNotifier {
-        let (plans, inbox) = std::sync::mpsc::channel::<NotificationPlan>();
+        let (actions, inbox) = std::sync::mpsc::channel::<NotificationAction>();
         let spawned = std::thread::Builder::new().name("notifications".into()).spawn(move || {
             let mut shower =
                 Shower { app_name, desktop_entry, slots: HashMap::new(), kept: VecDeque::new(), server_missing: false };
-            while let Ok(plan) = inbox.recv() {
-                shower.show(&plan);
+            while let Ok(action) = inbox.recv() {
+                match action {
+                    NotificationAction::Show(plan) => shower.show(&plan),
+                    NotificationAction::Close { slot } => shower.close(slot),
+                }
             }
         });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the notification thread; notifications are off");
         }
-        DesktopNotifier { plans }
+        DesktopNotifier { actions }
     }
 }
 
 impl Notifier for DesktopNotifier {
     fn show(&mut self, plan: NotificationPlan) {
-        let _ = self.plans.send(plan);
+        let _ = self.actions.send(NotificationAction::Show(plan));
+    }
+
+    fn close(&mut self, slot: &'static str) {
+        let _ = self.actions.send(NotificationAction::Close { slot });
     }
 }
 
 struct Shower {
     app_name: &'static str,
     desktop_entry: &'static str,
-    /// The id showing in each slot, for `replaces_id`.
-    slots: HashMap<&'static str, u32>,
+    /// The handle of the latest notification in each slot, for `replaces_id`
+    /// and for closing it.
+    slots: HashMap<&'static str, NotificationHandle>,
     kept: VecDeque<(Instant, NotificationHandle)>,
     server_missing: bool,
 }
@@ -75,8 +95,8 @@ impl Shower {
             Urgency::Critical => notify_rust::Urgency::Critical,
         });
         if plan.replace {
-            if let Some(id) = self.slots.get(plan.slot) {
-                notification.id(*id);
+            if let Some(previous) = self.slots.get(plan.slot) {
+                notification.id(previous.id());
             }
         }
         match notification.show() {
@@ -85,8 +105,11 @@ impl Shower {
                     tracing::info!("a notification server is back");
                     self.server_missing = false;
                 }
-                self.slots.insert(plan.slot, handle.id());
-                self.keep(handle);
+                // The slot's previous notification may still show (stacked, not
+                // replaced): its handle lives on for a while like any other.
+                if let Some(previous) = self.slots.insert(plan.slot, handle) {
+                    self.keep(previous);
+                }
             }
             Err(error) => {
                 if !self.server_missing {
@@ -94,6 +117,13 @@ impl Shower {
                     self.server_missing = true;
                 }
             }
+        }
+    }
+
+    fn close(&mut self, slot: &'static str) {
+        if let Some(handle) = self.slots.remove(slot) {
+            tracing::debug!(slot, id = handle.id(), "closing an answered notification");
+            handle.close();
         }
     }
 

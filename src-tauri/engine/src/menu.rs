@@ -114,6 +114,8 @@ pub fn menu_model(state: &State, context: &MenuContext, now_ms: u64) -> Vec<Menu
     let stream = obs.map(|o| &o.stream);
     let (label, enabled) = match stream {
         None => ("Start Streaming".to_string(), false),
+        // A stop waiting for its confirmation never turns into a start.
+        Some(StreamState::Offline) if context.stop_armed => ("Stream Already Stopped".to_string(), false),
         Some(StreamState::Offline) => ("Start Streaming".to_string(), true),
         Some(StreamState::Starting) => ("Starting Stream…".to_string(), false),
         Some(StreamState::Stopping { .. }) => ("Stopping Stream…".to_string(), false),
@@ -237,6 +239,10 @@ pub fn has_running_clock(state: &State) -> bool {
 }
 
 /// Stopping a live stream can require a second press within a few seconds.
+///
+/// A confirmation only ever confirms the stop it armed: if the stream leaves
+/// the air between the two presses (OBS gave up reconnecting, someone stopped it
+/// in OBS), the second press sends nothing, least of all a start.
 #[derive(Debug, Default, Clone)]
 pub struct StopGuard {
     armed_at_ms: Option<u64>,
@@ -245,23 +251,29 @@ pub struct StopGuard {
 /// What a press on "toggle stream" should do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopDecision {
-    /// Send the toggle to OBS.
-    Toggle,
+    /// Start streaming: the stream is off the air and no stop waits for its confirmation.
+    Start,
+    /// Stop streaming: no confirmation is asked for, or this press confirms.
+    Stop,
     /// Wait for a confirming second press.
     Armed,
+    /// The stop this press would confirm has nothing left to stop: the stream
+    /// left the air after the first press. Nothing is sent.
+    AlreadyStopped,
 }
 
 impl StopGuard {
     pub const WINDOW_MS: u64 = 3_000;
 
+    /// `stream_on_air`: live or reconnecting, as far as OnAir knows.
     pub fn press(&mut self, confirm_required: bool, stream_on_air: bool, now_ms: u64) -> StopDecision {
-        if !confirm_required || !stream_on_air {
-            self.armed_at_ms = None;
-            return StopDecision::Toggle;
-        }
-        match self.armed_at_ms.take() {
-            Some(armed) if now_ms.saturating_sub(armed) <= Self::WINDOW_MS => StopDecision::Toggle,
-            _ => {
+        let confirming = self.armed_at_ms.take().is_some_and(|armed| now_ms.saturating_sub(armed) <= Self::WINDOW_MS);
+        match (stream_on_air, confirming) {
+            (false, true) => StopDecision::AlreadyStopped,
+            (false, false) => StopDecision::Start,
+            (true, true) => StopDecision::Stop,
+            (true, false) if !confirm_required => StopDecision::Stop,
+            (true, false) => {
                 self.armed_at_ms = Some(now_ms);
                 StopDecision::Armed
             }
@@ -408,11 +420,11 @@ mod tests {
     #[test]
     fn stopping_can_require_a_second_press_within_the_window() {
         let mut guard = StopGuard::default();
-        assert_eq!(guard.press(false, true, 0), StopDecision::Toggle, "no confirmation by default");
-        assert_eq!(guard.press(true, false, 0), StopDecision::Toggle, "starting never needs confirmation");
+        assert_eq!(guard.press(false, true, 0), StopDecision::Stop, "no confirmation by default");
+        assert_eq!(guard.press(true, false, 0), StopDecision::Start, "starting never needs confirmation");
         assert_eq!(guard.press(true, true, 1_000), StopDecision::Armed);
         assert!(guard.is_armed(2_000));
-        assert_eq!(guard.press(true, true, 2_500), StopDecision::Toggle);
+        assert_eq!(guard.press(true, true, 2_500), StopDecision::Stop);
         assert_eq!(guard.press(true, true, 10_000), StopDecision::Armed);
         assert!(!guard.is_armed(20_000));
         assert_eq!(guard.press(true, true, 20_000), StopDecision::Armed, "a late second press arms again");
@@ -420,6 +432,27 @@ mod tests {
         obs.stream = StreamState::Live { since_ms: 0 };
         let menu = menu_model(&state(Some(obs), connected()), &MenuContext { stop_armed: true }, 0);
         assert!(menu.contains(&item(MenuAction::ToggleStream, "Press Again to Stop Streaming", true)));
+    }
+
+    #[test]
+    fn a_stop_armed_before_the_stream_ended_never_confirms_a_start() {
+        // Armed while reconnecting; OBS gives up and the stream ends; the second press comes.
+        let mut guard = StopGuard::default();
+        assert_eq!(guard.press(true, true, 1_000), StopDecision::Armed);
+        assert_eq!(guard.press(true, false, 2_000), StopDecision::AlreadyStopped);
+        assert!(!guard.is_armed(2_000), "that press used up the confirmation");
+        assert_eq!(guard.press(true, false, 2_500), StopDecision::Start, "the next press starts");
+        // Also when no confirmation is asked for any more.
+        assert_eq!(guard.press(true, true, 5_000), StopDecision::Armed);
+        assert_eq!(guard.press(false, false, 5_500), StopDecision::AlreadyStopped);
+        // After the window, a press off the air is a plain start.
+        assert_eq!(guard.press(true, true, 10_000), StopDecision::Armed);
+        assert_eq!(guard.press(true, false, 10_000 + StopGuard::WINDOW_MS + 1), StopDecision::Start);
+        // While it waits, the menu does not offer a start.
+        let menu = menu_model(&state(Some(offline()), connected()), &MenuContext { stop_armed: true }, 0);
+        assert!(menu.contains(&item(MenuAction::ToggleStream, "Stream Already Stopped", false)));
+        let menu = menu_model(&state(Some(offline()), connected()), &MenuContext::default(), 0);
+        assert!(menu.contains(&item(MenuAction::ToggleStream, "Start Streaming", true)));
     }
 
     #[test]

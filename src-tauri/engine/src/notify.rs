@@ -3,9 +3,15 @@
 //! One notification per moment, never a storm: the "reconnected" notification
 //! replaces the "reconnecting" one in place (and "OBS is back" replaces "lost
 //! OBS"), the same notification repeated back to back within a short window is
-//! dropped, and
-//! each kind can be switched off. Every notification carries the category hint
-//! `x-onair.<kind>` so users can write rules for them in their notification daemon.
+//! dropped, and each kind can be switched off. Every notification carries the
+//! category hint `x-onair.<kind>` so users can write rules for them in their
+//! notification daemon.
+//!
+//! "Reconnecting" and "lost OBS" are critical: they stay on screen until
+//! dismissed. So the moment that answers one of these alarms always takes it
+//! down: it replaces the alarm in place, or, when that moment is not shown
+//! (switched off, or a repeat), closes it. A stream that ends after
+//! reconnecting (OBS gave up) answers the "reconnecting" alarm too.
 
 use std::collections::HashMap;
 
@@ -44,6 +50,22 @@ impl NotificationPlan {
     }
 }
 
+/// What the desktop should do about a moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotificationAction {
+    Show(NotificationPlan),
+    /// Take down what shows in this slot: its alarm was answered by a moment
+    /// that is not itself shown.
+    Close {
+        slot: &'static str,
+    },
+}
+
+/// The slot of the stream's "reconnecting" alarm and what answers it.
+pub const STREAM_SLOT: &str = "stream-connection";
+/// The slot of the "lost OBS" alarm and what answers it.
+pub const OBS_SLOT: &str = "obs-connection";
+
 #[derive(Debug, Default)]
 pub struct NotificationPolicy {
     /// (kind, summary + body, when) of the last notification shown.
@@ -57,18 +79,59 @@ impl NotificationPolicy {
         NotificationPolicy::default()
     }
 
-    /// The notification for this moment, or `None` when it is switched off or a repeat.
-    pub fn plan(&mut self, noticed: &Noticed, settings: &Settings) -> Option<NotificationPlan> {
+    /// What to do for this moment: show a notification, close an answered
+    /// alarm, or nothing (switched off or a repeat, with no alarm to answer).
+    pub fn plan(&mut self, noticed: &Noticed, settings: &Settings) -> Option<NotificationAction> {
         let kind = noticed.moment.kind();
-        let (slot, opens, closes) = match noticed.moment {
-            Moment::Reconnecting { .. } => ("stream-connection", true, false),
-            Moment::Reconnected { .. } => ("stream-connection", false, true),
-            Moment::ObsLost { .. } => ("obs-connection", true, false),
-            Moment::ObsBack { .. } => ("obs-connection", false, true),
-            _ => (kind, false, false),
+        let opens = match noticed.moment {
+            Moment::Reconnecting { .. } => Some(STREAM_SLOT),
+            Moment::ObsLost { .. } => Some(OBS_SLOT),
+            _ => None,
         };
-        // Whatever happens to the notification, the slot's story moved on.
-        let replace = closes && self.open_slots.remove(slot).is_some();
+        let answers = match noticed.moment {
+            // A new stream going live also makes an old stream's alarm stale.
+            Moment::Reconnected { .. } | Moment::Ended { .. } | Moment::Live { .. } => Some(STREAM_SLOT),
+            Moment::ObsBack { .. } => Some(OBS_SLOT),
+            _ => None,
+        };
+        // Whatever happens to this moment's own notification, the alarm it
+        // answers is over, and must not stay on screen.
+        let answered = answers.filter(|slot| self.open_slots.remove(slot).is_some());
+        let shown = self.shown(noticed, settings);
+        match (shown, answered) {
+            (Some((summary, body)), Some(slot)) => Some(NotificationAction::Show(NotificationPlan {
+                kind,
+                summary,
+                body,
+                urgency: urgency(&noticed.moment),
+                slot,
+                replace: true,
+            })),
+            (None, Some(slot)) => Some(NotificationAction::Close { slot }),
+            (Some((summary, body)), None) => {
+                let slot = opens.unwrap_or(kind);
+                // An alarm raised again while its first one still shows takes its place.
+                let replace = opens.is_some_and(|slot| self.open_slots.contains_key(slot));
+                if let Some(slot) = opens {
+                    self.open_slots.insert(slot, kind);
+                }
+                Some(NotificationAction::Show(NotificationPlan {
+                    kind,
+                    summary,
+                    body,
+                    urgency: urgency(&noticed.moment),
+                    slot,
+                    replace,
+                }))
+            }
+            (None, None) => None,
+        }
+    }
+
+    /// The words for this moment's notification, or `None` when it is
+    /// switched off or repeats the last one shown.
+    fn shown(&mut self, noticed: &Noticed, settings: &Settings) -> Option<(String, String)> {
+        let kind = noticed.moment.kind();
         if !settings.notification_enabled(kind) {
             return None;
         }
@@ -81,10 +144,7 @@ impl NotificationPolicy {
             }
         }
         self.last_shown = Some((kind, fingerprint, noticed.at_ms));
-        if opens {
-            self.open_slots.insert(slot, kind);
-        }
-        Some(NotificationPlan { kind, summary, body, urgency: urgency(&noticed.moment), slot, replace })
+        Some((summary, body))
     }
 }
 
@@ -105,34 +165,125 @@ mod tests {
         Noticed { at_ms, moment }
     }
 
+    /// The notification a plan shows; panics on anything else.
+    fn shown(action: Option<NotificationAction>) -> NotificationPlan {
+        match action {
+            Some(NotificationAction::Show(plan)) => plan,
+            other => panic!("expected a notification, got {other:?}"),
+        }
+    }
+
+    fn off(kinds: &[&str]) -> Settings {
+        let mut settings = Settings::default();
+        for kind in kinds {
+            settings.notifications.insert(kind.to_string(), false);
+        }
+        settings
+    }
+
+    fn ended() -> Moment {
+        Moment::Ended {
+            duration_ms: Some(1_000),
+            bytes: None,
+            dropped_frames: None,
+            total_frames: None,
+            while_away: false,
+        }
+    }
+
+    fn lost() -> Moment {
+        Moment::ObsLost { reason: "dropped".into(), was_live: true, was_recording: false }
+    }
+
     #[test]
     fn reconnected_replaces_reconnecting_in_place() {
         let mut policy = NotificationPolicy::new();
         let settings = Settings::default();
-        let first = policy.plan(&at(0, Moment::Reconnecting { since_ms: 0 }), &settings).unwrap();
-        assert_eq!((first.slot, first.replace, first.urgency), ("stream-connection", false, Urgency::Critical));
+        let first = shown(policy.plan(&at(0, Moment::Reconnecting { since_ms: 0 }), &settings));
+        assert_eq!((first.slot, first.replace, first.urgency), (STREAM_SLOT, false, Urgency::Critical));
         assert_eq!(first.category(), "x-onair.reconnecting");
-        let second = policy.plan(&at(5_000, Moment::Reconnected { down_ms: 5_000 }), &settings).unwrap();
-        assert_eq!((second.slot, second.replace), ("stream-connection", true));
+        let second = shown(policy.plan(&at(5_000, Moment::Reconnected { down_ms: 5_000 }), &settings));
+        assert_eq!((second.slot, second.replace), (STREAM_SLOT, true));
         assert_eq!(second.category(), "x-onair.reconnected");
         // A later, unrelated "reconnected" (after a fresh outage whose notification
         // was switched off) does not replace anything.
-        let mut quiet = settings.clone();
-        quiet.notifications.insert("reconnecting".into(), false);
-        assert!(policy.plan(&at(60_000, Moment::Reconnecting { since_ms: 0 }), &quiet).is_none());
-        let third = policy.plan(&at(70_000, Moment::Reconnected { down_ms: 10_000 }), &quiet).unwrap();
+        let quiet = off(&["reconnecting"]);
+        assert_eq!(policy.plan(&at(60_000, Moment::Reconnecting { since_ms: 0 }), &quiet), None);
+        let third = shown(policy.plan(&at(70_000, Moment::Reconnected { down_ms: 10_000 }), &quiet));
         assert!(!third.replace);
+    }
+
+    #[test]
+    fn reconnected_switched_off_still_closes_the_reconnecting_alarm() {
+        let mut policy = NotificationPolicy::new();
+        let settings = off(&["reconnected"]);
+        shown(policy.plan(&at(0, Moment::Reconnecting { since_ms: 0 }), &settings));
+        assert_eq!(
+            policy.plan(&at(5_000, Moment::Reconnected { down_ms: 5_000 }), &settings),
+            Some(NotificationAction::Close { slot: STREAM_SLOT })
+        );
+        // Answered once: the stream ending later has nothing left to close.
+        assert_eq!(shown(policy.plan(&at(9_000, ended()), &settings)).slot, "ended");
+    }
+
+    #[test]
+    fn a_stream_that_ends_while_reconnecting_takes_the_alarm_down() {
+        // OBS gave up reconnecting: "ended" replaces "reconnecting" in place...
+        let mut policy = NotificationPolicy::new();
+        let settings = Settings::default();
+        shown(policy.plan(&at(0, Moment::Reconnecting { since_ms: 0 }), &settings));
+        let ended_plan = shown(policy.plan(&at(60_000, ended()), &settings));
+        assert_eq!((ended_plan.kind, ended_plan.slot, ended_plan.replace), ("ended", STREAM_SLOT, true));
+        // ... and the next outage raises a fresh alarm rather than replacing "ended".
+        let next = shown(policy.plan(&at(90_000, Moment::Reconnecting { since_ms: 0 }), &settings));
+        assert!(!next.replace);
+
+        // With "ended" switched off, the alarm is closed.
+        let mut policy = NotificationPolicy::new();
+        let settings = off(&["ended"]);
+        shown(policy.plan(&at(0, Moment::Reconnecting { since_ms: 0 }), &settings));
+        assert_eq!(policy.plan(&at(60_000, ended()), &settings), Some(NotificationAction::Close { slot: STREAM_SLOT }));
     }
 
     #[test]
     fn obs_back_replaces_lost_obs() {
         let mut policy = NotificationPolicy::new();
         let settings = Settings::default();
-        let lost = Moment::ObsLost { reason: "dropped".into(), was_live: true, was_recording: false };
-        assert!(!policy.plan(&at(0, lost), &settings).unwrap().replace);
-        let back = policy.plan(&at(9_000, Moment::ObsBack { down_ms: 9_000, still_live: true }), &settings).unwrap();
+        let lost_plan = shown(policy.plan(&at(0, lost()), &settings));
+        assert_eq!((lost_plan.slot, lost_plan.replace, lost_plan.urgency), (OBS_SLOT, false, Urgency::Critical));
+        let back = shown(policy.plan(&at(9_000, Moment::ObsBack { down_ms: 9_000, still_live: true }), &settings));
         assert!(back.replace);
-        assert_eq!(back.slot, "obs-connection");
+        assert_eq!(back.slot, OBS_SLOT);
+    }
+
+    #[test]
+    fn obs_back_switched_off_still_closes_lost_obs() {
+        let mut policy = NotificationPolicy::new();
+        let settings = off(&["obs-back"]);
+        shown(policy.plan(&at(0, lost()), &settings));
+        let back = at(9_000, Moment::ObsBack { down_ms: 9_000, still_live: false });
+        assert_eq!(policy.plan(&back, &settings), Some(NotificationAction::Close { slot: OBS_SLOT }));
+        assert_eq!(policy.plan(&back, &settings), None, "closed once");
+    }
+
+    #[test]
+    fn each_alarm_is_answered_by_its_own_recovery() {
+        // The stream reconnects, then OnAir loses OBS too: two alarms on screen.
+        let mut policy = NotificationPolicy::new();
+        let settings = off(&["obs-back"]);
+        shown(policy.plan(&at(0, Moment::Reconnecting { since_ms: 0 }), &settings));
+        shown(policy.plan(&at(1_000, lost()), &settings));
+        let back = at(4_000, Moment::ObsBack { down_ms: 3_000, still_live: true });
+        assert_eq!(policy.plan(&back, &settings), Some(NotificationAction::Close { slot: OBS_SLOT }));
+        let reconnected = shown(policy.plan(&at(6_000, Moment::Reconnected { down_ms: 6_000 }), &settings));
+        assert_eq!((reconnected.slot, reconnected.replace), (STREAM_SLOT, true));
+        // An alarm raised again while it still shows takes the old one's place.
+        shown(policy.plan(&at(7_000, lost()), &settings));
+        let again = shown(policy.plan(
+            &at(8_000, Moment::ObsLost { reason: "again".into(), was_live: true, was_recording: false }),
+            &settings,
+        ));
+        assert_eq!((again.slot, again.replace), (OBS_SLOT, true));
     }
 
     #[test]
@@ -144,14 +295,7 @@ mod tests {
         assert!(policy.plan(&at(1_000, failed()), &settings).is_none());
         assert!(policy.plan(&at(COALESCE_MS + 1, failed()), &settings).is_some());
         assert!(policy.plan(&at(0, Moment::Live { since_ms: 0 }), &settings).is_some());
-        let ended = Moment::Ended {
-            duration_ms: Some(1_000),
-            bytes: None,
-            dropped_frames: None,
-            total_frames: None,
-            while_away: false,
-        };
-        assert!(policy.plan(&at(1_000, ended), &settings).is_some());
+        assert!(policy.plan(&at(1_000, ended()), &settings).is_some());
         assert!(
             policy.plan(&at(2_000, Moment::Live { since_ms: 2_000 }), &settings).is_some(),
             "live, ended, live is news each time"
@@ -165,8 +309,7 @@ mod tests {
     #[test]
     fn switched_off_kinds_are_not_shown() {
         let mut policy = NotificationPolicy::new();
-        let mut settings = Settings::default();
-        settings.notifications.insert("recording-started".into(), false);
+        let settings = off(&["recording-started"]);
         assert!(policy.plan(&at(0, Moment::RecordingStarted { path: None }), &settings).is_none());
         assert!(policy
             .plan(&at(0, Moment::RecordingStopped { path: Some("/r/a.mkv".into()), duration_ms: None }), &settings)

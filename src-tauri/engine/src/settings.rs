@@ -152,6 +152,77 @@ pub fn resolve_target(
     Target::new(host, port)
 }
 
+/// Host and port given for this run only (the `--host` and `--port` flags, or
+/// the demo's simulated OBS). They win over the settings file while OnAir runs,
+/// and never reach the file: a Save writes a field only once the user changed it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOverride {
+    pub host: Option<String>,
+    pub port: Option<i64>,
+    /// Where the values came from, for people: `"the command line"`, `"the demo"`.
+    pub source: &'static str,
+}
+
+impl RunOverride {
+    pub fn is_empty(&self) -> bool {
+        self.host.is_none() && self.port.is_none()
+    }
+
+    /// Where this run connects: each overridden field, else the saved one.
+    pub fn target(&self, saved_host: &str, saved_port: u16) -> Result<Target, String> {
+        let saved = FileConnection { host: Some(saved_host.to_string()), port: Some(i64::from(saved_port)) };
+        resolve_target(self.host.as_deref(), self.port, &saved)
+    }
+
+    /// The host and port the settings form shows: the ones in use. A port
+    /// that is not a port at all shows the saved one (the target says why).
+    pub fn shown(&self, saved_host: &str, saved_port: u16) -> (String, u16) {
+        let host = self.host.clone().unwrap_or_else(|| saved_host.to_string());
+        let port = self.port.and_then(|p| validate_port(p).ok()).unwrap_or(saved_port);
+        (host, port)
+    }
+
+    /// A Save of the form: the saved host and port it leaves, and what stays
+    /// overridden. A field the user left as shown keeps its saved value (and its
+    /// override); a field they changed is saved and used from now on.
+    pub fn after_save(&self, saved: (&str, u16), form: (&str, u16)) -> ((String, u16), RunOverride) {
+        let (shown_host, shown_port) = self.shown(saved.0, saved.1);
+        let mut run = self.clone();
+        let host = if self.host.is_some() && form.0 == shown_host {
+            saved.0.to_string()
+        } else {
+            run.host = None;
+            form.0.to_string()
+        };
+        let port = if self.port.is_some() && form.1 == shown_port {
+            saved.1
+        } else {
+            run.port = None;
+            form.1
+        };
+        ((host, port), run)
+    }
+
+    /// Says what is overridden, or `None` when nothing is:
+    /// "Port 4456 comes from the command line for this run only; the settings file keeps 4455."
+    pub fn note(&self, saved_host: &str, saved_port: u16) -> Option<String> {
+        let (host, port) = self.shown(saved_host, saved_port);
+        let source = if self.source.is_empty() { "the command line" } else { self.source };
+        let (what, kept) = match (&self.host, &self.port) {
+            (None, None) => return None,
+            (Some(_), None) => (format!("Host {host}"), saved_host.to_string()),
+            (None, Some(_)) => (format!("Port {port}"), saved_port.to_string()),
+            (Some(_), Some(_)) => (
+                format!("{}", Target { host, port }),
+                format!("{}", Target { host: saved_host.into(), port: saved_port }),
+            ),
+        };
+        Some(format!(
+            "{what} comes from {source} for this run only; the settings file keeps {kept} unless you change it here."
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +306,49 @@ mod tests {
         assert!(read_connection(&bad.0).unwrap_err().contains("settings.toml"));
         let wrong_type = temp_file("type", "[obs]\nport = \"x\"\n");
         assert!(read_connection(&wrong_type.0).unwrap_err().contains("obs.port"));
+    }
+
+    fn override_port(port: i64) -> RunOverride {
+        RunOverride { host: None, port: Some(port), source: "the command line" }
+    }
+
+    #[test]
+    fn an_override_applies_to_this_run_and_is_shown_as_such() {
+        let run = RunOverride { host: Some("127.0.0.1".into()), port: None, source: "the command line" };
+        assert_eq!(run.target("studio", 4456).unwrap(), Target { host: "127.0.0.1".into(), port: 4456 });
+        assert_eq!(run.shown("studio", 4456), ("127.0.0.1".to_string(), 4456));
+        assert_eq!(
+            run.note("studio", 4456).unwrap(),
+            "Host 127.0.0.1 comes from the command line for this run only; the settings file keeps studio unless you change it here."
+        );
+        let port = override_port(4457);
+        assert_eq!(port.shown("studio", 4456), ("studio".to_string(), 4457), "the form shows the port in use");
+        assert!(port.note("studio", 4456).unwrap().starts_with("Port 4457 comes from the command line"));
+        assert_eq!(RunOverride::default().note("studio", 4456), None);
+        assert!(RunOverride::default().is_empty());
+        assert_eq!(override_port(0).shown("studio", 4456).1, 4456);
+        assert!(override_port(0).target("studio", 4456).is_err());
+    }
+
+    #[test]
+    fn a_save_writes_only_the_fields_the_user_changed() {
+        let both = RunOverride { host: Some("127.0.0.1".into()), port: Some(4457), source: "the command line" };
+        // Saved as shown: the file keeps its own values, the override stays.
+        assert_eq!(
+            both.after_save(("studio", 4455), ("127.0.0.1", 4457)),
+            (("studio".to_string(), 4455), both.clone())
+        );
+        // A changed host is saved and used; the untouched port stays overridden.
+        let ((host, port), run) = both.after_save(("studio", 4455), ("obs.lan", 4457));
+        assert_eq!((host.as_str(), port), ("obs.lan", 4455));
+        assert_eq!((run.host.as_deref(), run.port), (None, Some(4457)));
+        assert_eq!(run.target(&host, port).unwrap(), Target { host: "obs.lan".into(), port: 4457 });
+        // A changed port likewise.
+        let ((host, port), run) = override_port(4457).after_save(("studio", 4455), ("studio", 4460));
+        assert_eq!(((host.as_str(), port), run.is_empty()), (("studio", 4460), true));
+        // Without an override, the form is what is saved.
+        let none = RunOverride::default();
+        assert_eq!(none.after_save(("studio", 4455), ("studio", 4455)), (("studio".to_string(), 4455), none.clone()));
+        assert_eq!(none.after_save(("studio", 4455), ("x", 1)).0, ("x".to_string(), 1));
     }
 }
