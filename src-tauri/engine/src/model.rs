@@ -1429,4 +1429,32 @@ mod tests {
         let health = model.status().unwrap().stream_health.clone().unwrap();
         assert_eq!((health.bytes, health.duration_ms, health.total_frames), (2_500_000, 6_000, 180));
     }
+
+    // Found by the model properties (tests/model_properties.rs), shrunk.
+
+    #[test]
+    fn a_stream_that_went_live_and_into_an_outage_while_away_is_live_and_reconnecting() {
+        let mut model = synced_offline();
+        model.on_connection_lost("dropped", 1_000);
+        let mut answers = live_answers(5_000.0);
+        answers.stream.output_reconnecting = true;
+        assert_eq!(kinds(&model.on_synced(&answers, 9_000)), vec!["live", "reconnecting"]);
+        assert_eq!(kinds(&model.on_event(&stream_event(OutputState::Reconnected), 10_000)), vec!["reconnected"]);
+    }
+
+    #[test]
+    fn a_pause_while_away_is_told_so_the_resume_answers_it() {
+        let mut model = synced_offline();
+        model.on_event(&record_event(OutputState::Started, Some("/r/a.mkv")), 0);
+        model.on_connection_lost("dropped", 1_000);
+        let mut answers = offline_answers();
+        answers.record = RecordStatus {
+            output_active: true,
+            output_paused: true,
+            output_duration: Some(900.0),
+            ..Default::default()
+        };
+        assert_eq!(kinds(&model.on_synced(&answers, 2_000)), vec!["obs-back", "recording-paused"]);
+        assert_eq!(kinds(&model.on_event(&record_event(OutputState::Resumed, None), 3_000)), vec!["recording-resumed"]);
+    }
 }
