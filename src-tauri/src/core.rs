@@ -970,6 +970,7 @@ fn notification_label(kind: &str) -> &'static str {
         "recording-stopped" => "Recording stopped",
         "recording-paused" => "Recording paused",
         "recording-resumed" => "Recording resumed",
+        "recording-file-changed" => "Recording continues in a new file",
         "replay-saved" => "Replay saved",
         "auth-failed" => "Password rejected",
         _ => "Other",

@@ -140,7 +140,7 @@ impl Shower {
 
 fn icon_for(plan: &NotificationPlan) -> &'static str {
     match plan.kind {
-        "live" | "recording-started" => "media-record",
+        "live" | "recording-started" | "recording-file-changed" => "media-record",
         "ended" | "recording-stopped" => "media-playback-stop",
         "recording-paused" => "media-playback-pause",
         "recording-resumed" | "reconnected" | "obs-back" => "media-playback-start",

@@ -16,7 +16,7 @@ use crate::hotkeys::{HotkeyAction, HotkeySettings};
 use crate::settings::{validate_host, validate_port, Target, DEFAULT_HOST, DEFAULT_PORT};
 
 /// Every moment kind a notification can be switched off for.
-pub const NOTIFICATION_KINDS: [&str; 13] = [
+pub const NOTIFICATION_KINDS: [&str; 14] = [
     "live",
     "ended",
     "reconnecting",
@@ -28,6 +28,7 @@ pub const NOTIFICATION_KINDS: [&str; 13] = [
     "recording-stopped",
     "recording-paused",
     "recording-resumed",
+    "recording-file-changed",
     "replay-saved",
     "auth-failed",
 ];
@@ -295,6 +296,52 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
+    }
+
+    #[test]
+    fn every_moment_kind_can_be_switched_off() {
+        use crate::state::Moment;
+        let moments = [
+            Moment::Live { since_ms: 0 },
+            Moment::Ended {
+                duration_ms: None,
+                bytes: None,
+                dropped_frames: None,
+                total_frames: None,
+                while_away: false,
+            },
+            Moment::Reconnecting { since_ms: 0 },
+            Moment::Reconnected { down_ms: 0 },
+            Moment::StartFailed { message: String::new() },
+            Moment::ObsLost { reason: String::new(), was_live: true, was_recording: false },
+            Moment::ObsBack { down_ms: 0, still_live: false },
+            Moment::RecordingStarted { path: None },
+            Moment::RecordingStopped { path: None, duration_ms: None },
+            Moment::RecordingPaused,
+            Moment::RecordingResumed,
+            Moment::RecordingFileChanged { path: String::new() },
+            Moment::ReplaySaved { path: None },
+            Moment::AuthFailed { message: String::new() },
+        ];
+        // No wildcard: a new moment kind does not compile here until listed above.
+        let listed = |m: &Moment| match m {
+            Moment::Live { .. }
+            | Moment::Ended { .. }
+            | Moment::Reconnecting { .. }
+            | Moment::Reconnected { .. }
+            | Moment::StartFailed { .. }
+            | Moment::ObsLost { .. }
+            | Moment::ObsBack { .. }
+            | Moment::RecordingStarted { .. }
+            | Moment::RecordingStopped { .. }
+            | Moment::RecordingPaused
+            | Moment::RecordingResumed
+            | Moment::RecordingFileChanged { .. }
+            | Moment::ReplaySaved { .. }
+            | Moment::AuthFailed { .. } => m.kind(),
+        };
+        let kinds: Vec<_> = moments.iter().map(listed).collect();
+        assert_eq!(kinds, NOTIFICATION_KINDS);
     }
 
     #[test]
