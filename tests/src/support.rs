@@ -189,6 +189,31 @@ impl Watcher {
         }
     }
 
+    /// The newest state line that satisfies `pred`, once one has been printed within
+    /// `timeout`; `None` otherwise. For tests that gather every unmet expectation
+    /// before failing.
+    pub async fn find_state(
+        &self,
+        timeout: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> Option<serde_json::Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(state) = self.states().into_iter().rev().find(|s| pred(s)) {
+                return Some(state);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The newest state line, if any.
+    pub fn last_state(&self) -> Option<serde_json::Value> {
+        self.states().pop()
+    }
+
     /// Waits for a state line that satisfies `pred`, and returns it.
     pub async fn wait_state(
         &self,

@@ -379,6 +379,34 @@ impl ObsWorld {
         self.wait_for("GetRecordStatus", Value::Null, timeout, |v| v["outputActive"].as_bool() == Some(active)).await
     }
 
+    /// Starts the stream from the admin client and waits until it is active.
+    pub async fn start_stream(&self, timeout: Duration) -> Result<(), String> {
+        self.start_output("StartStream", "GetStreamStatus", timeout).await
+    }
+
+    /// Starts recording from the admin client and waits until it is active.
+    pub async fn start_record(&self, timeout: Duration) -> Result<(), String> {
+        self.start_output("StartRecord", "GetRecordStatus", timeout).await
+    }
+
+    /// A CPU-starved headless OBS now and then accepts a start and never begins it
+    /// (no STARTING follows), mostly right after a stop. That is OBS's flake, not the
+    /// product's, so the harness asks once more when the output is not active after
+    /// half the timeout ("already active", 500, then means the first start was slow).
+    async fn start_output(&self, start: &str, status: &str, timeout: Duration) -> Result<(), String> {
+        let active = |v: &Value| v["outputActive"].as_bool() == Some(true);
+        self.request(start, Value::Null).await?;
+        if self.wait_for(status, Value::Null, timeout / 2, active).await.is_ok() {
+            return Ok(());
+        }
+        eprintln!("world: OBS did not begin the accepted {start} within {:?}; asking once more", timeout / 2);
+        match self.request(start, Value::Null).await {
+            Err(e) if !e.contains("code 500") => return Err(e),
+            _ => {}
+        }
+        self.wait_for(status, Value::Null, timeout / 2, active).await.map(|_| ())
+    }
+
     async fn request_once(&self, request_type: &str, data: Value) -> Result<Value, String> {
         let mut ws = self.identified().await.map_err(|e| format!("{request_type}: {e}"))?;
         let id = format!("world-{}", REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed));

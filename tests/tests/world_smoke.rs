@@ -1,10 +1,17 @@
 //! Smoke test of the real-OBS world itself: if this fails, system tests that use
 //! `ObsWorld` cannot be trusted. It drives OBS only through the world's admin client.
+//! The TCP proxy that cuts OnAir's link in those tests is checked here too, against
+//! a plain echo server.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use onair_system_tests::proxy::TcpProxy;
 use onair_system_tests::world::{ObsWorld, WorldOptions};
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 fn scene_names(list: &Value) -> Vec<String> {
     list["scenes"]
@@ -128,4 +135,142 @@ async fn world_can_start_without_obs() {
     world.start_obs().await.expect("OBS starts later");
     eprintln!("OBS came up in {:?}", t.elapsed());
     world.request("GetVersion", Value::Null).await.expect("GetVersion");
+}
+
+/// An upstream that echoes every byte, and tells how many of its connections are open.
+async fn echo_server() -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind echo server");
+    let port = listener.local_addr().expect("echo address").port();
+    let open = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&open);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let count = Arc::clone(&count);
+            tokio::spawn(async move {
+                count.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0u8; 1024];
+                while let Ok(n @ 1..) = stream.read(&mut buf).await {
+                    if stream.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                count.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (port, open)
+}
+
+/// Sends `text` and reads it back; Err when the link is closed or silent for 2 s.
+async fn round_trip(stream: &mut TcpStream, text: &[u8]) -> Result<(), String> {
+    stream.write_all(text).await.map_err(|e| format!("write: {e}"))?;
+    let mut back = vec![0u8; text.len()];
+    match tokio::time::timeout(Duration::from_secs(2), stream.read_exact(&mut back)).await {
+        Ok(Ok(_)) if back == text => Ok(()),
+        Ok(Ok(_)) => Err(format!("echoed {back:?}")),
+        Ok(Err(e)) => Err(format!("read: {e}")),
+        Err(_) => Err("no echo within 2 s".into()),
+    }
+}
+
+/// Whether the peer closed `stream` within 2 s (EOF or reset), rather than leaving it hanging.
+async fn closed_by_peer(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 16];
+    matches!(tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await, Ok(Ok(0) | Err(_)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proxy_forwards_through_idle_stretches_cuts_and_restores() {
+    let (upstream, upstream_open) = echo_server().await;
+    let proxy = TcpProxy::start(upstream).await.expect("proxy starts");
+    let connect = || TcpStream::connect(("127.0.0.1", proxy.port()));
+
+    let mut first = connect().await.expect("connect through the proxy");
+    round_trip(&mut first, b"hello").await.expect("bytes go through both ways");
+    // A quiet link is not a dead one: obs-websocket can say nothing for seconds.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    round_trip(&mut first, b"still here").await.expect("the link survives an idle stretch");
+    let mut second = connect().await.expect("a second connection");
+    round_trip(&mut second, b"two").await.expect("second connection forwards");
+    assert_eq!(proxy.open(), 2);
+    assert_eq!(proxy.forwarded(), 2);
+
+    proxy.cut().await.expect("cut closes every connection");
+    assert!(closed_by_peer(&mut first).await, "the first client sees its link die");
+    assert!(closed_by_peer(&mut second).await, "the second client sees its link die");
+    let mut while_cut = connect().await.expect("the port still accepts while cut");
+    assert!(closed_by_peer(&mut while_cut).await, "a new connection while cut is closed at once");
+    assert!(round_trip(&mut while_cut, b"x").await.is_err(), "nothing is forwarded while cut");
+    assert!(proxy.turned_away() >= 1);
+    assert_eq!(proxy.forwarded(), 2, "nothing reached the upstream while cut");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while upstream_open.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(upstream_open.load(Ordering::SeqCst), 0, "the upstream sees its connections closed too");
+
+    proxy.restore();
+    let mut after = connect().await.expect("connect after restore");
+    round_trip(&mut after, b"back").await.expect("forwards again after restore");
+    assert_eq!(proxy.forwarded(), 3);
+
+    let port = proxy.port();
+    proxy.shutdown().await;
+    assert!(closed_by_peer(&mut after).await, "shutdown closes open connections");
+    assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err(), "nothing listens after shutdown");
+}
+
+/// Everything `stream` yields within `wait`, as text.
+async fn read_within(stream: &mut TcpStream, wait: Duration) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    let _ = tokio::time::timeout(wait, async {
+        while let Ok(n @ 1..) = stream.read(&mut buf).await {
+            got.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn proxy_holds_back_what_follows_a_marked_message() {
+    // An upstream that answers like a websocket server: the upgrade, then two frames
+    // in one write, as OBS does with an answer and the event right behind it.
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind upstream");
+    let upstream = listener.local_addr().expect("upstream address").port();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut bytes = b"HTTP/1.1 101 Switching Protocols\r\n\r\n".to_vec();
+                for text in [r#"{"op":7,"requestType":"StartStream"}"#, r#"{"op":5,"eventType":"Late"}"#] {
+                    bytes.extend_from_slice(&[0x81, text.len() as u8]);
+                    bytes.extend_from_slice(text.as_bytes());
+                }
+                let _ = stream.write_all(&bytes).await;
+                let mut sink = [0u8; 64];
+                while let Ok(1..) = stream.read(&mut sink).await {}
+            });
+        }
+    });
+    let proxy = TcpProxy::start(upstream).await.expect("proxy starts");
+    let mut plain = TcpStream::connect(("127.0.0.1", proxy.port())).await.expect("connect");
+    let got = read_within(&mut plain, Duration::from_millis(500)).await;
+    assert!(got.contains("StartStream") && got.contains("Late"), "without a hold all comes at once: {got:?}");
+
+    proxy.hold_after(r#""requestType":"StartStream""#, Duration::from_millis(1500));
+    let mut held = TcpStream::connect(("127.0.0.1", proxy.port())).await.expect("connect");
+    let first = read_within(&mut held, Duration::from_millis(700)).await;
+    assert!(
+        first.contains("StartStream") && !first.contains("Late"),
+        "the marked message comes, not what follows: {first:?}"
+    );
+    let rest = read_within(&mut held, Duration::from_millis(1500)).await;
+    assert!(rest.contains("Late"), "what follows comes after the hold: {rest:?}");
+    assert_eq!(proxy.holds_applied(), 1);
+
+    let mut after = TcpStream::connect(("127.0.0.1", proxy.port())).await.expect("connect");
+    let got = read_within(&mut after, Duration::from_millis(500)).await;
+    assert!(got.contains("Late"), "a hold applies once: {got:?}");
+    proxy.shutdown().await;
 }
