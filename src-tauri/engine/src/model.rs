@@ -1181,6 +1181,7 @@ mod tests {
         }
     }
 
+    #[allow(clippy::type_complexity)]
     fn ended_totals(moments: &[Moment]) -> Option<(Option<u64>, Option<u64>, Option<u64>, Option<u64>)> {
         moments.iter().find_map(|m| match m {
             Moment::Ended { duration_ms, bytes, dropped_frames, total_frames, .. } => {
