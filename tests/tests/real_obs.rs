@@ -529,8 +529,9 @@ async fn a_recording_replaced_while_the_link_was_cut_is_announced_and_its_clock_
     watcher.wait_moment("recording-started", 1, T).await;
     let recording = watcher.wait_state("recording", T, |s| s["obs"]["recording"]["state"] == "recording").await;
     let old_since = recording["obs"]["recording"]["since_ms"].as_u64().expect("a recording has since_ms");
-    // Old enough that its clock is clearly not the new one's.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Old enough that no tolerance for OBS's frame-counted durations (a few seconds)
+    // can take the young new recording for it.
+    tokio::time::sleep(Duration::from_secs(12)).await;
 
     proxy.cut().await.unwrap_or_else(|e| panic!("{e}"));
     watcher.wait_moment("obs-lost", 1, T).await;
@@ -543,7 +544,7 @@ async fn a_recording_replaced_while_the_link_was_cut_is_announced_and_its_clock_
     let new_started_ms = now_ms();
     world.start_record(T).await.unwrap_or_else(|e| panic!("{e}"));
     eprintln!("replaced {old_path:?} while cut; the new recording started at {new_started_ms}");
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
     proxy.restore();
     watcher.wait_moment("obs-back", 1, T).await;
     settle().await;
