@@ -668,7 +668,7 @@ impl Supervisor {
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut poll_in_flight = false;
         let mut poll_failures_logged = false;
-        let mut scene_list = Refetch::default();
+        let mut scene_list = SceneListFetch::default();
         let state_rx = self.state.subscribe();
         let ended = loop {
             // Events first: what OBS said just before closing (ExitStarted, a last
@@ -685,11 +685,11 @@ impl Supervisor {
                         match &event.event {
                             // A collection switch replaces every scene; the list after it is the truth.
                             ObsEvent::SceneCollectionChanged => {
-                                scene_list.ask(&background_tx, fetch_scene_list(client.clone(), true));
+                                scene_list.ask(&background_tx, &client, true);
                             }
                             // The model applied the change; OBS's list says where a new scene sits.
                             ObsEvent::SceneCreated { .. } | ObsEvent::SceneRemoved { .. } if !switching => {
-                                scene_list.ask(&background_tx, fetch_scene_list(client.clone(), false));
+                                scene_list.ask(&background_tx, &client, false);
                             }
                             ObsEvent::CurrentProfileChanged => {
                                 spawn_background(&background_tx, fetch_profile_outputs(client.clone()));
@@ -758,9 +758,7 @@ impl Supervisor {
                             self.model.on_scene_list(&list, with_program_scene);
                             self.publish();
                         }
-                        if scene_list.done() {
-                            scene_list.ask(&background_tx, fetch_scene_list(client.clone(), false));
-                        }
+                        scene_list.done(&background_tx, &client);
                     }
                     Background::ProfileOutputs { replay_buffer, virtual_camera } => {
                         self.model.on_profile_outputs(&replay_buffer, &virtual_camera);
@@ -773,30 +771,31 @@ impl Supervisor {
     }
 }
 
-/// One background fetch at a time, and one more if it was asked for meanwhile.
+/// The scene list fetched one at a time, and once more if it was asked for
+/// meanwhile (with the program scene if any of those asks wanted it).
 #[derive(Default)]
-struct Refetch {
+struct SceneListFetch {
     in_flight: bool,
-    asked_again: bool,
+    /// `Some(with_program_scene)` when asked again while in flight.
+    asked_again: Option<bool>,
 }
 
-impl Refetch {
-    fn ask<F>(&mut self, tx: &mpsc::Sender<Background>, work: F)
-    where
-        F: std::future::Future<Output = Option<Background>> + Send + 'static,
-    {
+impl SceneListFetch {
+    fn ask(&mut self, tx: &mpsc::Sender<Background>, client: &Client, with_program_scene: bool) {
         if self.in_flight {
-            self.asked_again = true;
+            self.asked_again = Some(self.asked_again.unwrap_or(false) || with_program_scene);
         } else {
             self.in_flight = true;
-            spawn_background(tx, work);
+            spawn_background(tx, fetch_scene_list(client.clone(), with_program_scene));
         }
     }
 
-    /// The fetch came back; true when another should go out.
-    fn done(&mut self) -> bool {
+    /// The fetch came back; sends the one asked for meanwhile, if any.
+    fn done(&mut self, tx: &mpsc::Sender<Background>, client: &Client) {
         self.in_flight = false;
-        std::mem::take(&mut self.asked_again)
+        if let Some(with_program_scene) = self.asked_again.take() {
+            self.ask(tx, client, with_program_scene);
+        }
     }
 }
 
