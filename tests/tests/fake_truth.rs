@@ -10,7 +10,7 @@ use onair_engine::session::Session;
 use onair_engine::settings::Target;
 use onair_engine::state::{ConnectionState, State};
 use onair_system_tests::fake::{FakeObs, FakeState, ServeHandle};
-use onair_system_tests::support::{fast_config, onair, wait_state, MomentLog};
+use onair_system_tests::support::{fast_config, onair, onair_bin, wait_state, MomentLog};
 use serde_json::json;
 
 const T: Duration = Duration::from_secs(5);
@@ -32,6 +32,8 @@ async fn served(state: FakeState) -> (FakeObs, Session, MomentLog, ServeHandle) 
 
 #[tokio::test]
 async fn a_start_answered_before_obs_says_starting_is_judged_by_what_obs_then_does() {
+    // Built (if need be) before the clock below starts.
+    onair_bin();
     let mut fake = FakeObs::start().await;
     let port = fake.port();
     let cli = tokio::spawn(async move { onair(port, None, &["stream", "start"]).await });
