@@ -1011,6 +1011,9 @@ pub struct FakeState {
     pub stream_total: u64,
     /// 0..1
     pub congestion: f64,
+    /// GetStats `renderTotalFrames`: frames OBS rendered since it started (only an OBS restart
+    /// takes it back).
+    pub render_total_frames: u64,
     pub record_active: bool,
     pub record_paused: bool,
     pub record_duration_ms: u64,
@@ -1105,6 +1108,7 @@ impl Default for FakeState {
             stream_skipped: 0,
             stream_total: 0,
             congestion: 0.0,
+            render_total_frames: 3600,
             record_active: false,
             record_paused: false,
             record_duration_ms: 0,
@@ -1263,7 +1267,7 @@ fn answer_request(st: &mut FakeState, req: &FakeRequest) -> Answer {
             "activeFps": 30.0,
             "averageFrameRenderTime": 0.8,
             "renderSkippedFrames": 0,
-            "renderTotalFrames": 3600,
+            "renderTotalFrames": st.render_total_frames,
             "outputSkippedFrames": st.stream_skipped,
             "outputTotalFrames": st.stream_total,
         })),
@@ -1573,6 +1577,12 @@ impl ServeHandle {
     /// Every request received so far (held ones included, batch entries too), in arrival order.
     pub fn requests(&self) -> Vec<FakeRequest> {
         self.shared.lock().requests.clone()
+    }
+
+    /// Every request logged so far, emptying the log (long runs keep it from growing; counts and
+    /// waits start over from the next request).
+    pub fn take_requests(&self) -> Vec<FakeRequest> {
+        std::mem::take(&mut self.shared.lock().requests)
     }
 
     /// How many requests of this type arrived so far.

@@ -645,8 +645,9 @@ async fn scene_and_profile_changes_are_said_in_obs_order() {
     handle.remove_scene("Scene").await;
     handle.rename_input("Mic/Aux", "Mic").await;
     handle.switch_obs_profile("Streaming", |st| st.replay_available = true).await;
+    // The client subscribed to 1095, which leaves out Inputs (8): no InputNameChanged.
     let mut types = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..7 {
         types.push(next_json(&mut client).await["d"]["eventType"].as_str().unwrap_or_default().to_owned());
     }
     assert_eq!(
@@ -657,14 +658,34 @@ async fn scene_and_profile_changes_are_said_in_obs_order() {
             "CurrentProgramSceneChanged",
             "SceneRemoved",
             "SceneListChanged",
-            "InputNameChanged",
             "CurrentProfileChanging",
             "CurrentProfileChanged"
         ]
     );
+    assert_eq!(next_message(&mut client, QUIET).await, None);
     let st = handle.state();
     assert_eq!(st.scenes, ["BRB", "Gameplay"]);
     assert_eq!(st.program_scene, "BRB", "the top remaining scene took over the program");
     assert_eq!(st.inputs, ["Mic", "Desktop Audio"]);
     assert_eq!((st.current_profile.as_str(), st.replay_available), ("Streaming", true));
+}
+
+#[tokio::test]
+async fn input_renames_reach_clients_subscribed_to_inputs_with_their_uuid() {
+    let mut fake = FakeObs::start().await;
+    let (mut client, mut conn) = connect(&mut fake).await;
+    let server = tokio::spawn(async move {
+        conn.handshake_profile(None, Profile::V5_4).await.expect("handshake");
+        conn
+    });
+    assert_eq!(next_json(&mut client).await["op"], 0);
+    send_json(&mut client, json!({ "op": 1, "d": { "rpcVersion": 1, "eventSubscriptions": 8 } })).await;
+    assert_eq!(next_json(&mut client).await["op"], 2);
+    let handle = server.await.expect("handshake task").serve_with(FakeState::for_profile(Profile::V5_4));
+    let uuid = handle.state().uuid_of("Mic/Aux");
+    handle.rename_input("Mic/Aux", "Mic").await;
+    let renamed = next_json(&mut client).await["d"].clone();
+    assert_eq!(renamed["eventType"], "InputNameChanged");
+    assert_eq!(renamed["eventData"], json!({ "oldInputName": "Mic/Aux", "inputName": "Mic", "inputUuid": uuid }));
+    assert_eq!(handle.state().uuid_of("Mic"), uuid, "the uuid stays with the input");
 }
