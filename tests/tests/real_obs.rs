@@ -413,6 +413,7 @@ async fn one_stream_through_an_rtmp_outage_and_a_lost_link_is_announced_once_and
         .check(watcher.moments() == whole, || format!("the stop is the one `ended`: moments {:?}", watcher.moments()));
 
     let ended = watcher.moment_lines("ended").pop().unwrap_or_default();
+    eprintln!("the final ended, {wall_ms} ms after going live: {ended}");
     let duration_ms = ended["duration_ms"].as_u64().unwrap_or(0);
     expect.check(duration_ms.abs_diff(wall_ms) <= 3_000, || {
         format!("ended.duration_ms {duration_ms} is within 3 s of the {wall_ms} ms since the stream went live")
