@@ -1696,4 +1696,91 @@ mod core_tests {
         assert!(matches!(&told[0], NotificationAction::Show(p) if p.kind == "reconnecting"), "{told:?}");
         assert_eq!(told[1..], [NotificationAction::Close { slot: STREAM_SLOT }]);
     }
+
+    /// Twelve hours live in accelerated time through what `Core::run` does for
+    /// each published state (tray render, bitrate history) and each moment (the
+    /// window's log, notifications): everything the core keeps stays bounded
+    /// however long the show. `ONAIR_CORE_SOAK_HOURS` makes it longer.
+    #[tokio::test]
+    async fn a_twelve_hour_show_keeps_the_core_bounded() {
+        use onair_engine::state::{Moment, ObsStatus, OutputActivity, RecordingState, StreamHealth};
+        let mut rig = rig("soak", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
+        let hours: u64 = std::env::var("ONAIR_CORE_SOAK_HOURS").ok().and_then(|h| h.parse().ok()).unwrap_or(12);
+        let scenes: Vec<String> = ["Starting Soon", "Just Chatting", "Gameplay", "BRB"].map(String::from).to_vec();
+        let t0 = 1_800_000_000_000u64;
+        let (mut moments, mut notifications) = (0usize, 0usize);
+        let mut history_max = 0;
+        for poll in 0..hours * 1_800 {
+            // A health poll every 2 s, a scene switch every 2 min.
+            let at = t0 + poll * 2_000;
+            let status = ObsStatus {
+                stream: StreamState::Live { since_ms: t0 },
+                recording: RecordingState::Recording { since_ms: t0 },
+                replay_buffer: OutputActivity::On,
+                virtual_camera: OutputActivity::Off,
+                program_scene: Some(scenes[(poll / 60) as usize % scenes.len()].clone()),
+                scenes: scenes.clone(),
+                studio_mode: false,
+                stream_health: Some(StreamHealth {
+                    bitrate_kbps: Some(6_000.0 + (poll % 7) as f64 * 100.0),
+                    bytes: poll * 1_500_000,
+                    duration_ms: poll * 2_000,
+                    dropped_frames: poll / 100,
+                    total_frames: poll * 60,
+                    dropped_ratio: 0.0,
+                    congestion: 0.0,
+                    polled_at_ms: at,
+                }),
+                stats: None,
+                scene_collection_changing: false,
+            };
+            let state = State {
+                target: "127.0.0.1:9".into(),
+                connection: ConnectionState::Connected {
+                    obs_version: "29.0.2".into(),
+                    websocket_version: "5.1.0".into(),
+                },
+                obs: Some(status),
+            };
+            rig.core.render_state(&state);
+            rig.core.record_bitrate(&state);
+            history_max = history_max.max(rig.core.bitrate_history.len());
+            // A replay saved every 20 s, an outage of the ingest and one of OnAir's link every hour.
+            let mut said = Vec::new();
+            if poll % 10 == 0 {
+                said.push(Moment::ReplaySaved { path: Some(format!("/r/replay-{poll}.mkv")) });
+            }
+            if poll % 1_800 == 900 {
+                said.push(Moment::Reconnecting { since_ms: at });
+                said.push(Moment::Reconnected { down_ms: 6_000 });
+                said.push(Moment::ObsLost {
+                    reason: "the connection to OBS dropped".into(),
+                    was_live: true,
+                    was_recording: true,
+                });
+                said.push(Moment::ObsBack { down_ms: 4_000, still_live: true });
+            }
+            for moment in said {
+                moments += 1;
+                rig.core.on_moment(Noticed { at_ms: at, moment });
+            }
+            notifications += rig.notes.take().len();
+            assert!(rig.core.moments_log.len() <= MOMENTS_KEPT, "the window's moments log is capped");
+        }
+        let expected = (hours * 180 + hours * 4) as usize;
+        assert_eq!(moments, expected);
+        assert_eq!(rig.core.moments_log.len(), MOMENTS_KEPT.min(expected));
+        assert_eq!(
+            rig.core.moments_log.last().map(|m| m.seq),
+            Some(expected as u64),
+            "numbered through the whole show"
+        );
+        // Five minutes of 2 s polls, give or take the edge.
+        assert!(history_max <= (HISTORY_MS / 2_000) as usize + 1, "bitrate history capped: {history_max}");
+        // Every moment kind here notifies once (a replay each 20 s is no storm: each is a new file).
+        assert!(
+            notifications > 0 && notifications <= moments + hours as usize * 2,
+            "{notifications} for {moments} moments"
+        );
+    }
 }
