@@ -6,7 +6,7 @@
 //!
 //!     mkdir -p corpus/frame_decoder
 //!     cargo +nightly fuzz run frame_decoder corpus/frame_decoder seeds/frame_decoder -- \
-//!         -max_total_time=60 -rss_limit_mb=256
+//!         -max_total_time=60 -rss_limit_mb=512
 //!
 //! `seeds/frame_decoder` holds real obs-websocket frames to start from (read only: new inputs go
 //! to the first directory, `corpus/`); a crash lands in `artifacts/` (both ignored by git).
