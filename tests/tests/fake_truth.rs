@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use onair_engine::session::Session;
 use onair_engine::settings::Target;
-use onair_engine::state::{ConnectionState, State};
+use onair_engine::state::{ConnectionState, OutputActivity, State};
 use onair_system_tests::fake::{FakeObs, FakeState, ServeHandle};
 use onair_system_tests::support::{fast_config, onair, onair_bin, wait_state, MomentLog};
 use serde_json::json;
@@ -99,4 +99,26 @@ async fn obs_quitting_with_its_close_frame_right_behind_exit_started_is_an_end_n
         assert_eq!(moments.kinds(), vec!["ended"], "round {round}");
         session.shutdown().await;
     }
+}
+
+#[tokio::test]
+async fn a_profile_change_brings_the_replay_buffer_and_virtual_camera_up_to_date() {
+    let (_fake, session, _moments, serve) = served(FakeState::default()).await;
+    let before = session.state().borrow().clone();
+    let obs = before.obs.expect("synced");
+    assert_eq!((obs.replay_buffer, obs.virtual_camera), (OutputActivity::Unavailable, OutputActivity::Unavailable));
+    // The other profile has both outputs configured; OBS says only that the profile changed.
+    serve
+        .switch_obs_profile("Streaming", |st| {
+            st.replay_available = true;
+            st.vcam_available = true;
+        })
+        .await;
+    let after = wait_state(&session, "outputs of the new profile", T, |s| {
+        s.obs
+            .as_ref()
+            .is_some_and(|o| o.replay_buffer == OutputActivity::Off && o.virtual_camera == OutputActivity::Off)
+    })
+    .await;
+    assert!(matches!(after.connection, ConnectionState::Connected { .. }), "no reconnect for it: {after:?}");
 }
