@@ -1282,11 +1282,11 @@ mod core_tests {
     use crate::commands::HotkeysInput;
     use onair_engine::menu::{MenuEntry, TrayIcon};
     use onair_engine::notify::{NotificationAction, STREAM_SLOT};
-    use onair_engine::secrets::MemoryStore;
+    use onair_engine::secrets::{LockedStore, MemoryStore};
     use onair_engine::state::{ConnectionState, StreamState};
     use std::collections::BTreeMap;
     use std::path::PathBuf;
-    use std::sync::{Condvar, Mutex};
+    use std::sync::Mutex;
     use tauri::test::{mock_builder, MockRuntime};
 
     struct FakeTray;
@@ -1310,43 +1310,6 @@ mod core_tests {
         }
         fn close(&mut self, slot: &'static str) {
             self.0.lock().unwrap().push(NotificationAction::Close { slot });
-        }
-    }
-
-    /// A keyring that holds every call until unlocked, as a locked keyring
-    /// holds it while its unlock prompt waits for someone.
-    #[derive(Default)]
-    struct Locked {
-        inner: MemoryStore,
-        open: Mutex<bool>,
-        opened: Condvar,
-    }
-
-    impl Locked {
-        fn wait_open(&self) {
-            let mut open = self.open.lock().unwrap();
-            while !*open {
-                open = self.opened.wait(open).unwrap();
-            }
-        }
-        fn unlock(&self) {
-            *self.open.lock().unwrap() = true;
-            self.opened.notify_all();
-        }
-    }
-
-    impl PasswordStore for Locked {
-        fn get(&self, target: &Target) -> Result<Option<Password>, StoreError> {
-            self.wait_open();
-            self.inner.get(target)
-        }
-        fn set(&self, target: &Target, password: &Password) -> Result<(), StoreError> {
-            self.wait_open();
-            self.inner.set(target, password)
-        }
-        fn clear(&self, target: &Target) -> Result<bool, StoreError> {
-            self.wait_open();
-            self.inner.clear(target)
         }
     }
 
@@ -1526,7 +1489,7 @@ mod core_tests {
 
     #[tokio::test]
     async fn a_locked_keyring_never_freezes_the_core() {
-        let locked = Arc::new(Locked::default());
+        let locked = Arc::new(LockedStore::default());
         locked.inner.set(&target("127.0.0.2", 9), &pw("stored")).unwrap();
         let mut rig = rig("locked", locked.clone(), RunOverride::default(), FILE);
         rig.core.on_moment(Noticed { at_ms: 0, moment: onair_engine::state::Moment::Reconnecting { since_ms: 0 } });
@@ -1604,7 +1567,7 @@ mod core_tests {
 
     #[tokio::test]
     async fn a_password_the_keyring_stores_after_its_timeout_is_used_then() {
-        let locked = Arc::new(Locked::default());
+        let locked = Arc::new(LockedStore::default());
         let mut rig = rig("late-store", locked.clone(), RunOverride::default(), FILE);
         let error = rig.change(|reply| WindowRequest::SetPassword("slow".into(), reply)).await.unwrap_err();
         assert_eq!(error.code, "keyring-timeout");

@@ -253,6 +253,59 @@ fn ended() -> StoreError {
     StoreError::Failed("the keyring call ended without an answer".into())
 }
 
+/// A keyring that holds every call until [`LockedStore::unlock`], as a locked
+/// keyring holds it while its unlock prompt waits for someone: the test double
+/// for code that must never block on the keyring (this crate's and the app's).
+#[doc(hidden)]
+#[derive(Default)]
+pub struct LockedStore {
+    /// What the keyring holds once unlocked.
+    pub inner: MemoryStore,
+    open: Mutex<bool>,
+    opened: std::sync::Condvar,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl LockedStore {
+    pub fn unlock(&self) {
+        if let Ok(mut open) = self.open.lock() {
+            *open = true;
+        }
+        self.opened.notify_all();
+    }
+
+    /// How many calls reached the keyring (waiting or done).
+    pub fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn wait_open(&self) {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let Ok(mut open) = self.open.lock() else { return };
+        while !*open {
+            match self.opened.wait(open) {
+                Ok(next) => open = next,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+impl PasswordStore for LockedStore {
+    fn get(&self, target: &Target) -> Result<Option<Password>, StoreError> {
+        self.wait_open();
+        self.inner.get(target)
+    }
+    fn set(&self, target: &Target, password: &Password) -> Result<(), StoreError> {
+        self.wait_open();
+        self.inner.set(target, password)
+    }
+    fn clear(&self, target: &Target) -> Result<bool, StoreError> {
+        self.wait_open();
+        self.inner.clear(target)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,47 +350,10 @@ mod tests {
 
     /// A keyring that holds every call until released, as a locked keyring
     /// holds it while its unlock prompt waits for someone.
-    #[derive(Default)]
-    struct Locked {
-        open: Mutex<bool>,
-        opened: std::sync::Condvar,
-        calls: std::sync::atomic::AtomicUsize,
-        inner: MemoryStore,
-    }
-
-    impl Locked {
-        fn wait_open(&self) {
-            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let mut open = self.open.lock().unwrap();
-            while !*open {
-                open = self.opened.wait(open).unwrap();
-            }
-        }
-
-        fn unlock(&self) {
-            *self.open.lock().unwrap() = true;
-            self.opened.notify_all();
-        }
-    }
-
-    impl PasswordStore for Locked {
-        fn get(&self, target: &Target) -> Result<Option<Password>, StoreError> {
-            self.wait_open();
-            self.inner.get(target)
-        }
-        fn set(&self, target: &Target, password: &Password) -> Result<(), StoreError> {
-            self.wait_open();
-            self.inner.set(target, password)
-        }
-        fn clear(&self, target: &Target) -> Result<bool, StoreError> {
-            self.wait_open();
-            self.inner.clear(target)
-        }
-    }
 
     #[tokio::test]
     async fn a_locked_keyring_times_out_with_a_clear_message_and_answers_late() {
-        let locked = Arc::new(Locked::default());
+        let locked = Arc::new(LockedStore::default());
         let worker = KeyringWorker::start(locked.clone());
         let t = Target::default();
         let started = std::time::Instant::now();
@@ -360,7 +376,7 @@ mod tests {
         locked.unlock();
         assert_eq!(first.late().await, Ok(()));
         assert_eq!(awaited.late().await, Ok(Some(Password::new("pw".into()))));
-        assert_eq!(locked.calls.load(std::sync::atomic::Ordering::SeqCst), 2, "the abandoned call was skipped");
+        assert_eq!(locked.calls(), 2, "the abandoned call was skipped");
     }
 
     #[tokio::test]
