@@ -473,6 +473,9 @@ enum Incoming {
 enum Action {
     Send(Message),
     Close(u16, String),
+    /// A frame and the close frame right behind it, flushed together, so the client
+    /// reads both at once (OBS's ExitStarted and its 1001 close, ~60 ms apart at most).
+    SendThenClose(Message, u16, String),
     DropTcp,
     GoSilent,
 }
@@ -511,6 +514,10 @@ impl ConnLink {
 
     async fn close(&self, code: u16, reason: &str) {
         self.run(Action::Close(code, reason.to_owned())).await
+    }
+
+    async fn send_text_then_close(&self, text: String, code: u16, reason: &str) {
+        self.run(Action::SendThenClose(Message::Text(text), code, reason.to_owned())).await
     }
 
     async fn drop_tcp(&self) {
@@ -604,7 +611,7 @@ async fn apply(ws: &mut WebSocketStream<TcpStream>, command: Command, silent: &m
             *silent = true;
             Flow::Continue
         }
-        Action::Send(_) | Action::Close(..) if *silent => {
+        Action::Send(_) | Action::Close(..) | Action::SendThenClose(..) if *silent => {
             debug!("fake OBS: connection is silent, frame discarded");
             Flow::Continue
         }
@@ -620,6 +627,17 @@ async fn apply(ws: &mut WebSocketStream<TcpStream>, command: Command, silent: &m
                 debug!("fake OBS: close failed: {e}");
             }
             Flow::Continue // keep reading until the client answers the close
+        }
+        Action::SendThenClose(message, code, reason) => {
+            // `feed` only buffers; the close writes and flushes both in one go.
+            if let Err(e) = ws.feed(message).await {
+                debug!("fake OBS: send failed: {e}");
+            }
+            let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+            if let Err(e) = ws.close(Some(frame)).await {
+                debug!("fake OBS: close failed: {e}");
+            }
+            Flow::Continue
         }
     };
     if let Some(done) = command.done {
@@ -1543,6 +1561,11 @@ impl ServeHandle {
     /// Close frame with this code (see [`FakeConn::close`]).
     pub async fn close(&self, code: u16, reason: &str) {
         self.link.close(code, reason).await
+    }
+
+    /// An event and the close frame right behind it, in one write: the client reads both at once.
+    pub async fn send_event_then_close(&self, event_type: &str, data: Value, code: u16, reason: &str) {
+        self.link.send_text_then_close(event_json(event_type, data), code, reason).await
     }
 
     /// Abrupt end, no close frame (the client sees 1006).
