@@ -93,6 +93,54 @@ async fn notifications_for_live_outage_end_and_obs_restart_exactly_once_each() {
     );
 }
 
+/// The id the notification server gave the first notification of `category`.
+async fn notification_id(desktop: &Desktop, category: &str) -> u32 {
+    let found = desktop.notifications().wait_for(|n| n.category() == Some(category) && n.id.is_some(), T).await;
+    found.unwrap_or_else(|e| panic!("{e}")).id.unwrap_or_default()
+}
+
+async fn wait_closed(desktop: &Desktop, id: u32, what: &str) {
+    let deadline = tokio::time::Instant::now() + T;
+    while !desktop.notifications().closed().contains(&id) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: notification {id} still on screen; closed: {:?}\n{}",
+            desktop.notifications().closed(),
+            desktop.notifications().describe()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alarm_is_closed_by_its_recovery_even_when_the_recovery_is_not_shown() {
+    let mut world = world(WorldOptions::default()).await;
+    let mut desktop = desktop(DesktopOptions::default()).await;
+    let config = desktop.home().join(".config/onair");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("settings.toml"), "[notifications]\nreconnected = false\nobs-back = false\n").unwrap();
+    let app = TrayApp::start(&mut desktop, world.ws_port(), &[("ONAIR_PASSWORD", PASSWORD)]).await;
+    app.wait_menu(&desktop, "Offline", T, |m| first_row(m) == "Offline").await;
+    world.request("StartStream", serde_json::Value::Null).await.unwrap();
+    app.wait_menu(&desktop, "LIVE", T, |m| first_row(m).contains("LIVE")).await;
+
+    // The ingest goes away: a critical "reconnecting" stays until its answer.
+    world.kill_rtmp();
+    let reconnecting = notification_id(&desktop, "x-onair.reconnecting").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    world.start_rtmp().await.unwrap();
+    app.wait_menu(&desktop, "LIVE again", Duration::from_secs(40), |m| first_row(m).contains("LIVE")).await;
+    wait_closed(&desktop, reconnecting, "the stream recovered").await;
+
+    // OBS goes away while live: "lost OBS" stays until OBS is back.
+    world.kill_obs();
+    let lost = notification_id(&desktop, "x-onair.obs-lost").await;
+    world.start_obs().await.unwrap();
+    wait_closed(&desktop, lost, "OBS came back").await;
+    assert_eq!(desktop.notifications().count("x-onair.reconnected"), 0, "switched off");
+    assert_eq!(desktop.notifications().count("x-onair.obs-back"), 0, "switched off");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_tray_menu_shows_the_state_and_its_clicks_drive_real_obs() {
     let mut world = world(WorldOptions { start_obs: false, ..WorldOptions::default() }).await;
