@@ -2,7 +2,7 @@
 //!
 //! A small simulator plays the true OBS: streams start, stop, fail and go
 //! through RTMP outages that restart OBS's counters; recordings start, pause and
-//! stop; OBS restarts; and OnAir's own link drops and comes back, losing every
+//! stop; OBS restarts; OnAir's clock is stepped; and its own link drops and comes back, losing every
 //! event in between. The model sees only what OnAir would see (events while
 //! linked, syncs on return, polls) and what it announces must keep the promises:
 //! no state while not synced, `live`/`ended` and the recording moments pair up,
@@ -54,6 +54,8 @@ enum Step {
     ReconnectOnPurpose,
     Resync,
     RestartObs,
+    /// OnAir's wall clock is stepped (NTP, a suspended laptop) by this many ms.
+    ClockStep(i64),
 }
 
 /// The true OBS, and what OnAir could see of it.
@@ -150,9 +152,16 @@ impl Obs {
     }
 }
 
+/// OnAir's clock: OBS's time line, stepped.
+fn onair_clock(obs: &Obs, offset_ms: i64) -> u64 {
+    (obs.now as i64).saturating_add(offset_ms).max(0) as u64
+}
+
 /// Plays steps into a model and checks every promise after each.
 struct Run {
     obs: Obs,
+    /// How far OnAir's clock is off OBS's time line (clock steps).
+    clock_offset_ms: i64,
     model: Model,
     synced: bool,
     moments: Vec<Moment>,
@@ -164,12 +173,12 @@ impl Run {
         let mut model = Model::new();
         let first = model.on_synced(&obs.answers(), obs.now);
         assert!(first.is_empty());
-        Run { obs, model, synced: true, moments: Vec::new() }
+        Run { obs, clock_offset_ms: 0, model, synced: true, moments: Vec::new() }
     }
 
     fn event(&mut self, event: ObsEvent) {
         if self.obs.linked && self.synced {
-            let moments = self.model.on_event(&event, self.obs.now);
+            let moments = self.model.on_event(&event, onair_clock(&self.obs, self.clock_offset_ms));
             self.moments.extend(moments);
         }
     }
@@ -183,6 +192,7 @@ impl Run {
     }
 
     fn step(&mut self, step: &Step) {
+        let now = onair_clock(&self.obs, self.clock_offset_ms);
         let obs = &mut self.obs;
         match step {
             Step::Wait(ms) => obs.wait(*ms),
@@ -248,32 +258,33 @@ impl Run {
                         *seen = (*seen).max(bytes as u64);
                     }
                 }
-                let moments = self.model.on_stream_status(&polled, obs.now);
+                let moments = self.model.on_stream_status(&polled, now);
                 self.moments.extend(moments);
                 self.model.on_record_status(&obs.record_status());
-                self.model.on_stats(&obs.stats(), obs.now);
+                self.model.on_stats(&obs.stats(), now);
             }
             Step::LinkLost if obs.linked => {
                 obs.linked = false;
                 self.synced = false;
-                let moments = self.model.on_connection_lost("the connection to OBS dropped", obs.now);
+                let moments = self.model.on_connection_lost("the connection to OBS dropped", now);
                 self.moments.extend(moments);
             }
             Step::ReconnectOnPurpose if obs.linked && self.synced => {
                 obs.linked = false;
                 self.synced = false;
-                self.model.on_disconnected_on_purpose(obs.now);
+                self.model.on_disconnected_on_purpose(now);
             }
             Step::LinkBack if !obs.linked => {
                 obs.linked = true;
                 self.synced = true;
-                let moments = self.model.on_synced(&obs.answers(), obs.now);
+                let moments = self.model.on_synced(&obs.answers(), now);
                 self.moments.extend(moments);
             }
             Step::Resync if obs.linked && self.synced => {
-                let moments = self.model.on_resynced(&obs.answers(), obs.now);
+                let moments = self.model.on_resynced(&obs.answers(), now);
                 self.moments.extend(moments);
             }
+            Step::ClockStep(ms) => self.clock_offset_ms += ms,
             Step::RestartObs if !obs.linked => {
                 obs.stream = Stream::Off;
                 obs.recording = Recording::Off;
@@ -375,6 +386,7 @@ fn any_step() -> impl Strategy<Value = Step> {
         1 => Just(Step::ReconnectOnPurpose),
         1 => Just(Step::Resync),
         1 => Just(Step::RestartObs),
+        1 => (-3_600_000i64..3_600_000).prop_map(Step::ClockStep),
     ]
 }
 
