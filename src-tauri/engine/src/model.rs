@@ -1296,8 +1296,9 @@ mod tests {
         assert_eq!(model.status().unwrap().program_scene, None);
     }
 
-    #[test]
-    fn a_recording_stopped_and_restarted_while_away_is_two_moments_and_a_new_clock() {
+    /// Recording since 1 s, read at 20 s long, OnAir away from 22 s; the sync on
+    /// return finds a recording `found_ms` long.
+    fn recording_lost_and_found(found_ms: f64) -> (Model, SyncAnswers) {
         let mut model = synced_offline();
         model.on_event(&record_event(OutputState::Started, Some("/r/a.mkv")), 1_000);
         model.on_record_status(&RecordStatus {
@@ -1307,7 +1308,13 @@ mod tests {
         });
         model.on_connection_lost("dropped", 22_000);
         let mut answers = offline_answers();
-        answers.record = RecordStatus { output_active: true, output_duration: Some(4_000.0), ..Default::default() };
+        answers.record = RecordStatus { output_active: true, output_duration: Some(found_ms), ..Default::default() };
+        (model, answers)
+    }
+
+    #[test]
+    fn a_recording_stopped_and_restarted_while_away_is_two_moments_and_a_new_clock() {
+        let (mut model, answers) = recording_lost_and_found(4_000.0);
         let back = model.on_synced(&answers, 30_000);
         assert_eq!(
             back,
@@ -1322,16 +1329,7 @@ mod tests {
 
     #[test]
     fn the_same_recording_after_a_gap_keeps_its_clock() {
-        let mut model = synced_offline();
-        model.on_event(&record_event(OutputState::Started, Some("/r/a.mkv")), 1_000);
-        model.on_record_status(&RecordStatus {
-            output_active: true,
-            output_duration: Some(20_000.0),
-            ..Default::default()
-        });
-        model.on_connection_lost("dropped", 22_000);
-        let mut answers = offline_answers();
-        answers.record = RecordStatus { output_active: true, output_duration: Some(28_500.0), ..Default::default() };
+        let (mut model, answers) = recording_lost_and_found(28_500.0);
         assert_eq!(kinds(&model.on_synced(&answers, 30_000)), vec!["obs-back"]);
         assert_eq!(model.status().unwrap().recording, RecordingState::Recording { since_ms: 1_000 });
     }
