@@ -301,46 +301,7 @@ mod tests {
     #[test]
     fn every_moment_kind_can_be_switched_off() {
         use crate::state::Moment;
-        let moments = [
-            Moment::Live { since_ms: 0 },
-            Moment::Ended {
-                duration_ms: None,
-                bytes: None,
-                dropped_frames: None,
-                total_frames: None,
-                while_away: false,
-            },
-            Moment::Reconnecting { since_ms: 0 },
-            Moment::Reconnected { down_ms: 0 },
-            Moment::StartFailed { message: String::new() },
-            Moment::ObsLost { reason: String::new(), was_live: true, was_recording: false },
-            Moment::ObsBack { down_ms: 0, still_live: false },
-            Moment::RecordingStarted { path: None },
-            Moment::RecordingStopped { path: None, duration_ms: None },
-            Moment::RecordingPaused,
-            Moment::RecordingResumed,
-            Moment::RecordingFileChanged { path: String::new() },
-            Moment::ReplaySaved { path: None },
-            Moment::AuthFailed { message: String::new() },
-        ];
-        // No wildcard: a new moment kind does not compile here until listed above.
-        let listed = |m: &Moment| match m {
-            Moment::Live { .. }
-            | Moment::Ended { .. }
-            | Moment::Reconnecting { .. }
-            | Moment::Reconnected { .. }
-            | Moment::StartFailed { .. }
-            | Moment::ObsLost { .. }
-            | Moment::ObsBack { .. }
-            | Moment::RecordingStarted { .. }
-            | Moment::RecordingStopped { .. }
-            | Moment::RecordingPaused
-            | Moment::RecordingResumed
-            | Moment::RecordingFileChanged { .. }
-            | Moment::ReplaySaved { .. }
-            | Moment::AuthFailed { .. } => m.kind(),
-        };
-        let kinds: Vec<_> = moments.iter().map(listed).collect();
+        let kinds: Vec<_> = Moment::one_of_each().iter().map(Moment::kind).collect();
         assert_eq!(kinds, NOTIFICATION_KINDS);
     }
 

@@ -312,12 +312,11 @@ pub fn now_ms() -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn moments_serialize_with_their_kind_in_the_moment_field() {
-        let all = [
+impl Moment {
+    /// One moment of every kind, in the order of [`Moment::kind`]'s match, for
+    /// the tests that must cover every kind.
+    pub(crate) fn one_of_each() -> Vec<Moment> {
+        let all = vec![
             Moment::Live { since_ms: 1 },
             Moment::Ended {
                 duration_ms: None,
@@ -339,6 +338,36 @@ mod tests {
             Moment::ReplaySaved { path: None },
             Moment::AuthFailed { message: "x".into() },
         ];
+        // No wildcard: a new moment kind does not compile here until listed above.
+        for moment in &all {
+            match moment {
+                Moment::Live { .. }
+                | Moment::Ended { .. }
+                | Moment::Reconnecting { .. }
+                | Moment::Reconnected { .. }
+                | Moment::StartFailed { .. }
+                | Moment::ObsLost { .. }
+                | Moment::ObsBack { .. }
+                | Moment::RecordingStarted { .. }
+                | Moment::RecordingStopped { .. }
+                | Moment::RecordingPaused
+                | Moment::RecordingResumed
+                | Moment::RecordingFileChanged { .. }
+                | Moment::ReplaySaved { .. }
+                | Moment::AuthFailed { .. } => {}
+            }
+        }
+        all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_serialize_with_their_kind_in_the_moment_field() {
+        let all = Moment::one_of_each();
         for moment in all {
             let noticed = Noticed { at_ms: 5, moment: moment.clone() };
             let json = serde_json::to_value(&noticed).unwrap();
