@@ -88,7 +88,7 @@ fn reading(value: Option<f64>) -> u64 {
 }
 
 /// A replay buffer or virtual camera status answer as an activity.
-pub fn activity_from_answer(answer: &Result<OutputActive, RequestError>) -> OutputActivity {
+fn activity_from_answer(answer: &Result<OutputActive, RequestError>) -> OutputActivity {
     match answer {
         Ok(OutputActive { output_active: true }) => OutputActivity::On,
         Ok(OutputActive { output_active: false }) => OutputActivity::Off,
