@@ -55,7 +55,7 @@ enum Step {
     Resync,
     RestartObs,
     /// OnAir's wall clock is stepped (NTP, a suspended laptop) by this many ms.
-    ClockStep(i64),
+    SteppedClock(i64),
 }
 
 /// The true OBS, and what OnAir could see of it.
@@ -284,7 +284,7 @@ impl Run {
                 let moments = self.model.on_resynced(&obs.answers(), now);
                 self.moments.extend(moments);
             }
-            Step::ClockStep(ms) => self.clock_offset_ms += ms,
+            Step::SteppedClock(ms) => self.clock_offset_ms += ms,
             Step::RestartObs if !obs.linked => {
                 obs.stream = Stream::Off;
                 obs.recording = Recording::Off;
@@ -386,7 +386,7 @@ fn any_step() -> impl Strategy<Value = Step> {
         1 => Just(Step::ReconnectOnPurpose),
         1 => Just(Step::Resync),
         1 => Just(Step::RestartObs),
-        1 => (-3_600_000i64..3_600_000).prop_map(Step::ClockStep),
+        1 => (-3_600_000i64..3_600_000).prop_map(Step::SteppedClock),
     ]
 }
 
