@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use onair_engine::control::{Control, ControlError, ControlOutcome};
-use onair_engine::session::Session;
-use onair_engine::state::{Noticed, State};
+use onair_headless::control::{Control, ControlError, ControlOutcome};
+use onair_headless::obs::Session;
+use onair_headless::state::{Noticed, State};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
@@ -301,7 +301,7 @@ mod tests {
 
     #[test]
     fn two_moments_of_one_kind_in_one_millisecond_reach_the_window_as_two() {
-        let noticed = Noticed { at_ms: 5, moment: onair_engine::state::Moment::RecordingPaused };
+        let noticed = Noticed { at_ms: 5, moment: onair_headless::state::Moment::RecordingPaused };
         let first = LoggedMoment::after(None, noticed.clone());
         let second = LoggedMoment::after(Some(&first), noticed);
         assert_eq!(
@@ -313,7 +313,7 @@ mod tests {
 
     #[test]
     fn errors_serialize_as_code_and_message() {
-        let e = ApiError::from(ControlError::AlreadyActive(onair_engine::control::Output::Stream));
+        let e = ApiError::from(ControlError::AlreadyActive(onair_headless::control::Output::Stream));
         assert_eq!(e.field, None);
         assert_eq!(
             serde_json::to_value(e).unwrap(),
@@ -326,8 +326,8 @@ mod tests {
 #[cfg(test)]
 mod ipc_tests {
     use super::*;
-    use onair_engine::session::SessionConfig;
-    use onair_engine::settings::Target;
+    use onair_headless::obs::SessionConfig;
+    use onair_headless::settings::Target;
     use tauri::ipc::InvokeBody;
     use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
     use tauri::webview::InvokeRequest;
@@ -335,7 +335,7 @@ mod ipc_tests {
     fn app() -> tauri::App<tauri::test::MockRuntime> {
         // Port 9 (discard) on loopback: nothing answers, so the session waits for OBS.
         let config = SessionConfig::new(Target::new("127.0.0.1", 9), None);
-        let session = tauri::async_runtime::block_on(async move { onair_engine::session::Session::spawn(config).0 });
+        let session = tauri::async_runtime::block_on(async move { onair_headless::obs::Session::spawn(config).0 });
         let (core, _closed) = tokio::sync::mpsc::channel(1);
         mock_builder()
             .manage(AppState { session, core })

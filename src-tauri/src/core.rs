@@ -16,16 +16,18 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use onair_engine::client::{self, ClientOptions, ConnectError};
-use onair_engine::config::{Settings, SettingsFile, NOTIFICATION_KINDS};
-use onair_engine::control::Control;
-use onair_engine::hotkeys::HotkeyAction;
-use onair_engine::menu::{has_running_clock, menu_model, tray_icon, MenuAction, MenuContext, StopDecision, StopGuard};
-use onair_engine::notify::{NotificationPlan, NotificationPolicy, Urgency};
-use onair_engine::secrets::{KeyringWorker, PasswordStore, PendingCall, StoreError, KEYRING_TIMEOUT};
-use onair_engine::session::{Session, SessionConfig};
-use onair_engine::settings::{validate_host, validate_port, Password, RunOverride, Target};
-use onair_engine::state::{now_ms, Noticed, ObsStatus, OutputActivity, RecordingState, State};
+use onair_headless::control::Control;
+use onair_headless::desktop::HotkeyAction;
+use onair_headless::desktop::{
+    has_running_clock, menu_model, tray_icon, MenuAction, MenuContext, StopDecision, StopGuard,
+};
+use onair_headless::desktop::{NotificationPlan, NotificationPolicy, Urgency};
+use onair_headless::obs::{ClientOptions, ConnectError};
+use onair_headless::obs::{Session, SessionConfig};
+use onair_headless::settings::{validate_host, validate_port, Password, RunOverride, Target};
+use onair_headless::settings::{KeyringWorker, PasswordStore, PendingCall, StoreError, KEYRING_TIMEOUT};
+use onair_headless::settings::{Settings, SettingsFile, NOTIFICATION_KINDS};
+use onair_headless::state::{now_ms, Noticed, ObsStatus, OutputActivity, RecordingState, State};
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -876,7 +878,7 @@ impl<R: Runtime> Core<R> {
                 .collect(),
             hotkeys: HotkeysView {
                 enabled: self.settings.hotkeys.enabled,
-                unavailable: onair_engine::hotkeys::grabbing_unavailable(
+                unavailable: onair_headless::desktop::grabbing_unavailable(
                     session_type.as_deref(),
                     wayland_display.as_deref(),
                 ),
@@ -1008,7 +1010,9 @@ fn settings_from_input(
         let field = format!("hotkeys.{}", action.key().replace('_', "-"));
         let binding = match binding.filter(|b| !b.trim().is_empty()) {
             None => None,
-            Some(b) => Some(onair_engine::hotkeys::normalize(&b).map_err(|e| ApiError::invalid(Some(&field), e))?),
+            Some(b) => {
+                Some(onair_headless::desktop::normalize_hotkey(&b).map_err(|e| ApiError::invalid(Some(&field), e))?)
+            }
         };
         if let Some(b) = &binding {
             if let Some((_, other)) = seen.iter().find(|(existing, _)| existing == b) {
@@ -1120,46 +1124,52 @@ async fn test_connection(
         websocket_version: None,
         message,
     };
-    Ok(match client::connect(&target.host, target.port, password.as_ref().map(Password::expose), &options).await {
-        Ok(connection) => {
-            let version = connection
-                .client
-                .request_as::<onair_engine::protocol::responses::Version>("GetVersion", None)
-                .await
-                .ok();
-            connection.client.close().await;
-            let obs_version = version.as_ref().map(|v| v.obs_version.clone());
-            let websocket_version = Some(connection.hello.obs_web_socket_version.clone());
-            TestResult {
-                reachable: true,
-                authenticated: true,
-                message: format!(
-                    "Connected to OBS {} (obs-websocket {}) at {target}",
-                    obs_version.clone().unwrap_or_else(|| "?".into()),
-                    connection.hello.obs_web_socket_version
-                ),
-                obs_version,
-                websocket_version,
+    Ok(
+        match onair_headless::obs::connect(&target.host, target.port, password.as_ref().map(Password::expose), &options)
+            .await
+        {
+            Ok(connection) => {
+                let version = connection
+                    .client
+                    .request_as::<onair_headless::obs::protocol::responses::Version>("GetVersion", None)
+                    .await
+                    .ok();
+                connection.client.close().await;
+                let obs_version = version.as_ref().map(|v| v.obs_version.clone());
+                let websocket_version = Some(connection.hello.obs_web_socket_version.clone());
+                TestResult {
+                    reachable: true,
+                    authenticated: true,
+                    message: format!(
+                        "Connected to OBS {} (obs-websocket {}) at {target}",
+                        obs_version.clone().unwrap_or_else(|| "?".into()),
+                        connection.hello.obs_web_socket_version
+                    ),
+                    obs_version,
+                    websocket_version,
+                }
             }
-        }
-        Err(ConnectError::PasswordRequired) => {
-            failed(true, format!("OBS at {target} wants a password and none is set"))
-        }
-        Err(ConnectError::Closed { code: 4009, .. }) => failed(true, format!("OBS at {target} rejected the password")),
-        Err(ConnectError::Closed { code, reason }) => {
-            failed(true, format!("OBS at {target} closed the connection ({code} {reason})"))
-        }
-        Err(ConnectError::Incompatible(m)) => failed(true, m),
-        Err(ConnectError::NotObs(m)) => {
-            failed(true, format!("something answered at {target}, but not OBS's WebSocket server ({m})"))
-        }
-        Err(ConnectError::Unreachable(m)) => {
-            failed(false, format!("{m}: is OBS running with its WebSocket server enabled?"))
-        }
-        Err(ConnectError::TimedOut(step)) => {
-            failed(false, format!("no answer from {target} (timed out waiting for {step})"))
-        }
-    })
+            Err(ConnectError::PasswordRequired) => {
+                failed(true, format!("OBS at {target} wants a password and none is set"))
+            }
+            Err(ConnectError::Closed { code: 4009, .. }) => {
+                failed(true, format!("OBS at {target} rejected the password"))
+            }
+            Err(ConnectError::Closed { code, reason }) => {
+                failed(true, format!("OBS at {target} closed the connection ({code} {reason})"))
+            }
+            Err(ConnectError::Incompatible(m)) => failed(true, m),
+            Err(ConnectError::NotObs(m)) => {
+                failed(true, format!("something answered at {target}, but not OBS's WebSocket server ({m})"))
+            }
+            Err(ConnectError::Unreachable(m)) => {
+                failed(false, format!("{m}: is OBS running with its WebSocket server enabled?"))
+            }
+            Err(ConnectError::TimedOut(step)) => {
+                failed(false, format!("no answer from {target} (timed out waiting for {step})"))
+            }
+        },
+    )
 }
 
 #[cfg(test)]
@@ -1239,7 +1249,7 @@ mod tests {
 
     #[test]
     fn scene_hotkeys_step_through_the_list_and_wrap() {
-        use onair_engine::state::{ConnectionState, ObsStatus, StreamState};
+        use onair_headless::state::{ConnectionState, ObsStatus, StreamState};
         let state = |current: &str| State {
             target: "localhost:4455".into(),
             connection: ConnectionState::Connected { obs_version: "29".into(), websocket_version: "5.1.0".into() },
@@ -1280,10 +1290,10 @@ mod tests {
 mod core_tests {
     use super::*;
     use crate::commands::HotkeysInput;
-    use onair_engine::menu::{MenuEntry, TrayIcon};
-    use onair_engine::notify::{NotificationAction, STREAM_SLOT};
-    use onair_engine::secrets::{LockedStore, MemoryStore};
-    use onair_engine::state::{ConnectionState, StreamState};
+    use onair_headless::desktop::{MenuEntry, TrayIcon};
+    use onair_headless::desktop::{NotificationAction, STREAM_SLOT};
+    use onair_headless::settings::{LockedStore, MemoryStore};
+    use onair_headless::state::{ConnectionState, StreamState};
     use std::collections::BTreeMap;
     use std::path::PathBuf;
     use std::sync::Mutex;
@@ -1492,7 +1502,7 @@ mod core_tests {
         let locked = Arc::new(LockedStore::default());
         locked.inner.set(&target("127.0.0.2", 9), &pw("stored")).unwrap();
         let mut rig = rig("locked", locked.clone(), RunOverride::default(), FILE);
-        rig.core.on_moment(Noticed { at_ms: 0, moment: onair_engine::state::Moment::Reconnecting { since_ms: 0 } });
+        rig.core.on_moment(Noticed { at_ms: 0, moment: onair_headless::state::Moment::Reconnecting { since_ms: 0 } });
         rig.notes.take();
 
         // The whole loop, as the app runs it.
@@ -1584,7 +1594,7 @@ mod core_tests {
     }
 
     fn state_with(stream: Option<StreamState>) -> State {
-        use onair_engine::state::ObsStatus;
+        use onair_headless::state::ObsStatus;
         State {
             target: "127.0.0.1:9".into(),
             connection: match stream {
@@ -1652,7 +1662,7 @@ mod core_tests {
     async fn a_recovery_closes_its_alarm_even_when_its_own_notification_is_off() {
         let mut rig = rig("alarms", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
         rig.core.settings.notifications.insert("reconnected".into(), false);
-        use onair_engine::state::Moment;
+        use onair_headless::state::Moment;
         rig.core.on_moment(Noticed { at_ms: 0, moment: Moment::Reconnecting { since_ms: 0 } });
         rig.core.on_moment(Noticed { at_ms: 5_000, moment: Moment::Reconnected { down_ms: 5_000 } });
         let told = rig.notes.take();
@@ -1666,7 +1676,7 @@ mod core_tests {
     /// however long the show. `ONAIR_CORE_SOAK_HOURS` makes it longer.
     #[tokio::test]
     async fn a_twelve_hour_show_keeps_the_core_bounded() {
-        use onair_engine::state::{Moment, ObsStatus, OutputActivity, RecordingState, StreamHealth};
+        use onair_headless::state::{Moment, ObsStatus, OutputActivity, RecordingState, StreamHealth};
         let mut rig = rig("soak", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
         let hours: u64 = std::env::var("ONAIR_CORE_SOAK_HOURS").ok().and_then(|h| h.parse().ok()).unwrap_or(12);
         let scenes: Vec<String> = ["Starting Soon", "Just Chatting", "Gameplay", "BRB"].map(String::from).to_vec();

@@ -4,10 +4,10 @@
 
 use std::process::ExitCode;
 
-use onair_engine::cli::Cli;
-use onair_engine::config::SettingsFile;
-use onair_engine::secrets::{FallbackStore, KeyringWorker, PasswordStore, StoreError, KEYRING_TIMEOUT};
-use onair_engine::settings::RunOverride;
+use onair_headless::cli::Cli;
+use onair_headless::settings::RunOverride;
+use onair_headless::settings::SettingsFile;
+use onair_headless::settings::{FallbackStore, KeyringWorker, PasswordStore, StoreError, KEYRING_TIMEOUT};
 
 use crate::core::{run, AppOptions};
 use crate::keyring_store::KeyringStore;
@@ -32,7 +32,7 @@ pub fn start(cli: Cli) -> ExitCode {
     if cli.demo {
         // The simulated OBS runs on Tauri's runtime, on loopback; the user's
         // settings file is left alone.
-        match tauri::async_runtime::block_on(onair_engine::demo::start()) {
+        match tauri::async_runtime::block_on(onair_headless::demo::start()) {
             Ok(demo) => {
                 tracing::info!(port = demo.port, "demo mode: a simulated OBS plays a scripted show");
                 this_run = RunOverride {
@@ -40,7 +40,7 @@ pub fn start(cli: Cli) -> ExitCode {
                     port: Some(i64::from(demo.port)),
                     source: "the demo",
                 };
-                settings_file = onair_engine::demo::settings_path().map(|path| SettingsFile::load(&path).file);
+                settings_file = onair_headless::demo::settings_path().map(|path| SettingsFile::load(&path).file);
             }
             Err(e) => warnings.push(format!("the demo OBS could not start: {e}")),
         }
@@ -51,7 +51,7 @@ pub fn start(cli: Cli) -> ExitCode {
     }
     let store: std::sync::Arc<dyn PasswordStore> = std::sync::Arc::new(FallbackStore::new(KeyringStore));
     let keyring = KeyringWorker::start(std::sync::Arc::clone(&store));
-    let given = onair_engine::cli::given_password(&cli).unwrap_or_else(|e| {
+    let given = onair_headless::cli::given_password(&cli).unwrap_or_else(|e| {
         warnings.push(e);
         None
     });

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Mutex;
 
-use onair_engine::hotkeys::{grabbing_unavailable, HotkeyAction, HotkeySettings};
+use onair_headless::desktop::{grabbing_unavailable, HotkeyAction, HotkeySettings};
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_global_shortcut::{GlobalShortcutExt, Shortcut};
 

@@ -1,8 +1,8 @@
 //! The OS keyring (Secret Service on Linux, Keychain on macOS, Credential
 //! Manager on Windows) as the engine's [`PasswordStore`].
 
-use onair_engine::secrets::{keyring_user, PasswordStore, StoreError, KEYRING_SERVICE};
-use onair_engine::settings::{Password, Target};
+use onair_headless::settings::{keyring_user, PasswordStore, StoreError, KEYRING_SERVICE};
+use onair_headless::settings::{Password, Target};
 
 pub struct KeyringStore;
 

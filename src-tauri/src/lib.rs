@@ -22,5 +22,5 @@ pub use crate::core::run;
 /// Entry point of the `onair` binary.
 pub fn main() -> ExitCode {
     let store = keyring_store::KeyringStore;
-    onair_engine::cli::main_with(&store, desktop::start)
+    onair_headless::cli::main_with(&store, desktop::start)
 }

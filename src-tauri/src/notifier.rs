@@ -14,7 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use notify_rust::{Hint, Notification, NotificationHandle};
-use onair_engine::notify::{NotificationAction, NotificationPlan, Urgency};
+use onair_headless::desktop::{NotificationAction, NotificationPlan, Urgency};
 
 /// Where notifications go; the app core only knows this trait.
 pub trait Notifier: Send + Sync {

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use onair_engine::menu::{MenuEntry, TrayIcon};
+use onair_headless::desktop::{MenuEntry, TrayIcon};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon as TauriTrayIcon, TrayIconBuilder};
@@ -237,7 +237,7 @@ impl<R: Runtime> TrayView for TauriTray<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use onair_engine::menu::MenuAction;
+    use onair_headless::desktop::MenuAction;
 
     #[test]
     fn every_tray_icon_decodes() {

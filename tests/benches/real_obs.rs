@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use onair_engine::session::Session;
+use onair_headless::obs::Session;
 use onair_system_tests::support::{fast_config, wait_state};
 use onair_system_tests::world::{ObsWorld, WorldOptions};
 

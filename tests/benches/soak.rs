@@ -25,9 +25,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use onair_engine::control::Control;
-use onair_engine::session::Session;
-use onair_engine::state::{Noticed, State};
+use onair_headless::control::Control;
+use onair_headless::obs::Session;
+use onair_headless::state::{Noticed, State};
 use onair_system_tests::fake::{FakeObs, FakeState, Profile, ServeHandle};
 use onair_system_tests::support::fast_config;
 use serde_json::json;

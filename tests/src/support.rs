@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use onair_engine::session::{Session, SessionConfig};
-use onair_engine::settings::{Password, Target};
-use onair_engine::state::{Noticed, State};
+use onair_headless::obs::{Session, SessionConfig};
+use onair_headless::settings::{Password, Target};
+use onair_headless::state::{Noticed, State};
 
 /// A session config with timeouts short enough for tests, on 127.0.0.1.
 pub fn fast_config(port: u16, password: Option<&str>) -> SessionConfig {
@@ -299,7 +299,7 @@ impl TrayApp {
         command
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .env_remove("ONAIR_PASSWORD")
-            .env("RUST_LOG", "info,onair_engine=debug,onair_app=debug")
+            .env("RUST_LOG", "info,onair_headless=debug,onair_app=debug")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::File::create(desktop.logs_dir().join("onair-app.log")).expect("app log file"));

@@ -11,9 +11,9 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use onair_engine::control::Control;
-use onair_engine::session::{Session, SessionConfig};
-use onair_engine::state::{ConnectionState, OutputActivity, State, StreamState};
+use onair_headless::control::Control;
+use onair_headless::obs::{Session, SessionConfig};
+use onair_headless::state::{ConnectionState, OutputActivity, State, StreamState};
 use onair_system_tests::fake::{FakeObs, FakeState, Profile, ServeHandle};
 use onair_system_tests::support::{fast_config, wait_state, MomentLog};
 use serde_json::json;

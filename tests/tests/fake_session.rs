@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use onair_engine::control::{Control, ControlError, Output};
-use onair_engine::session::Session;
-use onair_engine::state::{ConnectionState, OutputActivity, State, StreamState};
+use onair_headless::control::{Control, ControlError, Output};
+use onair_headless::obs::Session;
+use onair_headless::state::{ConnectionState, OutputActivity, State, StreamState};
 use onair_system_tests::fake::{FakeConn, FakeObs, FakeRequest, FakeState, ServeHandle};
 use onair_system_tests::support::{fast_config, wait_state, MomentLog};
 use serde_json::{json, Value};
@@ -103,8 +103,8 @@ async fn a_wrong_password_is_one_clear_error_and_no_retry_storm() {
     // New settings with the right password: connects at once.
     session
         .reconfigure(
-            onair_engine::settings::Target::new("127.0.0.1", fake.port().into()),
-            Some(onair_engine::settings::Password::new("right".into())),
+            onair_headless::settings::Target::new("127.0.0.1", fake.port().into()),
+            Some(onair_headless::settings::Password::new("right".into())),
         )
         .await;
     let mut conn = fake.accept(T).await.expect("reconnects after new settings");

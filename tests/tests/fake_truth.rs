@@ -6,9 +6,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use onair_engine::session::Session;
-use onair_engine::settings::Target;
-use onair_engine::state::{ConnectionState, OutputActivity, State};
+use onair_headless::obs::Session;
+use onair_headless::settings::Target;
+use onair_headless::state::{ConnectionState, OutputActivity, State};
 use onair_system_tests::fake::{FakeObs, FakeState, ServeHandle};
 use onair_system_tests::support::{fast_config, onair, onair_bin, wait_state, MomentLog};
 use serde_json::json;

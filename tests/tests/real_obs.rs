@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use onair_engine::state::now_ms;
+use onair_headless::state::now_ms;
 use onair_system_tests::proxy::TcpProxy;
 use onair_system_tests::support::{onair, Watcher};
 use onair_system_tests::world::{ObsWorld, WorldOptions};

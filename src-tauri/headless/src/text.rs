@@ -71,10 +71,8 @@ pub fn stream_line(obs: &ObsStatus, now_ms: u64) -> String {
                     line.push_str(&format!(" · {:.1}% dropped", h.dropped_ratio * 100.0));
                 }
                 // An old figure is not shown as if it were current.
-                Some(h) => line.push_str(&format!(
-                    " · no figures from OBS for {}",
-                    clock(now_ms.saturating_sub(h.polled_at_ms))
-                )),
+                Some(h) => line
+                    .push_str(&format!(" · no figures from OBS for {}", clock(now_ms.saturating_sub(h.polled_at_ms)))),
                 None => {}
             }
             line

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::hotkeys::{HotkeyAction, HotkeySettings};
+use crate::desktop::{HotkeyAction, HotkeySettings};
 use crate::settings::{validate_host, validate_port, Target, DEFAULT_HOST, DEFAULT_PORT};
 
 /// Every moment kind a notification can be switched off for.
@@ -224,7 +224,7 @@ fn from_table(raw: &toml::Table, warnings: &mut Vec<String>) -> Settings {
                 Some(toml::Value::String(s)) if s.trim().is_empty() => {
                     settings.hotkeys.bindings.insert(action, None);
                 }
-                Some(toml::Value::String(s)) => match crate::hotkeys::normalize(s) {
+                Some(toml::Value::String(s)) => match crate::desktop::normalize_hotkey(s) {
                     Ok(binding) => {
                         settings.hotkeys.bindings.insert(action, Some(binding));
                     }

@@ -20,16 +20,16 @@
 //!
 //! The normal test run uses proptest's default of 256 cases per property (a few seconds). Longer
 //! runs set `PROPTEST_CASES`, e.g. the README's benchmark command
-//! `PROPTEST_CASES=100000 cargo test --release -p onair-engine --test decode_properties`.
+//! `PROPTEST_CASES=100000 cargo test --release -p onair-headless --test decode_properties`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use onair_engine::client::RequestError;
-use onair_engine::model::{Model, SyncAnswers};
-use onair_engine::protocol::{
+use onair_headless::obs::protocol::{
     responses, scenes_top_first, status_code_name, ObsEvent, OutputState, RawEvent, SceneEntry, ServerMessage,
 };
+use onair_headless::obs::RequestError;
+use onair_headless::obs::{Model, SyncAnswers};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 

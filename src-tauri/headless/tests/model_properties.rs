@@ -10,11 +10,11 @@
 //! stayed up through any number of outages is one `live` and one `ended` that
 //! covers it all. `PROPTEST_CASES` runs it longer (see the README's Benchmarks).
 
-use onair_engine::client::RequestError;
-use onair_engine::model::{Model, SyncAnswers};
-use onair_engine::protocol::responses::{OutputActive, RecordStatus, SceneList, Stats, StreamStatus};
-use onair_engine::protocol::{ObsEvent, OutputState};
-use onair_engine::state::{Moment, RecordingState};
+use onair_headless::obs::protocol::responses::{OutputActive, RecordStatus, SceneList, Stats, StreamStatus};
+use onair_headless::obs::protocol::{ObsEvent, OutputState};
+use onair_headless::obs::RequestError;
+use onair_headless::obs::{Model, SyncAnswers};
+use onair_headless::state::{Moment, RecordingState};
 use proptest::prelude::*;
 
 /// Bytes and frames the simulated stream sends per millisecond.

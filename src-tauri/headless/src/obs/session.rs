@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::backoff::{Backoff, FailureKind};
-use crate::client::{self, Client, ClientEvent, ClientOptions, CloseReason, ConnectError, Connection, RequestError};
 use crate::control::{self, Control, ControlError, ControlOutcome};
-use crate::model::{Model, SyncAnswers};
-use crate::protocol::responses::{self, RecordStatus, SceneList, Stats, StreamStatus};
-use crate::protocol::ObsEvent;
+use crate::obs::protocol::responses::{self, RecordStatus, SceneList, Stats, StreamStatus};
+use crate::obs::protocol::ObsEvent;
+use crate::obs::{Backoff, FailureKind};
+use crate::obs::{Client, ClientEvent, ClientOptions, CloseReason, ConnectError, Connection, RequestError};
+use crate::obs::{Model, SyncAnswers};
 use crate::settings::{Password, Target};
 use crate::state::{now_ms, ConnectionState, Moment, Noticed, State};
 
@@ -212,7 +212,7 @@ impl Supervisor {
             self.set_connection(ConnectionState::Connecting);
             let password = self.config.password.clone();
             let options = self.config.client.clone();
-            let connect = client::connect(&target.host, target.port, password.as_ref().map(Password::expose), &options);
+            let connect = super::connect(&target.host, target.port, password.as_ref().map(Password::expose), &options);
             let connected = match self.while_serving(connect).await {
                 Some(result) => result,
                 None if self.stopping() => break,
@@ -805,10 +805,10 @@ const SYNC_BUSY_LIMIT: Duration = Duration::from_secs(120);
 
 /// OBS is busy rather than gone: still loading (207), or silent during a scene
 /// collection switch.
-fn obs_busy(error: &client::RequestError, switching: bool) -> bool {
+fn obs_busy(error: &RequestError, switching: bool) -> bool {
     match error {
-        client::RequestError::Failed { code, .. } => *code == crate::protocol::status::NOT_READY,
-        client::RequestError::TimedOut(_) => switching,
+        RequestError::Failed { code, .. } => *code == crate::obs::protocol::status::NOT_READY,
+        RequestError::TimedOut(_) => switching,
         _ => false,
     }
 }
@@ -871,7 +871,7 @@ async fn fetch_profile_outputs(client: Client) -> Option<Background> {
 
 /// The sync requests, concurrently. Replay buffer and virtual camera may answer
 /// "not available", which is an answer, not a failure.
-async fn fetch_sync_answers(client: &Client) -> Result<SyncAnswers, client::RequestError> {
+async fn fetch_sync_answers(client: &Client) -> Result<SyncAnswers, RequestError> {
     let (stream, record, replay_buffer, virtual_camera, scenes, studio, stats) = tokio::join!(
         client.request_as::<StreamStatus>("GetStreamStatus", None),
         client.request_as::<responses::RecordStatus>("GetRecordStatus", None),
@@ -883,7 +883,7 @@ async fn fetch_sync_answers(client: &Client) -> Result<SyncAnswers, client::Requ
         client.request_as::<Stats>("GetStats", None),
     );
     for optional in [&replay_buffer, &virtual_camera] {
-        if let Err(e @ (client::RequestError::TimedOut(_) | client::RequestError::ConnectionClosed)) = optional {
+        if let Err(e @ (RequestError::TimedOut(_) | RequestError::ConnectionClosed)) = optional {
             return Err(e.clone());
         }
     }

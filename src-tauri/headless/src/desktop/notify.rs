@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use crate::config::Settings;
+use crate::settings::Settings;
 use crate::state::{Moment, Noticed};
 use crate::text;
 

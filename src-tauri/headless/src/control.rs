@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use crate::client::{Client, RequestError};
-use crate::protocol::{responses, status};
+use crate::obs::protocol::{responses, status};
+use crate::obs::{Client, RequestError};
 use crate::state::{ObsStatus, RecordingState, State, StreamState};
 
 /// An output a control acts on.
@@ -305,7 +305,7 @@ fn to_control_error(control: &Control, error: RequestError) -> ControlError {
             (status::NOT_READY, _) => ControlError::ObsBusy,
             _ => ControlError::Refused {
                 code,
-                message: comment.unwrap_or_else(|| crate::protocol::status_code_name(code).to_string()),
+                message: comment.unwrap_or_else(|| crate::obs::protocol::status_code_name(code).to_string()),
             },
         },
     }

@@ -10,9 +10,9 @@
 //! frame count, which only restarts with OBS, and when OBS's counters last
 //! restarted; and it adds the counters up across their resets.
 
-use crate::client::RequestError;
-use crate::protocol::responses::{OutputActive, RecordStatus, SceneList, Stats, StreamStatus};
-use crate::protocol::{scenes_top_first, status, ObsEvent, OutputState};
+use crate::obs::protocol::responses::{OutputActive, RecordStatus, SceneList, Stats, StreamStatus};
+use crate::obs::protocol::{scenes_top_first, status, ObsEvent, OutputState};
+use crate::obs::RequestError;
 use crate::state::{Moment, ObsStats, ObsStatus, OutputActivity, RecordingState, StreamHealth, StreamState};
 
 /// Without OBS's render frame count, a live stream found after a reconnect whose
@@ -895,7 +895,7 @@ fn next_activity(activity: &mut OutputActivity, event: &OutputState) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::SceneEntry;
+    use crate::obs::protocol::SceneEntry;
 
     fn offline_answers() -> SyncAnswers {
         SyncAnswers {

@@ -219,8 +219,8 @@ async fn serve(stream: TcpStream, sim: Shared, events: broadcast::Sender<String>
     #[allow(clippy::result_large_err)]
     let subprotocol = |request: &Request, mut response: Response| {
         let asked = request.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        if asked.split(',').any(|p| p.trim() == crate::protocol::SUBPROTOCOL) {
-            if let Ok(value) = crate::protocol::SUBPROTOCOL.parse() {
+        if asked.split(',').any(|p| p.trim() == crate::obs::protocol::SUBPROTOCOL) {
+            if let Ok(value) = crate::obs::protocol::SUBPROTOCOL.parse() {
                 response.headers_mut().insert("Sec-WebSocket-Protocol", value);
             }
         }
@@ -449,7 +449,7 @@ fn answer(sim: &Shared, request: &Value) -> (String, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::{Session, SessionConfig};
+    use crate::obs::{Session, SessionConfig};
     use crate::settings::Target;
 
     #[test]

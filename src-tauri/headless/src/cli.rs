@@ -13,9 +13,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::control::{Awaited, Control, ControlError};
-use crate::secrets::{PasswordStore, StoreError};
-use crate::session::{Session, SessionConfig};
+use crate::obs::{Session, SessionConfig};
 use crate::settings::{self, Password, Target};
+use crate::settings::{PasswordStore, StoreError};
 use crate::state::{now_ms, ConnectionState, Moment, Noticed, State};
 use crate::text;
 

@@ -23,8 +23,10 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use crate::auth::authentication_string;
-use crate::protocol::{client_frame, op, Hello, Identify, ObsEvent, Request, ServerMessage, RPC_VERSION, SUBPROTOCOL};
+use crate::obs::authentication_string;
+use crate::obs::protocol::{
+    client_frame, op, Hello, Identify, ObsEvent, Request, ServerMessage, RPC_VERSION, SUBPROTOCOL,
+};
 
 type Socket = WebSocketStream<TcpStream>;
 
@@ -47,7 +49,7 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
-            event_subscriptions: crate::protocol::TRAY_EVENT_SUBSCRIPTIONS,
+            event_subscriptions: crate::obs::protocol::TRAY_EVENT_SUBSCRIPTIONS,
             handshake_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(5),
             ping_interval: Duration::from_secs(1),
@@ -137,10 +139,10 @@ impl std::fmt::Display for RequestError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RequestError::Failed { code, comment: Some(c) } => {
-                write!(f, "OBS refused ({code} {}): {c}", crate::protocol::status_code_name(*code))
+                write!(f, "OBS refused ({code} {}): {c}", crate::obs::protocol::status_code_name(*code))
             }
             RequestError::Failed { code, comment: None } => {
-                write!(f, "OBS refused ({code} {})", crate::protocol::status_code_name(*code))
+                write!(f, "OBS refused ({code} {})", crate::obs::protocol::status_code_name(*code))
             }
             RequestError::TimedOut(d) => write!(f, "OBS did not answer within {:.1} s", d.as_secs_f64()),
             RequestError::ConnectionClosed => f.write_str("the connection to OBS closed before it answered"),

@@ -2,7 +2,7 @@
 //! decoder and every parser behind it (event typing, status names, every response body type).
 //! A value or an error, never a panic; `-rss_limit_mb` bounds the memory.
 //!
-//! Needs nightly Rust and cargo-fuzz (`cargo install cargo-fuzz`). From `src-tauri/engine/fuzz`:
+//! Needs nightly Rust and cargo-fuzz (`cargo install cargo-fuzz`). From `src-tauri/headless/fuzz`:
 //!
 //!     mkdir -p corpus/frame_decoder
 //!     cargo +nightly fuzz run frame_decoder corpus/frame_decoder seeds/frame_decoder -- \
@@ -16,7 +16,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use onair_engine::protocol::{responses, scenes_top_first, status_code_name, ObsEvent, ServerMessage};
+use onair_headless::obs::protocol::{responses, scenes_top_first, status_code_name, ObsEvent, ServerMessage};
 use serde_json::Value;
 
 /// Every response body type, decoded the way `Client::request_as` decodes it.

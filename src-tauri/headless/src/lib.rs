@@ -1,0 +1,30 @@
+//! The GUI-free half of OnAir: everything that needs no GUI toolkit, so it
+//! builds and tests without WebKit.
+//!
+//! It holds one obs-websocket v5 session with OBS and turns what OBS says into
+//! one state model and a stream of "moments" a streamer should hear about. The
+//! tray app, the window and the `onair` command line are thin faces on it.
+//!
+//! # Layout
+//!
+//! - [`obs`]: the obs-websocket side. `protocol` (the wire format), `auth`,
+//!   `client` (one socket, requests and events), `session` (the actor that
+//!   keeps the connection and publishes state and moments), `model` (OBS's
+//!   answers and events into state and moments; time is an input), `backoff`.
+//! - [`state`]: the state model and the moments, as every face shows them.
+//! - [`control`]: start/stop/toggle for each output, and how each is awaited.
+//! - [`text`]: the words: status lines, moment titles and bodies.
+//! - [`desktop`]: the desktop's pure policy: the tray's menu model and icon,
+//!   which notification a moment gets, hotkeys, the stop confirmation.
+//! - [`settings`]: which OBS (`target`), the settings file, the password store.
+//! - [`cli`]: the `onair` command line.
+//! - [`demo`]: a simulated OBS playing a scripted show, for `--demo`.
+
+pub mod cli;
+pub mod control;
+pub mod demo;
+pub mod desktop;
+pub mod obs;
+pub mod settings;
+pub mod state;
+pub mod text;
