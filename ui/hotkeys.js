@@ -1,6 +1,8 @@
 // Turning key presses into bindings the backend accepts, e.g. "Ctrl+Alt+Shift+S".
-// Mirrors the backend's rules: modifiers in the order Ctrl, Alt, Shift, Super; a
-// letter, digit, F1-F24 or a named key; a modifier is required except on F13-F24.
+// The backend's rules: modifiers in the order Ctrl, Alt, Shift, Super; a letter,
+// digit, F1-F24 or a named key; a modifier is required except on F13-F24. The
+// window checks as the user types, so the rule is written here too; one table of
+// cases (src-tauri/tests/ui/hotkey_cases.json) holds both copies to it.
 
 const NAMED = [
   "Space", "Enter", "Tab", "Backspace", "Delete", "Insert", "Home", "End", "PageUp", "PageDown",
@@ -77,7 +79,11 @@ export function interpretKey(e) {
   return { kind: "binding", binding: [...mods, key].join("+") };
 }
 
-/** Canonical form of a typed or pasted binding ("ctrl + s" → "Ctrl+S"), or { error }. */
+/**
+ * Canonical form of a typed, pasted or loaded binding ("ctrl + s" → "Ctrl+S"),
+ * or { error }. The same rule as the backend's `normalize`; both are checked
+ * against src-tauri/tests/ui/hotkey_cases.json.
+ */
 export function normalizeBinding(text) {
   const parts = String(text).split("+").map((p) => p.trim());
   if (parts.some((p) => p === "")) return { error: `"${text}" is not a key combination like Ctrl+Alt+Shift+S` };
@@ -99,6 +105,11 @@ export function normalizeBinding(text) {
   const mods = Object.keys(flags).filter((k) => flags[k]);
   if (mods.length === 0 && !isHighF(key)) return { error: `${key} alone would stop you typing it anywhere; add Ctrl, Alt, Shift or Super` };
   return { binding: [...mods, key].join("+") };
+}
+
+/** A binding as the backend would store it, or as given when it is not one OnAir can bind. */
+export function canonicalOrAsIs(text) {
+  return normalizeBinding(text).binding ?? text;
 }
 
 /** Bindings used by more than one action: Map(binding → [action, ...]). */
