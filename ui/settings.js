@@ -7,10 +7,10 @@
 // command line show here as in use, with a note; the backend writes them to
 // the settings file only once they are changed here.
 
+import { $, make, setAttr, showText } from "./dom.js";
 import { errorText, hostProblem, parsePort } from "./format.js";
-import { conflicts, interpretKey, normalizeBinding } from "./hotkeys.js";
+import { canonicalOrAsIs, conflicts, interpretKey, normalizeBinding } from "./hotkeys.js";
 
-const $ = (id) => document.getElementById(id);
 const SAVED_MS = 5000;
 
 export function createSettings({ invoke }) {
@@ -24,18 +24,13 @@ export function createSettings({ invoke }) {
   // ---- small helpers -------------------------------------------------------
 
   function fieldError(input, errorEl, message) {
-    errorEl.textContent = message ?? "";
-    errorEl.hidden = !message;
-    if (input) {
-      if (message) input.setAttribute("aria-invalid", "true");
-      else input.removeAttribute("aria-invalid");
-    }
+    showText(errorEl, message);
+    if (input) setAttr(input, "aria-invalid", !!message);
   }
 
   function status(el, message, tone = "") {
-    el.textContent = message ?? "";
+    showText(el, message);
     el.dataset.tone = tone;
-    el.hidden = !message;
   }
 
   function settingsStatus(message, tone, transient = false) {
@@ -80,9 +75,8 @@ export function createSettings({ invoke }) {
   function connectionNote() {
     let note = $("connection-note");
     if (!note) {
-      note = document.createElement("p");
+      note = make("p", "hint");
       note.id = "connection-note";
-      note.className = "hint";
       note.hidden = true;
       $("error-host").before(note);
       for (const id of ["host", "port"]) {
@@ -96,8 +90,7 @@ export function createSettings({ invoke }) {
   function renderConnectionNote() {
     const text = typeof view?.connection_note === "string" ? view.connection_note : "";
     const note = connectionNote();
-    note.textContent = text;
-    note.hidden = !text;
+    showText(note, text);
   }
 
   function renderPassword() {
@@ -109,13 +102,8 @@ export function createSettings({ invoke }) {
     $("btn-clear-password").disabled = !stored;
     const keyring = view?.keyring;
     const note = $("keyring-note");
-    if (keyring && keyring.available === false) {
-      note.textContent = `The system keyring is not available, so a password cannot be kept${keyring.message ? `: ${keyring.message}` : "."}`;
-      note.hidden = false;
-    } else {
-      note.hidden = true;
-      note.textContent = "";
-    }
+    const unavailable = keyring && keyring.available === false;
+    showText(note, unavailable ? `The system keyring is not available, so a password cannot be kept${keyring.message ? `: ${keyring.message}` : "."}` : "");
   }
 
   function renderNotificationKinds() {
@@ -125,15 +113,13 @@ export function createSettings({ invoke }) {
     if (have !== kinds.map((k) => k.kind).join("\n")) {
       list.replaceChildren(
         ...kinds.map(({ kind, label }) => {
-          const wrap = document.createElement("div");
-          wrap.className = "check";
-          const input = document.createElement("input");
+          const wrap = make("div", "check");
+          const input = make("input");
           input.type = "checkbox";
           input.id = `notif-${kind}`;
           input.dataset.kind = kind;
-          const l = document.createElement("label");
+          const l = make("label", "", label || kind);
           l.htmlFor = input.id;
-          l.textContent = label || kind;
           wrap.append(input, l);
           return wrap;
         }),
@@ -150,24 +136,20 @@ export function createSettings({ invoke }) {
     if (have === meta.map((m) => m.action).join("\n")) return;
     list.replaceChildren(
       ...meta.map(({ action, label }) => {
-        const row = document.createElement("div");
-        row.className = "hotkey-row";
-        const l = document.createElement("label");
+        const row = make("div", "hotkey-row");
+        const l = make("label", "", label);
         l.htmlFor = `hotkey-${action}`;
-        l.textContent = label;
-        const input = document.createElement("input");
+        const input = make("input", "hotkey");
         input.type = "text";
         input.id = `hotkey-${action}`;
-        input.className = "hotkey";
         input.dataset.action = action;
         input.autocomplete = "off";
         input.spellcheck = false;
         input.placeholder = "Not set";
         input.setAttribute("autocapitalize", "off");
         input.setAttribute("aria-describedby", `hotkey-error-${action} hotkeys-hint`);
-        const err = document.createElement("p");
+        const err = make("p", "field-error");
         err.id = `hotkey-error-${action}`;
-        err.className = "field-error";
         err.hidden = true;
         row.append(l, input, err);
         wireRecorder(input);
@@ -184,7 +166,9 @@ export function createSettings({ invoke }) {
     }
     $("hotkeys-enabled").checked = !!view?.hotkeys?.enabled;
     draft = {};
-    for (const b of view?.hotkeys?.bindings ?? []) draft[b.action] = b.binding ?? null;
+    // As the backend would store it, so "ctrl+s" from a hand-edited file and a
+    // recorded Ctrl+S count as the same key when looking for clashes.
+    for (const b of view?.hotkeys?.bindings ?? []) draft[b.action] = b.binding ? canonicalOrAsIs(b.binding) : null;
     for (const m of meta) showBinding(m.action);
     $("confirm-stop").checked = !!view?.confirm_stop_stream;
     $("start-on-login").checked = !!view?.start_on_login;
@@ -196,8 +180,7 @@ export function createSettings({ invoke }) {
   function renderHotkeyNotes() {
     const unavailable = view?.hotkeys?.unavailable;
     const u = $("hotkeys-unavailable");
-    u.textContent = unavailable ? `Global hotkeys cannot work here: ${unavailable}` : "";
-    u.hidden = !unavailable;
+    showText(u, unavailable ? `Global hotkeys cannot work here: ${unavailable}` : "");
     renderConflicts();
   }
 
@@ -215,12 +198,10 @@ export function createSettings({ invoke }) {
   function rowError(action, message) {
     const err = $(`hotkey-error-${action}`);
     if (!err) return;
-    err.textContent = message ?? "";
-    err.hidden = !message;
+    showText(err, message);
     err.dataset.kind = message ? "error" : "";
     const input = $(`hotkey-${action}`);
-    if (message) input?.setAttribute("aria-invalid", "true");
-    else input?.removeAttribute("aria-invalid");
+    if (input) setAttr(input, "aria-invalid", !!message);
   }
 
   function setBinding(action, binding) {
@@ -261,12 +242,7 @@ export function createSettings({ invoke }) {
     }
     const box = $("hotkeys-problems");
     box.replaceChildren(
-      ...lines.map((text) => {
-        const li = document.createElement("li");
-        li.textContent = text;
-        return li;
-      }),
-    );
+      ...lines.map((text) => make("li", "", text)));
     box.hidden = lines.length === 0;
     return clashes;
   }
