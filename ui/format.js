@@ -1,4 +1,5 @@
-// Pure helpers: clocks, sizes, health thresholds and the wording of moments.
+// Pure helpers: clocks, sizes, health thresholds, the header's words and the
+// moments log's bookkeeping (the moments' own words come from the backend).
 // Nothing here touches the DOM or the backend, so it can be checked on its own.
 
 /** Milliseconds as HH:MM:SS (hours keep growing past 99). */
@@ -11,20 +12,6 @@ export function clock(ms) {
 /** Time elapsed since a Unix-ms timestamp, as HH:MM:SS; "" without a timestamp. */
 export function since(ms, now = Date.now()) {
   return typeof ms === "number" ? clock(now - ms) : "";
-}
-
-/** Bytes with decimal units, e.g. "1.2 GB". */
-export function bytes(n) {
-  if (typeof n !== "number" || !isFinite(n) || n < 0) return "";
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i += 1;
-  }
-  const digits = i === 0 || v >= 100 ? 0 : 1;
-  return `${v.toFixed(digits)} ${units[i]}`;
 }
 
 /** OBS's free disk space (MB as OBS counts them, i.e. MiB) as "123 GB". */
@@ -231,63 +218,21 @@ export function recordingStatus(obs, now = Date.now()) {
 
 // ---- moments -----------------------------------------------------------------
 
-const join = (...parts) => parts.filter((p) => p !== "" && p != null && p !== false).join(" · ");
+const TONES = new Set(["good", "warn", "bad", "plain"]);
 
-/** A moment in words, e.g. "Stream ended · 01:02:03 on air · 1.2 GB sent". */
-export function momentText(n) {
-  switch (n?.moment) {
-    case "live":
-      return "Went live";
-    case "ended": {
-      let dropped = "";
-      if (typeof n.dropped_frames === "number") {
-        const ratio = n.total_frames > 0 ? ` (${percent(n.dropped_frames / n.total_frames)})` : "";
-        dropped = `${count(n.dropped_frames)} ${n.dropped_frames === 1 ? "frame" : "frames"} dropped${ratio}`;
-      }
-      return join(
-        "Stream ended",
-        typeof n.duration_ms === "number" ? `${clock(n.duration_ms)} on air` : "",
-        typeof n.bytes === "number" ? `${bytes(n.bytes)} sent` : "",
-        dropped,
-        n.while_away ? "while OnAir could not see OBS" : "",
-      );
-    }
-    case "reconnecting":
-      return "Reconnecting…";
-    case "reconnected":
-      return typeof n.down_ms === "number" ? `Reconnected after ${clock(n.down_ms)}` : "Reconnected";
-    case "start-failed":
-      return n.message ? `Stream failed to start: ${n.message}` : "Stream failed to start";
-    case "obs-lost": {
-      const what = n.was_live && n.was_recording ? "while live and recording" : n.was_live ? "while live" : n.was_recording ? "while recording" : "";
-      return join(`Lost OBS${what ? ` ${what}` : ""}`, n.reason ?? "");
-    }
-    case "obs-back":
-      return join(
-        typeof n.down_ms === "number" && n.down_ms > 0 ? `OBS is back after ${clock(n.down_ms)}` : "OBS is back",
-        n.still_live ? "still live" : "",
-      );
-    case "recording-started":
-      return "Recording started";
-    case "recording-stopped":
-      return join(
-        n.path ? `Recording saved: ${n.path}` : "Recording stopped",
-        typeof n.duration_ms === "number" ? clock(n.duration_ms) : "",
-      );
-    case "recording-paused":
-      return "Recording paused";
-    case "recording-resumed":
-      return "Recording resumed";
-    case "recording-file-changed":
-      return n.path ? `Recording continues in a new file: ${n.path}` : "Recording continues in a new file";
-    case "replay-saved":
-      return n.path ? `Replay saved: ${n.path}` : "Replay saved";
-    case "auth-failed":
-      return n.message ? `Password rejected: ${n.message}` : "Password rejected";
-    default:
-      if (typeof n?.moment !== "string" || n.moment === "") return "Something happened";
-      return n.moment.charAt(0).toUpperCase() + n.moment.slice(1).replace(/[-_]/g, " ");
-  }
+/**
+ * How a logged moment is shown: the backend words it (`title`, `body`) and
+ * says how it feels (`tone`), as it does for notifications. A moment that
+ * lacks a title shows its kind rather than nothing; an unknown tone is plain.
+ */
+export function momentView(n) {
+  const text = (v) => (typeof v === "string" ? v.trim() : "");
+  const kind = text(n?.moment);
+  return {
+    title: text(n?.title) || kind || "Moment",
+    body: text(n?.body),
+    tone: TONES.has(n?.tone) ? n.tone : "plain",
+  };
 }
 
 /**
@@ -318,25 +263,6 @@ export function mergeMoments(log, incoming, max = Infinity) {
   const numbered = (a, b) => typeof a.seq === "number" && typeof b.seq === "number";
   out.sort((a, b) => (numbered(a, b) ? a.seq - b.seq : a.at_ms - b.at_ms));
   return out.length > max ? out.slice(out.length - max) : out;
-}
-
-/** How a moment is coloured in the log. */
-export function momentTone(kind) {
-  switch (kind) {
-    case "live":
-    case "reconnected":
-    case "obs-back":
-      return "good";
-    case "reconnecting":
-    case "recording-paused":
-      return "warn";
-    case "start-failed":
-    case "obs-lost":
-    case "auth-failed":
-      return "bad";
-    default:
-      return "plain";
-  }
 }
 
 /** An error from invoke as words: backend errors are {code, message, field?}. */

@@ -1,12 +1,13 @@
 // OnAir's window: wires the backend (Tauri commands and pushed events) to the
 // status and settings pages. The page never polls: one snapshot at start, then
-// events; a 1 s timer only re-draws clocks from the timestamps it already has.
+// events (state, controls, moments, settings); a 1 s timer only re-draws clocks
+// from the timestamps it already has.
 
-import { createStatus } from "./status.js";
-import { createSettings } from "./settings.js";
+import { $, setAttr } from "./dom.js";
 import { errorText } from "./format.js";
+import { createSettings } from "./settings.js";
+import { createStatus } from "./status.js";
 
-const $ = (id) => document.getElementById(id);
 const tauri = window.__TAURI__;
 
 function showPage(page, { focus = null } = {}) {
@@ -14,10 +15,8 @@ function showPage(page, { focus = null } = {}) {
   $("page-status").hidden = settings;
   $("page-settings").hidden = !settings;
   document.body.dataset.page = settings ? "settings" : "status";
-  for (const [tab, on] of [[$("tab-status"), !settings], [$("tab-settings"), settings]]) {
-    if (on) tab.setAttribute("aria-current", "page");
-    else tab.removeAttribute("aria-current");
-  }
+  setAttr($("tab-status"), "aria-current", !settings, "page");
+  setAttr($("tab-settings"), "aria-current", settings, "page");
   const hash = settings ? "#settings" : "";
   if (location.hash !== hash) history.replaceState(null, "", `${location.pathname}${location.search}${hash}`);
   $("content").scrollTop = 0;
@@ -43,18 +42,20 @@ async function start(invoke, listen) {
   });
 
   // Listen first so nothing pushed while the snapshot is on its way is lost;
-  // a state pushed meanwhile is newer than the snapshot's and wins.
+  // a state or controls pushed meanwhile are newer than the snapshot's and win.
   let pushedState = false;
+  let pushedControls = false;
   const listeners = [
     listen("onair://state", (e) => {
       pushedState = true;
       status.setState(e.payload);
     }),
-    listen("onair://moment", (e) => status.addMoments([e.payload])),
-    listen("onair://settings", (e) => {
-      settings.apply(e.payload);
-      status.setSettings(e.payload);
+    listen("onair://controls", (e) => {
+      pushedControls = true;
+      status.setControls(e.payload);
     }),
+    listen("onair://moment", (e) => status.addMoments([e.payload])),
+    listen("onair://settings", (e) => settings.apply(e.payload)),
     listen("onair://page", (e) => showPage(e.payload === "settings" ? "settings" : "status")),
   ];
   try {
@@ -67,11 +68,9 @@ async function start(invoke, listen) {
     const snap = await invoke("get_snapshot");
     status.setHistory(snap?.bitrate_history);
     status.addMoments(snap?.moments);
-    if (snap?.settings) {
-      settings.load(snap.settings);
-      status.setSettings(snap.settings);
-    }
+    if (snap?.settings) settings.load(snap.settings);
     if (!pushedState && snap?.state) status.setState(snap.state);
+    if (!pushedControls && snap?.controls) status.setControls(snap.controls);
   } catch (e) {
     if (!status.hasState()) status.showProblem(`OnAir could not read its state: ${errorText(e)}`);
   }

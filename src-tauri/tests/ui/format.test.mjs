@@ -1,5 +1,6 @@
-// ui/format.js under Node's test runner: the age rule for health figures and
-// how the moments log keeps each moment once. Run by src-tauri/tests/ui.rs.
+// ui/format.js under Node's test runner: the age rule for health figures, how
+// the moments log keeps each moment once and shows the backend's words. Run by
+// src-tauri/tests/ui.rs.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -59,4 +60,17 @@ test("moments without a number only merge when identical", () => {
   const a = { at_ms: 5, moment: "replay-saved", path: "/a.mkv" };
   const b = { at_ms: 5, moment: "replay-saved", path: "/b.mkv" };
   assert.deepEqual(f.mergeMoments([a], [a, b]), [a, b]);
+});
+
+test("a moment shows the backend's title, body and tone", () => {
+  const ended = { seq: 7, at_ms: 5, moment: "ended", duration_ms: 3_600_000, title: "Stream ended", body: "01:00:00 on air · 2.5 GB sent", tone: "plain" };
+  assert.deepEqual(f.momentView(ended), { title: "Stream ended", body: "01:00:00 on air · 2.5 GB sent", tone: "plain" });
+  const lost = { seq: 8, at_ms: 6, moment: "obs-lost", title: "Lost OBS while live", body: "", tone: "bad" };
+  assert.deepEqual(f.momentView(lost), { title: "Lost OBS while live", body: "", tone: "bad" });
+});
+
+test("a moment without words shows its kind, and an unknown tone is plain", () => {
+  assert.deepEqual(f.momentView({ seq: 1, at_ms: 1, moment: "replay-saved" }), { title: "replay-saved", body: "", tone: "plain" });
+  assert.deepEqual(f.momentView({ seq: 2, at_ms: 1, moment: "live", title: "  ", tone: "loud" }), { title: "live", body: "", tone: "plain" });
+  assert.equal(f.momentView({ seq: 3, at_ms: 1, title: 42 }).title, "Moment");
 });
