@@ -1,8 +1,9 @@
-//! The window's pure JavaScript helpers (`ui/format.js`) run under Node's
-//! built-in test runner, so `cargo test` covers them with the rest. The page
-//! itself is checked through WebDriver in the system tests; this is for rules
-//! worth testing case by case (how old a health figure may be, moments kept once).
-//! Needs `node` 18 or newer.
+//! The window's pure JavaScript modules (`ui/format.js`, `ui/hotkeys.js`) run
+//! under Node's built-in test runner, so `cargo test` covers them with the rest.
+//! The page itself is checked through WebDriver in the system tests; this is for
+//! rules worth testing case by case (how old a health figure may be, moments kept
+//! once, how a hotkey binding is written: `tests/ui/hotkey_cases.json`, the table
+//! the backend's rule is held to as well). Needs `node` 18 or newer.
 
 use std::path::PathBuf;
 use std::process::Command;
