@@ -22,7 +22,7 @@
 //! OBS-side happenings (an RTMP outage, a file split, a collection switch, a rename) say them the
 //! way the chosen release would.
 //!
-//! The protocol facts it follows are in `/work/shared/docs/obs-websocket-v5.md`. Like real OBS it
+//! The protocol facts it follows are in `docs/obs-websocket-v5.md`. Like real OBS it
 //! answers websocket pings by itself, sends no pings of its own, and (while serving) closes the
 //! session with the close code real OBS uses when the client sends something malformed.
 //!
