@@ -6,7 +6,7 @@
 // only owns what is the window's alone: which command is on its way, and focus.
 
 import { $, make, setAttr, showText } from "./dom.js";
-import { errorText } from "./format.js";
+import { controlFace, errorText } from "./format.js";
 
 const CONTROL_IDS = ["stream", "record", "pause", "replay", "vcam"];
 
@@ -32,26 +32,23 @@ export function createControls({ invoke }) {
     const focusedId = CONTROL_IDS.find((id) => buttons[id] === document.activeElement) ?? null;
     if (dropped && document.activeElement && document.activeElement !== document.body) dropped = null;
     for (const [id, button] of Object.entries(buttons)) {
-      const c = control(id);
+      const face = controlFace(control(id), busy);
       // Until the backend has described the controls, the page's own labels
       // stand and nothing can be pressed.
-      if (!c) {
+      if (!face) {
         button.disabled = true;
         continue;
       }
-      const label = typeof c.label === "string" && c.label ? c.label : button.textContent;
-      const action = c.enabled && typeof c.action === "string" ? c.action : "";
-      const sending = busy !== null && busy === action;
-      button.textContent = sending ? `${label}…`.replace(/……$/, "…") : label;
-      button.dataset.action = action;
-      button.dataset.on = c.on ? "true" : "false";
-      button.classList.toggle("armed", !!c.armed && action !== "");
-      button.disabled = !action;
-      if (!action && id === focusedId) dropped = id;
+      if (face.label) button.textContent = face.label;
+      button.dataset.action = face.action;
+      button.dataset.on = face.on ? "true" : "false";
+      button.classList.toggle("armed", face.armed);
+      button.disabled = !face.action;
+      if (!face.action && id === focusedId) dropped = id;
       // While a command is on its way the others wait, but stay focusable.
       setAttr(button, "aria-disabled", busy !== null);
-      setAttr(button, "aria-busy", sending);
-      if (!action && typeof c.why === "string" && c.why) button.title = c.why;
+      setAttr(button, "aria-busy", face.sending);
+      if (face.why) button.title = face.why;
       else button.removeAttribute("title");
     }
     if (dropped && !buttons[dropped].disabled) {

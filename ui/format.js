@@ -1,5 +1,6 @@
-// Pure helpers: clocks, sizes, health thresholds, the header's words and the
-// moments log's bookkeeping (the moments' own words come from the backend).
+// Pure helpers: clocks, sizes, health thresholds, the header's words, how a
+// control button reads and the moments log's bookkeeping (the controls' and the
+// moments' own words come from the backend).
 // Nothing here touches the DOM or the backend, so it can be checked on its own.
 
 /** Milliseconds as HH:MM:SS (hours keep growing past 99). */
@@ -263,6 +264,30 @@ export function mergeMoments(log, incoming, max = Infinity) {
   const numbered = (a, b) => typeof a.seq === "number" && typeof b.seq === "number";
   out.sort((a, b) => (numbered(a, b) ? a.seq - b.seq : a.at_ms - b.at_ms));
   return out.length > max ? out.slice(out.length - max) : out;
+}
+
+// ---- controls ----------------------------------------------------------------
+
+/**
+ * How one control button looks, from the backend's ControlView ({id, label,
+ * action, enabled, on, armed, why}) and the action the window is sending, if
+ * any: the label ("…" added once while its own command is on its way), the
+ * action a press sends ("" when it cannot act), the tooltip saying why not,
+ * and whether it waits for a confirming press. Null before the backend spoke.
+ */
+export function controlFace(c, busy = null) {
+  if (!c || typeof c !== "object") return null;
+  const label = typeof c.label === "string" ? c.label : "";
+  const action = c.enabled === true && typeof c.action === "string" ? c.action : "";
+  const sending = busy !== null && busy === action;
+  return {
+    label: sending && label ? `${label}…`.replace(/……$/, "…") : label,
+    action,
+    on: c.on === true,
+    armed: c.armed === true && action !== "",
+    sending,
+    why: action === "" && typeof c.why === "string" ? c.why : "",
+  };
 }
 
 /** An error from invoke as words: backend errors are {code, message, field?}. */

@@ -1,6 +1,6 @@
 // ui/format.js under Node's test runner: the age rule for health figures, how
-// the moments log keeps each moment once and shows the backend's words. Run by
-// src-tauri/tests/ui.rs.
+// a control button reads the backend's ControlView, how the moments log keeps
+// each moment once and shows the backend's words. Run by src-tauri/tests/ui.rs.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -73,4 +73,28 @@ test("a moment without words shows its kind, and an unknown tone is plain", () =
   assert.deepEqual(f.momentView({ seq: 1, at_ms: 1, moment: "replay-saved" }), { title: "replay-saved", body: "", tone: "plain" });
   assert.deepEqual(f.momentView({ seq: 2, at_ms: 1, moment: "live", title: "  ", tone: "loud" }), { title: "live", body: "", tone: "plain" });
   assert.equal(f.momentView({ seq: 3, at_ms: 1, title: 42 }).title, "Moment");
+});
+
+const stop = { id: "stream", label: "Stop streaming", action: "stop-stream", enabled: true, on: true, armed: false, why: null };
+
+test("a control button says what the backend says and sends its action", () => {
+  assert.deepEqual(f.controlFace(stop), { label: "Stop streaming", action: "stop-stream", on: true, armed: false, sending: false, why: "" });
+  const armed = { ...stop, label: "Press again to stop", armed: true };
+  assert.deepEqual(f.controlFace(armed), { label: "Press again to stop", action: "stop-stream", on: true, armed: true, sending: false, why: "" });
+  assert.equal(f.controlFace(null), null, "nothing from the backend yet");
+});
+
+test("a control that cannot act sends nothing, says why and is never armed", () => {
+  const pause = { id: "pause", label: "Pause recording", action: null, enabled: false, on: false, armed: false, why: "Not recording" };
+  assert.deepEqual(f.controlFace(pause), { label: "Pause recording", action: "", on: false, armed: false, sending: false, why: "Not recording" });
+  // "enabled" rules even when an action is named.
+  const off = f.controlFace({ ...stop, enabled: false, armed: true, why: "Not connected to OBS" });
+  assert.deepEqual([off.action, off.armed, off.why], ["", false, "Not connected to OBS"]);
+});
+
+test("the button whose command is on its way says so, with one ellipsis", () => {
+  assert.deepEqual([f.controlFace(stop, "stop-stream").label, f.controlFace(stop, "stop-stream").sending], ["Stop streaming…", true]);
+  const starting = { ...stop, label: "Starting stream…", action: "stop-stream" };
+  assert.equal(f.controlFace(starting, "stop-stream").label, "Starting stream…");
+  assert.deepEqual([f.controlFace(stop, "start-recording").label, f.controlFace(stop, "start-recording").sending], ["Stop streaming", false]);
 });
