@@ -1,7 +1,10 @@
 //! Words for people: the one-line status and what each moment says.
 //!
-//! Shared by the command line, and later the tray menu rows and notifications,
-//! so the same situation reads the same everywhere.
+//! Shared by the command line, the tray menu rows, the notifications and the
+//! window (which gets its moments' titles, bodies and tones from here), so the
+//! same situation reads the same everywhere.
+
+use serde::Serialize;
 
 use crate::state::{figures_current, ConnectionState, Moment, ObsStatus, RecordingState, State, StreamState};
 
@@ -157,6 +160,31 @@ pub fn moment_text(moment: &Moment) -> (String, String) {
         Moment::RecordingFileChanged { path } => ("Recording continues in a new file".into(), path.clone()),
         Moment::ReplaySaved { path } => ("Replay saved".into(), opt_path(path)),
         Moment::AuthFailed { message } => ("OBS rejected the password".into(), message.clone()),
+    }
+}
+
+/// How a moment reads at a glance in the window's log: good news, a warning,
+/// bad news, or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tone {
+    Good,
+    Warn,
+    Bad,
+    Plain,
+}
+
+pub fn moment_tone(moment: &Moment) -> Tone {
+    match moment {
+        Moment::Live { .. } | Moment::Reconnected { .. } | Moment::ObsBack { .. } => Tone::Good,
+        Moment::Reconnecting { .. } | Moment::RecordingPaused => Tone::Warn,
+        Moment::StartFailed { .. } | Moment::ObsLost { .. } | Moment::AuthFailed { .. } => Tone::Bad,
+        Moment::Ended { .. }
+        | Moment::RecordingStarted { .. }
+        | Moment::RecordingStopped { .. }
+        | Moment::RecordingResumed
+        | Moment::RecordingFileChanged { .. }
+        | Moment::ReplaySaved { .. } => Tone::Plain,
     }
 }
 

@@ -1,16 +1,21 @@
-//! The desktop's pure policy: what the tray shows, which notification a moment
-//! deserves, what a hotkey means, and when a stop needs a second press. No GUI
+//! The desktop's pure policy: what the tray and the window's buttons show,
+//! which notification a moment deserves, what a click, a hotkey or a button
+//! press sends to OBS, and when a stop needs a second press. No GUI
 //! toolkit here; the app crate's adapters (`tray`, `notify`, `hotkeys`) carry
 //! out what these decide, and tests compare the decisions with `==`.
 
+mod actions;
+mod controls;
 mod hotkeys;
 mod notify;
+mod stop_guard;
 mod tray;
 
+pub use actions::{hotkey_action, menu_control, press, Press};
+pub use controls::{window_controls, ControlView, Controls};
 pub use hotkeys::{grabbing_unavailable, normalize as normalize_hotkey, HotkeyAction, HotkeySettings};
 pub use notify::{
     NotificationAction, NotificationPlan, NotificationPolicy, Urgency, COALESCE_MS, OBS_SLOT, STREAM_SLOT,
 };
-pub use tray::{
-    has_running_clock, menu_model, tray_icon, MenuAction, MenuContext, MenuEntry, StopDecision, StopGuard, TrayIcon,
-};
+pub use stop_guard::{StopDecision, StopGuard};
+pub use tray::{has_running_clock, menu_model, tray_icon, MenuAction, MenuContext, MenuEntry, TrayIcon};

@@ -1,0 +1,172 @@
+//! The window's control buttons as data: for each one its label, the control
+//! it sends, whether it can act now and, if not, why. Computed here beside the
+//! tray's [`menu_model`](crate::desktop::menu_model) and pushed to the window,
+//! so the page draws buttons and never re-derives what OBS's state allows.
+
+use serde::Serialize;
+
+use crate::state::{OutputActivity, RecordingState, State, StreamState};
+
+/// One button of the window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ControlView {
+    /// Which button: `stream`, `record`, `pause`, `replay` or `vcam`.
+    pub id: &'static str,
+    pub label: String,
+    /// The control's wire word, as the window sends it back; `None` when disabled.
+    pub action: Option<&'static str>,
+    pub enabled: bool,
+    /// The output is active (or on its way), so the button shows "on".
+    pub on: bool,
+    /// A stop waits for its confirming second press.
+    pub armed: bool,
+    /// Why the button cannot act now.
+    pub why: Option<String>,
+}
+
+/// Every button, and a line under them when none can act.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Controls {
+    pub items: Vec<ControlView>,
+    pub hint: Option<String>,
+}
+
+fn button(id: &'static str, label: &str, action: Option<&'static str>, on: bool) -> ControlView {
+    ControlView { id, label: label.into(), action, enabled: action.is_some(), on, armed: false, why: None }
+}
+
+fn disabled(id: &'static str, label: &str, on: bool, why: &str) -> ControlView {
+    ControlView { why: Some(why.into()), ..button(id, label, None, on) }
+}
+
+/// The window's buttons for this state. `stop_armed`: a first press on "Stop
+/// streaming" (from the tray, a hotkey or the window) waits for its second.
+pub fn window_controls(state: &State, stop_armed: bool) -> Controls {
+    let Some(obs) = &state.obs else {
+        let why = "Not connected to OBS";
+        return Controls {
+            items: vec![
+                disabled("stream", "Start streaming", false, why),
+                disabled("record", "Start recording", false, why),
+                disabled("pause", "Pause recording", false, why),
+                disabled("replay", "Save replay", false, why),
+                disabled("vcam", "Virtual camera", false, why),
+            ],
+            hint: Some("Controls wake up when OnAir is connected to OBS.".into()),
+        };
+    };
+    let stream = match &obs.stream {
+        StreamState::Live { .. } | StreamState::Reconnecting { .. } if stop_armed => {
+            ControlView { armed: true, ..button("stream", "Press again to stop", Some("stop-stream"), true) }
+        }
+        StreamState::Live { .. } | StreamState::Reconnecting { .. } => {
+            button("stream", "Stop streaming", Some("stop-stream"), true)
+        }
+        // A stop waiting for its confirmation never turns into a start.
+        StreamState::Offline if stop_armed => {
+            disabled("stream", "Stream already stopped", false, "The stream stopped before the second press")
+        }
+        StreamState::Offline => button("stream", "Start streaming", Some("start-stream"), false),
+        StreamState::Starting => disabled("stream", "Starting stream…", true, "OBS is starting the stream"),
+        StreamState::Stopping { .. } => disabled("stream", "Stopping stream…", true, "OBS is stopping the stream"),
+    };
+    let record = match &obs.recording {
+        RecordingState::Recording { .. } | RecordingState::Paused { .. } => {
+            button("record", "Stop recording", Some("stop-recording"), true)
+        }
+        RecordingState::Starting => disabled("record", "Starting recording…", true, "OBS is starting the recording"),
+        RecordingState::Stopping { .. } => {
+            disabled("record", "Stopping recording…", true, "OBS is stopping the recording")
+        }
+        RecordingState::Off => button("record", "Start recording", Some("start-recording"), false),
+    };
+    let pause = match &obs.recording {
+        RecordingState::Recording { .. } => button("pause", "Pause recording", Some("pause-recording"), false),
+        RecordingState::Paused { .. } => button("pause", "Resume recording", Some("resume-recording"), true),
+        _ => disabled("pause", "Pause recording", false, "Not recording"),
+    };
+    let replay = match obs.replay_buffer {
+        OutputActivity::On => button("replay", "Save replay", Some("save-replay"), false),
+        OutputActivity::Unavailable => disabled("replay", "Save replay", false, "OBS has no replay buffer set up"),
+        _ => disabled("replay", "Save replay", false, "The replay buffer is not running in OBS"),
+    };
+    let vcam = match obs.virtual_camera {
+        OutputActivity::On => button("vcam", "Stop virtual camera", Some("stop-virtual-camera"), true),
+        OutputActivity::Off => button("vcam", "Start virtual camera", Some("start-virtual-camera"), false),
+        OutputActivity::Starting => disabled("vcam", "Starting camera…", true, "OBS is starting the virtual camera"),
+        OutputActivity::Stopping => disabled("vcam", "Stopping camera…", true, "OBS is stopping the virtual camera"),
+        OutputActivity::Unavailable => disabled("vcam", "Virtual camera", false, "This OBS has no virtual camera"),
+    };
+    Controls { items: vec![stream, record, pause, replay, vcam], hint: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{ConnectionState, ObsStatus};
+
+    fn state(obs: Option<ObsStatus>) -> State {
+        let connection = ConnectionState::Connected { obs_version: "29".into(), websocket_version: "5.1.0".into() };
+        State { target: "localhost:4455".into(), connection, obs }
+    }
+
+    fn obs(stream: StreamState, recording: RecordingState) -> ObsStatus {
+        ObsStatus {
+            stream,
+            recording,
+            replay_buffer: OutputActivity::Unavailable,
+            virtual_camera: OutputActivity::Off,
+            program_scene: None,
+            scenes: vec![],
+            studio_mode: false,
+            stream_health: None,
+            stats: None,
+            scene_collection_changing: false,
+        }
+    }
+
+    fn item<'a>(controls: &'a Controls, id: &str) -> &'a ControlView {
+        controls.items.iter().find(|c| c.id == id).expect("every button is there")
+    }
+
+    #[test]
+    fn without_obs_every_button_says_why_and_the_hint_shows() {
+        let controls = window_controls(&state(None), false);
+        assert_eq!(controls.items.len(), 5);
+        assert!(controls.items.iter().all(|c| !c.enabled && c.action.is_none()));
+        assert!(controls.items.iter().all(|c| c.why.as_deref() == Some("Not connected to OBS")));
+        assert!(controls.hint.is_some());
+    }
+
+    #[test]
+    fn live_offers_a_stop_and_an_armed_stop_asks_for_the_second_press() {
+        let live = state(Some(obs(StreamState::Live { since_ms: 0 }, RecordingState::Off)));
+        let plain = window_controls(&live, false);
+        assert_eq!(item(&plain, "stream"), &button("stream", "Stop streaming", Some("stop-stream"), true));
+        assert_eq!(plain.hint, None);
+        let armed = window_controls(&live, true);
+        assert_eq!(item(&armed, "stream").label, "Press again to stop");
+        assert!(item(&armed, "stream").armed);
+        assert_eq!(item(&armed, "stream").action, Some("stop-stream"));
+    }
+
+    #[test]
+    fn an_armed_stop_never_offers_a_start() {
+        let offline = state(Some(obs(StreamState::Offline, RecordingState::Off)));
+        let stream = window_controls(&offline, true).items.remove(0);
+        assert!(!stream.enabled);
+        assert_eq!(stream.action, None);
+        assert_eq!(window_controls(&offline, false).items[0].action, Some("start-stream"));
+    }
+
+    #[test]
+    fn moving_outputs_and_missing_features_are_disabled_with_a_reason() {
+        let s = state(Some(obs(StreamState::Starting, RecordingState::Paused { since_ms: 0 })));
+        let controls = window_controls(&s, false);
+        assert!(!item(&controls, "stream").enabled && item(&controls, "stream").on);
+        assert_eq!(item(&controls, "pause").action, Some("resume-recording"));
+        assert_eq!(item(&controls, "record").action, Some("stop-recording"));
+        assert_eq!(item(&controls, "replay").why.as_deref(), Some("OBS has no replay buffer set up"));
+        assert_eq!(item(&controls, "vcam").action, Some("start-virtual-camera"));
+    }
+}
