@@ -1,7 +1,7 @@
 // The control buttons and the scene list. What each button says and does comes
 // from the backend (`controls`: a label, the action to send, whether it can act
-// and why not), the same model the tray menu is drawn from, so the window does
-// not re-derive it from OBS's state. The stop confirmation is the backend's
+// and why not), computed once beside the tray menu, so the window does not
+// re-derive it from OBS's state. The stop confirmation is the backend's
 // too: a first press answers "armed" and the pushed controls say so. This module
 // only owns what is the window's alone: which command is on its way, and focus.
 
