@@ -12,6 +12,7 @@ mod client;
 mod model;
 pub mod protocol;
 mod session;
+mod supervisor;
 
 pub use auth::authentication_string;
 pub use backoff::{Backoff, FailureKind};
