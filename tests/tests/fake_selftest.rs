@@ -4,9 +4,8 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use onair_system_tests::fake::{
-    obs_auth_response, FakeConn, FakeObs, FakeState, Profile, ServeHandle, NOT_READY_COMMENT, SUBPROTOCOL,
-};
+use onair_headless::obs::authentication_string;
+use onair_system_tests::fake::{FakeConn, FakeObs, FakeState, Profile, ServeHandle, NOT_READY_COMMENT, SUBPROTOCOL};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -100,7 +99,7 @@ async fn served(fake: &mut FakeObs, state: FakeState) -> (Client, ServeHandle) {
 #[test]
 fn auth_matches_the_documented_test_vector() {
     assert_eq!(
-        obs_auth_response(
+        authentication_string(
             "supersecretpassword",
             "lM1GncleQOaCu9lT1yeUZhFYnqhsLLP1G5lAGo3ixaI=",
             "+IxH4CnCiqpX1rM9scsNynZzbOe4KhDeYcTNS3PDaeY="
@@ -140,7 +139,7 @@ async fn handshake_with_password() {
     let hello = next_json(&mut client).await;
     let auth = &hello["d"]["authentication"];
     let (salt, challenge) = (auth["salt"].as_str().expect("salt"), auth["challenge"].as_str().expect("challenge"));
-    identify(&mut client, Some(obs_auth_response("hunter2", salt, challenge))).await;
+    identify(&mut client, Some(authentication_string("hunter2", salt, challenge))).await;
     assert_eq!(next_json(&mut client).await["op"], 2);
     server.await.expect("server task").expect("right password accepted");
 
@@ -152,7 +151,7 @@ async fn handshake_with_password() {
     let (salt2, challenge2) = (auth["salt"].as_str().expect("salt"), auth["challenge"].as_str().expect("challenge"));
     assert_eq!(salt2, salt, "salt is fixed per server");
     assert_ne!(challenge2, challenge, "challenge is fresh per connection");
-    identify(&mut client, Some(obs_auth_response("wrong", salt2, challenge2))).await;
+    identify(&mut client, Some(authentication_string("wrong", salt2, challenge2))).await;
     let close = next_close(&mut client).await.expect("close frame");
     assert_eq!(u16::from(close.code), 4009);
     assert_eq!(close.reason, "Authentication failed.");
