@@ -26,10 +26,10 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
+use onair_headless::obs::authentication_string;
+use onair_headless::obs::protocol::{op, status, SUBPROTOCOL};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
@@ -393,18 +393,18 @@ impl ObsWorld {
     /// (no STARTING follows), mostly right after a stop. That is OBS's flake, not the
     /// product's, so the harness asks once more when the output is not active after
     /// half the timeout ("already active", 500, then means the first start was slow).
-    async fn start_output(&self, start: &str, status: &str, timeout: Duration) -> Result<(), String> {
+    async fn start_output(&self, start: &str, status_request: &str, timeout: Duration) -> Result<(), String> {
         let active = |v: &Value| v["outputActive"].as_bool() == Some(true);
         self.request(start, Value::Null).await?;
-        if self.wait_for(status, Value::Null, timeout / 2, active).await.is_ok() {
+        if self.wait_for(status_request, Value::Null, timeout / 2, active).await.is_ok() {
             return Ok(());
         }
         eprintln!("world: OBS did not begin the accepted {start} within {:?}; asking once more", timeout / 2);
         match self.request(start, Value::Null).await {
-            Err(e) if !e.contains("code 500") => return Err(e),
+            Err(e) if !e.contains(&format!("code {}", status::OUTPUT_RUNNING)) => return Err(e),
             _ => {}
         }
-        self.wait_for(status, Value::Null, timeout / 2, active).await.map(|_| ())
+        self.wait_for(status_request, Value::Null, timeout / 2, active).await.map(|_| ())
     }
 
     async fn request_once(&self, request_type: &str, data: Value) -> Result<Value, String> {
@@ -415,9 +415,9 @@ impl ObsWorld {
             d["requestData"] = data;
         }
         let answer = async {
-            send_json(&mut ws, &json!({ "op": 6, "d": d })).await?;
+            send_json(&mut ws, &json!({ "op": op::REQUEST, "d": d })).await?;
             loop {
-                let resp = next_op(&mut ws, 7).await?;
+                let resp = next_op(&mut ws, op::REQUEST_RESPONSE).await?;
                 if resp["requestId"].as_str() == Some(id.as_str()) {
                     return Ok(resp);
                 }
@@ -442,9 +442,9 @@ impl ObsWorld {
     async fn identified(&self) -> Result<Ws, String> {
         let url = format!("ws://127.0.0.1:{}", self.ws_port);
         let mut req = url.as_str().into_client_request().map_err(|e| format!("bad url {url}: {e}"))?;
-        req.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static("obswebsocket.json"));
+        req.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(SUBPROTOCOL));
         let (mut ws, _) = tokio_tungstenite::connect_async(req).await.map_err(|e| format!("connect to {url}: {e}"))?;
-        let hello = next_op(&mut ws, 0).await?;
+        let hello = next_op(&mut ws, op::HELLO).await?;
         let mut identify = json!({ "rpcVersion": 1, "eventSubscriptions": 0 });
         if let Some(auth) = hello.get("authentication") {
             let password =
@@ -452,10 +452,10 @@ impl ObsWorld {
             let (Some(salt), Some(challenge)) = (auth["salt"].as_str(), auth["challenge"].as_str()) else {
                 return Err(format!("Hello has a malformed authentication object: {auth}"));
             };
-            identify["authentication"] = json!(auth_string(password, salt, challenge));
+            identify["authentication"] = json!(authentication_string(password, salt, challenge));
         }
-        send_json(&mut ws, &json!({ "op": 1, "d": identify })).await?;
-        next_op(&mut ws, 2).await?;
+        send_json(&mut ws, &json!({ "op": op::IDENTIFY, "d": identify })).await?;
+        next_op(&mut ws, op::IDENTIFIED).await?;
         Ok(ws)
     }
 
@@ -564,13 +564,6 @@ async fn close(mut ws: Ws) {
         Some(())
     })
     .await;
-}
-
-/// obs-websocket v5 auth: base64(sha256(base64(sha256(password + salt)) + challenge)).
-fn auth_string(password: &str, salt: &str, challenge: &str) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let secret = b64.encode(Sha256::digest(format!("{password}{salt}").as_bytes()));
-    b64.encode(Sha256::digest(format!("{secret}{challenge}").as_bytes()))
 }
 
 fn global_ini(ws_port: u16, password: Option<&str>) -> String {
@@ -836,20 +829,5 @@ pub mod x11 {
 
     fn read_exact(stream: &mut UnixStream, buf: &mut [u8]) -> Result<(), String> {
         stream.read_exact(buf).map_err(|e| format!("X read: {e}"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn auth_matches_the_documented_test_vector() {
-        let auth = auth_string(
-            "supersecretpassword",
-            "lM1GncleQOaCu9lT1yeUZhFYnqhsLLP1G5lAGo3ixaI=",
-            "+IxH4CnCiqpX1rM9scsNynZzbOe4KhDeYcTNS3PDaeY=",
-        );
-        assert_eq!(auth, "1Ct943GAT+6YQUUX47Ia/ncufilbe6+oD6lY+5kaCu4=");
     }
 }
