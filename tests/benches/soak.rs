@@ -150,7 +150,7 @@ impl Moments {
             loop {
                 match tokio::time::timeout_at(deadline, self.rx.recv()).await {
                     Ok(Ok(noticed)) => {
-                        let got = noticed.moment.kind();
+                        let got = noticed.moment.kind().wire_name();
                         self.announced.push(got);
                         if got == kind {
                             break;
@@ -172,7 +172,7 @@ impl Moments {
     /// Collects whatever else arrives within `quiet`.
     async fn drain(&mut self, quiet: Duration) {
         while let Ok(Ok(noticed)) = tokio::time::timeout(quiet, self.rx.recv()).await {
-            self.announced.push(noticed.moment.kind());
+            self.announced.push(noticed.moment.kind().wire_name());
         }
     }
 

@@ -56,7 +56,7 @@ impl MomentLog {
     }
 
     pub fn kinds(&self) -> Vec<&'static str> {
-        self.all().iter().map(|n| n.moment.kind()).collect()
+        self.all().iter().map(|n| n.moment.kind().wire_name()).collect()
     }
 
     pub fn count(&self, kind: &str) -> usize {

@@ -277,24 +277,136 @@ pub enum Moment {
 }
 
 impl Moment {
-    /// The kebab-case name, as in `"moment"` of the JSON form.
-    pub fn kind(&self) -> &'static str {
+    /// Which kind of moment this is.
+    pub fn kind(&self) -> MomentKind {
         match self {
-            Moment::Live { .. } => "live",
-            Moment::Ended { .. } => "ended",
-            Moment::Reconnecting { .. } => "reconnecting",
-            Moment::Reconnected { .. } => "reconnected",
-            Moment::StartFailed { .. } => "start-failed",
-            Moment::ObsLost { .. } => "obs-lost",
-            Moment::ObsBack { .. } => "obs-back",
-            Moment::RecordingStarted { .. } => "recording-started",
-            Moment::RecordingStopped { .. } => "recording-stopped",
-            Moment::RecordingPaused => "recording-paused",
-            Moment::RecordingResumed => "recording-resumed",
-            Moment::RecordingFileChanged { .. } => "recording-file-changed",
-            Moment::ReplaySaved { .. } => "replay-saved",
-            Moment::AuthFailed { .. } => "auth-failed",
+            Moment::Live { .. } => MomentKind::Live,
+            Moment::Ended { .. } => MomentKind::Ended,
+            Moment::Reconnecting { .. } => MomentKind::Reconnecting,
+            Moment::Reconnected { .. } => MomentKind::Reconnected,
+            Moment::StartFailed { .. } => MomentKind::StartFailed,
+            Moment::ObsLost { .. } => MomentKind::ObsLost,
+            Moment::ObsBack { .. } => MomentKind::ObsBack,
+            Moment::RecordingStarted { .. } => MomentKind::RecordingStarted,
+            Moment::RecordingStopped { .. } => MomentKind::RecordingStopped,
+            Moment::RecordingPaused => MomentKind::RecordingPaused,
+            Moment::RecordingResumed => MomentKind::RecordingResumed,
+            Moment::RecordingFileChanged { .. } => MomentKind::RecordingFileChanged,
+            Moment::ReplaySaved { .. } => MomentKind::ReplaySaved,
+            Moment::AuthFailed { .. } => MomentKind::AuthFailed,
         }
+    }
+}
+
+/// The kinds of [`Moment`], the one list of them: the settings file switches
+/// notifications per kind by wire name, the settings page shows the label, and
+/// the notifications carry the wire name in their category.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MomentKind {
+    Live,
+    Ended,
+    Reconnecting,
+    Reconnected,
+    StartFailed,
+    ObsLost,
+    ObsBack,
+    RecordingStarted,
+    RecordingStopped,
+    RecordingPaused,
+    RecordingResumed,
+    RecordingFileChanged,
+    ReplaySaved,
+    AuthFailed,
+}
+
+impl MomentKind {
+    /// Every kind, in the order the settings page lists them.
+    pub const ALL: [MomentKind; 14] = [
+        MomentKind::Live,
+        MomentKind::Ended,
+        MomentKind::Reconnecting,
+        MomentKind::Reconnected,
+        MomentKind::StartFailed,
+        MomentKind::ObsLost,
+        MomentKind::ObsBack,
+        MomentKind::RecordingStarted,
+        MomentKind::RecordingStopped,
+        MomentKind::RecordingPaused,
+        MomentKind::RecordingResumed,
+        MomentKind::RecordingFileChanged,
+        MomentKind::ReplaySaved,
+        MomentKind::AuthFailed,
+    ];
+
+    /// The kebab-case name: `"moment"` of a moment's JSON form, the key in the
+    /// settings file's `[notifications]`, the `x-onair.<kind>` category.
+    pub const fn wire_name(self) -> &'static str {
+        match self {
+            MomentKind::Live => "live",
+            MomentKind::Ended => "ended",
+            MomentKind::Reconnecting => "reconnecting",
+            MomentKind::Reconnected => "reconnected",
+            MomentKind::StartFailed => "start-failed",
+            MomentKind::ObsLost => "obs-lost",
+            MomentKind::ObsBack => "obs-back",
+            MomentKind::RecordingStarted => "recording-started",
+            MomentKind::RecordingStopped => "recording-stopped",
+            MomentKind::RecordingPaused => "recording-paused",
+            MomentKind::RecordingResumed => "recording-resumed",
+            MomentKind::RecordingFileChanged => "recording-file-changed",
+            MomentKind::ReplaySaved => "replay-saved",
+            MomentKind::AuthFailed => "auth-failed",
+        }
+    }
+
+    /// The kind with this wire name, if there is one.
+    pub fn from_wire_name(name: &str) -> Option<MomentKind> {
+        MomentKind::ALL.into_iter().find(|kind| kind.wire_name() == name)
+    }
+
+    /// What the settings page calls this kind's notification.
+    pub const fn label(self) -> &'static str {
+        match self {
+            MomentKind::Live => "Went live",
+            MomentKind::Ended => "Stream ended",
+            MomentKind::Reconnecting => "Stream reconnecting",
+            MomentKind::Reconnected => "Stream reconnected",
+            MomentKind::StartFailed => "Stream failed to start",
+            MomentKind::ObsLost => "Lost OBS while live or recording",
+            MomentKind::ObsBack => "OBS is back",
+            MomentKind::RecordingStarted => "Recording started",
+            MomentKind::RecordingStopped => "Recording stopped",
+            MomentKind::RecordingPaused => "Recording paused",
+            MomentKind::RecordingResumed => "Recording resumed",
+            MomentKind::RecordingFileChanged => "Recording continues in a new file",
+            MomentKind::ReplaySaved => "Replay saved",
+            MomentKind::AuthFailed => "Password rejected",
+        }
+    }
+}
+
+impl std::fmt::Display for MomentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.wire_name())
+    }
+}
+
+impl Serialize for MomentKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.wire_name())
+    }
+}
+
+/// Compares with a wire name, so `moment.kind() == "live"` reads as it did.
+impl PartialEq<&str> for MomentKind {
+    fn eq(&self, name: &&str) -> bool {
+        self.wire_name() == *name
+    }
+}
+
+impl PartialEq<MomentKind> for &str {
+    fn eq(&self, kind: &MomentKind) -> bool {
+        *self == kind.wire_name()
     }
 }
 
@@ -313,8 +425,8 @@ pub fn now_ms() -> u64 {
 
 #[cfg(test)]
 impl Moment {
-    /// One moment of every kind, in the order of [`Moment::kind`]'s match, for
-    /// the tests that must cover every kind.
+    /// One moment of every kind, in the order of [`MomentKind::ALL`], for the
+    /// tests that must cover every kind.
     pub(crate) fn one_of_each() -> Vec<Moment> {
         let all = vec![
             Moment::Live { since_ms: 1 },
@@ -371,9 +483,34 @@ mod tests {
         for moment in all {
             let noticed = Noticed { at_ms: 5, moment: moment.clone() };
             let json = serde_json::to_value(&noticed).unwrap();
-            assert_eq!(json["moment"], moment.kind(), "{json}");
+            assert_eq!(json["moment"], moment.kind().wire_name(), "{json}");
             assert_eq!(json["at_ms"], 5);
         }
+    }
+
+    #[test]
+    fn every_moment_has_its_kind_in_all_and_the_wire_name_is_its_serde_tag() {
+        let moments = Moment::one_of_each();
+        let kinds: Vec<MomentKind> = moments.iter().map(Moment::kind).collect();
+        assert_eq!(kinds, MomentKind::ALL, "one moment of each kind, in the order of ALL");
+        for moment in &moments {
+            let json = serde_json::to_value(moment).unwrap();
+            assert_eq!(json["moment"].as_str(), Some(moment.kind().wire_name()), "{json}");
+            assert_eq!(serde_json::to_value(moment.kind()).unwrap(), json["moment"]);
+            assert_eq!(MomentKind::from_wire_name(moment.kind().wire_name()), Some(moment.kind()));
+        }
+        assert_eq!(MomentKind::from_wire_name("Live"), None);
+        assert_eq!(MomentKind::from_wire_name("nonsense"), None);
+    }
+
+    #[test]
+    fn every_kind_has_its_own_label() {
+        let mut labels: Vec<&str> = MomentKind::ALL.iter().map(|k| k.label()).collect();
+        assert!(labels.iter().all(|l| !l.is_empty()));
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), MomentKind::ALL.len());
+        assert_eq!(MomentKind::Live.label(), "Went live");
     }
 
     #[test]

@@ -448,7 +448,7 @@ proptest! {
         let seen: u64 = run.obs.seen_bytes.iter().sum();
         run.step(&Step::StopStream);
         let stopped_at = run.obs.now;
-        let kinds: Vec<&str> = run.moments.iter().map(Moment::kind).filter(|k| *k == "live" || *k == "ended").collect();
+        let kinds: Vec<&str> = run.moments.iter().map(|m| m.kind().wire_name()).filter(|k| *k == "live" || *k == "ended").collect();
         prop_assert_eq!(kinds, vec!["live", "ended"], "{:?}", run.moments);
         let ended = run.moments.iter().find_map(|m| match m {
             Moment::Ended { duration_ms, bytes, .. } => Some((*duration_ms, *bytes)),
@@ -464,6 +464,6 @@ fn the_simulator_can_fail_the_model() {
     let mut run = Run::new();
     run.step(&Step::StartStream);
     run.step(&Step::StopStream);
-    let kinds: Vec<&str> = run.moments.iter().map(Moment::kind).collect();
+    let kinds: Vec<&str> = run.moments.iter().map(|m| m.kind().wire_name()).collect();
     assert_eq!(kinds, vec!["live", "ended"]);
 }

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use crate::settings::Settings;
-use crate::state::{Moment, Noticed};
+use crate::state::{Moment, MomentKind, Noticed};
 use crate::text;
 
 /// Identical notifications closer together than this are one.
@@ -32,7 +32,8 @@ pub enum Urgency {
 /// A notification to show, before it meets the desktop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationPlan {
-    /// The moment kind, as in `"moment"`.
+    /// The moment kind's wire name, as in `"moment"` (the app's own notices
+    /// use names of their own, e.g. `keyring`).
     pub kind: &'static str,
     pub summary: String,
     pub body: String,
@@ -69,9 +70,9 @@ pub const OBS_SLOT: &str = "obs-connection";
 #[derive(Debug, Default)]
 pub struct NotificationPolicy {
     /// (kind, summary + body, when) of the last notification shown.
-    last_shown: Option<(&'static str, String, u64)>,
+    last_shown: Option<(MomentKind, String, u64)>,
     /// Slots whose opening notification ("reconnecting", "lost OBS") is showing.
-    open_slots: HashMap<&'static str, &'static str>,
+    open_slots: HashMap<&'static str, MomentKind>,
 }
 
 impl NotificationPolicy {
@@ -100,7 +101,7 @@ impl NotificationPolicy {
         let shown = self.shown(noticed, settings);
         match (shown, answered) {
             (Some((summary, body)), Some(slot)) => Some(NotificationAction::Show(NotificationPlan {
-                kind,
+                kind: kind.wire_name(),
                 summary,
                 body,
                 urgency: urgency(&noticed.moment),
@@ -109,14 +110,14 @@ impl NotificationPolicy {
             })),
             (None, Some(slot)) => Some(NotificationAction::Close { slot }),
             (Some((summary, body)), None) => {
-                let slot = opens.unwrap_or(kind);
+                let slot = opens.unwrap_or(kind.wire_name());
                 // An alarm raised again while its first one still shows takes its place.
                 let replace = opens.is_some_and(|slot| self.open_slots.contains_key(slot));
                 if let Some(slot) = opens {
                     self.open_slots.insert(slot, kind);
                 }
                 Some(NotificationAction::Show(NotificationPlan {
-                    kind,
+                    kind: kind.wire_name(),
                     summary,
                     body,
                     urgency: urgency(&noticed.moment),
@@ -132,7 +133,7 @@ impl NotificationPolicy {
     /// switched off or repeats the last one shown.
     fn shown(&mut self, noticed: &Noticed, settings: &Settings) -> Option<(String, String)> {
         let kind = noticed.moment.kind();
-        if !settings.notification_enabled(kind) {
+        if !settings.notifies(kind) {
             return None;
         }
         let (summary, body) = text::moment_text(&noticed.moment);
@@ -173,10 +174,10 @@ mod tests {
         }
     }
 
-    fn off(kinds: &[&str]) -> Settings {
+    fn off(kinds: &[MomentKind]) -> Settings {
         let mut settings = Settings::default();
         for kind in kinds {
-            settings.notifications.insert(kind.to_string(), false);
+            settings.notifications.insert(kind.wire_name().to_string(), false);
         }
         settings
     }
@@ -207,7 +208,7 @@ mod tests {
         assert_eq!(second.category(), "x-onair.reconnected");
         // A later, unrelated "reconnected" (after a fresh outage whose notification
         // was switched off) does not replace anything.
-        let quiet = off(&["reconnecting"]);
+        let quiet = off(&[MomentKind::Reconnecting]);
         assert_eq!(policy.plan(&at(60_000, Moment::Reconnecting { since_ms: 0 }), &quiet), None);
         let third = shown(policy.plan(&at(70_000, Moment::Reconnected { down_ms: 10_000 }), &quiet));
         assert!(!third.replace);
@@ -216,7 +217,7 @@ mod tests {
     #[test]
     fn reconnected_switched_off_still_closes_the_reconnecting_alarm() {
         let mut policy = NotificationPolicy::new();
-        let settings = off(&["reconnected"]);
+        let settings = off(&[MomentKind::Reconnected]);
         shown(policy.plan(&at(0, Moment::Reconnecting { since_ms: 0 }), &settings));
         assert_eq!(
             policy.plan(&at(5_000, Moment::Reconnected { down_ms: 5_000 }), &settings),
@@ -240,7 +241,7 @@ mod tests {
 
         // With "ended" switched off, the alarm is closed.
         let mut policy = NotificationPolicy::new();
-        let settings = off(&["ended"]);
+        let settings = off(&[MomentKind::Ended]);
         shown(policy.plan(&at(0, Moment::Reconnecting { since_ms: 0 }), &settings));
         assert_eq!(policy.plan(&at(60_000, ended()), &settings), Some(NotificationAction::Close { slot: STREAM_SLOT }));
     }
@@ -259,7 +260,7 @@ mod tests {
     #[test]
     fn obs_back_switched_off_still_closes_lost_obs() {
         let mut policy = NotificationPolicy::new();
-        let settings = off(&["obs-back"]);
+        let settings = off(&[MomentKind::ObsBack]);
         shown(policy.plan(&at(0, lost()), &settings));
         let back = at(9_000, Moment::ObsBack { down_ms: 9_000, still_live: false });
         assert_eq!(policy.plan(&back, &settings), Some(NotificationAction::Close { slot: OBS_SLOT }));
@@ -270,7 +271,7 @@ mod tests {
     fn each_alarm_is_answered_by_its_own_recovery() {
         // The stream reconnects, then OnAir loses OBS too: two alarms on screen.
         let mut policy = NotificationPolicy::new();
-        let settings = off(&["obs-back"]);
+        let settings = off(&[MomentKind::ObsBack]);
         shown(policy.plan(&at(0, Moment::Reconnecting { since_ms: 0 }), &settings));
         shown(policy.plan(&at(1_000, lost()), &settings));
         let back = at(4_000, Moment::ObsBack { down_ms: 3_000, still_live: true });
@@ -309,7 +310,7 @@ mod tests {
     #[test]
     fn switched_off_kinds_are_not_shown() {
         let mut policy = NotificationPolicy::new();
-        let settings = off(&["recording-started"]);
+        let settings = off(&[MomentKind::RecordingStarted]);
         assert!(policy.plan(&at(0, Moment::RecordingStarted { path: None }), &settings).is_none());
         assert!(policy
             .plan(&at(0, Moment::RecordingStopped { path: Some("/r/a.mkv".into()), duration_ms: None }), &settings)

@@ -928,7 +928,7 @@ mod tests {
     }
 
     fn kinds(moments: &[Moment]) -> Vec<&'static str> {
-        moments.iter().map(Moment::kind).collect()
+        moments.iter().map(|m| m.kind().wire_name()).collect()
     }
 
     fn synced_offline() -> Model {

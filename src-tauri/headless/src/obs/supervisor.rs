@@ -383,7 +383,7 @@ impl Supervisor {
         }
         let at_ms = now_ms();
         for moment in moments {
-            tracing::info!(moment = moment.kind(), "moment");
+            tracing::info!(moment = moment.kind().wire_name(), "moment");
             let _ = self.moments.send(Noticed { at_ms, moment });
         }
     }
