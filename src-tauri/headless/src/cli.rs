@@ -106,6 +106,30 @@ pub enum Command {
     Password { action: PasswordAction },
 }
 
+impl Command {
+    /// The control this subcommand sends, spelt in the controls' own wire words
+    /// (`onair record pause` is `pause-recording`, `onair replay save` is
+    /// `save-replay`) and read by the one parser; `None` for the subcommands
+    /// that send no control.
+    pub fn control(&self) -> Option<Result<Control, ControlError>> {
+        let (verb, object) = match self {
+            Command::Stream { action } => (value_word(action), "stream"),
+            Command::Record { action } => (value_word(action), "recording"),
+            Command::Replay { action: ReplayAction::Save } => ("save".to_string(), "replay"),
+            Command::Replay { action } => (value_word(action), "replay-buffer"),
+            Command::Vcam { action } => (value_word(action), "virtual-camera"),
+            Command::Scene { name } => return Some(Control::parse("switch-scene", Some(name))),
+            Command::Status { .. } | Command::Watch { .. } | Command::Password { .. } => return None,
+        };
+        Some(Control::parse(&format!("{verb}-{object}"), None))
+    }
+}
+
+/// The word clap knows an action by (`start`, `pause`, ...).
+fn value_word(action: &impl ValueEnum) -> String {
+    action.to_possible_value().map(|value| value.get_name().to_string()).unwrap_or_default()
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PasswordAction {
     /// Read the password from the first line of stdin and store it for this host and port.
@@ -248,6 +272,13 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
         eprintln!("onair: --timeout must be a number of seconds above 0");
         return exit::USAGE;
     }
+    let control = match cli.command.as_ref().and_then(Command::control).transpose() {
+        Ok(control) => control,
+        Err(error) => {
+            eprintln!("onair: {error}");
+            return exit::USAGE;
+        }
+    };
     let target = match target(&cli) {
         Ok(target) => target,
         Err(message) => {
@@ -267,46 +298,11 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
     };
     let timeout = Duration::from_secs_f64(cli.timeout);
     let (session, moments, task) = Session::spawn_subscribed(SessionConfig::new(Ok(target), password));
-    let code = match cli.command {
-        None | Some(Command::Password { .. }) => watch(&session, moments, false).await,
-        Some(Command::Watch { json }) => watch(&session, moments, json).await,
-        Some(Command::Status { json }) => status(&session, timeout, json).await,
-        Some(Command::Stream { action }) => {
-            let control = match action {
-                StartStop::Start => Control::StartStream,
-                StartStop::Stop => Control::StopStream,
-                StartStop::Toggle => Control::ToggleStream,
-            };
-            act(&session, timeout, control).await
-        }
-        Some(Command::Record { action }) => {
-            let control = match action {
-                RecordAction::Start => Control::StartRecording,
-                RecordAction::Stop => Control::StopRecording,
-                RecordAction::Toggle => Control::ToggleRecording,
-                RecordAction::Pause => Control::PauseRecording,
-                RecordAction::Resume => Control::ResumeRecording,
-            };
-            act(&session, timeout, control).await
-        }
-        Some(Command::Replay { action }) => {
-            let control = match action {
-                ReplayAction::Save => Control::SaveReplay,
-                ReplayAction::Start => Control::StartReplayBuffer,
-                ReplayAction::Stop => Control::StopReplayBuffer,
-                ReplayAction::Toggle => Control::ToggleReplayBuffer,
-            };
-            act(&session, timeout, control).await
-        }
-        Some(Command::Vcam { action }) => {
-            let control = match action {
-                StartStop::Start => Control::StartVirtualCamera,
-                StartStop::Stop => Control::StopVirtualCamera,
-                StartStop::Toggle => Control::ToggleVirtualCamera,
-            };
-            act(&session, timeout, control).await
-        }
-        Some(Command::Scene { name }) => act(&session, timeout, Control::SwitchScene(name)).await,
+    let code = match (cli.command, control) {
+        (_, Some(control)) => act(&session, timeout, control).await,
+        (Some(Command::Watch { json }), None) => watch(&session, moments, json).await,
+        (Some(Command::Status { json }), None) => status(&session, timeout, json).await,
+        (_, None) => watch(&session, moments, false).await,
     };
     session.shutdown().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
@@ -531,5 +527,50 @@ fn control_exit_code(error: &ControlError) -> u8 {
         ControlError::TimedOut(_) => exit::TIMED_OUT,
         ControlError::InvalidInput(_) => exit::USAGE,
         _ => exit::REFUSED,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn control_of(args: &[&str]) -> Option<Result<Control, ControlError>> {
+        let cli = Cli::try_parse_from(std::iter::once("onair").chain(args.iter().copied())).expect("valid arguments");
+        cli.command.as_ref().and_then(Command::control)
+    }
+
+    #[test]
+    fn every_subcommand_sends_the_control_it_names() {
+        let expected = [
+            (&["stream", "start"][..], Control::StartStream),
+            (&["stream", "stop"], Control::StopStream),
+            (&["stream", "toggle"], Control::ToggleStream),
+            (&["record", "start"], Control::StartRecording),
+            (&["record", "stop"], Control::StopRecording),
+            (&["record", "toggle"], Control::ToggleRecording),
+            (&["record", "pause"], Control::PauseRecording),
+            (&["record", "resume"], Control::ResumeRecording),
+            (&["replay", "save"], Control::SaveReplay),
+            (&["replay", "start"], Control::StartReplayBuffer),
+            (&["replay", "stop"], Control::StopReplayBuffer),
+            (&["replay", "toggle"], Control::ToggleReplayBuffer),
+            (&["vcam", "start"], Control::StartVirtualCamera),
+            (&["vcam", "stop"], Control::StopVirtualCamera),
+            (&["vcam", "toggle"], Control::ToggleVirtualCamera),
+            (&["scene", "Just Chatting"], Control::SwitchScene("Just Chatting".into())),
+        ];
+        for (args, control) in expected {
+            assert_eq!(control_of(args), Some(Ok(control)), "{args:?}");
+        }
+        for args in [&["status"][..], &["watch", "--json"], &["password", "clear"], &[]] {
+            assert_eq!(control_of(args), None, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn a_scene_name_the_window_would_refuse_is_refused_here_too() {
+        assert!(matches!(control_of(&["scene", " "]), Some(Err(ControlError::InvalidInput(_)))));
+        let long = "x".repeat(crate::control::MAX_SCENE_NAME + 1);
+        assert!(matches!(control_of(&["scene", &long]), Some(Err(ControlError::InvalidInput(_)))));
     }
 }

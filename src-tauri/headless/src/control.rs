@@ -3,6 +3,11 @@
 //! Each control is one obs-websocket request. OBS's status codes become errors a
 //! person can act on ("the stream is already live", "the replay buffer is not
 //! enabled in OBS"), each with a stable `code` for the UI.
+//!
+//! The controls' vocabulary lives here once: the wire word each has (what the
+//! window sends, what `onair` subcommands spell), the one parser of those
+//! words, and the phrase for what a control was trying to do ("Could not start
+//! streaming").
 
 use std::time::Duration;
 
@@ -88,6 +93,98 @@ impl Control {
             StartReplayBuffer | StopReplayBuffer | ToggleReplayBuffer | SaveReplay => Some(Output::ReplayBuffer),
             StartVirtualCamera | StopVirtualCamera | ToggleVirtualCamera => Some(Output::VirtualCamera),
             SwitchScene(_) => None,
+        }
+    }
+}
+
+/// The longest scene name a control accepts (OBS allows long names, but not kilobytes).
+pub const MAX_SCENE_NAME: usize = 512;
+
+impl Control {
+    /// Every control but `switch-scene` (which needs a scene name), in the
+    /// order of the enum.
+    pub const WITHOUT_ARGUMENT: [Control; 16] = [
+        Control::StartStream,
+        Control::StopStream,
+        Control::ToggleStream,
+        Control::StartRecording,
+        Control::StopRecording,
+        Control::ToggleRecording,
+        Control::PauseRecording,
+        Control::ResumeRecording,
+        Control::ToggleRecordingPause,
+        Control::StartReplayBuffer,
+        Control::StopReplayBuffer,
+        Control::ToggleReplayBuffer,
+        Control::SaveReplay,
+        Control::StartVirtualCamera,
+        Control::StopVirtualCamera,
+        Control::ToggleVirtualCamera,
+    ];
+
+    /// The control's word on the wire: what the window sends, and what
+    /// [`Control::parse`] reads back.
+    pub fn wire_word(&self) -> &'static str {
+        match self {
+            Control::StartStream => "start-stream",
+            Control::StopStream => "stop-stream",
+            Control::ToggleStream => "toggle-stream",
+            Control::StartRecording => "start-recording",
+            Control::StopRecording => "stop-recording",
+            Control::ToggleRecording => "toggle-recording",
+            Control::PauseRecording => "pause-recording",
+            Control::ResumeRecording => "resume-recording",
+            Control::ToggleRecordingPause => "toggle-recording-pause",
+            Control::StartReplayBuffer => "start-replay-buffer",
+            Control::StopReplayBuffer => "stop-replay-buffer",
+            Control::ToggleReplayBuffer => "toggle-replay-buffer",
+            Control::SaveReplay => "save-replay",
+            Control::StartVirtualCamera => "start-virtual-camera",
+            Control::StopVirtualCamera => "stop-virtual-camera",
+            Control::ToggleVirtualCamera => "toggle-virtual-camera",
+            Control::SwitchScene(_) => "switch-scene",
+        }
+    }
+
+    /// Reads a control from its wire word; `scene` is the name `switch-scene`
+    /// needs (and is ignored otherwise). Anything else is refused as invalid
+    /// input, with words that say why.
+    pub fn parse(word: &str, scene: Option<&str>) -> Result<Control, ControlError> {
+        if word == "switch-scene" {
+            let name = scene.ok_or_else(|| ControlError::InvalidInput("switch-scene needs a scene name".into()))?;
+            if name.trim().is_empty() || name.len() > MAX_SCENE_NAME {
+                return Err(ControlError::InvalidInput(format!(
+                    "a scene name must have 1 to {MAX_SCENE_NAME} characters"
+                )));
+            }
+            return Ok(Control::SwitchScene(name.to_string()));
+        }
+        Control::WITHOUT_ARGUMENT.into_iter().find(|control| control.wire_word() == word).ok_or_else(|| {
+            // Whatever came in is echoed back only in part: it may be anything.
+            ControlError::InvalidInput(format!("unknown action {:?}", word.chars().take(64).collect::<String>()))
+        })
+    }
+
+    /// What the control was trying to do, for "Could not ..." when OBS refuses.
+    pub fn intent(&self) -> &'static str {
+        match self {
+            Control::StartStream => "start streaming",
+            Control::ToggleStream => "start or stop streaming",
+            Control::StopStream => "stop streaming",
+            Control::StartRecording => "start recording",
+            Control::ToggleRecording => "start or stop recording",
+            Control::StopRecording => "stop recording",
+            Control::PauseRecording => "pause the recording",
+            Control::ToggleRecordingPause => "pause or resume the recording",
+            Control::ResumeRecording => "resume the recording",
+            Control::SaveReplay => "save the replay",
+            Control::StartReplayBuffer => "start the replay buffer",
+            Control::ToggleReplayBuffer => "start or stop the replay buffer",
+            Control::StopReplayBuffer => "stop the replay buffer",
+            Control::StartVirtualCamera => "start the virtual camera",
+            Control::ToggleVirtualCamera => "start or stop the virtual camera",
+            Control::StopVirtualCamera => "stop the virtual camera",
+            Control::SwitchScene(_) => "switch scenes",
         }
     }
 }
@@ -345,6 +442,61 @@ mod tests {
             to_control_error(&Control::StartStream, RequestError::TimedOut(Duration::from_secs(5))).code(),
             "timed-out"
         );
+    }
+
+    #[test]
+    fn every_control_reads_back_from_its_wire_word() {
+        // No wildcard: a new control does not compile here until it has a word.
+        for control in Control::WITHOUT_ARGUMENT {
+            match control {
+                Control::SwitchScene(_) => panic!("switch-scene takes an argument"),
+                Control::StartStream
+                | Control::StopStream
+                | Control::ToggleStream
+                | Control::StartRecording
+                | Control::StopRecording
+                | Control::ToggleRecording
+                | Control::PauseRecording
+                | Control::ResumeRecording
+                | Control::ToggleRecordingPause
+                | Control::StartReplayBuffer
+                | Control::StopReplayBuffer
+                | Control::ToggleReplayBuffer
+                | Control::SaveReplay
+                | Control::StartVirtualCamera
+                | Control::StopVirtualCamera
+                | Control::ToggleVirtualCamera => {}
+            }
+            assert_eq!(Control::parse(control.wire_word(), None), Ok(control.clone()), "{control:?}");
+            assert!(!control.intent().is_empty());
+        }
+        let mut words: Vec<&str> = Control::WITHOUT_ARGUMENT.iter().map(Control::wire_word).collect();
+        words.sort_unstable();
+        words.dedup();
+        assert_eq!(words.len(), 16, "every word is a different control");
+        let scene = Control::SwitchScene("Just Chatting".into());
+        assert_eq!(Control::parse(scene.wire_word(), Some("Just Chatting")), Ok(scene.clone()));
+        assert_eq!(scene.intent(), "switch scenes");
+        assert_eq!(Control::StopStream.intent(), "stop streaming");
+        // A scene name given with another control changes nothing.
+        assert_eq!(Control::parse("save-replay", Some("x")), Ok(Control::SaveReplay));
+    }
+
+    #[test]
+    fn unknown_words_and_bad_scene_names_are_refused_as_invalid_input() {
+        let refused = |word: &str, scene: Option<&str>| match Control::parse(word, scene) {
+            Err(ControlError::InvalidInput(message)) => message,
+            other => panic!("{word:?} {scene:?} gave {other:?}"),
+        };
+        assert_eq!(refused("rm -rf", None), "unknown action \"rm -rf\"");
+        assert_eq!(refused("Start-Stream", None), "unknown action \"Start-Stream\"");
+        assert_eq!(refused("", None), "unknown action \"\"");
+        assert_eq!(refused(&"x".repeat(10_000), None).len(), "unknown action \"\"".len() + 64);
+        assert_eq!(refused("switch-scene", None), "switch-scene needs a scene name");
+        assert_eq!(refused("switch-scene", Some("  ")), "a scene name must have 1 to 512 characters");
+        assert_eq!(refused("switch-scene", Some(&"x".repeat(MAX_SCENE_NAME + 1))), refused("switch-scene", Some("")));
+        assert!(Control::parse("switch-scene", Some(&"x".repeat(MAX_SCENE_NAME))).is_ok());
+        assert_eq!(ControlError::InvalidInput(String::new()).code(), "invalid-input");
     }
 
     #[test]
