@@ -272,7 +272,7 @@ pub async fn onair(port: u16, password: Option<&str>, args: &[&str]) -> (i32, St
     )
 }
 
-/// The tray app (`onair` with no subcommand) running in a private [`Desktop`],
+/// The tray app (`onair` with no subcommand) running in a private [`Desktop`](crate::desktop::Desktop),
 /// with its menu found on the session bus.
 pub struct TrayApp {
     pub pid: u32,
