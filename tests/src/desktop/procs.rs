@@ -73,6 +73,7 @@ impl Desktop {
     }
 }
 
+/// A command [`Desktop::spawn_tracked`] can start: `std::process::Command` or
 /// `tokio::process::Command`.
 pub trait AsStdCommand {
     fn as_std_command(&mut self) -> &mut Command;
