@@ -1,187 +1,25 @@
-//! The window's IPC commands: thin wrappers over the engine that validate their
-//! input and answer errors as `{code, message}`.
+//! The window's IPC commands: thin wrappers that check their input and hand
+//! the request to the controller, answering errors as `{code, message}`.
 
-use std::collections::BTreeMap;
-
-use onair_headless::control::{Control, ControlError, ControlOutcome};
+use onair_headless::control::Control;
 use onair_headless::obs::Session;
-use onair_headless::state::{Noticed, State};
-use serde::{Deserialize, Serialize};
+use onair_headless::state::State;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::core::AppCommand;
+use crate::window::{ApiError, ControlReply, SettingsInput, SettingsView, Snapshot, TestResult, WindowRequest};
 
-/// Every error the window can get: a stable code, a sentence for people, and
-/// the form field it is about, if any.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApiError {
-    pub code: String,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-}
-
-impl ApiError {
-    pub fn invalid(field: Option<&str>, message: impl Into<String>) -> ApiError {
-        ApiError { code: "invalid-input".into(), message: message.into(), field: field.map(String::from) }
-    }
-
-    fn gone() -> ApiError {
-        ApiError { code: "not-running".into(), message: "OnAir is shutting down".into(), field: None }
-    }
-}
-
-impl From<ControlError> for ApiError {
-    fn from(e: ControlError) -> Self {
-        ApiError { code: e.code().to_string(), message: e.to_string(), field: None }
-    }
-}
-
-/// What the window holds on to.
+/// What the window's commands hold on to.
 pub struct AppState {
+    /// For reading the state at once, without a round trip.
     pub session: Session,
-    /// The app core, for everything that touches settings or the keyring.
-    pub core: mpsc::Sender<AppCommand>,
+    /// Everything else goes to the controller, on the window's own channel.
+    pub window: mpsc::Sender<WindowRequest>,
 }
 
-/// The settings as the window shows them. The password itself never leaves
-/// the backend: only whether one is stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SettingsView {
-    /// The host and port in use (a command-line override included, see `connection_note`).
-    pub host: String,
-    pub port: u16,
-    /// Says which of host and port come from the command line for this run
-    /// only, and what the settings file keeps; `None` when nothing is overridden.
-    pub connection_note: Option<String>,
-    /// Whether the keyring holds a password for `password_target` (false while unknown).
-    pub password_stored: bool,
-    /// The OBS the password belongs to: `host:port` in use.
-    pub password_target: Option<String>,
-    /// Why `password_stored` is not known (the keyring has not answered).
-    pub password_note: Option<String>,
-    pub keyring: KeyringView,
-    pub notifications: BTreeMap<String, bool>,
-    pub notification_kinds: Vec<NotificationKind>,
-    pub hotkeys: HotkeysView,
-    pub confirm_stop_stream: bool,
-    pub start_on_login: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct KeyringView {
-    pub available: bool,
-    pub message: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NotificationKind {
-    pub kind: String,
-    pub label: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HotkeysView {
-    pub enabled: bool,
-    /// Why hotkeys cannot work in this session (Wayland), if they cannot.
-    pub unavailable: Option<String>,
-    pub bindings: Vec<BindingView>,
-    /// Bindings that could not be registered, by name.
-    pub problems: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BindingView {
-    pub action: String,
-    pub label: String,
-    pub binding: Option<String>,
-    pub default: String,
-}
-
-/// The settings form as the window sends it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct SettingsInput {
-    pub host: String,
-    pub port: i64,
-    /// A new password for the host and port of this form, stored and used in
-    /// the same step as the rest (so no attempt is made without it).
-    #[serde(default)]
-    pub password: Option<String>,
-    #[serde(default)]
-    pub notifications: BTreeMap<String, bool>,
-    pub hotkeys: HotkeysInput,
-    pub confirm_stop_stream: bool,
-    pub start_on_login: bool,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct HotkeysInput {
-    pub enabled: bool,
-    #[serde(default)]
-    pub bindings: BTreeMap<String, Option<String>>,
-}
-
-/// What "Test connection" found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TestResult {
-    pub reachable: bool,
-    pub authenticated: bool,
-    pub obs_version: Option<String>,
-    pub websocket_version: Option<String>,
-    pub message: String,
-}
-
-/// A moment as the window gets it, by event and in the snapshot. `seq` counts
-/// this run's moments, so the window tells apart two of one kind in the same
-/// millisecond and still drops the copy it gets both ways.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LoggedMoment {
-    pub seq: u64,
-    #[serde(flatten)]
-    pub noticed: Noticed,
-}
-
-impl LoggedMoment {
-    /// The moment that follows `last` in the log.
-    pub fn after(last: Option<&LoggedMoment>, noticed: Noticed) -> LoggedMoment {
-        LoggedMoment { seq: last.map_or(1, |m| m.seq + 1), noticed }
-    }
-}
-
-/// Everything the window needs when it opens.
-#[derive(Debug, Clone, Serialize)]
-pub struct Snapshot {
-    pub state: State,
-    pub moments: Vec<LoggedMoment>,
-    pub bitrate_history: Vec<BitrateSample>,
-    pub settings: SettingsView,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct BitrateSample {
-    pub at_ms: u64,
-    pub kbps: f64,
-}
-
-/// A request from the window that the core answers.
-#[derive(Debug)]
-pub enum WindowRequest {
-    Snapshot(oneshot::Sender<Snapshot>),
-    SaveSettings(SettingsInput, oneshot::Sender<Result<SettingsView, ApiError>>),
-    SetPassword(String, oneshot::Sender<Result<SettingsView, ApiError>>),
-    ClearPassword(oneshot::Sender<Result<SettingsView, ApiError>>),
-    TestConnection {
-        host: String,
-        port: i64,
-        password: Option<String>,
-        reply: oneshot::Sender<Result<TestResult, ApiError>>,
-    },
-}
-
-/// Sends a request to the core and waits for its answer.
+/// Sends a request to the controller and waits for its answer.
 async fn ask<T>(app: &AppState, make: impl FnOnce(oneshot::Sender<T>) -> WindowRequest) -> Result<T, ApiError> {
     let (reply, answer) = oneshot::channel();
-    app.core.send(AppCommand::Window(make(reply))).await.map_err(|_| ApiError::gone())?;
+    app.window.send(make(reply)).await.map_err(|_| ApiError::gone())?;
     answer.await.map_err(|_| ApiError::gone())
 }
 
@@ -280,9 +118,9 @@ pub async fn control(
     app: tauri::State<'_, AppState>,
     action: String,
     scene: Option<String>,
-) -> Result<ControlOutcome, ApiError> {
+) -> Result<ControlReply, ApiError> {
     let control = parse_control(&action, scene.as_deref())?;
-    app.session.control(control).await.map_err(ApiError::from)
+    ask(&app, |reply| WindowRequest::Control(control, reply)).await?
 }
 
 #[cfg(test)]
@@ -298,47 +136,51 @@ mod tests {
         assert_eq!(parse_control("switch-scene", Some("  ")).unwrap_err().code, "invalid-input");
         assert_eq!(parse_control("switch-scene", Some(&"x".repeat(10_000))).unwrap_err().code, "invalid-input");
     }
-
-    #[test]
-    fn two_moments_of_one_kind_in_one_millisecond_reach_the_window_as_two() {
-        let noticed = Noticed { at_ms: 5, moment: onair_headless::state::Moment::RecordingPaused };
-        let first = LoggedMoment::after(None, noticed.clone());
-        let second = LoggedMoment::after(Some(&first), noticed);
-        assert_eq!(
-            serde_json::to_value(&first).unwrap(),
-            serde_json::json!({"seq": 1, "at_ms": 5, "moment": "recording-paused"})
-        );
-        assert_eq!(serde_json::to_value(&second).unwrap()["seq"], 2);
-    }
-
-    #[test]
-    fn errors_serialize_as_code_and_message() {
-        let e = ApiError::from(ControlError::AlreadyActive(onair_headless::control::Output::Stream));
-        assert_eq!(e.field, None);
-        assert_eq!(
-            serde_json::to_value(e).unwrap(),
-            serde_json::json!({"code": "already-active", "message": "the stream is already live"})
-        );
-    }
 }
 
 /// The commands through Tauri's IPC, on the mock runtime (no display needed).
 #[cfg(test)]
 mod ipc_tests {
     use super::*;
+    use crate::controller::{Controller, ControllerParts, Inboxes};
+    use crate::integration::fake::FakeDesktop;
     use onair_headless::obs::SessionConfig;
-    use onair_headless::settings::Target;
+    use onair_headless::settings::{KeyringWorker, MemoryStore, PasswordStore, RunOverride, Settings, Target};
+    use std::sync::Arc;
     use tauri::ipc::InvokeBody;
     use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
     use tauri::webview::InvokeRequest;
 
+    /// The commands wired to a real controller (with a fake desktop) and a
+    /// session that waits for an OBS that is not there.
     fn app() -> tauri::App<tauri::test::MockRuntime> {
         // Port 9 (discard) on loopback: nothing answers, so the session waits for OBS.
+        let mut settings = Settings::default();
+        (settings.host, settings.port) = ("127.0.0.1".into(), 9);
         let config = SessionConfig::new(Target::new("127.0.0.1", 9), None);
-        let session = tauri::async_runtime::block_on(async move { onair_headless::obs::Session::spawn(config).0 });
-        let (core, _closed) = tokio::sync::mpsc::channel(1);
+        let (window, window_rx) = mpsc::channel(8);
+        let session = tauri::async_runtime::block_on(async move {
+            let (session, moments, _task) = Session::spawn_subscribed(config);
+            let store: Arc<dyn PasswordStore> = Arc::new(MemoryStore::default());
+            let parts = ControllerParts {
+                settings,
+                settings_file: None,
+                run: RunOverride::default(),
+                keyring: KeyringWorker::start(Arc::clone(&store)),
+                store,
+                password: None,
+                password_stored: Some(false),
+            };
+            let controller = Controller::new(FakeDesktop::default(), session.clone(), parts);
+            let (desktop_tx, desktop) = mpsc::channel(1);
+            tauri::async_runtime::spawn(async move {
+                let _desktop_stays_open = desktop_tx;
+                controller.run(Inboxes { desktop, window: window_rx, moments }).await;
+            });
+            session
+        });
         mock_builder()
-            .manage(AppState { session, core })
+            .manage(AppState { session, window })
             .invoke_handler(tauri::generate_handler![get_state, control])
             // The real context, so the real capabilities (ACL) apply.
             .build(tauri::generate_context!("../tauri.conf.json"))

@@ -9,9 +9,9 @@ use onair_headless::settings::RunOverride;
 use onair_headless::settings::SettingsFile;
 use onair_headless::settings::{FallbackStore, KeyringWorker, PasswordStore, StoreError, KEYRING_TIMEOUT};
 
-use crate::core::{run, AppOptions};
-use crate::keyring_store::KeyringStore;
 use crate::logging;
+use crate::secrets::KeyringStore;
+use crate::{run, AppOptions};
 
 pub fn start(cli: Cli) -> ExitCode {
     let log_path = logging::init();

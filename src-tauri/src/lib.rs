@@ -1,26 +1,185 @@
-//! The OnAir desktop app: the engine in the tray.
+//! The OnAir desktop app: the headless crate in the tray.
 //!
-//! One binary: with a subcommand it is the `onair` command line (the engine's
-//! `cli`), with none it starts the tray app. The app is an actor too: one task
-//! ([`core`]) owns the session, the settings and the notification policy;
-//! menu clicks, hotkeys and window commands reach it over a channel, and it
-//! renders the tray and sends notifications through small adapters.
+//! One binary: with a subcommand it is the `onair` command line
+//! (`onair_headless::cli`), with none it starts the tray app. The app is an
+//! actor: one task, the [`controller`], owns the session, the settings and the
+//! notification policy; menu clicks, hotkeys and window requests reach it over
+//! channels, and it acts on the desktop only through
+//! [`integration::GuiIntegration`], whose Tauri implementation is the only code
+//! here that touches the tray, notifications and the window.
+//!
+//! # Layout
+//!
+//! - `lib.rs`: [`run`], the Tauri builder wiring (plugins, IPC, channels).
+//! - `desktop.rs`: start-up from the command line: settings, password, logging.
+//! - `controller.rs`: the loop (and its tests with a fake desktop).
+//! - `changes.rs`: settings and password changes, "Test connection".
+//! - `integration.rs`: the desktop's effects as one trait, and Tauri's implementation.
+//! - `window.rs`: the window's vocabulary; `commands.rs`: its IPC commands.
+//! - Adapters, named after the headless policy they carry out: `tray.rs`
+//!   (menu model), `notify.rs` (notification policy), `hotkeys.rs`,
+//!   `secrets.rs` (the OS keyring as the password store), and `logging.rs`.
 
+mod changes;
 mod commands;
-mod core;
+mod controller;
 mod desktop;
 mod hotkeys;
-mod keyring_store;
+mod integration;
 mod logging;
-mod notifier;
+mod notify;
+mod secrets;
 mod tray;
+mod window;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
-pub use crate::core::run;
+use onair_headless::desktop::MenuAction;
+use onair_headless::obs::{Session, SessionConfig};
+use onair_headless::settings::{
+    KeyringWorker, Password, PasswordStore, PendingCall, RunOverride, Settings, SettingsFile,
+};
+use tauri::{Manager, Runtime};
+use tokio::sync::mpsc;
+
+use crate::commands::AppState;
+use crate::controller::{Controller, ControllerParts, DesktopInput, Inboxes, StartupNotes};
+use crate::hotkeys::HotkeyMap;
+use crate::integration::TauriIntegration;
+use crate::window::{Page, WindowRequest};
 
 /// Entry point of the `onair` binary.
 pub fn main() -> ExitCode {
-    let store = keyring_store::KeyringStore;
+    let store = secrets::KeyringStore;
     onair_headless::cli::main_with(&store, desktop::start)
+}
+
+/// Everything the app starts with, decided before the GUI exists.
+pub struct AppOptions {
+    /// The settings as the file has them (flags are in `run`).
+    pub settings: Settings,
+    /// Where the settings are saved; `None` when the system has no config directory.
+    pub settings_file: Option<SettingsFile>,
+    /// Host and port given for this run only.
+    pub run: RunOverride,
+    /// For what is not a call (whether the keyring is in use at all).
+    pub store: Arc<dyn PasswordStore>,
+    /// Every keyring call goes through this, off the controller's task.
+    pub keyring: KeyringWorker,
+    /// Problems with the settings file to tell the user about.
+    pub warnings: Vec<String>,
+    pub password: Option<Password>,
+    /// Whether the keyring holds a password for this run's OBS; `None` when not asked or no answer yet.
+    pub password_stored: Option<bool>,
+    /// The keyring lookup at start, when it did not answer in time: its answer
+    /// is used once it comes.
+    pub pending_password: Option<PendingCall<Option<Password>>>,
+    /// Why the keyring cannot be used, if it cannot.
+    pub keyring_problem: Option<String>,
+    /// Something the keyring did at start that the user should hear about.
+    pub keyring_warning: Option<String>,
+    pub show_window: bool,
+}
+
+/// Builds and runs the app until Quit. Generic over the runtime, as Tauri's
+/// own examples are, so the IPC commands can be exercised on the mock runtime.
+pub fn run<R: Runtime>(builder: tauri::Builder<R>, options: AppOptions) -> tauri::Result<()> {
+    let (desktop_tx, desktop_rx) = mpsc::channel::<DesktopInput>(64);
+    let (window_tx, window_rx) = mpsc::channel(64);
+    let single_instance_tx = desktop_tx.clone();
+    let hotkey_tx = desktop_tx.clone();
+    let menu_tx = desktop_tx.clone();
+    let show_at_start = options.show_window;
+    let mut start = Some((options, desktop_rx, window_rx, window_tx, desktop_tx));
+    let app = builder
+        // A second launch hands over to the first, which opens its window.
+        .plugin(tauri_plugin_single_instance::init(move |_app, _argv, _cwd| {
+            let _ = single_instance_tx.try_send(DesktopInput::SecondLaunch);
+        }))
+        .plugin(
+            tauri_plugin_global_shortcut::Builder::new()
+                .with_handler(move |app, shortcut, event| {
+                    if event.state() != tauri_plugin_global_shortcut::ShortcutState::Pressed {
+                        return;
+                    }
+                    if let Some(action) = app.state::<HotkeyMap>().action(shortcut) {
+                        let _ = hotkey_tx.try_send(DesktopInput::Hotkey(action));
+                    }
+                })
+                .build(),
+        )
+        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
+        .on_menu_event(move |_app, event| {
+            tracing::debug!(id = event.id().as_ref(), "menu clicked");
+            // Rows that only show state have ids no action has.
+            if let Some(action) = MenuAction::from_id(event.id().as_ref()) {
+                let _ = menu_tx.try_send(DesktopInput::Menu(action));
+            }
+        })
+        .manage(HotkeyMap::default())
+        .invoke_handler(tauri::generate_handler![
+            commands::get_state,
+            commands::get_snapshot,
+            commands::control,
+            commands::save_settings,
+            commands::set_password,
+            commands::clear_password,
+            commands::test_connection
+        ])
+        .setup(move |app| {
+            let Some((options, desktop_rx, window_rx, window_tx, _desktop_tx)) = start.take() else {
+                return Ok(());
+            };
+            start_controller(app.handle().clone(), options, desktop_rx, window_rx, window_tx);
+            if show_at_start {
+                integration::open_window(app.handle(), Page::Status);
+            }
+            Ok(())
+        })
+        .build(tauri::generate_context!("../tauri.conf.json"))?;
+    app.run(|_app, event| {
+        // Closing the window leaves OnAir in the tray; only Quit (exit code set) ends it.
+        if let tauri::RunEvent::ExitRequested { api, code: None, .. } = event {
+            api.prevent_exit();
+        }
+    });
+    Ok(())
+}
+
+fn start_controller<R: Runtime>(
+    app: tauri::AppHandle<R>,
+    options: AppOptions,
+    desktop: mpsc::Receiver<DesktopInput>,
+    window: mpsc::Receiver<WindowRequest>,
+    window_tx: mpsc::Sender<WindowRequest>,
+) {
+    let AppOptions {
+        settings,
+        settings_file,
+        run,
+        store,
+        keyring,
+        warnings,
+        password,
+        password_stored,
+        pending_password,
+        keyring_problem,
+        keyring_warning,
+        ..
+    } = options;
+    let config = SessionConfig::new(run.target(&settings.host, settings.port), password.clone());
+    // Session::spawn needs the runtime's context; Tauri's runtime is tokio.
+    let (session, moments) = tauri::async_runtime::block_on(async move {
+        let (session, moments, _task) = Session::spawn_subscribed(config);
+        (session, moments)
+    });
+    app.manage(AppState { session: session.clone(), window: window_tx });
+    let parts = ControllerParts { settings, settings_file, run, store, keyring, password, password_stored };
+    let mut controller = Controller::new(TauriIntegration::new(app), session, parts);
+    let notes = StartupNotes { warnings, keyring_problem, keyring_warning, pending_password };
+    // On this (the main) thread, where the hotkeys and the tray are set up,
+    // inside the runtime, where the controller hands off its background work.
+    tauri::async_runtime::block_on(async { controller.start(notes) });
+    tauri::async_runtime::spawn(controller.run(Inboxes { desktop, window, moments }));
 }

@@ -1,4 +1,6 @@
-//! Desktop notifications through notify-rust, on a thread of their own.
+//! Desktop notifications through notify-rust, on a thread of their own: the
+//! adapter that carries out what `onair_headless::desktop`'s notification
+//! policy decides.
 //!
 //! D-Bus calls block, so they never run on the app's async tasks. The thread
 //! keeps each notification's handle (and so its bus connection) alive while it
@@ -15,20 +17,6 @@ use std::time::{Duration, Instant};
 
 use notify_rust::{Hint, Notification, NotificationHandle};
 use onair_headless::desktop::{NotificationAction, NotificationPlan, Urgency};
-
-/// Where notifications go; the app core only knows this trait.
-pub trait Notifier: Send + Sync {
-    fn show(&mut self, plan: NotificationPlan);
-    /// Takes down whatever notification shows in this slot, if any.
-    fn close(&mut self, slot: &'static str);
-
-    fn act(&mut self, action: NotificationAction) {
-        match action {
-            NotificationAction::Show(plan) => self.show(plan),
-            NotificationAction::Close { slot } => self.close(slot),
-        }
-    }
-}
 
 /// How long a handle is kept after its notification was shown.
 const KEEP_HANDLES_FOR: Duration = Duration::from_secs(15 * 60);
@@ -58,13 +46,10 @@ impl DesktopNotifier {
     }
 }
 
-impl Notifier for DesktopNotifier {
-    fn show(&mut self, plan: NotificationPlan) {
-        let _ = self.actions.send(NotificationAction::Show(plan));
-    }
-
-    fn close(&mut self, slot: &'static str) {
-        let _ = self.actions.send(NotificationAction::Close { slot });
+impl DesktopNotifier {
+    /// Shows, replaces or closes a notification, on the notification thread.
+    pub fn act(&self, action: NotificationAction) {
+        let _ = self.actions.send(action);
     }
 }
 

@@ -1,5 +1,6 @@
 //! The OS keyring (Secret Service on Linux, Keychain on macOS, Credential
-//! Manager on Windows) as the engine's [`PasswordStore`].
+//! Manager on Windows) as the headless crate's [`PasswordStore`]: the adapter for
+//! `onair_headless::settings`'s password store.
 
 use onair_headless::settings::{keyring_user, PasswordStore, StoreError, KEYRING_SERVICE};
 use onair_headless::settings::{Password, Target};

@@ -1,11 +1,12 @@
-//! The tray icon and its menu, rendered from the engine's pure menu model.
+//! The tray icon and its menu, rendered from the headless crate's pure menu
+//! model (`onair_headless::desktop::menu_model`).
 //!
 //! When only words, enabled flags or checks change (the LIVE clock ticking),
 //! the existing items are updated in place, so the rows update while the menu
 //! is open; a new shape (a scene added, connected or not) rebuilds the menu.
 //!
 //! The toolkit reads `&` in a label as a mnemonic marker ("Q&A" would show
-//! "QA"), so every label is escaped on its way in; the engine's labels stay
+//! "QA"), so every label is escaped on its way in; the model's labels stay
 //! plain words.
 
 use std::collections::HashMap;
@@ -15,11 +16,6 @@ use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon as TauriTrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Runtime};
-
-/// Where the tray is drawn; the app core only knows this trait.
-pub trait TrayView: Send + Sync {
-    fn render(&mut self, icon: TrayIcon, menu: &[MenuEntry]);
-}
 
 pub const TRAY_ID: &str = "onair";
 
@@ -226,8 +222,9 @@ impl<R: Runtime> TauriTray<R> {
     }
 }
 
-impl<R: Runtime> TrayView for TauriTray<R> {
-    fn render(&mut self, icon: TrayIcon, menu: &[MenuEntry]) {
+impl<R: Runtime> TauriTray<R> {
+    /// Shows this icon and menu; a failure is logged, and the next render tries again.
+    pub fn render(&mut self, icon: TrayIcon, menu: &[MenuEntry]) {
         if let Err(e) = self.try_render(icon, menu) {
             tracing::error!(error = %e, "cannot update the tray");
         }

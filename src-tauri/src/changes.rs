@@ -1,0 +1,343 @@
+//! A change of the settings or the password, from the window's form to the
+//! session: planned on the controller's task, carried out off it (the keyring
+//! and the disk can block, and a locked keyring's prompt can wait for
+//! minutes), then applied in one step, so the session never connects to a new
+//! OBS with the old one's password. Also "Test connection", which must not
+//! wait on the controller either.
+
+use std::time::Duration;
+
+use onair_headless::desktop::{normalize_hotkey, HotkeyAction};
+use onair_headless::obs::{ClientOptions, ConnectError};
+use onair_headless::settings::{
+    validate_host, validate_port, KeyringWorker, Password, PendingCall, RunOverride, Settings, SettingsFile,
+    StoreError, Target, NOTIFICATION_KINDS,
+};
+
+use crate::window::{ApiError, Reply, SettingsInput, SettingsView, TestResult};
+
+/// A change of the settings or the password: worked out on the core's task,
+/// carried out off it (the keyring and the disk can block), then applied to
+/// the session in one step.
+#[derive(Debug)]
+pub struct Change {
+    /// The form's settings, when the form was saved.
+    pub settings: Option<Settings>,
+    pub run: RunOverride,
+    /// The OBS after the change.
+    pub target: Result<Target, String>,
+    pub password: PasswordStep,
+}
+
+/// What a change does with the password.
+#[derive(Debug)]
+pub enum PasswordStep {
+    /// Same OBS, no new password: the session keeps its own.
+    Keep,
+    /// Store this one for the change's OBS, and connect with it.
+    Store(Password),
+    /// Remove the stored one, and connect without.
+    Clear,
+    /// Another OBS: connect with what the keyring holds for it.
+    LookUp,
+}
+
+/// What carrying out a change found.
+#[derive(Debug, Default)]
+pub struct Carried {
+    /// The settings file as saved.
+    pub file: Option<SettingsFile>,
+    /// The password for the change's OBS (unused with [`PasswordStep::Keep`]).
+    pub password: Option<Password>,
+    /// Whether the keyring holds one for it, if known.
+    pub stored: Option<bool>,
+    /// A lookup the keyring did not answer in time; its answer is used when it comes.
+    pub late: Option<PendingCall<Option<Password>>>,
+    /// Something the user should hear about, though the change went through.
+    pub warning: Option<String>,
+}
+
+/// A change carried out, back on the core's task.
+#[derive(Debug)]
+pub struct ChangeDone {
+    pub change: Change,
+    pub outcome: Result<Carried, ApiError>,
+    /// A password store that timed out (so the change failed) but may still go through.
+    pub late_store: Option<PendingCall<()>>,
+    pub reply: Reply<SettingsView>,
+}
+
+/// Checks the form and builds the settings it asks for, with what stays
+/// overridden for this run; each refusal names its field. A host or port the
+/// form shows from the command line is not written unless the user changed it.
+pub fn settings_from_input(
+    current: &Settings,
+    run: &RunOverride,
+    input: SettingsInput,
+) -> Result<(Settings, RunOverride), ApiError> {
+    let mut settings = current.clone();
+    let host = validate_host(&input.host).map_err(|e| ApiError::invalid(Some("host"), e))?;
+    let port = validate_port(input.port).map_err(|e| ApiError::invalid(Some("port"), e))?;
+    let ((host, port), run) = run.after_save((&current.host, current.port), (&host, port));
+    (settings.host, settings.port) = (host, port);
+    for (kind, on) in input.notifications {
+        if !NOTIFICATION_KINDS.contains(&kind.as_str()) {
+            return Err(ApiError::invalid(
+                Some(&format!("notifications.{kind}")),
+                format!("{kind:?} is not a notification kind"),
+            ));
+        }
+        settings.notifications.insert(kind, on);
+    }
+    settings.hotkeys.enabled = input.hotkeys.enabled;
+    let mut seen: Vec<(String, HotkeyAction)> = Vec::new();
+    for (key, binding) in input.hotkeys.bindings {
+        let action = HotkeyAction::ALL.into_iter().find(|a| a.key() == key.replace('-', "_")).ok_or_else(|| {
+            ApiError::invalid(Some(&format!("hotkeys.{key}")), format!("{key:?} is not a hotkey action"))
+        })?;
+        let field = format!("hotkeys.{}", action.key().replace('_', "-"));
+        let binding = match binding.filter(|b| !b.trim().is_empty()) {
+            None => None,
+            Some(b) => Some(normalize_hotkey(&b).map_err(|e| ApiError::invalid(Some(&field), e))?),
+        };
+        if let Some(b) = &binding {
+            if let Some((_, other)) = seen.iter().find(|(existing, _)| existing == b) {
+                return Err(ApiError::invalid(Some(&field), format!("{b} is already used for {}", other.label())));
+            }
+            seen.push((b.clone(), action));
+        }
+        settings.hotkeys.bindings.insert(action, binding);
+    }
+    settings.confirm_stop_stream = input.confirm_stop_stream;
+    settings.start_on_login = input.start_on_login;
+    Ok((settings, run))
+}
+
+/// Does a change's keyring and file work, each within `limit`. The password
+/// comes first: the settings must not point at an OBS whose new password
+/// could not be stored.
+pub async fn carry_out(
+    keyring: &KeyringWorker,
+    limit: Duration,
+    file: Option<SettingsFile>,
+    change: &Change,
+    late_store: &mut Option<PendingCall<()>>,
+) -> Result<Carried, ApiError> {
+    let mut carried = Carried::default();
+    let target = || change.target.clone().map_err(|e| ApiError::invalid(Some("host"), e));
+    match &change.password {
+        PasswordStep::Keep => {}
+        PasswordStep::Store(password) => {
+            let mut call = keyring.set(&target()?, password);
+            match call.within(limit).await {
+                Ok(()) => {}
+                Err(error @ StoreError::TimedOut(_)) => {
+                    *late_store = Some(call);
+                    let mut error = keyring_error(error);
+                    error.message.push_str(" If it answers later, the password is stored and used then.");
+                    return Err(error);
+                }
+                Err(error) => return Err(keyring_error(error)),
+            }
+            carried.password = Some(password.clone());
+            carried.stored = Some(true);
+        }
+        PasswordStep::Clear => {
+            keyring.clear(&target()?).within(limit).await.map_err(keyring_error)?;
+            carried.stored = Some(false);
+        }
+        PasswordStep::LookUp => {
+            if let Ok(target) = &change.target {
+                let mut call = keyring.get(target);
+                match call.within(limit).await {
+                    Ok(password) => {
+                        carried.stored = Some(password.is_some());
+                        carried.password = password;
+                    }
+                    Err(error @ StoreError::TimedOut(_)) => {
+                        carried.warning = Some(format!(
+                            "Reading the password for {target}: {error} OnAir connects without a password until it answers."
+                        ));
+                        carried.late = Some(call);
+                    }
+                    Err(error) => {
+                        carried.warning = Some(format!("Cannot read the password for {target}: {error}."));
+                    }
+                }
+            }
+        }
+    }
+    if let (Some(mut file), Some(settings)) = (file, change.settings.clone()) {
+        let path = file.path.display().to_string();
+        let write = tokio::task::spawn_blocking(move || file.save(&settings).map(|()| file));
+        let io = |message: String| ApiError { code: "io".into(), message, field: None };
+        carried.file = Some(match tokio::time::timeout(limit, write).await {
+            Ok(Ok(Ok(file))) => file,
+            Ok(Ok(Err(message))) => return Err(io(message)),
+            Ok(Err(e)) => return Err(io(format!("cannot write {path}: {e}"))),
+            Err(_) => return Err(io(format!("writing {path} did not finish within {} s", limit.as_secs_f32()))),
+        });
+    }
+    Ok(carried)
+}
+
+/// A keyring failure as the window shows it, next to the password field.
+pub fn keyring_error(error: StoreError) -> ApiError {
+    let code = if matches!(error, StoreError::TimedOut(_)) { "keyring-timeout" } else { "keyring-failed" };
+    ApiError { code: code.into(), message: error.to_string(), field: Some("password".into()) }
+}
+
+/// "Test connection": can OnAir reach this OBS, and does the password work?
+pub async fn test_connection(
+    keyring: KeyringWorker,
+    limit: Duration,
+    host: String,
+    port: i64,
+    password: Option<String>,
+) -> Result<TestResult, ApiError> {
+    let host = validate_host(&host).map_err(|e| ApiError::invalid(Some("host"), e))?;
+    let port = validate_port(port).map_err(|e| ApiError::invalid(Some("port"), e))?;
+    let target = Target { host, port };
+    let password = match password.filter(|p| !p.is_empty()) {
+        Some(p) => Some(Password::new(p)),
+        None => keyring.get(&target).within(limit).await.map_err(keyring_error)?,
+    };
+    let options = ClientOptions { handshake_timeout: Duration::from_secs(4), ..ClientOptions::default() };
+    let failed = |reachable: bool, message: String| TestResult {
+        reachable,
+        authenticated: false,
+        obs_version: None,
+        websocket_version: None,
+        message,
+    };
+    Ok(
+        match onair_headless::obs::connect(&target.host, target.port, password.as_ref().map(Password::expose), &options)
+            .await
+        {
+            Ok(connection) => {
+                let version = connection
+                    .client
+                    .request_as::<onair_headless::obs::protocol::responses::Version>("GetVersion", None)
+                    .await
+                    .ok();
+                connection.client.close().await;
+                let obs_version = version.as_ref().map(|v| v.obs_version.clone());
+                let websocket_version = Some(connection.hello.obs_web_socket_version.clone());
+                TestResult {
+                    reachable: true,
+                    authenticated: true,
+                    message: format!(
+                        "Connected to OBS {} (obs-websocket {}) at {target}",
+                        obs_version.clone().unwrap_or_else(|| "?".into()),
+                        connection.hello.obs_web_socket_version
+                    ),
+                    obs_version,
+                    websocket_version,
+                }
+            }
+            Err(ConnectError::PasswordRequired) => {
+                failed(true, format!("OBS at {target} wants a password and none is set"))
+            }
+            Err(ConnectError::Closed { code: 4009, .. }) => {
+                failed(true, format!("OBS at {target} rejected the password"))
+            }
+            Err(ConnectError::Closed { code, reason }) => {
+                failed(true, format!("OBS at {target} closed the connection ({code} {reason})"))
+            }
+            Err(ConnectError::Incompatible(m)) => failed(true, m),
+            Err(ConnectError::NotObs(m)) => {
+                failed(true, format!("something answered at {target}, but not OBS's WebSocket server ({m})"))
+            }
+            Err(ConnectError::Unreachable(m)) => {
+                failed(false, format!("{m}: is OBS running with its WebSocket server enabled?"))
+            }
+            Err(ConnectError::TimedOut(step)) => {
+                failed(false, format!("no answer from {target} (timed out waiting for {step})"))
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::window::HotkeysInput;
+    use std::collections::BTreeMap;
+
+    fn from_form(input: SettingsInput) -> Result<Settings, ApiError> {
+        settings_from_input(&Settings::default(), &RunOverride::default(), input).map(|(settings, _)| settings)
+    }
+
+    fn input() -> SettingsInput {
+        SettingsInput {
+            host: "studio.lan".into(),
+            port: 4456,
+            password: None,
+            notifications: BTreeMap::from([("recording-paused".to_string(), false)]),
+            hotkeys: HotkeysInput {
+                enabled: true,
+                bindings: BTreeMap::from([("toggle-stream".to_string(), Some("ctrl+alt+f9".to_string()))]),
+            },
+            confirm_stop_stream: true,
+            start_on_login: false,
+        }
+    }
+
+    #[test]
+    fn a_good_form_becomes_settings_with_canonical_bindings() {
+        let settings = from_form(input()).unwrap();
+        assert_eq!((settings.host.as_str(), settings.port), ("studio.lan", 4456));
+        assert!(!settings.notification_enabled("recording-paused"));
+        assert!(settings.notification_enabled("live"));
+        assert_eq!(settings.hotkeys.binding(HotkeyAction::ToggleStream).as_deref(), Some("Ctrl+Alt+F9"));
+        assert!(settings.hotkeys.enabled && settings.confirm_stop_stream);
+    }
+
+    #[test]
+    fn each_refusal_names_its_field() {
+        let field = |f: fn(&mut SettingsInput)| {
+            let mut i = input();
+            f(&mut i);
+            from_form(i).unwrap_err().field.unwrap_or_default()
+        };
+        assert_eq!(field(|i| i.port = 0), "port");
+        assert_eq!(field(|i| i.port = 70_000), "port");
+        assert_eq!(field(|i| i.host = "ws://x".into()), "host");
+        assert_eq!(field(|i| i.host = String::new()), "host");
+        assert_eq!(
+            field(|i| {
+                i.notifications.insert("nonsense".into(), true);
+            }),
+            "notifications.nonsense"
+        );
+        assert_eq!(
+            field(|i| {
+                i.hotkeys.bindings.insert("save-replay".into(), Some("Ctrl+Banana".into()));
+            }),
+            "hotkeys.save-replay"
+        );
+        assert_eq!(
+            field(|i| {
+                i.hotkeys.bindings.insert("launch-rockets".into(), None);
+            }),
+            "hotkeys.launch-rockets"
+        );
+    }
+
+    #[test]
+    fn two_actions_on_one_binding_are_refused() {
+        let mut i = input();
+        i.hotkeys.bindings.insert("save-replay".into(), Some("Ctrl+Alt+F9".into()));
+        let err = from_form(i).unwrap_err();
+        assert_eq!(err.code, "invalid-input");
+        assert!(err.message.contains("already used"), "{}", err.message);
+    }
+
+    #[test]
+    fn an_empty_binding_unbinds() {
+        let mut i = input();
+        i.hotkeys.bindings.insert("next-scene".into(), Some("  ".into()));
+        let settings = from_form(i).unwrap();
+        assert_eq!(settings.hotkeys.binding(HotkeyAction::NextScene), None);
+    }
+}

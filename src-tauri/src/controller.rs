@@ -1,0 +1,808 @@
+//! The controller: one task that owns the session, the settings, the
+//! notification policy and the stop confirmation, and drives the desktop from
+//! the session's state and moments. It reaches the desktop only through
+//! [`GuiIntegration`], so its tests run the whole loop with a fake desktop.
+//!
+//! What reaches it comes on three channels: the desktop's inputs (menu clicks,
+//! hotkeys, a second launch), the window's requests (each with its own
+//! reply), and the answers of the work it handed off. Nothing that can block
+//! runs on this task: the keyring (whose unlock prompt can wait for minutes),
+//! the settings file and the controls OBS has to carry out are worked on
+//! elsewhere, with a time limit, and their results come back as [`Feedback`].
+//! So a locked keyring never freezes the tray or delays a moment. A change of
+//! the settings or the password is applied to the session in one step, with the
+//! password that belongs to the new host and port, and changes run one at a
+//! time, in order.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use onair_headless::control::Control;
+use onair_headless::desktop::{
+    has_running_clock, hotkey_action, menu_control, menu_model, press, tray_icon, window_controls, Controls,
+    HotkeyAction, MenuAction, MenuContext, NotificationAction, NotificationPlan, NotificationPolicy, Press, StopGuard,
+    Urgency,
+};
+use onair_headless::obs::Session;
+use onair_headless::settings::{
+    KeyringWorker, Password, PasswordStore, PendingCall, RunOverride, Settings, SettingsFile, StoreError, Target,
+    KEYRING_TIMEOUT, NOTIFICATION_KINDS,
+};
+use onair_headless::state::{now_ms, Noticed, ObsStatus, State};
+#[cfg(test)]
+use tokio::sync::oneshot;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::changes::{carry_out, settings_from_input, test_connection, Carried, Change, ChangeDone, PasswordStep};
+use crate::integration::GuiIntegration;
+use crate::window::{
+    ApiError, BindingView, BitrateSample, ControlReply, HotkeysView, KeyringView, LoggedMoment, NotificationKind, Page,
+    Reply, SettingsInput, SettingsView, Snapshot, WindowPush, WindowRequest,
+};
+
+/// What the desktop sends the controller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DesktopInput {
+    Menu(MenuAction),
+    Hotkey(HotkeyAction),
+    /// OnAir was launched again; the first instance opens its window.
+    SecondLaunch,
+}
+
+/// The answers of work the controller handed off.
+#[derive(Debug)]
+pub enum Feedback {
+    /// OBS refused a control sent from the menu or a hotkey.
+    Refused { what: &'static str, message: String },
+    /// A settings or password change finished its keyring and file work.
+    ChangeDone(Box<ChangeDone>),
+    /// The keyring answered a call that was made in the background or given up on.
+    KeyringAnswer {
+        /// The controller's password epoch when the call was made: an answer for
+        /// an older target or password is ignored.
+        epoch: u64,
+        target: Target,
+        late: LateAnswer,
+    },
+}
+
+/// What the keyring said after its caller stopped waiting.
+#[derive(Debug)]
+pub enum LateAnswer {
+    /// What it holds for the target.
+    Lookup {
+        answer: Result<Option<Password>, StoreError>,
+        /// Connect with it if the session has no password yet.
+        use_for_session: bool,
+    },
+    /// A password whose storing timed out was stored after all.
+    Stored(Password),
+}
+
+/// Everything the controller starts with besides the desktop and the session.
+pub struct ControllerParts {
+    /// The settings as in the file (never the command line's values).
+    pub settings: Settings,
+    /// Where the settings are saved; `None` when the system has no config directory.
+    pub settings_file: Option<SettingsFile>,
+    /// Host and port given for this run only.
+    pub run: RunOverride,
+    /// For what is not a call (whether the keyring is in use at all).
+    pub store: Arc<dyn PasswordStore>,
+    /// Every keyring call goes through this, off the controller's task.
+    pub keyring: KeyringWorker,
+    /// The password the session was started with.
+    pub password: Option<Password>,
+    /// Whether the keyring holds a password for this run's OBS; `None` while unknown.
+    pub password_stored: Option<bool>,
+}
+
+/// What the user should hear about from the start-up, before the loop runs.
+#[derive(Debug, Default)]
+pub struct StartupNotes {
+    /// Problems with the settings file.
+    pub warnings: Vec<String>,
+    /// Why the keyring cannot be used, if it cannot.
+    pub keyring_problem: Option<String>,
+    /// Something the keyring did at start.
+    pub keyring_warning: Option<String>,
+    /// The keyring lookup at start, when it did not answer in time: its answer
+    /// is used once it comes.
+    pub pending_password: Option<PendingCall<Option<Password>>>,
+}
+
+/// The channels the controller listens on.
+pub struct Inboxes {
+    pub desktop: mpsc::Receiver<DesktopInput>,
+    pub window: mpsc::Receiver<WindowRequest>,
+    pub moments: broadcast::Receiver<Noticed>,
+}
+
+/// How much bitrate history the window's sparkline gets.
+const HISTORY_MS: u64 = 5 * 60 * 1000;
+/// How many moments the window's log keeps.
+const MOMENTS_KEPT: usize = 500;
+
+/// The slot of the stop confirmation's notices: each replaces the last, and a
+/// confirmed stop closes it.
+const CONFIRM_SLOT: &str = "confirm-stop";
+
+/// A notification that is not a moment (settings, hotkeys, a refused control).
+fn notice(kind: &'static str, summary: &str, body: &str, urgency: Urgency) -> NotificationPlan {
+    NotificationPlan { kind, summary: summary.to_string(), body: body.to_string(), urgency, slot: kind, replace: false }
+}
+
+fn confirm_notice(summary: &str, body: &str) -> NotificationPlan {
+    NotificationPlan { replace: true, ..notice(CONFIRM_SLOT, summary, body, Urgency::Normal) }
+}
+
+const ARMED_TITLE: &str = "Press again to stop streaming";
+const ALREADY_STOPPED_TITLE: &str = "The stream has already stopped";
+
+/// Where the session connects and with which password.
+#[cfg(test)]
+type SessionSettings = (Result<Target, String>, Option<Password>);
+
+pub struct Controller<I: GuiIntegration> {
+    desktop: I,
+    session: Session,
+    /// The settings as in the file (never the command line's values).
+    settings: Settings,
+    settings_file: Option<SettingsFile>,
+    /// Host and port given for this run only.
+    run: RunOverride,
+    store: Arc<dyn PasswordStore>,
+    keyring: KeyringWorker,
+    /// How long a keyring call or a settings write may take before the user hears why not.
+    io_timeout: Duration,
+    /// Where the session points now: the settings with `run` over them.
+    target: Result<Target, String>,
+    /// The password the session uses now.
+    password: Option<Password>,
+    /// Whether the keyring holds a password for `target`; `None` while unknown.
+    password_stored: Option<bool>,
+    /// Counts changes of `target` and `password`, so that a keyring answer
+    /// meant for an earlier one is not applied.
+    password_epoch: u64,
+    /// A change is being carried out; the ones asked for meanwhile wait here, in order.
+    changing: bool,
+    waiting_changes: VecDeque<WindowRequest>,
+    hotkey_problems: Vec<String>,
+    moments_log: VecDeque<LoggedMoment>,
+    bitrate_history: VecDeque<BitrateSample>,
+    policy: NotificationPolicy,
+    guard: StopGuard,
+    /// Whether the tray and the window last showed the stop confirmation.
+    shown_armed: bool,
+    /// The window's buttons as last pushed.
+    shown_controls: Option<Controls>,
+    /// OBS as last seen while connected to this target, so a hotkey pressed
+    /// while OBS is away says what it would have done.
+    last_seen: Option<ObsStatus>,
+    feedback_tx: mpsc::Sender<Feedback>,
+    feedback: Option<mpsc::Receiver<Feedback>>,
+    /// Every (target, password) the session was given, in order, for the tests.
+    #[cfg(test)]
+    reconfigured: Arc<std::sync::Mutex<Vec<SessionSettings>>>,
+}
+
+impl<I: GuiIntegration> Controller<I> {
+    pub fn new(desktop: I, session: Session, parts: ControllerParts) -> Controller<I> {
+        let ControllerParts { settings, settings_file, run, store, keyring, password, password_stored } = parts;
+        let (feedback_tx, feedback) = mpsc::channel(64);
+        Controller {
+            desktop,
+            session,
+            target: run.target(&settings.host, settings.port),
+            settings,
+            settings_file,
+            run,
+            store,
+            keyring,
+            io_timeout: KEYRING_TIMEOUT,
+            password,
+            password_stored,
+            password_epoch: 0,
+            changing: false,
+            waiting_changes: VecDeque::new(),
+            hotkey_problems: Vec::new(),
+            moments_log: VecDeque::new(),
+            bitrate_history: VecDeque::new(),
+            policy: NotificationPolicy::new(),
+            guard: StopGuard::default(),
+            shown_armed: false,
+            shown_controls: None,
+            last_seen: None,
+            feedback_tx,
+            feedback: Some(feedback),
+            #[cfg(test)]
+            reconfigured: Default::default(),
+        }
+    }
+
+    /// Tells the user what the start-up found, registers the hotkeys, sets
+    /// start on login, asks the keyring what the start did not learn, and draws
+    /// the tray.
+    pub fn start(&mut self, notes: StartupNotes) {
+        let StartupNotes { warnings, keyring_problem, keyring_warning, pending_password } = notes;
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+            self.show(notice("settings", "OnAir's settings file had a problem", warning, Urgency::Normal));
+        }
+        if let Some(problem) = keyring_problem {
+            self.show(notice(
+                "keyring",
+                "No keyring available",
+                &format!("{problem}. A password is kept for this run only."),
+                Urgency::Normal,
+            ));
+        }
+        if let Some(warning) = keyring_warning {
+            tracing::warn!("{warning}");
+            self.show(notice("keyring", "The keyring did not answer", &warning, Urgency::Normal));
+        }
+        self.register_hotkeys();
+        self.desktop.set_start_on_login(self.settings.start_on_login);
+        self.start_lookups(pending_password);
+        self.render();
+    }
+
+    /// Runs until Quit or until every input is gone, then shuts the session down.
+    pub async fn run(mut self, mut inboxes: Inboxes) {
+        let mut feedback = self.feedback.take().unwrap_or_else(|| mpsc::channel(1).1);
+        let mut state = self.session.state();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                changed = state.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let current = state.borrow_and_update().clone();
+                    self.on_state(current);
+                }
+                moment = inboxes.moments.recv() => match moment {
+                    Ok(noticed) => self.on_moment(noticed),
+                    Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!(missed = n, "missed moments"),
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                _ = tick.tick() => self.on_tick(),
+                input = inboxes.desktop.recv() => match input {
+                    None => break,
+                    Some(input) => {
+                        if self.on_input(input) {
+                            break;
+                        }
+                    }
+                },
+                Some(request) = inboxes.window.recv() => self.on_window(request),
+                Some(answer) = feedback.recv() => self.on_feedback(answer).await,
+            }
+        }
+        self.session.shutdown().await;
+        self.desktop.quit();
+    }
+
+    fn show(&mut self, plan: NotificationPlan) {
+        self.desktop.notify(NotificationAction::Show(plan));
+    }
+
+    fn register_hotkeys(&mut self) {
+        self.hotkey_problems = self.desktop.register_hotkeys(&self.settings.hotkeys);
+        for problem in self.hotkey_problems.clone() {
+            tracing::warn!("{problem}");
+            self.show(notice("hotkeys", "A hotkey is not available", &problem, Urgency::Normal));
+        }
+    }
+
+    fn current_state(&self) -> State {
+        self.session.state().borrow().clone()
+    }
+
+    fn on_state(&mut self, current: State) {
+        if let Some(obs) = &current.obs {
+            self.last_seen = Some(obs.clone());
+        }
+        self.render_state(&current);
+        self.record_bitrate(&current);
+        self.desktop.push(WindowPush::State(current));
+    }
+
+    /// Redraws what shows a clock, and the stop confirmation when it runs out.
+    fn on_tick(&mut self) {
+        let current = self.current_state();
+        if has_running_clock(&current) || self.shown_armed != self.guard.is_armed(now_ms()) {
+            self.render_state(&current);
+        }
+    }
+
+    fn render(&mut self) {
+        let current = self.current_state();
+        self.render_state(&current);
+    }
+
+    /// Draws the tray and pushes the window's buttons when they changed.
+    fn render_state(&mut self, state: &State) {
+        let now = now_ms();
+        self.shown_armed = self.guard.is_armed(now);
+        let context = MenuContext { stop_armed: self.shown_armed };
+        let menu = menu_model(state, &context, now);
+        self.desktop.show_tray(tray_icon(state), &menu);
+        let controls = window_controls(state, self.shown_armed);
+        if self.shown_controls.as_ref() != Some(&controls) {
+            self.shown_controls = Some(controls.clone());
+            self.desktop.push(WindowPush::Controls(controls));
+        }
+    }
+
+    fn record_bitrate(&mut self, state: &State) {
+        let Some(health) = state.obs.as_ref().and_then(|o| o.stream_health.as_ref()) else { return };
+        let Some(kbps) = health.bitrate_kbps else { return };
+        if self.bitrate_history.back().is_some_and(|last| last.at_ms >= health.polled_at_ms) {
+            return;
+        }
+        self.bitrate_history.push_back(BitrateSample { at_ms: health.polled_at_ms, kbps });
+        while self.bitrate_history.front().is_some_and(|s| health.polled_at_ms.saturating_sub(s.at_ms) > HISTORY_MS) {
+            self.bitrate_history.pop_front();
+        }
+    }
+
+    fn on_moment(&mut self, noticed: Noticed) {
+        let logged = LoggedMoment::after(self.moments_log.back(), noticed.clone());
+        self.desktop.push(WindowPush::Moment(logged.clone()));
+        self.moments_log.push_back(logged);
+        if self.moments_log.len() > MOMENTS_KEPT {
+            self.moments_log.pop_front();
+        }
+        if let Some(action) = self.policy.plan(&noticed, &self.settings) {
+            self.desktop.notify(action);
+        }
+    }
+
+    /// Handles one input from the desktop; true means quit.
+    fn on_input(&mut self, input: DesktopInput) -> bool {
+        let state = self.current_state();
+        let action = match input {
+            DesktopInput::SecondLaunch => {
+                self.desktop.open_window(Page::Status);
+                return false;
+            }
+            DesktopInput::Menu(action) => action,
+            DesktopInput::Hotkey(hotkey) => match hotkey_action(hotkey, state.obs.as_ref()) {
+                Some(action) => action,
+                None => return false,
+            },
+        };
+        match action {
+            MenuAction::Quit => return true,
+            MenuAction::OpenWindow => self.desktop.open_window(Page::Status),
+            MenuAction::OpenSettings => self.desktop.open_window(Page::Settings),
+            MenuAction::Reconnect => {
+                let session = self.session.clone();
+                tokio::spawn(async move { session.reconnect_now().await });
+            }
+            other => {
+                // Without OBS it is still sent, as OBS was when last seen: the
+                // session's "not connected to OBS: ..." then reaches the user
+                // under what the press would have done ("Could not stop
+                // streaming"), which matters for a hotkey pressed with no menu
+                // in sight.
+                let obs = state.obs.clone().or_else(|| self.last_seen.clone());
+                let Some(control) = menu_control(&other, obs.as_ref()) else { return false };
+                match self.press(control, obs.as_ref(), &state) {
+                    Press::Send(control) => self.send_control(control),
+                    Press::Armed => self.show(confirm_notice(
+                        ARMED_TITLE,
+                        "OnAir stops the stream on a second press within 3 seconds.",
+                    )),
+                    Press::AlreadyStopped => self.show(confirm_notice(
+                        ALREADY_STOPPED_TITLE,
+                        "Nothing was sent to OBS. Press again to start streaming.",
+                    )),
+                }
+            }
+        }
+        false
+    }
+
+    /// Puts a control through the one stop confirmation, whichever way it came
+    /// in, and shows the tray and the window what it came to.
+    fn press(&mut self, control: Control, obs: Option<&ObsStatus>, state: &State) -> Press {
+        let pressed = press(control, obs, &mut self.guard, self.settings.confirm_stop_stream, now_ms());
+        match &pressed {
+            Press::Armed | Press::AlreadyStopped => self.render_state(state),
+            Press::Send(Control::StopStream) => {
+                self.desktop.notify(NotificationAction::Close { slot: CONFIRM_SLOT });
+                self.render_state(state);
+            }
+            Press::Send(_) => {}
+        }
+        pressed
+    }
+
+    /// Runs a control off the loop; a refusal comes back as feedback and
+    /// becomes a notification, where the user looks after a hotkey or a click.
+    fn send_control(&self, control: Control) {
+        let session = self.session.clone();
+        let feedback = self.feedback_tx.clone();
+        tokio::spawn(async move {
+            if let Err(error) = session.control(control.clone()).await {
+                tracing::warn!(?control, %error, "control refused");
+                let refused = Feedback::Refused { what: describe(&control), message: error.to_string() };
+                let _ = feedback.send(refused).await;
+            }
+        });
+    }
+
+    fn on_window(&mut self, request: WindowRequest) {
+        match request {
+            WindowRequest::Snapshot(reply) => {
+                let state = self.current_state();
+                let snapshot = Snapshot {
+                    controls: window_controls(&state, self.guard.is_armed(now_ms())),
+                    state,
+                    moments: self.moments_log.iter().cloned().collect(),
+                    bitrate_history: self.bitrate_history.iter().copied().collect(),
+                    settings: self.settings_view(),
+                };
+                let _ = reply.send(snapshot);
+            }
+            WindowRequest::Control(control, reply) => self.on_window_control(control, reply),
+            WindowRequest::TestConnection { host, port, password, reply } => {
+                let (keyring, limit) = (self.keyring.clone(), self.io_timeout);
+                tokio::spawn(async move {
+                    let _ = reply.send(test_connection(keyring, limit, host, port, password).await);
+                });
+            }
+            change @ (WindowRequest::SaveSettings(..)
+            | WindowRequest::SetPassword(..)
+            | WindowRequest::ClearPassword(_)) => {
+                self.waiting_changes.push_back(change);
+                self.next_change();
+            }
+        }
+    }
+
+    /// A window button: the same stop confirmation as the tray; the answer (or
+    /// OBS's refusal) goes back to the window, which shows it by the buttons.
+    fn on_window_control(&mut self, control: Control, reply: Reply<ControlReply>) {
+        let state = self.current_state();
+        match self.press(control, state.obs.as_ref(), &state) {
+            Press::Armed => {
+                let _ = reply.send(Ok(ControlReply::Armed { message: ARMED_TITLE.into() }));
+            }
+            Press::AlreadyStopped => {
+                let message = format!("{ALREADY_STOPPED_TITLE}; nothing was sent to OBS.");
+                let _ = reply.send(Ok(ControlReply::AlreadyStopped { message }));
+            }
+            Press::Send(control) => {
+                let session = self.session.clone();
+                tokio::spawn(async move {
+                    let outcome = session.control(control).await;
+                    let _ = reply.send(outcome.map(ControlReply::from).map_err(ApiError::from));
+                });
+            }
+        }
+    }
+
+    async fn on_feedback(&mut self, feedback: Feedback) {
+        match feedback {
+            Feedback::Refused { what, message } => {
+                self.show(notice("control-failed", &format!("Could not {what}"), &message, Urgency::Normal));
+            }
+            Feedback::ChangeDone(done) => self.finish_change(*done).await,
+            Feedback::KeyringAnswer { epoch, target, late } => self.on_keyring_answer(epoch, target, late).await,
+        }
+    }
+
+    /// Asks the keyring in the background what the start did not learn: a
+    /// lookup that timed out (its answer is used when it comes), or whether a
+    /// password is stored at all when one was given another way.
+    fn start_lookups(&mut self, pending: Option<PendingCall<Option<Password>>>) {
+        let Ok(target) = self.target.clone() else { return };
+        match pending {
+            Some(call) => self.await_late_password(call, target, true),
+            None if self.password_stored.is_none() => {
+                let call = self.keyring.get(&target);
+                self.await_late_password(call, target, false);
+            }
+            None => {}
+        }
+    }
+
+    /// Waits for a keyring lookup off the loop and hands its answer back.
+    fn await_late_password(&self, call: PendingCall<Option<Password>>, target: Target, use_for_session: bool) {
+        let feedback = self.feedback_tx.clone();
+        let epoch = self.password_epoch;
+        tokio::spawn(async move {
+            let late = LateAnswer::Lookup { answer: call.late().await, use_for_session };
+            let _ = feedback.send(Feedback::KeyringAnswer { epoch, target, late }).await;
+        });
+    }
+
+    /// Waits for a store that timed out; if it goes through after all, the
+    /// password is used then (the user was told it had not been, so far).
+    fn await_late_store(&self, call: PendingCall<()>, target: Target, password: Password) {
+        let feedback = self.feedback_tx.clone();
+        let epoch = self.password_epoch;
+        tokio::spawn(async move {
+            match call.late().await {
+                Ok(()) => {
+                    let late = LateAnswer::Stored(password);
+                    let _ = feedback.send(Feedback::KeyringAnswer { epoch, target, late }).await;
+                }
+                Err(error) => tracing::warn!(%target, %error, "storing the password failed after all"),
+            }
+        });
+    }
+
+    /// Starts the next waiting change, unless one is under way. A change the
+    /// form got wrong is answered at once.
+    fn next_change(&mut self) {
+        while !self.changing {
+            let Some(request) = self.waiting_changes.pop_front() else { return };
+            let (reply, planned) = match request {
+                WindowRequest::SaveSettings(input, reply) => (reply, self.plan_save(input)),
+                WindowRequest::SetPassword(password, reply) => {
+                    (reply, self.plan_password(PasswordStep::Store(Password::new(password))))
+                }
+                WindowRequest::ClearPassword(reply) => (reply, self.plan_password(PasswordStep::Clear)),
+                WindowRequest::Snapshot(_) | WindowRequest::Control(..) | WindowRequest::TestConnection { .. } => {
+                    continue
+                }
+            };
+            match planned {
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                }
+                Ok(change) => {
+                    self.changing = true;
+                    let file = change.settings.as_ref().and(self.settings_file.clone());
+                    let (keyring, limit, feedback) = (self.keyring.clone(), self.io_timeout, self.feedback_tx.clone());
+                    tokio::spawn(async move {
+                        let mut late_store = None;
+                        let outcome = carry_out(&keyring, limit, file, &change, &mut late_store).await;
+                        let done = ChangeDone { change, outcome, late_store, reply };
+                        let _ = feedback.send(Feedback::ChangeDone(Box::new(done))).await;
+                    });
+                }
+            }
+        }
+    }
+
+    /// A Save of the form: the settings to write, and where to connect with which password.
+    fn plan_save(&self, input: SettingsInput) -> Result<Change, ApiError> {
+        let typed = input.password.clone().filter(|p| !p.is_empty()).map(Password::new);
+        let (settings, run) = settings_from_input(&self.settings, &self.run, input)?;
+        if self.settings_file.is_none() {
+            return Err(ApiError {
+                code: "io".into(),
+                message: "this system has no config directory to save settings in".into(),
+                field: None,
+            });
+        }
+        let target = run.target(&settings.host, settings.port);
+        let password = match typed {
+            Some(password) => PasswordStep::Store(password),
+            None if target != self.target => PasswordStep::LookUp,
+            None => PasswordStep::Keep,
+        };
+        Ok(Change { settings: Some(settings), run, target, password })
+    }
+
+    /// "Save password" and "Clear password": for the OBS in use.
+    fn plan_password(&self, password: PasswordStep) -> Result<Change, ApiError> {
+        let target = self.target.clone().map_err(|e| ApiError::invalid(Some("host"), e))?;
+        Ok(Change { settings: None, run: self.run.clone(), target: Ok(target), password })
+    }
+
+    /// Applies a carried-out change in one step, answers the window, and starts the next.
+    async fn finish_change(&mut self, done: ChangeDone) {
+        let ChangeDone { change, outcome, late_store, reply } = done;
+        if let (Some(call), Ok(target), PasswordStep::Store(password)) = (late_store, &change.target, &change.password)
+        {
+            self.await_late_store(call, target.clone(), password.clone());
+        }
+        let result = match outcome {
+            Ok(carried) => {
+                self.apply_change(change, carried).await;
+                let view = self.settings_view();
+                self.desktop.push(WindowPush::Settings(view.clone()));
+                Ok(view)
+            }
+            Err(error) => Err(error),
+        };
+        let _ = reply.send(result);
+        self.changing = false;
+        self.next_change();
+    }
+
+    async fn apply_change(&mut self, change: Change, carried: Carried) {
+        let Change { settings, run, target, password } = change;
+        if let Some(file) = carried.file {
+            self.settings_file = Some(file);
+        }
+        if let Some(settings) = settings {
+            let hotkeys_changed = settings.hotkeys != self.settings.hotkeys;
+            let login_changed = settings.start_on_login != self.settings.start_on_login;
+            let confirm_changed = settings.confirm_stop_stream != self.settings.confirm_stop_stream;
+            self.settings = settings;
+            if hotkeys_changed {
+                self.register_hotkeys();
+            }
+            if login_changed {
+                self.desktop.set_start_on_login(self.settings.start_on_login);
+            }
+            if confirm_changed && !self.settings.confirm_stop_stream {
+                // A stop that waited for its second press needs none now.
+                self.guard = StopGuard::default();
+                self.render();
+            }
+        }
+        self.run = run;
+        if let Some(warning) = &carried.warning {
+            tracing::warn!("{warning}");
+            self.show(notice("keyring", "The keyring did not answer", warning, Urgency::Normal));
+        }
+        let target_changed = target != self.target;
+        if !target_changed && matches!(password, PasswordStep::Keep) {
+            return;
+        }
+        if target_changed {
+            // What was seen of the old OBS says nothing about the new one.
+            self.last_seen = None;
+        }
+        self.target = target;
+        self.password = carried.password;
+        self.password_stored = carried.stored;
+        self.password_epoch += 1;
+        self.reconfigure().await;
+        if let (Some(call), Ok(target)) = (carried.late, self.target.clone()) {
+            self.await_late_password(call, target, true);
+        }
+    }
+
+    /// Points the session at `target` with `password`: the one place that does.
+    async fn reconfigure(&mut self) {
+        #[cfg(test)]
+        if let Ok(mut log) = self.reconfigured.lock() {
+            log.push((self.target.clone(), self.password.clone()));
+        }
+        self.session.reconfigure(self.target.clone(), self.password.clone()).await;
+    }
+
+    /// A keyring answer that came in the background or after its caller gave up.
+    async fn on_keyring_answer(&mut self, epoch: u64, target: Target, late: LateAnswer) {
+        if epoch != self.password_epoch || self.target.as_ref() != Ok(&target) {
+            return;
+        }
+        match late {
+            LateAnswer::Lookup { answer: Ok(password), use_for_session } => {
+                self.password_stored = Some(password.is_some());
+                if use_for_session && self.password.is_none() && password.is_some() {
+                    tracing::info!(%target, "the keyring answered at last: connecting with the stored password");
+                    self.password = password;
+                    self.password_epoch += 1;
+                    self.reconfigure().await;
+                }
+            }
+            LateAnswer::Lookup { answer: Err(error), .. } => {
+                tracing::warn!(%target, %error, "cannot read the stored password");
+            }
+            LateAnswer::Stored(password) => {
+                self.show(notice(
+                    "keyring",
+                    "Password stored",
+                    &format!("The keyring answered at last: the password for {target} is stored, and OnAir connects with it."),
+                    Urgency::Normal,
+                ));
+                self.password_stored = Some(true);
+                self.password = Some(password);
+                self.password_epoch += 1;
+                self.reconfigure().await;
+            }
+        }
+        let view = self.settings_view();
+        self.desktop.push(WindowPush::Settings(view));
+    }
+
+    /// The settings as the window shows them. It asks nothing of the keyring:
+    /// what is known of the stored password is kept as changes and lookups go.
+    fn settings_view(&self) -> SettingsView {
+        let (host, port) = self.run.shown(&self.settings.host, self.settings.port);
+        let password_note = match (&self.target, self.password_stored) {
+            (Ok(_), None) => Some(
+                "The keyring has not answered yet (is it locked?), so OnAir cannot tell whether a password is stored."
+                    .to_string(),
+            ),
+            _ => None,
+        };
+        let degraded = self.store.degraded();
+        let session_type = std::env::var("XDG_SESSION_TYPE").ok();
+        let wayland_display = std::env::var("WAYLAND_DISPLAY").ok();
+        SettingsView {
+            host,
+            port,
+            connection_note: self.run.note(&self.settings.host, self.settings.port),
+            password_stored: self.password_stored.unwrap_or(false),
+            password_target: self.target.as_ref().ok().map(Target::to_string),
+            password_note,
+            keyring: KeyringView {
+                available: degraded.is_none(),
+                message: degraded.map(|d| format!("{d}; a password is kept for this run only")),
+            },
+            notifications: self.settings.notifications.clone(),
+            notification_kinds: NOTIFICATION_KINDS
+                .iter()
+                .map(|k| NotificationKind { kind: k.to_string(), label: notification_label(k).to_string() })
+                .collect(),
+            hotkeys: HotkeysView {
+                enabled: self.settings.hotkeys.enabled,
+                unavailable: onair_headless::desktop::grabbing_unavailable(
+                    session_type.as_deref(),
+                    wayland_display.as_deref(),
+                ),
+                bindings: HotkeyAction::ALL
+                    .iter()
+                    .map(|a| BindingView {
+                        action: a.key().replace('_', "-"),
+                        label: a.label().to_string(),
+                        binding: self.settings.hotkeys.binding(*a),
+                        default: a.default_binding().to_string(),
+                    })
+                    .collect(),
+                problems: self.hotkey_problems.clone(),
+            },
+            confirm_stop_stream: self.settings.confirm_stop_stream,
+            start_on_login: self.settings.start_on_login,
+        }
+    }
+}
+
+/// What a control was trying to do, for "Could not ...".
+fn describe(control: &Control) -> &'static str {
+    match control {
+        Control::StartStream => "start streaming",
+        Control::ToggleStream => "start or stop streaming",
+        Control::StopStream => "stop streaming",
+        Control::StartRecording => "start recording",
+        Control::ToggleRecording => "start or stop recording",
+        Control::StopRecording => "stop recording",
+        Control::PauseRecording => "pause the recording",
+        Control::ToggleRecordingPause => "pause or resume the recording",
+        Control::ResumeRecording => "resume the recording",
+        Control::SaveReplay => "save the replay",
+        Control::StartReplayBuffer => "start the replay buffer",
+        Control::ToggleReplayBuffer => "start or stop the replay buffer",
+        Control::StopReplayBuffer => "stop the replay buffer",
+        Control::StartVirtualCamera => "start the virtual camera",
+        Control::ToggleVirtualCamera => "start or stop the virtual camera",
+        Control::StopVirtualCamera => "stop the virtual camera",
+        Control::SwitchScene(_) => "switch scenes",
+    }
+}
+
+fn notification_label(kind: &str) -> &'static str {
+    match kind {
+        "live" => "Went live",
+        "ended" => "Stream ended",
+        "reconnecting" => "Stream reconnecting",
+        "reconnected" => "Stream reconnected",
+        "start-failed" => "Stream failed to start",
+        "obs-lost" => "Lost OBS while live or recording",
+        "obs-back" => "OBS is back",
+        "recording-started" => "Recording started",
+        "recording-stopped" => "Recording stopped",
+        "recording-paused" => "Recording paused",
+        "recording-resumed" => "Recording resumed",
+        "recording-file-changed" => "Recording continues in a new file",
+        "replay-saved" => "Replay saved",
+        "auth-failed" => "Password rejected",
+        _ => "Other",
+    }
+}
+
+#[cfg(test)]
+mod tests;

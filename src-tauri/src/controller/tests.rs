@@ -1,0 +1,726 @@
+//! The controller with a fake desktop: unit steps against a session that
+//! finds no OBS, and the whole loop against the system tests' scriptable fake
+//! OBS, from moments to notifications and from clicks, hotkeys and window
+//! buttons to the requests OBS gets.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use onair_headless::desktop::{MenuEntry, TrayIcon, STREAM_SLOT};
+use onair_headless::obs::SessionConfig;
+use onair_headless::settings::{LockedStore, MemoryStore};
+use onair_headless::state::{ConnectionState, Moment, OutputActivity, RecordingState, StreamState};
+use onair_system_tests::fake::{FakeObs, FakeState, ServeHandle};
+use serde_json::json;
+use tokio::task::JoinHandle;
+
+use super::*;
+use crate::integration::fake::{notifications, shown, Call, FakeDesktop};
+use crate::window::HotkeysInput;
+
+/// A settings file in a fresh directory, removed on drop.
+struct TempDir(PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Rig {
+    controller: Controller<FakeDesktop>,
+    feedback: mpsc::Receiver<Feedback>,
+    desktop: FakeDesktop,
+    dir: TempDir,
+}
+
+const LIMIT: Duration = Duration::from_millis(300);
+
+/// Port 9 (discard) on loopback: nothing answers, so the session waits for OBS.
+const FILE: &str = "[obs]\nhost = \"127.0.0.1\"\nport = 9\n";
+
+fn rig(name: &str, store: Arc<dyn PasswordStore>, run: RunOverride, file_text: &str) -> Rig {
+    rig_on(name, store, run, file_text, FakeDesktop::default())
+}
+
+fn rig_on(name: &str, store: Arc<dyn PasswordStore>, run: RunOverride, file_text: &str, desktop: FakeDesktop) -> Rig {
+    let dir = std::env::temp_dir().join(format!("onair-controller-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("settings.toml");
+    std::fs::write(&path, file_text).unwrap();
+    let loaded = SettingsFile::load(&path);
+    let target = run.target(&loaded.settings.host, loaded.settings.port);
+    let (session, _task) = Session::spawn(SessionConfig::new(target, None));
+    let parts = ControllerParts {
+        settings: loaded.settings,
+        settings_file: Some(loaded.file),
+        run,
+        store: Arc::clone(&store),
+        keyring: KeyringWorker::start(store),
+        password: None,
+        password_stored: Some(false),
+    };
+    let mut controller = Controller::new(desktop.clone(), session, parts);
+    controller.io_timeout = LIMIT;
+    let feedback = controller.feedback.take().expect("a fresh controller has its feedback inbox");
+    Rig { controller, feedback, desktop, dir: TempDir(dir) }
+}
+
+impl Rig {
+    fn file(&self) -> String {
+        std::fs::read_to_string(self.dir.0.join("settings.toml")).unwrap()
+    }
+
+    fn reconfigured(&self) -> Vec<SessionSettings> {
+        self.controller.reconfigured.lock().unwrap().clone()
+    }
+
+    /// Plays the loop for the next answer of handed-off work.
+    async fn settle(&mut self) {
+        let answer = tokio::time::timeout(Duration::from_secs(5), self.feedback.recv())
+            .await
+            .expect("the controller hears back within 5 s")
+            .expect("channel open");
+        self.controller.on_feedback(answer).await;
+    }
+
+    /// Sends a change and plays the loop until it is answered.
+    async fn change(
+        &mut self,
+        make: impl FnOnce(Reply<SettingsView>) -> WindowRequest,
+    ) -> Result<SettingsView, ApiError> {
+        let (reply, mut answer) = oneshot::channel();
+        self.controller.on_window(make(reply));
+        loop {
+            if let Ok(result) = answer.try_recv() {
+                return result;
+            }
+            self.settle().await;
+        }
+    }
+
+    /// Runs the whole loop, as the app does, fed through the returned channels.
+    fn run(mut self) -> Running {
+        let (desktop_tx, desktop) = mpsc::channel(8);
+        let (window_tx, window) = mpsc::channel(8);
+        let moments = self.controller.session.subscribe();
+        let reconfigured = Arc::clone(&self.controller.reconfigured);
+        self.controller.feedback = Some(self.feedback);
+        let looping = tokio::spawn(self.controller.run(Inboxes { desktop, window, moments }));
+        Running { input: desktop_tx, window: window_tx, desktop: self.desktop, reconfigured, looping, _dir: self.dir }
+    }
+}
+
+/// The controller's loop running.
+struct Running {
+    input: mpsc::Sender<DesktopInput>,
+    window: mpsc::Sender<WindowRequest>,
+    desktop: FakeDesktop,
+    reconfigured: Arc<std::sync::Mutex<Vec<SessionSettings>>>,
+    looping: JoinHandle<()>,
+    _dir: TempDir,
+}
+
+impl Running {
+    async fn press(&self, input: DesktopInput) {
+        self.input.send(input).await.expect("the loop runs");
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> WindowRequest) -> T {
+        let (reply, answer) = oneshot::channel();
+        self.window.send(make(reply)).await.expect("the loop runs");
+        tokio::time::timeout(Duration::from_secs(10), answer).await.expect("answered within 10 s").expect("answered")
+    }
+
+    async fn wait_for_icon(&self, icon: TrayIcon) -> Vec<MenuEntry> {
+        self.desktop
+            .wait_for(&format!("the tray icon {icon:?}"), |c| match c {
+                Call::Tray { icon: shown, menu } if *shown == icon => Some(menu.clone()),
+                _ => None,
+            })
+            .await
+    }
+
+    async fn wait_for_notification(&self, summary: &str) -> NotificationPlan {
+        self.desktop
+            .wait_for(&format!("a notification {summary:?}"), |c| match c {
+                Call::Notify(NotificationAction::Show(plan)) if plan.summary == summary => Some(plan.clone()),
+                _ => None,
+            })
+            .await
+    }
+
+    async fn wait_for_controls(&self, what: &str, pick: impl Fn(&Controls) -> bool) -> Controls {
+        self.desktop
+            .wait_for(what, |c| match c {
+                Call::Push(push) => match &**push {
+                    WindowPush::Controls(controls) if pick(controls) => Some(controls.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .await
+    }
+}
+
+/// The fake OBS, serving `state` to OnAir's first connection.
+struct Obs {
+    port: u16,
+    served: JoinHandle<(FakeObs, ServeHandle)>,
+}
+
+async fn fake_obs(state: FakeState) -> Obs {
+    let mut listener = FakeObs::start().await;
+    let port = listener.port();
+    let served = tokio::spawn(async move {
+        let mut conn = listener.accept(Duration::from_secs(10)).await.expect("OnAir connects");
+        conn.handshake(None).await.expect("handshake");
+        let handle = conn.serve_with(state);
+        (listener, handle)
+    });
+    Obs { port, served }
+}
+
+impl Obs {
+    fn file(&self, extra: &str) -> String {
+        format!("[obs]\nhost = \"127.0.0.1\"\nport = {}\n{extra}", self.port)
+    }
+
+    async fn serving(self) -> (FakeObs, ServeHandle) {
+        self.served.await.expect("the fake OBS serves")
+    }
+}
+
+/// Waits until OBS got a request of this type, and returns its data.
+async fn wait_for_request(obs: &ServeHandle, request_type: &str) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(request) = obs.requests().into_iter().find(|r| r.request_type == request_type) {
+            return request.data.unwrap_or_default();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "OBS never got {request_type}: {:?}", obs.requests());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn requested(obs: &ServeHandle, request_type: &str) -> usize {
+    obs.requests().iter().filter(|r| r.request_type == request_type).count()
+}
+
+fn target(host: &str, port: u16) -> Target {
+    Target { host: host.into(), port }
+}
+
+fn pw(p: &str) -> Password {
+    Password::new(p.into())
+}
+
+fn form(host: &str, port: i64, password: Option<&str>) -> SettingsInput {
+    SettingsInput {
+        host: host.into(),
+        port,
+        password: password.map(String::from),
+        notifications: BTreeMap::new(),
+        hotkeys: HotkeysInput { enabled: false, bindings: BTreeMap::new() },
+        confirm_stop_stream: false,
+        start_on_login: false,
+    }
+}
+
+fn stream_button(controls: &Controls) -> &onair_headless::desktop::ControlView {
+    controls.items.iter().find(|c| c.id == "stream").expect("a stream button")
+}
+
+fn stream_item(menu: &[MenuEntry]) -> Option<(&str, bool)> {
+    menu.iter().find_map(|e| match e {
+        MenuEntry::Item { action: MenuAction::ToggleStream, label, enabled } => Some((label.as_str(), *enabled)),
+        _ => None,
+    })
+}
+
+// ---- the whole loop, against the fake OBS --------------------------------------------------
+
+#[tokio::test]
+async fn a_moment_reaches_the_notifications_the_tray_and_the_window() {
+    let obs = fake_obs(FakeState::default()).await;
+    let running = rig("moments", Arc::new(MemoryStore::default()), RunOverride::default(), &obs.file("")).run();
+    let (_listener, served) = obs.serving().await;
+    running.wait_for_icon(TrayIcon::Offline).await;
+
+    served.update_state(|s| s.stream_active = true);
+    served
+        .send_event("StreamStateChanged", json!({"outputActive": true, "outputState": "OBS_WEBSOCKET_OUTPUT_STARTED"}))
+        .await;
+
+    let live = running.wait_for_notification("You're live").await;
+    assert_eq!(live.kind, "live");
+    let menu = running.wait_for_icon(TrayIcon::Live).await;
+    assert_eq!(stream_item(&menu), Some(("Stop Streaming", true)));
+    let logged = running
+        .desktop
+        .wait_for("the moment in the window", |c| match c {
+            Call::Push(push) => match &**push {
+                WindowPush::Moment(m) => Some(m.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .await;
+    assert_eq!((logged.title.as_str(), logged.tone), ("You're live", onair_headless::text::Tone::Good));
+    let controls = running.wait_for_controls("a Stop streaming button", |c| stream_button(c).on).await;
+    assert_eq!(stream_button(&controls).action, Some("stop-stream"));
+    running.looping.abort();
+}
+
+#[tokio::test]
+async fn clicks_and_hotkeys_become_the_requests_their_labels_promise() {
+    let scenes = vec!["Intro".into(), "Game".into(), "Outro".into()];
+    let obs = fake_obs(FakeState { scenes, program_scene: "Intro".into(), ..FakeState::default() }).await;
+    let running = rig("clicks", Arc::new(MemoryStore::default()), RunOverride::default(), &obs.file("")).run();
+    let (_listener, served) = obs.serving().await;
+    running.wait_for_icon(TrayIcon::Offline).await;
+
+    running.press(DesktopInput::Menu(MenuAction::ToggleStream)).await;
+    wait_for_request(&served, "StartStream").await;
+    running.wait_for_notification("You're live").await;
+
+    running.press(DesktopInput::Hotkey(HotkeyAction::NextScene)).await;
+    let switched = wait_for_request(&served, "SetCurrentProgramScene").await;
+    assert_eq!(switched["sceneName"], "Game", "{switched}");
+
+    running.press(DesktopInput::Menu(MenuAction::ToggleRecording)).await;
+    wait_for_request(&served, "StartRecord").await;
+    running.wait_for_notification("Recording started").await;
+    assert_eq!(requested(&served, "StopStream"), 0);
+    running.looping.abort();
+}
+
+#[tokio::test]
+async fn a_stop_needs_its_second_press_whether_it_comes_from_the_tray_a_hotkey_or_the_window() {
+    let obs = fake_obs(FakeState { stream_active: true, ..FakeState::default() }).await;
+    let file = obs.file("[behaviour]\nconfirm_stop_stream = true\n");
+    let running = rig("confirm", Arc::new(MemoryStore::default()), RunOverride::default(), &file).run();
+    let (_listener, served) = obs.serving().await;
+    running.wait_for_icon(TrayIcon::Live).await;
+    running.desktop.take();
+
+    // The tray arms; the window's button confirms.
+    running.press(DesktopInput::Menu(MenuAction::ToggleStream)).await;
+    let notice = running.wait_for_notification("Press again to stop streaming").await;
+    assert!(notice.replace);
+    let armed = running.wait_for_controls("an armed stream button", |c| stream_button(c).armed).await;
+    assert_eq!(stream_button(&armed).label, "Press again to stop");
+    let menu = running.wait_for_icon(TrayIcon::Live).await;
+    assert_eq!(stream_item(&menu), Some(("Press Again to Stop Streaming", true)));
+    assert_eq!(requested(&served, "StopStream"), 0, "nothing is sent on the first press");
+    let reply = running.ask(|reply| WindowRequest::Control(Control::StopStream, reply)).await;
+    assert!(matches!(reply, Ok(ControlReply::Done { .. })), "{reply:?}");
+    wait_for_request(&served, "StopStream").await;
+    running.wait_for_notification("Stream ended").await;
+    assert!(notifications(&running.desktop.take()).contains(&NotificationAction::Close { slot: CONFIRM_SLOT }));
+
+    // Live again: the window arms, and a hotkey confirms.
+    served.update_state(|s| s.stream_active = true);
+    served
+        .send_event("StreamStateChanged", json!({"outputActive": true, "outputState": "OBS_WEBSOCKET_OUTPUT_STARTED"}))
+        .await;
+    running.wait_for_icon(TrayIcon::Live).await;
+    let reply = running.ask(|reply| WindowRequest::Control(Control::StopStream, reply)).await;
+    assert_eq!(reply, Ok(ControlReply::Armed { message: ARMED_TITLE.into() }));
+    assert_eq!(requested(&served, "StopStream"), 1);
+    running.press(DesktopInput::Hotkey(HotkeyAction::ToggleStream)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while requested(&served, "StopStream") < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the hotkey confirmed the window's stop");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(requested(&served, "StartStream"), 0, "no press became a start");
+    running.looping.abort();
+}
+
+#[tokio::test]
+async fn settings_saved_while_live_leave_the_stream_and_the_connection_alone() {
+    let obs = fake_obs(FakeState { stream_active: true, ..FakeState::default() }).await;
+    let file = obs.file("");
+    let port = obs.port;
+    let running = rig("saved-live", Arc::new(MemoryStore::default()), RunOverride::default(), &file).run();
+    let (listener, _served) = obs.serving().await;
+    running.wait_for_icon(TrayIcon::Live).await;
+    running.desktop.take();
+
+    let mut input = form("127.0.0.1", i64::from(port), None);
+    input.hotkeys = HotkeysInput {
+        enabled: true,
+        bindings: BTreeMap::from([("toggle-stream".to_string(), Some("ctrl+alt+f9".to_string()))]),
+    };
+    input.start_on_login = true;
+    let view = running.ask(|reply| WindowRequest::SaveSettings(input, reply)).await.expect("saved");
+    assert!(view.start_on_login && view.hotkeys.enabled);
+
+    let calls = running.desktop.take();
+    let registered: Vec<_> = calls
+        .iter()
+        .filter_map(|c| match c {
+            Call::RegisterHotkeys(settings) => Some(settings.binding(HotkeyAction::ToggleStream)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(registered, [Some("Ctrl+Alt+F9".to_string())], "the new bindings are registered once");
+    assert!(calls.contains(&Call::StartOnLogin(true)), "{calls:?}");
+    assert!(
+        calls.contains(&Call::Push(Box::new(WindowPush::Settings(view)))),
+        "the window hears of the saved settings"
+    );
+    assert!(shown(&calls).is_empty(), "no notification: {calls:?}");
+    // Still the one connection, still live: nothing was reconnected or announced.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(running.reconfigured.lock().unwrap().is_empty());
+    assert_eq!(listener.connection_count(), 1);
+    assert!(shown(&running.desktop.take()).is_empty());
+    running.looping.abort();
+}
+
+#[tokio::test]
+async fn a_second_launch_opens_the_window_and_quit_ends_the_loop_after_the_session() {
+    let running = rig("launch", Arc::new(MemoryStore::default()), RunOverride::default(), FILE).run();
+    running.press(DesktopInput::SecondLaunch).await;
+    running.desktop.wait_for("the window", |c| (*c == Call::OpenWindow(Page::Status)).then_some(())).await;
+    running.press(DesktopInput::Menu(MenuAction::OpenSettings)).await;
+    running.desktop.wait_for("the settings", |c| (*c == Call::OpenWindow(Page::Settings)).then_some(())).await;
+    running.press(DesktopInput::Menu(MenuAction::Quit)).await;
+    tokio::time::timeout(Duration::from_secs(5), running.looping).await.expect("the loop ends").expect("cleanly");
+    assert_eq!(running.desktop.take().last(), Some(&Call::Quit));
+}
+
+#[tokio::test]
+async fn a_control_obs_cannot_take_is_a_notification_naming_what_was_tried() {
+    let running = rig("refused", Arc::new(MemoryStore::default()), RunOverride::default(), FILE).run();
+    running.press(DesktopInput::Menu(MenuAction::ToggleRecording)).await;
+    let refused = running.wait_for_notification("Could not start recording").await;
+    assert!(refused.body.starts_with("not connected to OBS"), "{}", refused.body);
+    // From the window the refusal is the answer, not a notification.
+    let reply = running.ask(|reply| WindowRequest::Control(Control::StartRecording, reply)).await;
+    assert_eq!(reply.expect_err("refused").code, "not-connected");
+    running.looping.abort();
+}
+
+// ---- start-up -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_start_tells_what_it_found_and_sets_up_the_desktop() {
+    let mut desktop = FakeDesktop::default();
+    desktop.hotkey_problems = vec!["Start/stop streaming (Ctrl+Alt+F9) is taken".into()];
+    let file = format!("{FILE}[behaviour]\nstart_on_login = true\n");
+    let mut rig = rig_on("start", Arc::new(MemoryStore::default()), RunOverride::default(), &file, desktop);
+    rig.controller.start(StartupNotes {
+        warnings: vec!["settings.toml: [obs] port is not a number".into()],
+        keyring_problem: Some("no Secret Service on the bus".into()),
+        ..Default::default()
+    });
+    let calls = rig.desktop.take();
+    let summaries: Vec<_> = shown(&calls).iter().map(|p| p.summary.as_str()).collect();
+    assert_eq!(summaries, ["OnAir's settings file had a problem", "No keyring available", "A hotkey is not available"]);
+    assert!(calls.contains(&Call::StartOnLogin(true)));
+    assert!(calls.iter().any(|c| matches!(c, Call::Tray { icon: TrayIcon::NotConnected, .. })), "{calls:?}");
+    assert_eq!(rig.controller.settings_view().hotkeys.problems, ["Start/stop streaming (Ctrl+Alt+F9) is taken"]);
+}
+
+// ---- settings and the keyring ----------------------------------------------------------------
+
+#[tokio::test]
+async fn a_new_host_and_its_password_reach_the_session_in_one_step() {
+    let store = Arc::new(MemoryStore::default());
+    let mut rig = rig("one-step", store.clone(), RunOverride::default(), FILE);
+    let view = rig
+        .change(|reply| WindowRequest::SaveSettings(form("127.0.0.2", 9, Some("secret")), reply))
+        .await
+        .expect("saved");
+    // One reconfigure, to the new OBS, with its password: never an attempt without one.
+    assert_eq!(rig.reconfigured(), vec![(Ok(target("127.0.0.2", 9)), Some(pw("secret")))]);
+    assert_eq!(store.get(&target("127.0.0.2", 9)).unwrap(), Some(pw("secret")), "stored under the new host");
+    assert_eq!(store.get(&target("127.0.0.1", 9)).unwrap(), None, "nothing under the old one");
+    assert!(view.password_stored);
+    assert_eq!(view.password_target.as_deref(), Some("127.0.0.2:9"));
+    assert!(rig.file().contains("host = \"127.0.0.2\""), "{}", rig.file());
+    assert!(!rig.file().contains("secret"));
+
+    // Another OBS whose password the keyring already holds: one step with it.
+    store.set(&target("127.0.0.3", 9), &pw("third")).unwrap();
+    rig.change(|reply| WindowRequest::SaveSettings(form("127.0.0.3", 9, None), reply)).await.expect("saved");
+    assert_eq!(rig.reconfigured()[1], (Ok(target("127.0.0.3", 9)), Some(pw("third"))));
+    // Same OBS, nothing new: the session is left alone.
+    rig.change(|reply| WindowRequest::SaveSettings(form("127.0.0.3", 9, None), reply)).await.expect("saved");
+    assert_eq!(rig.reconfigured().len(), 2);
+}
+
+#[tokio::test]
+async fn changes_asked_for_together_are_applied_in_order() {
+    let store = Arc::new(MemoryStore::default());
+    let mut rig = rig("in-order", store.clone(), RunOverride::default(), FILE);
+    let (save_reply, mut saved) = oneshot::channel();
+    let (password_reply, mut password_set) = oneshot::channel();
+    rig.controller.on_window(WindowRequest::SaveSettings(form("127.0.0.2", 9, None), save_reply));
+    rig.controller.on_window(WindowRequest::SetPassword("late".into(), password_reply));
+    rig.settle().await;
+    assert!(saved.try_recv().expect("the save is answered first").is_ok());
+    rig.settle().await;
+    assert!(password_set.try_recv().expect("then the password").is_ok());
+    assert_eq!(store.get(&target("127.0.0.2", 9)).unwrap(), Some(pw("late")), "under the host saved before it");
+    assert_eq!(store.get(&target("127.0.0.1", 9)).unwrap(), None);
+}
+
+#[tokio::test]
+async fn command_line_host_and_port_apply_to_this_run_only() {
+    let run = RunOverride { host: Some("127.0.0.4".into()), port: Some(9), source: "the command line" };
+    let file = "[obs]\nhost = \"127.0.0.1\"\nport = 4455\n";
+    let mut rig = rig("flags", Arc::new(MemoryStore::default()), run, file);
+    // The form shows what is in use, and says where it comes from.
+    let view = rig.controller.settings_view();
+    assert_eq!((view.host.as_str(), view.port), ("127.0.0.4", 9));
+    let note = view.connection_note.expect("a note");
+    assert!(note.contains("127.0.0.4:9") && note.contains("127.0.0.1:4455"), "{note}");
+    // A Save that leaves them as shown writes the file's own values.
+    let mut input = form("127.0.0.4", 9, None);
+    input.notifications.insert("recording-paused".into(), false);
+    rig.change(|reply| WindowRequest::SaveSettings(input, reply)).await.expect("saved");
+    let text = rig.file();
+    assert!(text.contains("host = \"127.0.0.1\"") && text.contains("port = 4455"), "{text}");
+    assert!(text.contains("recording-paused = false"), "{text}");
+    assert!(rig.reconfigured().is_empty(), "the connection did not change");
+    // A port changed in the form is saved and used; the host stays the command line's.
+    let view = rig.change(|reply| WindowRequest::SaveSettings(form("127.0.0.4", 10, None), reply)).await.unwrap();
+    let text = rig.file();
+    assert!(text.contains("host = \"127.0.0.1\"") && text.contains("port = 10"), "{text}");
+    assert_eq!(rig.reconfigured(), vec![(Ok(target("127.0.0.4", 10)), None)]);
+    assert_eq!((view.host.as_str(), view.port), ("127.0.0.4", 10));
+    assert!(view.connection_note.expect("still a note").starts_with("Host 127.0.0.4"));
+}
+
+#[tokio::test]
+async fn a_locked_keyring_never_freezes_the_controller() {
+    let locked = Arc::new(LockedStore::default());
+    locked.inner.set(&target("127.0.0.2", 9), &pw("stored")).unwrap();
+    let mut rig = rig("locked", locked.clone(), RunOverride::default(), FILE);
+    rig.controller.on_moment(Noticed { at_ms: 0, moment: Moment::Reconnecting { since_ms: 0 } });
+    rig.desktop.take();
+    let running = rig.run();
+
+    let (reply, password_answer) = oneshot::channel();
+    running.window.send(WindowRequest::SetPassword("new".into(), reply)).await.unwrap();
+    // While the keyring holds that call, the window still gets its snapshot at once.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (reply, snapshot) = oneshot::channel();
+    let asked = std::time::Instant::now();
+    running.window.send(WindowRequest::Snapshot(reply)).await.unwrap();
+    let snapshot = tokio::time::timeout(Duration::from_millis(200), snapshot)
+        .await
+        .expect("a snapshot while the keyring is locked")
+        .unwrap();
+    assert!(asked.elapsed() < Duration::from_millis(200));
+    assert!(!snapshot.settings.password_stored);
+
+    // The password change gives up after its limit and says why.
+    let error = tokio::time::timeout(Duration::from_secs(3), password_answer).await.unwrap().unwrap().unwrap_err();
+    assert_eq!(error.code, "keyring-timeout");
+    assert_eq!(
+        error.message,
+        "the keyring did not answer within 0.3 s; is it locked? If it answers later, the password is stored and used then."
+    );
+    assert_eq!(error.field.as_deref(), Some("password"));
+    assert!(running.reconfigured.lock().unwrap().is_empty(), "nothing was applied");
+
+    // A new host while locked: saved and connected at once, without a
+    // password and saying so; the stored one is used when the keyring answers.
+    let view =
+        running.ask(|reply| WindowRequest::SaveSettings(form("127.0.0.2", 9, None), reply)).await.expect("saved");
+    assert!(view.password_note.is_some(), "{view:?}");
+    assert_eq!(*running.reconfigured.lock().unwrap(), vec![(Ok(target("127.0.0.2", 9)), None)]);
+    let told = running.desktop.take();
+    assert!(shown(&told).iter().any(|p| p.kind == "keyring" && p.body.contains("is it locked?")), "{told:?}");
+    locked.unlock();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while running.reconfigured.lock().unwrap().len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the late answer was used");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(running.reconfigured.lock().unwrap()[1], (Ok(target("127.0.0.2", 9)), Some(pw("stored"))));
+    // The password store that timed out went through late, but the user has
+    // since moved to another OBS: it is not applied to this one.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(locked.inner.get(&target("127.0.0.1", 9)).unwrap(), Some(pw("new")));
+    assert_eq!(running.reconfigured.lock().unwrap().len(), 2);
+    running.looping.abort();
+}
+
+#[tokio::test]
+async fn a_password_the_keyring_stores_after_its_timeout_is_used_then() {
+    let locked = Arc::new(LockedStore::default());
+    let mut rig = rig("late-store", locked.clone(), RunOverride::default(), FILE);
+    let error = rig.change(|reply| WindowRequest::SetPassword("slow".into(), reply)).await.unwrap_err();
+    assert_eq!(error.code, "keyring-timeout");
+    assert!(rig.reconfigured().is_empty());
+    locked.unlock();
+    rig.settle().await;
+    assert_eq!(rig.reconfigured(), vec![(Ok(target("127.0.0.1", 9)), Some(pw("slow")))]);
+    assert!(rig.controller.settings_view().password_stored);
+    let told = rig.desktop.take();
+    assert!(shown(&told).iter().any(|p| p.summary == "Password stored"), "{told:?}");
+}
+
+// ---- the stop confirmation and OBS away ------------------------------------------------------
+
+fn seen(stream: StreamState) -> Option<ObsStatus> {
+    Some(ObsStatus {
+        stream,
+        recording: RecordingState::Off,
+        replay_buffer: OutputActivity::Unavailable,
+        virtual_camera: OutputActivity::Off,
+        program_scene: None,
+        scenes: Vec::new(),
+        studio_mode: false,
+        stream_health: None,
+        stats: None,
+        scene_collection_changing: false,
+    })
+}
+
+/// What the controller tried to do, from the refusal that comes back (the
+/// rig's session never reaches OBS, so every control is refused).
+async fn refused_control(rig: &mut Rig) -> &'static str {
+    let answer = tokio::time::timeout(Duration::from_secs(5), rig.feedback.recv()).await.expect("5 s").expect("open");
+    match answer {
+        Feedback::Refused { what, .. } => what,
+        other => panic!("expected a refused control, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_stop_armed_while_reconnecting_never_becomes_a_start() {
+    let mut rig = rig("stop-guard", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
+    rig.controller.settings.confirm_stop_stream = true;
+    rig.controller.last_seen = seen(StreamState::Reconnecting { live_since_ms: 0, since_ms: 1 });
+    rig.controller.on_input(DesktopInput::Menu(MenuAction::ToggleStream));
+    // OBS gives up: the stream ends before the confirming press.
+    rig.controller.last_seen = seen(StreamState::Offline);
+    rig.controller.on_input(DesktopInput::Menu(MenuAction::ToggleStream));
+    let told = rig.desktop.take();
+    let summaries: Vec<_> = shown(&told).iter().map(|p| (p.summary.as_str(), p.replace)).collect();
+    assert_eq!(summaries, [(ARMED_TITLE, true), (ALREADY_STOPPED_TITLE, true)]);
+    assert!(rig.feedback.try_recv().is_err(), "nothing was sent");
+    rig.controller.on_input(DesktopInput::Menu(MenuAction::ToggleStream));
+    assert_eq!(refused_control(&mut rig).await, "start streaming");
+    // Confirming a stop takes the confirmation notice down.
+    rig.controller.last_seen = seen(StreamState::Live { since_ms: 0 });
+    rig.controller.on_input(DesktopInput::Menu(MenuAction::ToggleStream));
+    rig.desktop.take();
+    rig.controller.on_input(DesktopInput::Menu(MenuAction::ToggleStream));
+    assert_eq!(notifications(&rig.desktop.take()), [NotificationAction::Close { slot: CONFIRM_SLOT }]);
+    assert_eq!(refused_control(&mut rig).await, "stop streaming");
+}
+
+#[tokio::test]
+async fn a_toggle_while_obs_is_away_says_what_it_would_have_done() {
+    let mut rig = rig("away", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
+    // Never seen: it would have started.
+    rig.controller.on_input(DesktopInput::Hotkey(HotkeyAction::ToggleStream));
+    assert_eq!(refused_control(&mut rig).await, "start streaming");
+    // Last seen live: it would have stopped, and says so when refused.
+    rig.controller.last_seen = seen(StreamState::Live { since_ms: 0 });
+    rig.controller.on_input(DesktopInput::Hotkey(HotkeyAction::ToggleStream));
+    assert_eq!(refused_control(&mut rig).await, "stop streaming");
+    // Pointed at another OBS, the old one's state says nothing.
+    rig.change(|reply| WindowRequest::SaveSettings(form("127.0.0.2", 9, None), reply)).await.unwrap();
+    rig.controller.on_input(DesktopInput::Hotkey(HotkeyAction::ToggleStream));
+    assert_eq!(refused_control(&mut rig).await, "start streaming");
+}
+
+#[tokio::test]
+async fn a_recovery_closes_its_alarm_even_when_its_own_notification_is_off() {
+    let mut rig = rig("alarms", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
+    rig.controller.settings.notifications.insert("reconnected".into(), false);
+    rig.controller.on_moment(Noticed { at_ms: 0, moment: Moment::Reconnecting { since_ms: 0 } });
+    rig.controller.on_moment(Noticed { at_ms: 5_000, moment: Moment::Reconnected { down_ms: 5_000 } });
+    let told = notifications(&rig.desktop.take());
+    assert!(matches!(&told[0], NotificationAction::Show(p) if p.kind == "reconnecting"), "{told:?}");
+    assert_eq!(told[1..], [NotificationAction::Close { slot: STREAM_SLOT }]);
+}
+
+/// Twelve hours live in accelerated time through what `Controller::run` does
+/// for each published state (tray, window buttons, bitrate history) and each
+/// moment (the window's log, notifications): everything the controller keeps
+/// stays bounded however long the show. `ONAIR_CORE_SOAK_HOURS` makes it longer.
+#[tokio::test]
+async fn a_twelve_hour_show_keeps_the_controller_bounded() {
+    use onair_headless::state::StreamHealth;
+    let mut rig = rig("soak", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
+    let hours: u64 = std::env::var("ONAIR_CORE_SOAK_HOURS").ok().and_then(|h| h.parse().ok()).unwrap_or(12);
+    let scenes: Vec<String> = ["Starting Soon", "Just Chatting", "Gameplay", "BRB"].map(String::from).to_vec();
+    let t0 = 1_800_000_000_000u64;
+    let (mut moments, mut notified) = (0usize, 0usize);
+    let mut history_max = 0;
+    for poll in 0..hours * 1_800 {
+        // A health poll every 2 s, a scene switch every 2 min.
+        let at = t0 + poll * 2_000;
+        let status = ObsStatus {
+            stream: StreamState::Live { since_ms: t0 },
+            recording: RecordingState::Recording { since_ms: t0 },
+            replay_buffer: OutputActivity::On,
+            virtual_camera: OutputActivity::Off,
+            program_scene: Some(scenes[(poll / 60) as usize % scenes.len()].clone()),
+            scenes: scenes.clone(),
+            studio_mode: false,
+            stream_health: Some(StreamHealth {
+                bitrate_kbps: Some(6_000.0 + (poll % 7) as f64 * 100.0),
+                bytes: poll * 1_500_000,
+                duration_ms: poll * 2_000,
+                dropped_frames: poll / 100,
+                total_frames: poll * 60,
+                dropped_ratio: 0.0,
+                congestion: 0.0,
+                polled_at_ms: at,
+            }),
+            stats: None,
+            scene_collection_changing: false,
+        };
+        let state = State {
+            target: "127.0.0.1:9".into(),
+            connection: ConnectionState::Connected { obs_version: "29.0.2".into(), websocket_version: "5.1.0".into() },
+            obs: Some(status),
+        };
+        rig.controller.on_state(state);
+        history_max = history_max.max(rig.controller.bitrate_history.len());
+        // A replay saved every 20 s, an outage of the ingest and one of OnAir's link every hour.
+        let mut said = Vec::new();
+        if poll % 10 == 0 {
+            said.push(Moment::ReplaySaved { path: Some(format!("/r/replay-{poll}.mkv")) });
+        }
+        if poll % 1_800 == 900 {
+            said.push(Moment::Reconnecting { since_ms: at });
+            said.push(Moment::Reconnected { down_ms: 6_000 });
+            said.push(Moment::ObsLost {
+                reason: "the connection to OBS dropped".into(),
+                was_live: true,
+                was_recording: true,
+            });
+            said.push(Moment::ObsBack { down_ms: 4_000, still_live: true });
+        }
+        for moment in said {
+            moments += 1;
+            rig.controller.on_moment(Noticed { at_ms: at, moment });
+        }
+        notified += notifications(&rig.desktop.take()).len();
+        assert!(rig.controller.moments_log.len() <= MOMENTS_KEPT, "the window's moments log is capped");
+    }
+    let expected = (hours * 180 + hours * 4) as usize;
+    assert_eq!(moments, expected);
+    assert_eq!(rig.controller.moments_log.len(), MOMENTS_KEPT.min(expected));
+    assert_eq!(
+        rig.controller.moments_log.back().map(|m| m.seq),
+        Some(expected as u64),
+        "numbered through the whole show"
+    );
+    // Five minutes of 2 s polls, give or take the edge.
+    assert!(history_max <= (HISTORY_MS / 2_000) as usize + 1, "bitrate history capped: {history_max}");
+    // Every moment kind here notifies once (a replay each 20 s is no storm: each is a new file).
+    assert!(notified > 0 && notified <= moments + hours as usize * 2, "{notified} for {moments} moments");
+}

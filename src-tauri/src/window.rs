@@ -1,0 +1,283 @@
+//! The window's vocabulary: what it is sent (views, moments, controls, pushed
+//! events), what it asks (requests on their own channel to the controller),
+//! and the one error type it gets, `{code, message, field?}`.
+
+use std::collections::BTreeMap;
+
+use onair_headless::control::{Control, ControlError, ControlOutcome};
+use onair_headless::desktop::Controls;
+use onair_headless::state::{Noticed, State};
+use onair_headless::text::{moment_text, moment_tone, Tone};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+/// Every error the window can get: a stable code, a sentence for people, and
+/// the form field it is about, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn invalid(field: Option<&str>, message: impl Into<String>) -> ApiError {
+        ApiError { code: "invalid-input".into(), message: message.into(), field: field.map(String::from) }
+    }
+
+    pub fn gone() -> ApiError {
+        ApiError { code: "not-running".into(), message: "OnAir is shutting down".into(), field: None }
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(e: ControlError) -> Self {
+        ApiError { code: e.code().to_string(), message: e.to_string(), field: None }
+    }
+}
+
+/// The settings as the window shows them. The password itself never leaves
+/// the backend: only whether one is stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettingsView {
+    /// The host and port in use (a command-line override included, see `connection_note`).
+    pub host: String,
+    pub port: u16,
+    /// Says which of host and port come from the command line for this run
+    /// only, and what the settings file keeps; `None` when nothing is overridden.
+    pub connection_note: Option<String>,
+    /// Whether the keyring holds a password for `password_target` (false while unknown).
+    pub password_stored: bool,
+    /// The OBS the password belongs to: `host:port` in use.
+    pub password_target: Option<String>,
+    /// Why `password_stored` is not known (the keyring has not answered).
+    pub password_note: Option<String>,
+    pub keyring: KeyringView,
+    pub notifications: BTreeMap<String, bool>,
+    pub notification_kinds: Vec<NotificationKind>,
+    pub hotkeys: HotkeysView,
+    pub confirm_stop_stream: bool,
+    pub start_on_login: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyringView {
+    pub available: bool,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotificationKind {
+    pub kind: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HotkeysView {
+    pub enabled: bool,
+    /// Why hotkeys cannot work in this session (Wayland), if they cannot.
+    pub unavailable: Option<String>,
+    pub bindings: Vec<BindingView>,
+    /// Bindings that could not be registered, by name.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BindingView {
+    pub action: String,
+    pub label: String,
+    pub binding: Option<String>,
+    pub default: String,
+}
+
+/// The settings form as the window sends it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SettingsInput {
+    pub host: String,
+    pub port: i64,
+    /// A new password for the host and port of this form, stored and used in
+    /// the same step as the rest (so no attempt is made without it).
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub notifications: BTreeMap<String, bool>,
+    pub hotkeys: HotkeysInput,
+    pub confirm_stop_stream: bool,
+    pub start_on_login: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HotkeysInput {
+    pub enabled: bool,
+    #[serde(default)]
+    pub bindings: BTreeMap<String, Option<String>>,
+}
+
+/// What "Test connection" found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TestResult {
+    pub reachable: bool,
+    pub authenticated: bool,
+    pub obs_version: Option<String>,
+    pub websocket_version: Option<String>,
+    pub message: String,
+}
+
+/// A moment as the window gets it, by event and in the snapshot, with its
+/// words and tone from [`onair_headless::text`] (the window does not restate
+/// them). `seq` counts this run's moments, so the window tells apart two of
+/// one kind in the same millisecond and still drops the copy it gets both ways.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoggedMoment {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub noticed: Noticed,
+    pub title: String,
+    pub body: String,
+    pub tone: Tone,
+}
+
+impl LoggedMoment {
+    /// The moment that follows `last` in the log.
+    pub fn after(last: Option<&LoggedMoment>, noticed: Noticed) -> LoggedMoment {
+        let (title, body) = moment_text(&noticed.moment);
+        let tone = moment_tone(&noticed.moment);
+        LoggedMoment { seq: last.map_or(1, |m| m.seq + 1), noticed, title, body, tone }
+    }
+}
+
+/// Everything the window needs when it opens.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    pub state: State,
+    pub controls: Controls,
+    pub moments: Vec<LoggedMoment>,
+    pub bitrate_history: Vec<BitrateSample>,
+    pub settings: SettingsView,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct BitrateSample {
+    pub at_ms: u64,
+    pub kbps: f64,
+}
+
+/// What a press of one of the window's buttons came to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum ControlReply {
+    /// OBS did it.
+    Done { active: Option<bool>, path: Option<String> },
+    /// A stop waits for its confirming second press; nothing was sent.
+    Armed { message: String },
+    /// The stop this press would have confirmed has nothing left to stop.
+    AlreadyStopped { message: String },
+}
+
+impl From<ControlOutcome> for ControlReply {
+    fn from(outcome: ControlOutcome) -> Self {
+        ControlReply::Done { active: outcome.active, path: outcome.path }
+    }
+}
+
+pub type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
+
+/// A request from the window, answered by the controller on its own channel.
+#[derive(Debug)]
+pub enum WindowRequest {
+    Snapshot(oneshot::Sender<Snapshot>),
+    /// A button: goes through the same stop confirmation as the tray and the hotkeys.
+    Control(Control, Reply<ControlReply>),
+    SaveSettings(SettingsInput, Reply<SettingsView>),
+    SetPassword(String, Reply<SettingsView>),
+    ClearPassword(Reply<SettingsView>),
+    TestConnection {
+        host: String,
+        port: i64,
+        password: Option<String>,
+        reply: Reply<TestResult>,
+    },
+}
+
+/// What the controller pushes to the window as it happens (Tauri events).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum WindowPush {
+    State(State),
+    Moment(LoggedMoment),
+    Settings(SettingsView),
+    Controls(Controls),
+}
+
+impl WindowPush {
+    /// The event's name on the window's side.
+    pub fn event(&self) -> &'static str {
+        match self {
+            WindowPush::State(_) => "onair://state",
+            WindowPush::Moment(_) => "onair://moment",
+            WindowPush::Settings(_) => "onair://settings",
+            WindowPush::Controls(_) => "onair://controls",
+        }
+    }
+}
+
+/// The window's pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Status,
+    Settings,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onair_headless::state::Moment;
+
+    #[test]
+    fn two_moments_of_one_kind_in_one_millisecond_reach_the_window_as_two() {
+        let noticed = Noticed { at_ms: 5, moment: Moment::RecordingPaused };
+        let first = LoggedMoment::after(None, noticed.clone());
+        let second = LoggedMoment::after(Some(&first), noticed);
+        assert_eq!(
+            serde_json::to_value(&first).unwrap(),
+            serde_json::json!({
+                "seq": 1, "at_ms": 5, "moment": "recording-paused",
+                "title": "Recording paused", "body": "", "tone": "warn"
+            })
+        );
+        assert_eq!(serde_json::to_value(&second).unwrap()["seq"], 2);
+    }
+
+    #[test]
+    fn a_moment_reaches_the_window_in_the_words_of_its_notification() {
+        let noticed = Noticed { at_ms: 9, moment: Moment::Live { since_ms: 1 } };
+        let logged = serde_json::to_value(LoggedMoment::after(None, noticed.clone())).unwrap();
+        let (title, body) = moment_text(&noticed.moment);
+        assert_eq!((logged["title"].as_str(), logged["body"].as_str()), (Some(title.as_str()), Some(body.as_str())));
+        assert_eq!(logged["tone"], "good");
+    }
+
+    #[test]
+    fn errors_serialize_as_code_and_message() {
+        let e = ApiError::from(ControlError::AlreadyActive(onair_headless::control::Output::Stream));
+        assert_eq!(e.field, None);
+        assert_eq!(
+            serde_json::to_value(e).unwrap(),
+            serde_json::json!({"code": "already-active", "message": "the stream is already live"})
+        );
+    }
+
+    #[test]
+    fn control_replies_say_their_outcome() {
+        let done = ControlReply::from(ControlOutcome { active: Some(true), path: None });
+        assert_eq!(
+            serde_json::to_value(done).unwrap(),
+            serde_json::json!({"outcome": "done", "active": true, "path": null})
+        );
+        let armed = ControlReply::Armed { message: "Press again to stop streaming".into() };
+        assert_eq!(
+            serde_json::to_value(armed).unwrap(),
+            serde_json::json!({"outcome": "armed", "message": "Press again to stop streaming"})
+        );
+    }
+}
