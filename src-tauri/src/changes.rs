@@ -11,12 +11,13 @@ use onair_headless::desktop::{normalize_hotkey, HotkeyAction};
 use onair_headless::obs::{ClientOptions, ConnectError};
 use onair_headless::settings::{
     validate_host, validate_port, KeyringWorker, Password, PendingCall, RunOverride, Settings, SettingsFile,
-    StoreError, Target, NOTIFICATION_KINDS,
+    StoreError, Target,
 };
+use onair_headless::state::MomentKind;
 
 use crate::window::{ApiError, Reply, SettingsInput, SettingsView, TestResult};
 
-/// A change of the settings or the password: worked out on the core's task,
+/// A change of the settings or the password: worked out on the controller's task,
 /// carried out off it (the keyring and the disk can block), then applied to
 /// the session in one step.
 #[derive(Debug)]
@@ -57,7 +58,7 @@ pub struct Carried {
     pub warning: Option<String>,
 }
 
-/// A change carried out, back on the core's task.
+/// A change carried out, back on the controller's task.
 #[derive(Debug)]
 pub struct ChangeDone {
     pub change: Change,
@@ -81,7 +82,7 @@ pub fn settings_from_input(
     let ((host, port), run) = run.after_save((&current.host, current.port), (&host, port));
     (settings.host, settings.port) = (host, port);
     for (kind, on) in input.notifications {
-        if !NOTIFICATION_KINDS.contains(&kind.as_str()) {
+        if MomentKind::from_wire_name(&kind).is_none() {
             return Err(ApiError::invalid(
                 Some(&format!("notifications.{kind}")),
                 format!("{kind:?} is not a notification kind"),
@@ -287,8 +288,8 @@ mod tests {
     fn a_good_form_becomes_settings_with_canonical_bindings() {
         let settings = from_form(input()).unwrap();
         assert_eq!((settings.host.as_str(), settings.port), ("studio.lan", 4456));
-        assert!(!settings.notification_enabled("recording-paused"));
-        assert!(settings.notification_enabled("live"));
+        assert!(!settings.notifies(MomentKind::RecordingPaused));
+        assert!(settings.notifies(MomentKind::Live));
         assert_eq!(settings.hotkeys.binding(HotkeyAction::ToggleStream).as_deref(), Some("Ctrl+Alt+F9"));
         assert!(settings.hotkeys.enabled && settings.confirm_stop_stream);
     }

@@ -26,39 +26,6 @@ async fn ask<T>(app: &AppState, make: impl FnOnce(oneshot::Sender<T>) -> WindowR
 /// The longest password accepted from the window.
 const MAX_PASSWORD: usize = 1024;
 
-/// The longest scene name accepted from the window (OBS allows long names, but
-/// not kilobytes).
-const MAX_SCENE_NAME: usize = 512;
-
-/// Turns the window's words into a control, refusing anything else.
-pub fn parse_control(action: &str, scene: Option<&str>) -> Result<Control, ApiError> {
-    let invalid = |message: String| ApiError::invalid(None, message);
-    Ok(match action {
-        "start-stream" => Control::StartStream,
-        "stop-stream" => Control::StopStream,
-        "toggle-stream" => Control::ToggleStream,
-        "start-recording" => Control::StartRecording,
-        "stop-recording" => Control::StopRecording,
-        "toggle-recording" => Control::ToggleRecording,
-        "pause-recording" => Control::PauseRecording,
-        "resume-recording" => Control::ResumeRecording,
-        "start-replay-buffer" => Control::StartReplayBuffer,
-        "stop-replay-buffer" => Control::StopReplayBuffer,
-        "save-replay" => Control::SaveReplay,
-        "start-virtual-camera" => Control::StartVirtualCamera,
-        "stop-virtual-camera" => Control::StopVirtualCamera,
-        "toggle-virtual-camera" => Control::ToggleVirtualCamera,
-        "switch-scene" => {
-            let name = scene.ok_or_else(|| invalid("switch-scene needs a scene name".into()))?;
-            if name.trim().is_empty() || name.len() > MAX_SCENE_NAME {
-                return Err(invalid(format!("a scene name must have 1 to {MAX_SCENE_NAME} characters")));
-            }
-            Control::SwitchScene(name.to_string())
-        }
-        other => return Err(invalid(format!("unknown action {:?}", other.chars().take(64).collect::<String>()))),
-    })
-}
-
 #[tauri::command]
 pub fn get_state(app: tauri::State<'_, AppState>) -> State {
     app.session.state().borrow().clone()
@@ -119,7 +86,7 @@ pub async fn control(
     action: String,
     scene: Option<String>,
 ) -> Result<ControlReply, ApiError> {
-    let control = parse_control(&action, scene.as_deref())?;
+    let control = Control::parse(&action, scene.as_deref())?;
     ask(&app, |reply| WindowRequest::Control(control, reply)).await?
 }
 
@@ -128,13 +95,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn known_actions_parse_and_anything_else_is_refused() {
-        assert_eq!(parse_control("start-stream", None).unwrap(), Control::StartStream);
-        assert_eq!(parse_control("switch-scene", Some("Gameplay")).unwrap(), Control::SwitchScene("Gameplay".into()));
-        assert_eq!(parse_control("rm -rf", None).unwrap_err().code, "invalid-input");
-        assert_eq!(parse_control("switch-scene", None).unwrap_err().code, "invalid-input");
-        assert_eq!(parse_control("switch-scene", Some("  ")).unwrap_err().code, "invalid-input");
-        assert_eq!(parse_control("switch-scene", Some(&"x".repeat(10_000))).unwrap_err().code, "invalid-input");
+    fn the_window_gets_a_bad_action_back_as_invalid_input() {
+        let refused = |action: &str, scene: Option<&str>| ApiError::from(Control::parse(action, scene).unwrap_err());
+        assert_eq!(refused("rm -rf", None).code, "invalid-input");
+        assert_eq!(refused("switch-scene", None).code, "invalid-input");
+        assert_eq!(refused("switch-scene", Some(&"x".repeat(10_000))).code, "invalid-input");
     }
 }
 

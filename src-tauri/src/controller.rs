@@ -27,9 +27,9 @@ use onair_headless::desktop::{
 use onair_headless::obs::Session;
 use onair_headless::settings::{
     KeyringWorker, Password, PasswordStore, PendingCall, RunOverride, Settings, SettingsFile, StoreError, Target,
-    KEYRING_TIMEOUT, NOTIFICATION_KINDS,
+    KEYRING_TIMEOUT,
 };
-use onair_headless::state::{now_ms, Noticed, ObsStatus, State};
+use onair_headless::state::{now_ms, MomentKind, Noticed, ObsStatus, State};
 #[cfg(test)]
 use tokio::sync::oneshot;
 use tokio::sync::{broadcast, mpsc};
@@ -430,7 +430,7 @@ impl<I: GuiIntegration> Controller<I> {
         tokio::spawn(async move {
             if let Err(error) = session.control(control.clone()).await {
                 tracing::warn!(?control, %error, "control refused");
-                let refused = Feedback::Refused { what: describe(&control), message: error.to_string() };
+                let refused = Feedback::Refused { what: control.intent(), message: error.to_string() };
                 let _ = feedback.send(refused).await;
             }
         });
@@ -734,9 +734,9 @@ impl<I: GuiIntegration> Controller<I> {
                 message: degraded.map(|d| format!("{d}; a password is kept for this run only")),
             },
             notifications: self.settings.notifications.clone(),
-            notification_kinds: NOTIFICATION_KINDS
+            notification_kinds: MomentKind::ALL
                 .iter()
-                .map(|k| NotificationKind { kind: k.to_string(), label: notification_label(k).to_string() })
+                .map(|k| NotificationKind { kind: k.wire_name().to_string(), label: k.label().to_string() })
                 .collect(),
             hotkeys: HotkeysView {
                 enabled: self.settings.hotkeys.enabled,
@@ -758,49 +758,6 @@ impl<I: GuiIntegration> Controller<I> {
             confirm_stop_stream: self.settings.confirm_stop_stream,
             start_on_login: self.settings.start_on_login,
         }
-    }
-}
-
-/// What a control was trying to do, for "Could not ...".
-fn describe(control: &Control) -> &'static str {
-    match control {
-        Control::StartStream => "start streaming",
-        Control::ToggleStream => "start or stop streaming",
-        Control::StopStream => "stop streaming",
-        Control::StartRecording => "start recording",
-        Control::ToggleRecording => "start or stop recording",
-        Control::StopRecording => "stop recording",
-        Control::PauseRecording => "pause the recording",
-        Control::ToggleRecordingPause => "pause or resume the recording",
-        Control::ResumeRecording => "resume the recording",
-        Control::SaveReplay => "save the replay",
-        Control::StartReplayBuffer => "start the replay buffer",
-        Control::ToggleReplayBuffer => "start or stop the replay buffer",
-        Control::StopReplayBuffer => "stop the replay buffer",
-        Control::StartVirtualCamera => "start the virtual camera",
-        Control::ToggleVirtualCamera => "start or stop the virtual camera",
-        Control::StopVirtualCamera => "stop the virtual camera",
-        Control::SwitchScene(_) => "switch scenes",
-    }
-}
-
-fn notification_label(kind: &str) -> &'static str {
-    match kind {
-        "live" => "Went live",
-        "ended" => "Stream ended",
-        "reconnecting" => "Stream reconnecting",
-        "reconnected" => "Stream reconnected",
-        "start-failed" => "Stream failed to start",
-        "obs-lost" => "Lost OBS while live or recording",
-        "obs-back" => "OBS is back",
-        "recording-started" => "Recording started",
-        "recording-stopped" => "Recording stopped",
-        "recording-paused" => "Recording paused",
-        "recording-resumed" => "Recording resumed",
-        "recording-file-changed" => "Recording continues in a new file",
-        "replay-saved" => "Replay saved",
-        "auth-failed" => "Password rejected",
-        _ => "Other",
     }
 }
 

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::control::Control;
 use crate::state::{OutputActivity, RecordingState, State, StreamState};
 
 /// One button of the window.
@@ -13,7 +14,8 @@ pub struct ControlView {
     /// Which button: `stream`, `record`, `pause`, `replay` or `vcam`.
     pub id: &'static str,
     pub label: String,
-    /// The control's wire word, as the window sends it back; `None` when disabled.
+    /// The control's wire word ([`Control::wire_word`]), as the window sends it
+    /// back; `None` when disabled.
     pub action: Option<&'static str>,
     pub enabled: bool,
     /// The output is active (or on its way), so the button shows "on".
@@ -56,43 +58,50 @@ pub fn window_controls(state: &State, stop_armed: bool) -> Controls {
         };
     };
     let stream = match &obs.stream {
-        StreamState::Live { .. } | StreamState::Reconnecting { .. } if stop_armed => {
-            ControlView { armed: true, ..button("stream", "Press again to stop", Some("stop-stream"), true) }
-        }
+        StreamState::Live { .. } | StreamState::Reconnecting { .. } if stop_armed => ControlView {
+            armed: true,
+            ..button("stream", "Press again to stop", Some(Control::StopStream.wire_word()), true)
+        },
         StreamState::Live { .. } | StreamState::Reconnecting { .. } => {
-            button("stream", "Stop streaming", Some("stop-stream"), true)
+            button("stream", "Stop streaming", Some(Control::StopStream.wire_word()), true)
         }
         // A stop waiting for its confirmation never turns into a start.
         StreamState::Offline if stop_armed => {
             disabled("stream", "Stream already stopped", false, "The stream stopped before the second press")
         }
-        StreamState::Offline => button("stream", "Start streaming", Some("start-stream"), false),
+        StreamState::Offline => button("stream", "Start streaming", Some(Control::StartStream.wire_word()), false),
         StreamState::Starting => disabled("stream", "Starting stream…", true, "OBS is starting the stream"),
         StreamState::Stopping { .. } => disabled("stream", "Stopping stream…", true, "OBS is stopping the stream"),
     };
     let record = match &obs.recording {
         RecordingState::Recording { .. } | RecordingState::Paused { .. } => {
-            button("record", "Stop recording", Some("stop-recording"), true)
+            button("record", "Stop recording", Some(Control::StopRecording.wire_word()), true)
         }
         RecordingState::Starting => disabled("record", "Starting recording…", true, "OBS is starting the recording"),
         RecordingState::Stopping { .. } => {
             disabled("record", "Stopping recording…", true, "OBS is stopping the recording")
         }
-        RecordingState::Off => button("record", "Start recording", Some("start-recording"), false),
+        RecordingState::Off => button("record", "Start recording", Some(Control::StartRecording.wire_word()), false),
     };
     let pause = match &obs.recording {
-        RecordingState::Recording { .. } => button("pause", "Pause recording", Some("pause-recording"), false),
-        RecordingState::Paused { .. } => button("pause", "Resume recording", Some("resume-recording"), true),
+        RecordingState::Recording { .. } => {
+            button("pause", "Pause recording", Some(Control::PauseRecording.wire_word()), false)
+        }
+        RecordingState::Paused { .. } => {
+            button("pause", "Resume recording", Some(Control::ResumeRecording.wire_word()), true)
+        }
         _ => disabled("pause", "Pause recording", false, "Not recording"),
     };
     let replay = match obs.replay_buffer {
-        OutputActivity::On => button("replay", "Save replay", Some("save-replay"), false),
+        OutputActivity::On => button("replay", "Save replay", Some(Control::SaveReplay.wire_word()), false),
         OutputActivity::Unavailable => disabled("replay", "Save replay", false, "OBS has no replay buffer set up"),
         _ => disabled("replay", "Save replay", false, "The replay buffer is not running in OBS"),
     };
     let vcam = match obs.virtual_camera {
-        OutputActivity::On => button("vcam", "Stop virtual camera", Some("stop-virtual-camera"), true),
-        OutputActivity::Off => button("vcam", "Start virtual camera", Some("start-virtual-camera"), false),
+        OutputActivity::On => button("vcam", "Stop virtual camera", Some(Control::StopVirtualCamera.wire_word()), true),
+        OutputActivity::Off => {
+            button("vcam", "Start virtual camera", Some(Control::StartVirtualCamera.wire_word()), false)
+        }
         OutputActivity::Starting => disabled("vcam", "Starting camera…", true, "OBS is starting the virtual camera"),
         OutputActivity::Stopping => disabled("vcam", "Stopping camera…", true, "OBS is stopping the virtual camera"),
         OutputActivity::Unavailable => disabled("vcam", "Virtual camera", false, "This OBS has no virtual camera"),
@@ -168,5 +177,29 @@ mod tests {
         assert_eq!(item(&controls, "record").action, Some("stop-recording"));
         assert_eq!(item(&controls, "replay").why.as_deref(), Some("OBS has no replay buffer set up"));
         assert_eq!(item(&controls, "vcam").action, Some("start-virtual-camera"));
+    }
+
+    #[test]
+    fn every_action_a_button_sends_is_one_the_backend_parses() {
+        let streams = [StreamState::Offline, StreamState::Live { since_ms: 0 }, StreamState::Starting];
+        let recordings =
+            [RecordingState::Off, RecordingState::Recording { since_ms: 0 }, RecordingState::Paused { since_ms: 0 }];
+        let mut seen = 0;
+        for stream in &streams {
+            for recording in &recordings {
+                for vcam in [OutputActivity::On, OutputActivity::Off] {
+                    let mut status = obs(stream.clone(), recording.clone());
+                    (status.virtual_camera, status.replay_buffer) = (vcam, OutputActivity::On);
+                    for armed in [false, true] {
+                        for control in window_controls(&state(Some(status.clone())), armed).items {
+                            let Some(action) = control.action else { continue };
+                            assert_eq!(Control::parse(action, None).map(|c| c.wire_word()), Ok(action));
+                            seen += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(seen > 20, "{seen}");
     }
 }
