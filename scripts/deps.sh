@@ -48,6 +48,11 @@ fi
 # The window through WebDriver (tests only): tauri-driver in front of WebKitGTK's
 # WebKitWebDriver, a cargo install, so after the toolchain above.
 if [ "${1:-run}" = test ]; then
+  # The test command checks formatting and lints first.
+  if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    echo "deps: adding rustfmt and clippy to the toolchain" >&2
+    rustup component add rustfmt clippy
+  fi
   if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
     echo "deps: installing tauri-driver with cargo" >&2
     cargo install tauri-driver --locked
