@@ -5,9 +5,8 @@
 use std::process::ExitCode;
 
 use onair_headless::cli::Cli;
-use onair_headless::settings::RunOverride;
-use onair_headless::settings::SettingsFile;
 use onair_headless::settings::{FallbackStore, KeyringWorker, PasswordStore, StoreError, KEYRING_TIMEOUT};
+use onair_headless::settings::{Given, SettingsFile};
 
 use crate::logging;
 use crate::secrets::KeyringStore;
@@ -16,7 +15,10 @@ use crate::{run, AppOptions};
 pub fn start(cli: Cli) -> ExitCode {
     let log_path = logging::init();
     tracing::info!(log = ?log_path, "OnAir starting");
-    let path = cli.config.clone().or_else(SettingsFile::default_path);
+    // Flags, environment, file and keyring are weighed by the one resolver the
+    // `onair` commands use too.
+    let flags = cli.given_flags();
+    let path = flags.settings_path();
     let (settings, mut warnings, settings_file) = match &path {
         Some(path) => {
             let loaded = SettingsFile::load(path);
@@ -27,7 +29,7 @@ pub fn start(cli: Cli) -> ExitCode {
         }
     };
     // Flags override the file for this run only: the settings keep the file's values.
-    let mut this_run = RunOverride { host: cli.host.clone(), port: cli.port, source: "the command line" };
+    let mut this_run = flags.run_override();
     let mut settings_file = settings_file;
     if cli.demo {
         // The simulated OBS runs on Tauri's runtime, on loopback; the user's
@@ -35,7 +37,7 @@ pub fn start(cli: Cli) -> ExitCode {
         match tauri::async_runtime::block_on(onair_headless::demo::start()) {
             Ok(demo) => {
                 tracing::info!(port = demo.port, "demo mode: a simulated OBS plays a scripted show");
-                this_run = RunOverride {
+                this_run = onair_headless::settings::RunOverride {
                     host: Some("127.0.0.1".into()),
                     port: Some(i64::from(demo.port)),
                     source: "the demo",
@@ -51,33 +53,41 @@ pub fn start(cli: Cli) -> ExitCode {
     }
     let store: std::sync::Arc<dyn PasswordStore> = std::sync::Arc::new(FallbackStore::new(KeyringStore));
     let keyring = KeyringWorker::start(std::sync::Arc::clone(&store));
-    let given = onair_headless::cli::given_password(&cli).unwrap_or_else(|e| {
+    let given = cli.given().unwrap_or_else(|e| {
         warnings.push(e);
-        None
+        flags.clone()
     });
+    // The demo logs in to its own simulated OBS: a password given for the real one stays out of it.
+    let given = if cli.demo { Given { password: None, ..given } } else { given };
     // The keyring is asked before the first connection, so that no attempt is
     // made without a password that is stored; but a locked keyring gets a few
     // seconds, not forever, and its late answer is used when it comes.
-    let (mut password, mut password_stored, mut pending_password, mut keyring_warning) = (None, None, None, None);
-    match (given.filter(|_| !cli.demo), &target) {
-        (Some(p), _) => password = Some(p),
-        (None, Ok(t)) => {
-            let mut call = keyring.get(t);
-            match tauri::async_runtime::block_on(call.within(KEYRING_TIMEOUT)) {
-                Ok(p) => {
-                    password_stored = Some(p.is_some());
-                    password = p;
+    let (mut password_stored, mut pending_password, mut keyring_warning) = (None, None, None);
+    let password = match &target {
+        Ok(t) => given
+            .password_or(|| {
+                let mut call = keyring.get(t);
+                match tauri::async_runtime::block_on(call.within(KEYRING_TIMEOUT)) {
+                    Ok(p) => {
+                        password_stored = Some(p.is_some());
+                        Ok(p)
+                    }
+                    Err(e @ StoreError::TimedOut(_)) => {
+                        keyring_warning = Some(format!(
+                            "Reading the password for {t}: {e} OnAir connects without one until it answers."
+                        ));
+                        pending_password = Some(call);
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
                 }
-                Err(e @ StoreError::TimedOut(_)) => {
-                    keyring_warning =
-                        Some(format!("Reading the password for {t}: {e} OnAir connects without one until it answers."));
-                    pending_password = Some(call);
-                }
-                Err(e) => warnings.push(format!("cannot read the stored password: {e}")),
-            }
-        }
-        (None, Err(_)) => {}
-    }
+            })
+            .unwrap_or_else(|e| {
+                warnings.push(format!("cannot read the stored password: {e}"));
+                None
+            }),
+        Err(_) => given.password.clone(),
+    };
     let options = AppOptions {
         settings,
         settings_file,

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::control::{Awaited, Control, ControlError};
 use crate::obs::{Session, SessionConfig};
-use crate::settings::{self, Password, Target};
+use crate::settings::{self, Given, Password, Target};
 use crate::settings::{PasswordStore, StoreError};
 use crate::state::{now_ms, ConnectionState, Moment, Noticed, State};
 use crate::text;
@@ -187,17 +187,29 @@ pub fn init_logging() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
-/// Where to connect, from flags, then the settings file, then the defaults.
-pub fn target(cli: &Cli) -> Result<Target, String> {
-    let path = cli.config.clone().or_else(settings::default_settings_path);
-    let file = match &path {
-        Some(path) => settings::read_connection(path).unwrap_or_else(|e| {
-            eprintln!("onair: ignoring the settings file: {e}");
-            settings::FileConnection::default()
-        }),
-        None => settings::FileConnection::default(),
-    };
-    settings::resolve_target(cli.host.as_deref(), cli.port, &file)
+impl Cli {
+    /// The flags the one resolver ([`Given`]) takes, without a password.
+    pub fn given_flags(&self) -> Given {
+        Given { config: self.config.clone(), host: self.host.clone(), port: self.port, password: None }
+    }
+
+    /// Everything this run was given: the flags, and the password from stdin
+    /// (read now, when `--password-stdin` asks for it) or `ONAIR_PASSWORD`.
+    pub fn given(&self) -> Result<Given, String> {
+        let stdin_line = if self.password_stdin { Some(read_stdin_line()?) } else { None };
+        let password = Given::password_from(stdin_line, std::env::var("ONAIR_PASSWORD").ok());
+        Ok(Given { password, ..self.given_flags() })
+    }
+}
+
+/// Where to connect: the flags over the settings file's `[obs]` over the
+/// defaults. What is wrong with the file is said, and its defaults used.
+fn target(given: &Given) -> Result<Target, String> {
+    let saved = given.settings_path().map(|path| settings::read_connection(&path)).unwrap_or_default();
+    for warning in &saved.warnings {
+        eprintln!("onair: settings file: {warning}");
+    }
+    given.target(&saved.host, saved.port)
 }
 
 fn read_stdin_line() -> Result<String, String> {
@@ -206,25 +218,12 @@ fn read_stdin_line() -> Result<String, String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-/// A password given for this run: stdin when asked, else `ONAIR_PASSWORD`.
-/// The tray app and every command share this order.
-pub fn given_password(cli: &Cli) -> Result<Option<Password>, String> {
-    let given = if cli.password_stdin { Some(read_stdin_line()?) } else { std::env::var("ONAIR_PASSWORD").ok() };
-    Ok(given.filter(|p| !p.is_empty()).map(Password::new))
-}
-
-/// The password: stdin when asked, then `ONAIR_PASSWORD`, then the keyring.
-fn password(cli: &Cli, target: &Target, store: &dyn PasswordStore) -> Result<Option<Password>, String> {
-    if let Some(given) = given_password(cli)? {
-        return Ok(Some(given));
-    }
-    match store.get(target) {
-        Ok(stored) => Ok(stored),
-        Err(e) => {
-            eprintln!("onair: cannot read the stored password: {e}");
-            Ok(None)
-        }
-    }
+/// The password: the one given for this run, else the keyring's for `target`.
+fn password(given: &Given, target: &Target, store: &dyn PasswordStore) -> Option<Password> {
+    given.password_or(|| store.get(target)).unwrap_or_else(|e| {
+        eprintln!("onair: cannot read the stored password: {e}");
+        None
+    })
 }
 
 fn password_command(action: PasswordAction, target: &Target, store: &dyn PasswordStore) -> u8 {
@@ -279,18 +278,19 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
             return exit::USAGE;
         }
     };
-    let target = match target(&cli) {
+    let target = match target(&cli.given_flags()) {
         Ok(target) => target,
         Err(message) => {
             eprintln!("onair: {message}");
             return exit::USAGE;
         }
     };
+    // `password set` reads stdin itself: nothing else may read it first.
     if let Some(Command::Password { action }) = cli.command {
         return password_command(action, &target, store);
     }
-    let password = match password(&cli, &target, store) {
-        Ok(p) => p,
+    let password = match cli.given() {
+        Ok(given) => password(&given, &target, store),
         Err(message) => {
             eprintln!("onair: {message}");
             return exit::USAGE;

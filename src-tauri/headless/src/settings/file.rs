@@ -88,38 +88,14 @@ pub struct Loaded {
 impl SettingsFile {
     /// The platform default: `$XDG_CONFIG_HOME/onair/settings.toml` on Linux.
     pub fn default_path() -> Option<PathBuf> {
-        crate::settings::default_settings_path()
+        dirs::config_dir().map(|d| d.join("onair").join("settings.toml"))
     }
 
-    /// Reads the file. Never fails: problems become warnings and defaults.
+    /// Reads the file. Never fails: problems become warnings and defaults. A
+    /// file that is not valid TOML is moved aside, so a save cannot overwrite it.
     pub fn load(path: &Path) -> Loaded {
         let mut warnings = Vec::new();
-        let raw = match std::fs::read_to_string(path) {
-            Ok(text) => match text.parse::<toml::Table>() {
-                Ok(table) => table,
-                Err(error) => {
-                    let aside = set_aside(path);
-                    warnings.push(match aside {
-                        Ok(aside) => format!(
-                            "{} was not valid TOML ({}); it was kept as {} and defaults are used",
-                            path.display(),
-                            first_line(&error.to_string()),
-                            aside.display()
-                        ),
-                        Err(e) => format!(
-                            "{} is not valid TOML and could not be set aside ({e}); defaults are used",
-                            path.display()
-                        ),
-                    });
-                    toml::Table::new()
-                }
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
-            Err(e) => {
-                warnings.push(format!("cannot read {}: {e}; defaults are used", path.display()));
-                toml::Table::new()
-            }
-        };
+        let raw = read_table(path, Broken::SetAside, &mut warnings);
         let settings = from_table(&raw, &mut warnings);
         Loaded { file: SettingsFile { path: path.to_path_buf(), raw }, settings, warnings }
     }
@@ -130,6 +106,73 @@ impl SettingsFile {
         let text = toml::to_string_pretty(&self.raw).map_err(|e| format!("cannot encode the settings: {e}"))?;
         write_atomically(&self.path, text.as_bytes())
     }
+}
+
+/// Where the saved OBS is: the settings file's `[obs]` table, defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedConnection {
+    pub host: String,
+    pub port: u16,
+    /// What was wrong with the file or the table; each bad value is its default.
+    pub warnings: Vec<String>,
+}
+
+impl Default for SavedConnection {
+    /// No file: the defaults.
+    fn default() -> Self {
+        SavedConnection { host: DEFAULT_HOST.to_string(), port: DEFAULT_PORT, warnings: Vec::new() }
+    }
+}
+
+/// Reads only the `[obs]` table, for a command that needs no more: by the same
+/// rules as [`SettingsFile::load`] (a bad value falls back to its default with
+/// a warning naming the key), but a broken file stays where it is: a command
+/// only reads the settings, the tray app is what looks after the file.
+pub fn read_connection(path: &Path) -> SavedConnection {
+    let mut warnings = Vec::new();
+    let raw = read_table(path, Broken::Leave, &mut warnings);
+    let mut saved = SavedConnection::default();
+    read_obs(&raw, &mut saved.host, &mut saved.port, &mut warnings);
+    SavedConnection { warnings, ..saved }
+}
+
+/// What to do with a file that is not valid TOML.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Broken {
+    SetAside,
+    Leave,
+}
+
+/// The file as a TOML table: empty when it is missing, unreadable or broken
+/// (the last two with a warning).
+fn read_table(path: &Path, broken: Broken, warnings: &mut Vec<String>) -> toml::Table {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return toml::Table::new(),
+        Err(e) => {
+            warnings.push(format!("cannot read {}: {e}; defaults are used", path.display()));
+            return toml::Table::new();
+        }
+    };
+    let error = match text.parse::<toml::Table>() {
+        Ok(table) => return table,
+        Err(error) => error,
+    };
+    let why = first_line(&error.to_string()).to_string();
+    warnings.push(match broken {
+        Broken::Leave => format!("{} is not valid TOML ({why}); defaults are used", path.display()),
+        Broken::SetAside => match set_aside(path) {
+            Ok(aside) => format!(
+                "{} was not valid TOML ({why}); it was kept as {} and defaults are used",
+                path.display(),
+                aside.display()
+            ),
+            Err(e) => {
+                format!("{} is not valid TOML and could not be set aside ({e}); defaults are used", path.display())
+            }
+        },
+    });
+    toml::Table::new()
 }
 
 fn first_line(s: &str) -> &str {
@@ -191,26 +234,31 @@ fn boolean(section: &str, t: &toml::Table, key: &str, default: bool, warnings: &
     }
 }
 
+/// The one reader of the `[obs]` table: each good value replaces the default
+/// it is given, each bad one leaves it and says why.
+fn read_obs(raw: &toml::Table, host: &mut String, port: &mut u16, warnings: &mut Vec<String>) {
+    let Some(obs) = table(raw, "obs", warnings) else { return };
+    match obs.get("host") {
+        None => {}
+        Some(toml::Value::String(h)) => match validate_host(h) {
+            Ok(h) => *host = h,
+            Err(e) => warnings.push(format!("obs.host: {e}; using {host}")),
+        },
+        Some(other) => warnings.push(format!("obs.host must be a string, not {other}; using {host}")),
+    }
+    match obs.get("port") {
+        None => {}
+        Some(toml::Value::Integer(p)) => match validate_port(*p) {
+            Ok(p) => *port = p,
+            Err(e) => warnings.push(format!("obs.port: {e}; using {port}")),
+        },
+        Some(other) => warnings.push(format!("obs.port must be a number, not {other}; using {port}")),
+    }
+}
+
 fn from_table(raw: &toml::Table, warnings: &mut Vec<String>) -> Settings {
     let mut settings = Settings::default();
-    if let Some(obs) = table(raw, "obs", warnings) {
-        match obs.get("host") {
-            None => {}
-            Some(toml::Value::String(h)) => match validate_host(h) {
-                Ok(h) => settings.host = h,
-                Err(e) => warnings.push(format!("obs.host: {e}; using {DEFAULT_HOST}")),
-            },
-            Some(other) => warnings.push(format!("obs.host must be a string, not {other}; using {DEFAULT_HOST}")),
-        }
-        match obs.get("port") {
-            None => {}
-            Some(toml::Value::Integer(p)) => match validate_port(*p) {
-                Ok(p) => settings.port = p,
-                Err(e) => warnings.push(format!("obs.port: {e}; using {DEFAULT_PORT}")),
-            },
-            Some(other) => warnings.push(format!("obs.port must be a number, not {other}; using {DEFAULT_PORT}")),
-        }
-    }
+    read_obs(raw, &mut settings.host, &mut settings.port, warnings);
     if let Some(n) = table(raw, "notifications", warnings) {
         for kind in MomentKind::ALL {
             let on = boolean("notifications", n, kind.wire_name(), true, warnings);

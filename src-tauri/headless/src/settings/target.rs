@@ -1,12 +1,15 @@
 //! Where OBS is and how to log in: validated before anything is attempted.
 //!
-//! The connection comes from flags, then the settings file, then
-//! `localhost:4455`. The settings file here is read for its `[obs]` table only;
-//! everything else in it is left for the tray app. The password is never part of
-//! the file: it comes from stdin, `ONAIR_PASSWORD`, or (with the tray app) the
-//! OS keyring, and it is wrapped so it cannot be printed by accident.
+//! [`Given`] is the one place that decides what wins, for the `onair` commands
+//! and the tray app alike: the connection comes from `--host`/`--port`, then the
+//! settings file's `[obs]` table, then `localhost:4455`; the password from
+//! `--password-stdin`, then `ONAIR_PASSWORD`, then the OS keyring. The password
+//! is never part of the file, and it is wrapped so it cannot be printed by
+//! accident.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use crate::settings::SettingsFile;
 
 pub const DEFAULT_HOST: &str = "localhost";
 pub const DEFAULT_PORT: u16 = 4455;
@@ -104,52 +107,59 @@ impl std::fmt::Debug for Password {
     }
 }
 
-/// The settings file in the platform's config directory
-/// (`$XDG_CONFIG_HOME/onair/settings.toml` on Linux).
-pub fn default_settings_path() -> Option<PathBuf> {
-    dirs::config_dir().map(|d| d.join("onair").join("settings.toml"))
-}
-
-/// The `[obs]` table of the settings file; either field may be missing.
+/// What this run was given on the command line and in the environment: what
+/// wins over the settings file and the keyring. The `onair` commands and the
+/// tray app both resolve through it, so they agree on the order:
+///
+/// - the settings file: `--config`, else the platform's;
+/// - host and port, each on its own: the flag, else the file's `[obs]`, else
+///   `localhost:4455` (the file reader fills in the defaults);
+/// - the password: `--password-stdin`'s line, else `ONAIR_PASSWORD`, else the
+///   one stored in the keyring for the target.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FileConnection {
+pub struct Given {
+    pub config: Option<PathBuf>,
     pub host: Option<String>,
     pub port: Option<i64>,
+    /// The password given for this run (see [`Given::password_from`]).
+    pub password: Option<Password>,
 }
 
-/// Reads `[obs] host` and `port`. A missing file is no error (defaults apply);
-/// an unreadable or malformed one is, with the path in the message.
-pub fn read_connection(path: &Path) -> Result<FileConnection, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConnection::default()),
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
-    let table: toml::Table = text.parse().map_err(|e| format!("{} is not valid TOML: {e}", path.display()))?;
-    let Some(obs) = table.get("obs") else { return Ok(FileConnection::default()) };
-    let obs = obs.as_table().ok_or_else(|| format!("{}: [obs] must be a table", path.display()))?;
-    let host = match obs.get("host") {
-        None => None,
-        Some(toml::Value::String(h)) => Some(h.clone()),
-        Some(_) => return Err(format!("{}: obs.host must be a string", path.display())),
-    };
-    let port = match obs.get("port") {
-        None => None,
-        Some(toml::Value::Integer(p)) => Some(*p),
-        Some(_) => return Err(format!("{}: obs.port must be a number", path.display())),
-    };
-    Ok(FileConnection { host, port })
-}
+impl Given {
+    /// The password given for this run: when `--password-stdin` was given, the
+    /// line read (`stdin_line`), and the environment is not consulted; else
+    /// `ONAIR_PASSWORD`'s value. An empty one is none.
+    pub fn password_from(stdin_line: Option<String>, environment: Option<String>) -> Option<Password> {
+        let given = match stdin_line {
+            Some(line) => Some(line),
+            None => environment,
+        };
+        given.filter(|p| !p.is_empty()).map(Password::new)
+    }
 
-/// Flags win over the file, the file over the defaults.
-pub fn resolve_target(
-    flag_host: Option<&str>,
-    flag_port: Option<i64>,
-    file: &FileConnection,
-) -> Result<Target, String> {
-    let host = flag_host.or(file.host.as_deref()).unwrap_or(DEFAULT_HOST);
-    let port = flag_port.or(file.port).unwrap_or(i64::from(DEFAULT_PORT));
-    Target::new(host, port)
+    /// The settings file to read.
+    pub fn settings_path(&self) -> Option<PathBuf> {
+        self.config.clone().or_else(SettingsFile::default_path)
+    }
+
+    /// The host and port given for this run only, over the settings file's.
+    pub fn run_override(&self) -> RunOverride {
+        RunOverride { host: self.host.clone(), port: self.port, source: "the command line" }
+    }
+
+    /// Where to connect: each flag given over the saved host and port.
+    pub fn target(&self, saved_host: &str, saved_port: u16) -> Result<Target, String> {
+        self.run_override().target(saved_host, saved_port)
+    }
+
+    /// The password to log in with: the one given, else what `stored` answers
+    /// (asked only when none was given).
+    pub fn password_or<E>(&self, stored: impl FnOnce() -> Result<Option<Password>, E>) -> Result<Option<Password>, E> {
+        match &self.password {
+            Some(given) => Ok(Some(given.clone())),
+            None => stored(),
+        }
+    }
 }
 
 /// Host and port given for this run only (the `--host` and `--port` flags, or
@@ -170,8 +180,9 @@ impl RunOverride {
 
     /// Where this run connects: each overridden field, else the saved one.
     pub fn target(&self, saved_host: &str, saved_port: u16) -> Result<Target, String> {
-        let saved = FileConnection { host: Some(saved_host.to_string()), port: Some(i64::from(saved_port)) };
-        resolve_target(self.host.as_deref(), self.port, &saved)
+        let host = self.host.as_deref().unwrap_or(saved_host);
+        let port = self.port.unwrap_or(i64::from(saved_port));
+        Target::new(host, port)
     }
 
     /// The host and port the settings form shows: the ones in use. A port
@@ -285,27 +296,71 @@ mod tests {
         TempFile(path)
     }
 
-    #[test]
-    fn flags_then_file_then_defaults() {
-        let file_guard = temp_file("order", "[obs]\nhost = \"studio\"\nport = 4456\n[ui]\ntheme = \"dark\"\n");
-        let path = &file_guard.0;
-        let file = read_connection(path).unwrap();
-        assert_eq!(resolve_target(None, None, &file).unwrap(), Target { host: "studio".into(), port: 4456 });
-        assert_eq!(
-            resolve_target(Some("127.0.0.1"), None, &file).unwrap(),
-            Target { host: "127.0.0.1".into(), port: 4456 }
-        );
-        assert_eq!(resolve_target(None, Some(1), &file).unwrap().port, 1);
-        assert_eq!(resolve_target(None, None, &FileConnection::default()).unwrap(), Target::default());
-        assert!(read_connection(&path.with_file_name("missing.toml")).unwrap() == FileConnection::default());
+    fn flags(host: Option<&str>, port: Option<i64>) -> Given {
+        Given { host: host.map(String::from), port, ..Given::default() }
     }
 
     #[test]
-    fn malformed_files_are_reported_with_their_path() {
+    fn host_and_port_come_from_the_flags_then_the_file_then_the_defaults() {
+        let file_guard = temp_file("order", "[obs]\nhost = \"studio\"\nport = 4456\n[ui]\ntheme = \"dark\"\n");
+        let saved = crate::settings::read_connection(&file_guard.0);
+        assert!(saved.warnings.is_empty(), "{:?}", saved.warnings);
+        let target = |given: Given| given.target(&saved.host, saved.port);
+        assert_eq!(target(flags(None, None)), Ok(Target { host: "studio".into(), port: 4456 }));
+        assert_eq!(target(flags(Some("127.0.0.1"), None)), Ok(Target { host: "127.0.0.1".into(), port: 4456 }));
+        assert_eq!(target(flags(None, Some(1))), Ok(Target { host: "studio".into(), port: 1 }));
+        assert_eq!(target(flags(Some("obs.lan"), Some(2))), Ok(Target { host: "obs.lan".into(), port: 2 }));
+        // A flag is checked as typed: it never falls back to the file.
+        assert!(target(flags(None, Some(0))).unwrap_err().contains("out of range"));
+        assert!(target(flags(Some("ws://x"), None)).unwrap_err().contains("URL"));
+        // No file at all: the defaults.
+        let missing = crate::settings::read_connection(&file_guard.0.with_file_name("missing.toml"));
+        assert!(missing.warnings.is_empty());
+        assert_eq!(flags(None, None).target(&missing.host, missing.port), Ok(Target::default()));
+        assert_eq!(flags(None, Some(4460)).target(&missing.host, missing.port).unwrap().port, 4460);
+    }
+
+    #[test]
+    fn the_settings_file_is_the_flags_else_the_platforms() {
+        let given = Given { config: Some(PathBuf::from("/tmp/mine.toml")), ..Given::default() };
+        assert_eq!(given.settings_path(), Some(PathBuf::from("/tmp/mine.toml")));
+        assert_eq!(Given::default().settings_path(), SettingsFile::default_path());
+    }
+
+    #[test]
+    fn a_bad_file_falls_back_key_by_key_and_says_so_without_moving_it() {
         let bad = temp_file("bad", "[obs\nhost=");
-        assert!(read_connection(&bad.0).unwrap_err().contains("settings.toml"));
-        let wrong_type = temp_file("type", "[obs]\nport = \"x\"\n");
-        assert!(read_connection(&wrong_type.0).unwrap_err().contains("obs.port"));
+        let saved = crate::settings::read_connection(&bad.0);
+        assert_eq!((saved.host.as_str(), saved.port), (DEFAULT_HOST, DEFAULT_PORT));
+        assert!(saved.warnings.len() == 1 && saved.warnings[0].contains("settings.toml"), "{:?}", saved.warnings);
+        assert!(bad.0.exists(), "a command leaves a broken file where it is");
+        let wrong_type = temp_file("type", "[obs]\nhost = \"studio\"\nport = \"x\"\n");
+        let saved = crate::settings::read_connection(&wrong_type.0);
+        assert_eq!((saved.host.as_str(), saved.port), ("studio", DEFAULT_PORT));
+        assert!(saved.warnings.len() == 1 && saved.warnings[0].contains("obs.port"), "{:?}", saved.warnings);
+    }
+
+    #[test]
+    fn a_password_given_on_stdin_wins_over_the_environment_and_either_over_the_keyring() {
+        let password = |p: &str| Some(Password::new(p.into()));
+        assert_eq!(Given::password_from(Some("typed".into()), Some("env".into())), password("typed"));
+        assert_eq!(Given::password_from(None, Some("env".into())), password("env"));
+        // Asked for stdin and given an empty line: no password, not the environment's.
+        assert_eq!(Given::password_from(Some(String::new()), Some("env".into())), None);
+        assert_eq!(Given::password_from(None, Some(String::new())), None);
+        assert_eq!(Given::password_from(None, None), None);
+
+        let stored = || Ok::<_, ()>(password("stored"));
+        let given = Given { password: password("typed"), ..Given::default() };
+        let mut asked = false;
+        let answer = given.password_or(|| {
+            asked = true;
+            stored()
+        });
+        assert_eq!((answer, asked), (Ok(password("typed")), false), "the keyring is not asked");
+        assert_eq!(Given::default().password_or(stored), Ok(password("stored")));
+        assert_eq!(Given::default().password_or(|| Ok::<_, ()>(None)), Ok(None));
+        assert_eq!(Given::default().password_or(|| Err::<Option<Password>, _>("locked")), Err("locked"));
     }
 
     fn override_port(port: i64) -> RunOverride {
