@@ -86,6 +86,7 @@ enum Sync {
     /// The same connection, after falling behind its events.
     AfterLag,
 }
+
 pub(super) struct Supervisor {
     config: SessionConfig,
     model: Model,
