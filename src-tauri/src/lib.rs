@@ -11,7 +11,7 @@
 //! # Layout
 //!
 //! - `lib.rs`: [`run`], the Tauri builder wiring (plugins, IPC, channels).
-//! - `desktop.rs`: start-up from the command line: settings, password, logging.
+//! - `launch.rs`: start-up from the command line: settings, password, logging.
 //! - `controller.rs`: the loop (and its tests with a fake desktop).
 //! - `changes.rs`: settings and password changes, "Test connection".
 //! - `integration.rs`: the desktop's effects as one trait, and Tauri's implementation.
@@ -23,9 +23,9 @@
 mod changes;
 mod commands;
 mod controller;
-mod desktop;
 mod hotkeys;
 mod integration;
+mod launch;
 mod logging;
 mod notify;
 mod secrets;
@@ -52,7 +52,7 @@ use crate::window::{Page, WindowRequest};
 /// Entry point of the `onair` binary.
 pub fn main() -> ExitCode {
     let store = secrets::KeyringStore;
-    onair_headless::cli::main_with(&store, desktop::start)
+    onair_headless::cli::main_with(&store, launch::start)
 }
 
 /// Everything the app starts with, decided before the GUI exists.

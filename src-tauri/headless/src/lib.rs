@@ -8,15 +8,21 @@
 //! # Layout
 //!
 //! - [`obs`]: the obs-websocket side. `protocol` (the wire format), `auth`,
-//!   `client` (one socket, requests and events), `session` (the actor that
-//!   keeps the connection and publishes state and moments), `model` (OBS's
-//!   answers and events into state and moments; time is an input), `backoff`.
+//!   `client` (one socket, requests and events), `session` (the handle: a
+//!   cloneable sender of commands, state on `watch`, moments on `broadcast`),
+//!   `supervisor` (the task behind it: connect, sync, follow, reconnect, one
+//!   decision per outcome), `model` (OBS's answers and events into state and
+//!   moments; time is an input), `backoff`.
 //! - [`state`]: the state model and the moments, as every face shows them.
 //! - [`control`]: start/stop/toggle for each output, and how each is awaited.
 //! - [`text`]: the words: status lines, moment titles and bodies.
-//! - [`desktop`]: the desktop's pure policy: the tray's menu model and icon,
-//!   which notification a moment gets, hotkeys, the stop confirmation.
-//! - [`settings`]: which OBS (`target`), the settings file, the password store.
+//! - [`desktop`]: the desktop's pure policy: the tray's menu model and icon
+//!   (`tray`), the window's buttons (`controls`), what a click, hotkey or
+//!   button sends (`actions`), the stop confirmation (`stop_guard`), which
+//!   notification a moment gets (`notify`), hotkey bindings (`hotkeys`).
+//! - [`settings`]: which OBS and which password, and what wins when flags,
+//!   environment, file and keyring disagree (`target`), the settings file and
+//!   its one reader (`file`), the password store (`secrets`).
 //! - [`cli`]: the `onair` command line.
 //! - [`demo`]: a simulated OBS playing a scripted show, for `--demo`.
 

@@ -16,18 +16,6 @@ use crate::desktop::{HotkeyAction, HotkeySettings};
 use crate::settings::{validate_host, validate_port, Target, DEFAULT_HOST, DEFAULT_PORT};
 use crate::state::MomentKind;
 
-/// Every moment kind's wire name, in the order of [`MomentKind::ALL`].
-// Kept for the app until the lead moves it: use MomentKind::ALL (and MomentKind::from_wire_name).
-pub const NOTIFICATION_KINDS: [&str; MomentKind::ALL.len()] = {
-    let mut names = [""; MomentKind::ALL.len()];
-    let mut i = 0;
-    while i < names.len() {
-        names[i] = MomentKind::ALL[i].wire_name();
-        i += 1;
-    }
-    names
-};
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Settings {
     pub host: String,
@@ -61,11 +49,6 @@ impl Settings {
     /// Whether moments of this kind get a notification.
     pub fn notifies(&self, kind: MomentKind) -> bool {
         self.notifications.get(kind.wire_name()).copied().unwrap_or(true)
-    }
-
-    // Kept for the app until the lead moves it: use Settings::notifies(MomentKind).
-    pub fn notification_enabled(&self, kind: &str) -> bool {
-        self.notifications.get(kind).copied().unwrap_or(true)
     }
 }
 
@@ -355,7 +338,6 @@ mod tests {
         kinds.sort_unstable();
         assert_eq!(keys, kinds);
         assert!(MomentKind::ALL.iter().all(|&k| defaults.notifies(k)));
-        assert_eq!(NOTIFICATION_KINDS.to_vec(), MomentKind::ALL.map(MomentKind::wire_name).to_vec());
     }
 
     #[test]

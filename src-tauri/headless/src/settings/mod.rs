@@ -8,9 +8,7 @@ mod file;
 mod secrets;
 mod target;
 
-pub use file::{
-    read_connection, write_atomically, Loaded, SavedConnection, Settings, SettingsFile, NOTIFICATION_KINDS,
-};
+pub use file::{read_connection, write_atomically, Loaded, SavedConnection, Settings, SettingsFile};
 pub use secrets::{
     keyring_user, FallbackStore, KeyringWorker, LockedStore, MemoryStore, PasswordStore, PendingCall, StoreError,
     KEYRING_SERVICE, KEYRING_TIMEOUT,
