@@ -35,19 +35,9 @@ pub mod status {
     pub const STUDIO_MODE_NOT_ACTIVE: u32 = 506;
 }
 
-/// Websocket close codes by their obs-websocket names (`WebSocketCloseCode`), plus the one
-/// RFC 6455 code the fake reports itself.
+/// Websocket close codes by their obs-websocket names: the headless crate's one list.
 pub mod close_code {
-    /// RFC 6455 "No Status Rcvd": a close frame that carried no code.
-    pub const NO_STATUS: u16 = 1005;
-    pub const MESSAGE_DECODE_ERROR: u16 = 4002;
-    pub const MISSING_DATA_FIELD: u16 = 4003;
-    pub const INVALID_DATA_FIELD_TYPE: u16 = 4004;
-    pub const UNKNOWN_OP_CODE: u16 = 4006;
-    pub const NOT_IDENTIFIED: u16 = 4007;
-    pub const ALREADY_IDENTIFIED: u16 = 4008;
-    pub const AUTHENTICATION_FAILED: u16 = 4009;
-    pub const UNSUPPORTED_RPC_VERSION: u16 = 4010;
+    pub use onair_headless::obs::protocol::close::*;
 }
 
 /// Why obs-websocket would end the session: the close code and its reason text.

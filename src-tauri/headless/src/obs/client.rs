@@ -25,7 +25,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::obs::authentication_string;
 use crate::obs::protocol::{
-    client_frame, op, Hello, Identify, ObsEvent, Request, ServerMessage, RPC_VERSION, SUBPROTOCOL,
+    client_frame, close, op, Hello, Identify, ObsEvent, Request, ServerMessage, RPC_VERSION, SUBPROTOCOL,
 };
 
 type Socket = WebSocketStream<TcpStream>;
@@ -357,8 +357,9 @@ async fn next_message(
                 Err(e) => tracing::warn!(error = %e, "skipping a malformed frame during the handshake"),
             },
             Some(Ok(Message::Close(frame))) => {
-                let (code, reason) =
-                    frame.map(|f| (u16::from(f.code), f.reason.into_owned())).unwrap_or((1005, String::new()));
+                let (code, reason) = frame
+                    .map(|f| (u16::from(f.code), f.reason.into_owned()))
+                    .unwrap_or((close::NO_STATUS, String::new()));
                 return Err(ConnectError::Closed { code, reason });
             }
             Some(Ok(Message::Binary(_))) => tracing::warn!("skipping a binary frame during the handshake"),
@@ -395,7 +396,7 @@ impl Actor {
                         Some(Err(e)) => return CloseReason::Dropped(e.to_string()),
                         Some(Ok(Message::Text(text))) => self.on_text(&text, last_heard),
                         Some(Ok(Message::Close(frame))) => {
-                            let (code, reason) = frame.map(|f| (u16::from(f.code), f.reason.into_owned())).unwrap_or((1005, String::new()));
+                            let (code, reason) = frame.map(|f| (u16::from(f.code), f.reason.into_owned())).unwrap_or((close::NO_STATUS, String::new()));
                             return CloseReason::ClosedByObs { code, reason };
                         }
                         Some(Ok(Message::Binary(b))) => tracing::warn!(len = b.len(), "ignoring a binary frame from OBS"),

@@ -146,6 +146,25 @@ pub mod status {
     pub const INVALID_RESOURCE_STATE: u32 = 604;
 }
 
+/// WebSocket close codes: obs-websocket's own (`WebSocketCloseCode`), and the
+/// RFC 6455 one OnAir reports when a close frame carried no code.
+pub mod close {
+    /// RFC 6455 "No Status Rcvd".
+    pub const NO_STATUS: u16 = 1005;
+    pub const UNKNOWN_REASON: u16 = 4000;
+    pub const MESSAGE_DECODE_ERROR: u16 = 4002;
+    pub const MISSING_DATA_FIELD: u16 = 4003;
+    pub const INVALID_DATA_FIELD_TYPE: u16 = 4004;
+    pub const INVALID_DATA_FIELD_VALUE: u16 = 4005;
+    pub const UNKNOWN_OP_CODE: u16 = 4006;
+    pub const NOT_IDENTIFIED: u16 = 4007;
+    pub const ALREADY_IDENTIFIED: u16 = 4008;
+    pub const AUTHENTICATION_FAILED: u16 = 4009;
+    pub const UNSUPPORTED_RPC_VERSION: u16 = 4010;
+    pub const SESSION_INVALIDATED: u16 = 4011;
+    pub const UNSUPPORTED_FEATURE: u16 = 4012;
+}
+
 /// The protocol's name for a status code, or "Unknown" for codes newer than this client.
 pub fn status_code_name(code: u32) -> &'static str {
     match code {

@@ -308,8 +308,9 @@ impl Supervisor {
 
     /// The close-code policy from the protocol notes.
     fn classify_close_code(&mut self, code: u16, reason: &str) -> Option<FailureKind> {
+        use super::protocol::close;
         match code {
-            4009 => {
+            close::AUTHENTICATION_FAILED => {
                 let message = if reason.to_ascii_lowercase().contains("missing") {
                     "OBS wants a password and none is set".to_string()
                 } else {
@@ -318,7 +319,7 @@ impl Supervisor {
                 self.auth_failed(message);
                 None
             }
-            4010 => {
+            close::UNSUPPORTED_RPC_VERSION => {
                 self.set_connection(ConnectionState::Incompatible {
                     message: format!(
                         "OBS does not speak this OnAir's protocol version (obs-websocket 5.x is needed): {reason}"
@@ -326,17 +327,17 @@ impl Supervisor {
                 });
                 None
             }
-            4011 => {
+            close::SESSION_INVALIDATED => {
                 self.set_connection(ConnectionState::SessionInvalidated {
                     message: "OBS ended this session (removed from its session list); reconnect when ready".to_string(),
                 });
                 None
             }
-            4002..=4008 => {
+            close::MESSAGE_DECODE_ERROR..=close::ALREADY_IDENTIFIED => {
                 tracing::error!(code, reason, "OBS closed the session for a protocol error: this is a bug in OnAir");
                 Some(FailureKind::Protocol)
             }
-            4012 => Some(FailureKind::Protocol),
+            close::UNSUPPORTED_FEATURE => Some(FailureKind::Protocol),
             _ => Some(FailureKind::Transient),
         }
     }
