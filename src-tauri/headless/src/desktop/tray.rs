@@ -5,6 +5,7 @@
 //! first rows carry the state in words. Items that cannot act now are disabled,
 //! never hidden, so the menu keeps its shape and the user sees why.
 
+use crate::desktop::window_controls;
 use crate::state::{ConnectionState, OutputActivity, RecordingState, State, StreamState};
 use crate::text;
 
@@ -111,48 +112,46 @@ pub fn menu_model(state: &State, context: &MenuContext, now_ms: u64) -> Vec<Menu
     }
     entries.push(MenuEntry::Separator);
 
-    let stream = obs.map(|o| &o.stream);
-    let (label, enabled) = match stream {
-        None => ("Start Streaming".to_string(), false),
+    // Whether each control can act is the window buttons' rule: computed once.
+    let controls = window_controls(state, context.stop_armed);
+    let enabled = |id: &str| controls.items.iter().any(|c| c.id == id && c.enabled);
+
+    let label = match obs.map(|o| &o.stream) {
         // A stop waiting for its confirmation never turns into a start.
-        Some(StreamState::Offline) if context.stop_armed => ("Stream Already Stopped".to_string(), false),
-        Some(StreamState::Offline) => ("Start Streaming".to_string(), true),
-        Some(StreamState::Starting) => ("Starting Stream…".to_string(), false),
-        Some(StreamState::Stopping { .. }) => ("Stopping Stream…".to_string(), false),
+        Some(StreamState::Offline) if context.stop_armed => "Stream Already Stopped",
+        None | Some(StreamState::Offline) => "Start Streaming",
+        Some(StreamState::Starting) => "Starting Stream…",
+        Some(StreamState::Stopping { .. }) => "Stopping Stream…",
         Some(StreamState::Live { .. } | StreamState::Reconnecting { .. }) if context.stop_armed => {
-            ("Press Again to Stop Streaming".to_string(), true)
+            "Press Again to Stop Streaming"
         }
-        Some(StreamState::Live { .. } | StreamState::Reconnecting { .. }) => ("Stop Streaming".to_string(), true),
+        Some(StreamState::Live { .. } | StreamState::Reconnecting { .. }) => "Stop Streaming",
     };
-    entries.push(Item { action: MenuAction::ToggleStream, label, enabled });
+    entries.push(Item { action: MenuAction::ToggleStream, label: label.into(), enabled: enabled("stream") });
 
     let recording = obs.map(|o| &o.recording);
-    let (label, enabled) = match recording {
-        None => ("Start Recording", false),
-        Some(RecordingState::Off) => ("Start Recording", true),
-        Some(RecordingState::Starting) => ("Starting Recording…", false),
-        Some(RecordingState::Stopping { .. }) => ("Stopping Recording…", false),
-        Some(RecordingState::Recording { .. } | RecordingState::Paused { .. }) => ("Stop Recording", true),
+    let label = match recording {
+        None | Some(RecordingState::Off) => "Start Recording",
+        Some(RecordingState::Starting) => "Starting Recording…",
+        Some(RecordingState::Stopping { .. }) => "Stopping Recording…",
+        Some(RecordingState::Recording { .. } | RecordingState::Paused { .. }) => "Stop Recording",
     };
-    entries.push(Item { action: MenuAction::ToggleRecording, label: label.into(), enabled });
-    let (label, enabled) = match recording {
-        Some(RecordingState::Paused { .. }) => ("Resume Recording", true),
-        Some(RecordingState::Recording { .. }) => ("Pause Recording", true),
-        _ => ("Pause Recording", false),
+    entries.push(Item { action: MenuAction::ToggleRecording, label: label.into(), enabled: enabled("record") });
+    let label = match recording {
+        Some(RecordingState::Paused { .. }) => "Resume Recording",
+        _ => "Pause Recording",
     };
-    entries.push(Item { action: MenuAction::TogglePause, label: label.into(), enabled });
+    entries.push(Item { action: MenuAction::TogglePause, label: label.into(), enabled: enabled("pause") });
 
-    let replay_on = obs.is_some_and(|o| o.replay_buffer.is_on());
-    entries.push(Item { action: MenuAction::SaveReplay, label: "Save Replay".into(), enabled: replay_on });
+    entries.push(Item { action: MenuAction::SaveReplay, label: "Save Replay".into(), enabled: enabled("replay") });
 
-    let (label, enabled) = match obs.map(|o| o.virtual_camera) {
-        Some(OutputActivity::On) => ("Stop Virtual Camera", true),
-        Some(OutputActivity::Off) => ("Start Virtual Camera", true),
-        Some(OutputActivity::Starting) => ("Starting Virtual Camera…", false),
-        Some(OutputActivity::Stopping) => ("Stopping Virtual Camera…", false),
-        Some(OutputActivity::Unavailable) | None => ("Start Virtual Camera", false),
+    let label = match obs.map(|o| o.virtual_camera) {
+        Some(OutputActivity::On) => "Stop Virtual Camera",
+        Some(OutputActivity::Starting) => "Starting Virtual Camera…",
+        Some(OutputActivity::Stopping) => "Stopping Virtual Camera…",
+        Some(OutputActivity::Off | OutputActivity::Unavailable) | None => "Start Virtual Camera",
     };
-    entries.push(Item { action: MenuAction::ToggleVirtualCamera, label: label.into(), enabled });
+    entries.push(Item { action: MenuAction::ToggleVirtualCamera, label: label.into(), enabled: enabled("vcam") });
 
     let scenes: Vec<MenuEntry> = obs
         .map(|o| {
