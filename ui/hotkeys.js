@@ -84,13 +84,19 @@ export function interpretKey(e) {
  * or { error }. The same rule as the backend's `normalize`; both are checked
  * against src-tauri/tests/ui/hotkey_cases.json.
  */
+// The same rule as the backend's, to the letter: only ASCII whitespace is
+// trimmed and only ASCII letters fold case (JavaScript's own trim and
+// toLowerCase reach further into Unicode than Rust's ASCII rules do).
+const asciiTrim = (s) => s.replace(/^[ \t\n\f\r]+|[ \t\n\f\r]+$/g, "");
+const asciiLower = (s) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
 export function normalizeBinding(text) {
-  const parts = String(text).split("+").map((p) => p.trim());
+  const parts = String(text).split("+").map(asciiTrim);
   if (parts.some((p) => p === "")) return { error: `"${text}" is not a key combination like Ctrl+Alt+Shift+S` };
   const rawKey = parts.pop();
   const flags = { Ctrl: false, Alt: false, Shift: false, Super: false };
   for (const m of parts) {
-    const l = m.toLowerCase();
+    const l = asciiLower(m);
     if (["ctrl", "control", "commandorcontrol", "cmdorctrl"].includes(l)) flags.Ctrl = true;
     else if (["alt", "option"].includes(l)) flags.Alt = true;
     else if (l === "shift") flags.Shift = true;
@@ -100,7 +106,7 @@ export function normalizeBinding(text) {
   let key = null;
   if (/^[a-zA-Z0-9]$/.test(rawKey)) key = rawKey.toUpperCase();
   else if (/^[fF]([0-9]{1,2})$/.test(rawKey) && +rawKey.slice(1) >= 1 && +rawKey.slice(1) <= 24) key = `F${+rawKey.slice(1)}`;
-  else key = NAMED.find((k) => k.toLowerCase() === rawKey.toLowerCase()) ?? null;
+  else key = NAMED.find((k) => asciiLower(k) === asciiLower(rawKey)) ?? null;
   if (!key) return { error: `"${rawKey}" is not a key OnAir can bind` };
   const mods = Object.keys(flags).filter((k) => flags[k]);
   if (mods.length === 0 && !isHighF(key)) return { error: `${key} alone would stop you typing it anywhere; add Ctrl, Alt, Shift or Super` };

@@ -133,8 +133,12 @@ const NAMED_KEYS: [&str; 22] = [
 /// Checks and canonicalises an accelerator such as `ctrl+alt+shift+s` into
 /// `Ctrl+Alt+Shift+S`. At least one modifier is required (a bare key grabbed
 /// globally would stop the user from typing it), except for F13-F24.
+///
+/// The window applies the same rule (ui/hotkeys.js); both are checked against
+/// one table of cases. So only ASCII whitespace is trimmed, only ASCII letters
+/// fold case, and a function key has one or two digits.
 pub fn normalize(accelerator: &str) -> Result<String, String> {
-    let parts: Vec<&str> = accelerator.split('+').map(str::trim).collect();
+    let parts: Vec<&str> = accelerator.split('+').map(|p| p.trim_matches(|c: char| c.is_ascii_whitespace())).collect();
     if parts.iter().any(|p| p.is_empty()) {
         return Err(format!("{accelerator:?} is not a key combination like Ctrl+Alt+Shift+S"));
     }
@@ -175,8 +179,11 @@ fn canonical_key(key: &str) -> Option<String> {
         }
         return None;
     }
-    if let Some(n) = key.strip_prefix(['F', 'f']).and_then(|n| n.parse::<u8>().ok()) {
-        return (1..=24).contains(&n).then(|| format!("F{n}"));
+    if let Some(digits) = key.strip_prefix(['F', 'f']) {
+        if (1..=2).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+            let n: u8 = digits.parse().ok()?;
+            return (1..=24).contains(&n).then(|| format!("F{n}"));
+        }
     }
     NAMED_KEYS.iter().find(|k| k.eq_ignore_ascii_case(key)).map(|k| k.to_string())
 }
