@@ -506,18 +506,7 @@ mod tests {
     }
 
     fn status(stream: StreamState, recording: RecordingState) -> ObsStatus {
-        ObsStatus {
-            stream,
-            recording,
-            replay_buffer: crate::state::OutputActivity::Unavailable,
-            virtual_camera: crate::state::OutputActivity::Off,
-            program_scene: None,
-            scenes: vec![],
-            studio_mode: false,
-            stream_health: None,
-            stats: None,
-            scene_collection_changing: false,
-        }
+        ObsStatus { stream, recording, ..ObsStatus::idle() }
     }
 
     #[test]

@@ -91,6 +91,25 @@ pub struct ObsStatus {
     pub scene_collection_changing: bool,
 }
 
+impl ObsStatus {
+    /// An OBS with nothing running: outputs off, no replay buffer set up, the
+    /// virtual camera available, no scenes. What fixtures and simulations build on.
+    pub fn idle() -> ObsStatus {
+        ObsStatus {
+            stream: StreamState::Offline,
+            recording: RecordingState::Off,
+            replay_buffer: OutputActivity::Unavailable,
+            virtual_camera: OutputActivity::Off,
+            program_scene: None,
+            scenes: Vec::new(),
+            studio_mode: false,
+            stream_health: None,
+            stats: None,
+            scene_collection_changing: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum StreamState {

@@ -570,18 +570,7 @@ async fn a_password_the_keyring_stores_after_its_timeout_is_used_then() {
 // ---- the stop confirmation and OBS away ------------------------------------------------------
 
 fn seen(stream: StreamState) -> Option<ObsStatus> {
-    Some(ObsStatus {
-        stream,
-        recording: RecordingState::Off,
-        replay_buffer: OutputActivity::Unavailable,
-        virtual_camera: OutputActivity::Off,
-        program_scene: None,
-        scenes: Vec::new(),
-        studio_mode: false,
-        stream_health: None,
-        stats: None,
-        scene_collection_changing: false,
-    })
+    Some(ObsStatus { stream, ..ObsStatus::idle() })
 }
 
 /// What the controller tried to do, from the refusal that comes back (the

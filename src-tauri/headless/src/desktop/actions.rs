@@ -104,10 +104,7 @@ mod tests {
             virtual_camera: OutputActivity::On,
             program_scene: Some("B".into()),
             scenes: vec!["A".into(), "B".into(), "C".into()],
-            studio_mode: false,
-            stream_health: None,
-            stats: None,
-            scene_collection_changing: false,
+            ..ObsStatus::idle()
         }
     }
 

@@ -120,18 +120,7 @@ mod tests {
     }
 
     fn obs(stream: StreamState, recording: RecordingState) -> ObsStatus {
-        ObsStatus {
-            stream,
-            recording,
-            replay_buffer: OutputActivity::Unavailable,
-            virtual_camera: OutputActivity::Off,
-            program_scene: None,
-            scenes: vec![],
-            studio_mode: false,
-            stream_health: None,
-            stats: None,
-            scene_collection_changing: false,
-        }
+        ObsStatus { stream, recording, ..ObsStatus::idle() }
     }
 
     fn item<'a>(controls: &'a Controls, id: &str) -> &'a ControlView {

@@ -249,16 +249,9 @@ mod tests {
 
     fn offline() -> ObsStatus {
         ObsStatus {
-            stream: StreamState::Offline,
-            recording: RecordingState::Off,
-            replay_buffer: OutputActivity::Unavailable,
-            virtual_camera: OutputActivity::Off,
             program_scene: Some("Scene".into()),
             scenes: vec!["Scene".into(), "Gameplay".into()],
-            studio_mode: false,
-            stream_health: None,
-            stats: None,
-            scene_collection_changing: false,
+            ..ObsStatus::idle()
         }
     }
 
