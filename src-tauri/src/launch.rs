@@ -8,6 +8,7 @@ use onair_headless::cli::Cli;
 use onair_headless::settings::{FallbackStore, KeyringWorker, PasswordStore, StoreError, KEYRING_TIMEOUT};
 use onair_headless::settings::{Given, SettingsFile};
 
+use crate::controller::{ControllerParts, StartupNotes};
 use crate::logging;
 use crate::secrets::KeyringStore;
 use crate::{run, AppOptions};
@@ -88,20 +89,9 @@ pub fn start(cli: Cli) -> ExitCode {
             }),
         Err(_) => given.password.clone(),
     };
-    let options = AppOptions {
-        settings,
-        settings_file,
-        run: this_run,
-        keyring_problem: store.degraded(),
-        store,
-        keyring,
-        warnings,
-        password,
-        password_stored,
-        pending_password,
-        keyring_warning,
-        show_window: cli.show,
-    };
+    let notes = StartupNotes { warnings, keyring_problem: store.degraded(), keyring_warning, pending_password };
+    let parts = ControllerParts { settings, settings_file, run: this_run, store, keyring, password, password_stored };
+    let options = AppOptions { parts, notes, show_window: cli.show };
     match run(tauri::Builder::default(), options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -33,13 +33,9 @@ mod tray;
 mod window;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use onair_headless::desktop::MenuAction;
 use onair_headless::obs::{Session, SessionConfig};
-use onair_headless::settings::{
-    KeyringWorker, Password, PasswordStore, PendingCall, RunOverride, Settings, SettingsFile,
-};
 use tauri::{Manager, Runtime};
 use tokio::sync::mpsc;
 
@@ -57,28 +53,10 @@ pub fn main() -> ExitCode {
 
 /// Everything the app starts with, decided before the GUI exists.
 pub struct AppOptions {
-    /// The settings as the file has them (flags are in `run`).
-    pub settings: Settings,
-    /// Where the settings are saved; `None` when the system has no config directory.
-    pub settings_file: Option<SettingsFile>,
-    /// Host and port given for this run only.
-    pub run: RunOverride,
-    /// For what is not a call (whether the keyring is in use at all).
-    pub store: Arc<dyn PasswordStore>,
-    /// Every keyring call goes through this, off the controller's task.
-    pub keyring: KeyringWorker,
-    /// Problems with the settings file to tell the user about.
-    pub warnings: Vec<String>,
-    pub password: Option<Password>,
-    /// Whether the keyring holds a password for this run's OBS; `None` when not asked or no answer yet.
-    pub password_stored: Option<bool>,
-    /// The keyring lookup at start, when it did not answer in time: its answer
-    /// is used once it comes.
-    pub pending_password: Option<PendingCall<Option<Password>>>,
-    /// Why the keyring cannot be used, if it cannot.
-    pub keyring_problem: Option<String>,
-    /// Something the keyring did at start that the user should hear about.
-    pub keyring_warning: Option<String>,
+    /// What the controller works with.
+    pub parts: ControllerParts,
+    /// What the user should hear about from the start-up.
+    pub notes: StartupNotes,
     pub show_window: bool,
 }
 
@@ -154,30 +132,16 @@ fn start_controller<R: Runtime>(
     window: mpsc::Receiver<WindowRequest>,
     window_tx: mpsc::Sender<WindowRequest>,
 ) {
-    let AppOptions {
-        settings,
-        settings_file,
-        run,
-        store,
-        keyring,
-        warnings,
-        password,
-        password_stored,
-        pending_password,
-        keyring_problem,
-        keyring_warning,
-        ..
-    } = options;
-    let config = SessionConfig::new(run.target(&settings.host, settings.port), password.clone());
+    let AppOptions { parts, notes, .. } = options;
+    let target = parts.run.target(&parts.settings.host, parts.settings.port);
+    let config = SessionConfig::new(target, parts.password.clone());
     // Session::spawn needs the runtime's context; Tauri's runtime is tokio.
     let (session, moments) = tauri::async_runtime::block_on(async move {
         let (session, moments, _task) = Session::spawn_subscribed(config);
         (session, moments)
     });
     app.manage(AppState { session: session.clone(), window: window_tx });
-    let parts = ControllerParts { settings, settings_file, run, store, keyring, password, password_stored };
     let mut controller = Controller::new(TauriIntegration::new(app), session, parts);
-    let notes = StartupNotes { warnings, keyring_problem, keyring_warning, pending_password };
     // On this (the main) thread, where the hotkeys and the tray are set up,
     // inside the runtime, where the controller hands off its background work.
     tauri::async_runtime::block_on(async { controller.start(notes) });
