@@ -26,10 +26,20 @@ struct Rig {
 
 /// Real OBS, a private desktop, and the app's window (`--show`) under WebDriver.
 async fn rig(env: &[(&str, &str)]) -> Rig {
+    rig_with_settings(env, "").await
+}
+
+/// The same, with this in the app's settings file.
+async fn rig_with_settings(env: &[(&str, &str)], settings: &str) -> Rig {
     let world = ObsWorld::start(WorldOptions { password: Some(PASSWORD.into()), ..WorldOptions::default() })
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let mut desktop = Desktop::start(DesktopOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
+    if !settings.is_empty() {
+        let dir = desktop.home().join(".config/onair");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("settings.toml"), settings).unwrap();
+    }
     let driver = Driver::start_with_env(&mut desktop, env).await.unwrap_or_else(|e| panic!("{e}"));
     let port = world.ws_port().to_string();
     let session = driver
@@ -66,6 +76,35 @@ async fn the_header_follows_real_obs_and_stop_stops_it() {
     let record = s.find("#btn-record").await.unwrap();
     assert_eq!(record.text().await.unwrap().to_lowercase(), "start recording");
     assert!(record.enabled().await.unwrap());
+}
+
+/// The stop confirmation is the backend's one rule: the window's button arms
+/// it, shows it, lets it run out, and confirms it, as the tray does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_from_the_window_needs_the_second_press_the_settings_ask_for() {
+    let rig = rig_with_settings(&[("ONAIR_PASSWORD", PASSWORD)], "[behaviour]\nconfirm_stop_stream = true\n").await;
+    let s = &rig.session;
+    headline(s, "OFFLINE").await;
+    rig.world.request("StartStream", serde_json::Value::Null).await.unwrap();
+    headline(s, "LIVE").await;
+    let stream_button = |want: &'static str| s.wait_text("#btn-stream", T, move |t| t.to_lowercase() == want);
+
+    // A first press arms, shows it, and sends nothing; left alone it runs out.
+    stream_button("stop streaming").await.unwrap();
+    s.find("#btn-stream").await.unwrap().click().await.unwrap();
+    stream_button("press again to stop").await.unwrap();
+    let armed = s.execute("return document.querySelector('#btn-stream').classList.contains('armed')", vec![]).await;
+    assert_eq!(armed.unwrap(), true);
+    s.screenshot(&screenshot_path("stop-armed")).await.unwrap();
+    stream_button("stop streaming").await.unwrap();
+    rig.world.wait_stream_active(true, Duration::from_millis(10)).await.unwrap();
+
+    // Two presses within the window stop the stream.
+    s.find("#btn-stream").await.unwrap().click().await.unwrap();
+    stream_button("press again to stop").await.unwrap();
+    s.find("#btn-stream").await.unwrap().click().await.unwrap();
+    rig.world.wait_stream_active(false, T).await.unwrap();
+    headline(s, "OFFLINE").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
