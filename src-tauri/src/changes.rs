@@ -93,10 +93,10 @@ pub fn settings_from_input(
     settings.hotkeys.enabled = input.hotkeys.enabled;
     let mut seen: Vec<(String, HotkeyAction)> = Vec::new();
     for (key, binding) in input.hotkeys.bindings {
-        let action = HotkeyAction::ALL.into_iter().find(|a| a.key() == key.replace('-', "_")).ok_or_else(|| {
+        let action = HotkeyAction::from_wire_name(&key).ok_or_else(|| {
             ApiError::invalid(Some(&format!("hotkeys.{key}")), format!("{key:?} is not a hotkey action"))
         })?;
-        let field = format!("hotkeys.{}", action.key().replace('_', "-"));
+        let field = format!("hotkeys.{}", action.wire_name());
         let binding = match binding.filter(|b| !b.trim().is_empty()) {
             None => None,
             Some(b) => Some(normalize_hotkey(&b).map_err(|e| ApiError::invalid(Some(&field), e))?),

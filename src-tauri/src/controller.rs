@@ -747,7 +747,7 @@ impl<I: GuiIntegration> Controller<I> {
                 bindings: HotkeyAction::ALL
                     .iter()
                     .map(|a| BindingView {
-                        action: a.key().replace('_', "-"),
+                        action: a.wire_name().to_string(),
                         label: a.label().to_string(),
                         binding: self.settings.hotkeys.binding(*a),
                         default: a.default_binding().to_string(),

@@ -46,6 +46,24 @@ impl HotkeyAction {
         }
     }
 
+    /// Its name towards the window (and in its JSON form): `toggle-stream`.
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            HotkeyAction::ToggleStream => "toggle-stream",
+            HotkeyAction::ToggleRecording => "toggle-recording",
+            HotkeyAction::PauseRecording => "pause-recording",
+            HotkeyAction::SaveReplay => "save-replay",
+            HotkeyAction::ToggleVirtualCamera => "toggle-virtual-camera",
+            HotkeyAction::PreviousScene => "previous-scene",
+            HotkeyAction::NextScene => "next-scene",
+        }
+    }
+
+    /// The action with this wire name, if there is one.
+    pub fn from_wire_name(name: &str) -> Option<HotkeyAction> {
+        HotkeyAction::ALL.into_iter().find(|a| a.wire_name() == name)
+    }
+
     /// How people call it.
     pub fn label(self) -> &'static str {
         match self {
@@ -201,6 +219,16 @@ pub fn grabbing_unavailable(session_type: Option<&str>, wayland_display: Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_names_are_the_json_names_and_read_back() {
+        for action in HotkeyAction::ALL {
+            assert_eq!(serde_json::to_value(action).unwrap(), action.wire_name());
+            assert_eq!(HotkeyAction::from_wire_name(action.wire_name()), Some(action));
+            assert_eq!(action.key().replace('_', "-"), action.wire_name(), "the file's key in the other spelling");
+        }
+        assert_eq!(HotkeyAction::from_wire_name("toggle_stream"), None);
+    }
 
     #[test]
     fn accelerators_are_canonicalised() {
