@@ -24,6 +24,7 @@
 //!   environment, file and keyring disagree (`target`), the settings file and
 //!   its one reader (`file`), the password store (`secrets`).
 //! - [`cli`]: the `onair` command line.
+//! - [`sim`]: a simulated OBS, request in, answer and events out, no sockets, no clock.
 //! - [`demo`]: a simulated OBS playing a scripted show, for `--demo`.
 
 pub mod cli;
@@ -32,5 +33,6 @@ pub mod demo;
 pub mod desktop;
 pub mod obs;
 pub mod settings;
+pub mod sim;
 pub mod state;
 pub mod text;

@@ -13,12 +13,12 @@ use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tracing::debug;
 
-use super::profile::Profile;
 use super::socket::{self, ConnLink, Incoming};
 use super::wire::{
     check_identify, decode_client_frame, event_intent, event_json, hello_json, identified_json, random_token,
     response_json, status, Challenge, ClientFrame, FakeRequest, EVENT_SUBSCRIPTION_ALL,
 };
+use super::Profile;
 
 /// How long [`FakeConn::handshake`] waits for the client's Identify.
 const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(5);

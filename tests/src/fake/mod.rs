@@ -29,32 +29,35 @@
 //! Internally every accepted websocket is owned by one task; [`FakeConn`] and [`ServeHandle`]
 //! talk to it over channels, so pings are answered even while the test is busy elsewhere.
 //!
+//! The OBS behind it is the headless crate's simulator ([`onair_headless::sim`], which
+//! `onair --demo` plays its show on too): [`FakeState`] is its
+//! [`SimObs`](onair_headless::sim::SimObs), a pure "request or happening in, answer and events
+//! out" state machine, and [`Profile`] the obs-websocket release it imitates.
+//!
 //! Layout, one job per file:
-//! * `wire`: the frames both sides write and read (envelopes, responses, events and their
-//!   `eventIntent`), the named status and close codes, and the Identify check (auth included);
+//! * `wire`: the frames both sides write and read (envelopes, responses, events), the named close
+//!   codes, and the Identify check (auth included); status codes and `eventIntent` are the
+//!   simulator's;
 //! * `socket`: the task that owns one websocket and the channel the test side talks to it over;
 //! * `conn`: [`FakeConn`], one connection driven frame by frame;
 //! * `listener`: [`FakeObs`], the loopback listener that upgrades and queues connections;
-//! * `profile`: [`Profile`], what differs between obs-websocket releases 5.0 to 5.7;
-//! * `sim`: [`FakeState`], the simulated OBS: a pure "request or happening in, answer and
-//!   events out" state machine, with no sockets and no clock;
 //! * `serve`: the auto-server and its [`ServeHandle`]: answers from the simulation, gates it the
 //!   way a 5.3+ OBS does while loading or switching collections, and injects faults (held or
 //!   reordered responses, closes, silence).
 
 mod conn;
 mod listener;
-mod profile;
 mod serve;
-mod sim;
 mod socket;
 mod wire;
 
 pub use conn::FakeConn;
 pub use listener::FakeObs;
-pub use profile::Profile;
+pub use onair_headless::sim::{
+    derived_uuid, Profile, SimObs as FakeState, DEFAULT_RECORD_PATH as FAKE_RECORD_PATH,
+    DEFAULT_REPLAY_PATH as FAKE_REPLAY_PATH,
+};
 pub use serve::ServeHandle;
-pub use sim::{derived_uuid, FakeState, FAKE_RECORD_PATH, FAKE_REPLAY_PATH};
 pub use wire::{
     close_code, event_intent, status, ClientFrame, FakeRequest, EVENT_SUBSCRIPTION_ALL, NOT_READY_COMMENT, SUBPROTOCOL,
 };

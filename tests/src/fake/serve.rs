@@ -11,19 +11,19 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use onair_headless::obs::protocol::op;
+use onair_headless::sim::{Answer, Event};
 use serde_json::{json, Map, Value};
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::conn::FakeConn;
-use super::profile::Profile;
-use super::sim::{answer_request, Answer, Event, FakeState};
 use super::socket::{ConnLink, Incoming};
 use super::wire::{
     close_code, decode_client_frame, event_intent, event_json, frame_json, request_status, response_json, status,
     FakeRequest, NOT_READY_COMMENT,
 };
+use super::{FakeState, Profile};
 
 /// In out-of-order mode, responses are released once no frame arrived for this long.
 const OUT_OF_ORDER_QUIET: Duration = Duration::from_millis(50);
@@ -432,7 +432,7 @@ fn answer_served(inner: &mut ServeInner, req: &FakeRequest) -> Answer {
     if inner.not_ready() {
         return Answer::error(status::NOT_READY, Some(NOT_READY_COMMENT));
     }
-    answer_request(&mut inner.state, req)
+    inner.state.answer(&req.request_type, req.data.as_ref())
 }
 
 async fn send_events(conn: &mut FakeConn, events: Vec<Event>) {

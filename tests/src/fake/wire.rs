@@ -1,7 +1,8 @@
 //! The obs-websocket v5 wire as the fake speaks it: the frames it writes (envelopes, responses,
 //! events with their `eventIntent`), how it reads a client frame the way obs-websocket does, the
 //! status and close codes by name, and the check a first Identify must pass (authentication
-//! included). Pure functions only: the sockets are in `socket`, the OBS behind them in `sim`.
+//! included). Pure functions only: the sockets are in `socket`, the OBS behind them is
+//! `onair_headless::sim`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -22,18 +23,9 @@ pub const EVENT_SUBSCRIPTION_ALL: u64 = 2047;
 /// The `comment` obs-websocket 5.3+ sends with 207 NotReady.
 pub const NOT_READY_COMMENT: &str = "OBS is not ready to perform the request.";
 
-/// Request status codes (`requestStatus.code`) by their obs-websocket names: the client's own
-/// names, plus the ones only a server answers with.
-pub mod status {
-    pub use onair_headless::obs::protocol::status::*;
-
-    pub const MISSING_REQUEST_TYPE: u32 = 203;
-    pub const UNKNOWN_REQUEST_TYPE: u32 = 204;
-    pub const MISSING_REQUEST_FIELD: u32 = 300;
-    pub const MISSING_REQUEST_DATA: u32 = 301;
-    pub const INVALID_REQUEST_FIELD: u32 = 400;
-    pub const STUDIO_MODE_NOT_ACTIVE: u32 = 506;
-}
+/// Request status codes (`requestStatus.code`) by their obs-websocket names, as the simulated OBS
+/// answers them.
+pub use onair_headless::sim::status;
 
 /// Websocket close codes by their obs-websocket names: the headless crate's one list.
 pub mod close_code {
@@ -44,41 +36,7 @@ pub mod close_code {
 pub(super) type CloseWith = (u16, String);
 
 /// The `eventIntent` (subscription bit) obs-websocket attaches to an event type.
-/// Unknown event types get General (1).
-pub fn event_intent(event_type: &str) -> u64 {
-    match event_type {
-        "InputVolumeMeters" => 1 << 16,
-        "InputActiveStateChanged" => 1 << 17,
-        "InputShowStateChanged" => 1 << 18,
-        "SceneItemTransformChanged" => 1 << 19,
-        "StreamStateChanged"
-        | "RecordStateChanged"
-        | "RecordFileChanged"
-        | "ReplayBufferStateChanged"
-        | "ReplayBufferSaved"
-        | "VirtualcamStateChanged" => 64,
-        "StudioModeStateChanged" | "ScreenshotSaved" => 1024,
-        "VendorEvent" => 512,
-        "ExitStarted" | "CustomEvent" => 1,
-        t if t.starts_with("CurrentSceneCollection")
-            || t.starts_with("SceneCollection")
-            || t.starts_with("CurrentProfile")
-            || t.starts_with("Profile") =>
-        {
-            2
-        }
-        t if t.starts_with("SceneItem") => 128,
-        t if t.starts_with("MediaInput") => 256,
-        t if t.starts_with("SourceFilter") => 32,
-        t if t.contains("Transition") => 16,
-        t if t.starts_with("Scene") || t.starts_with("CurrentProgramScene") || t.starts_with("CurrentPreviewScene") => {
-            4
-        }
-        t if t.starts_with("Input") => 8,
-        t if t.starts_with("Canvas") => 2048,
-        _ => 1,
-    }
-}
+pub use onair_headless::sim::event_intent;
 
 /// A fresh base64 token for salts and challenges (unpredictable enough for tests).
 pub(super) fn random_token() -> String {
@@ -263,21 +221,4 @@ pub(super) fn check_identify(frame: &ClientFrame, challenge: Option<&Challenge>)
         })?,
     };
     Ok((identify, subscriptions))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn intents() {
-        assert_eq!(event_intent("StreamStateChanged"), 64);
-        assert_eq!(event_intent("CurrentProgramSceneChanged"), 4);
-        assert_eq!(event_intent("SceneItemEnableStateChanged"), 128);
-        assert_eq!(event_intent("SceneTransitionStarted"), 16);
-        assert_eq!(event_intent("CurrentSceneCollectionChanging"), 2);
-        assert_eq!(event_intent("StudioModeStateChanged"), 1024);
-        assert_eq!(event_intent("InputVolumeMeters"), 1 << 16);
-        assert_eq!(event_intent("SomethingFromTheFuture"), 1);
-    }
 }
