@@ -1,9 +1,10 @@
-//! A simulated OBS for `onair --demo`: a small obs-websocket v5 server on
-//! loopback that plays a scripted show (offline, live, scene changes,
-//! recording, an outage with reconnects, recovery, a saved replay, stop) and
-//! obeys the controls, so someone without OBS sees every state, notification
-//! and control of OnAir. It speaks the same protocol as real OBS 29, so the
-//! engine under it is the real one.
+//! `onair --demo`: the simulated OBS ([`crate::sim`]) served as a small obs-websocket v5 server on
+//! loopback, playing a scripted show (offline, live, scene changes, recording, an outage with
+//! reconnects, recovery, a saved replay, stop) and obeying the controls, so someone without OBS
+//! sees every state, notification and control of OnAir. It speaks the protocol of real OBS 29
+//! (obs-websocket 5.1), so the engine under it is the real one. This file only serves and
+//! schedules: what OBS answers, says and counts is the simulator's, the same one the system
+//! tests' fake OBS serves.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -15,56 +16,83 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::obs::protocol::{op, SUBPROTOCOL};
+use crate::sim::{event_intent, status, Event, Profile, SimObs};
+
 const SCENES: [&str; 4] = ["Starting Soon", "Just Chatting", "Gameplay", "BRB"];
 const RECORDING_PATH: &str = "~/Videos/OnAir demo recording.mkv";
 const REPLAY_PATH: &str = "~/Videos/OnAir demo replay.mkv";
 
-/// The simulated OBS's state.
-struct Sim {
-    streaming: bool,
-    reconnecting: bool,
-    stream_started: Option<Instant>,
-    stream_bytes: f64,
-    stream_frames: f64,
-    stream_skipped: f64,
-    last_tick: Instant,
-    recording: bool,
-    record_paused: bool,
-    record_started: Option<Instant>,
-    replay_buffer: bool,
-    virtual_camera: bool,
-    program_scene: String,
+/// The OBS the demo starts with: OBS 29 with the demo's scenes, offline, the replay buffer
+/// running and a virtual camera to start, on a busy but healthy machine.
+fn demo_obs() -> SimObs {
+    SimObs {
+        obs_version: "29.0.2 (demo)".into(),
+        scenes: SCENES.iter().map(|name| name.to_string()).collect(),
+        program_scene: SCENES[0].into(),
+        record_path: RECORDING_PATH.into(),
+        replay_path: REPLAY_PATH.into(),
+        replay_available: true,
+        replay_active: true,
+        vcam_available: true,
+        congestion: CONGESTION,
+        active_fps: 60.0,
+        cpu_usage: 9.5,
+        memory_usage: 410.0,
+        available_disk_space: 250_000.0,
+        average_frame_render_time: 2.1,
+        ..SimObs::for_profile(Profile::V5_1)
+    }
 }
 
-impl Sim {
-    fn new() -> Sim {
-        Sim {
-            streaming: false,
-            reconnecting: false,
-            stream_started: None,
-            stream_bytes: 0.0,
-            stream_frames: 0.0,
-            stream_skipped: 0.0,
-            last_tick: Instant::now(),
-            recording: false,
-            record_paused: false,
-            record_started: None,
-            replay_buffer: true,
-            virtual_camera: false,
-            program_scene: SCENES[0].to_string(),
-        }
-    }
+/// `outputCongestion` of the demo's stream: a little, and all of it while reconnecting.
+const CONGESTION: f64 = 0.03;
 
-    /// Advances the byte and frame counters to now (about 6 Mb/s at 60 fps).
-    fn tick(&mut self) {
-        let dt = self.last_tick.elapsed().as_secs_f64();
-        self.last_tick = Instant::now();
-        if self.streaming && !self.reconnecting {
-            let wobble = 1.0 + 0.08 * (self.stream_frames / 97.0).sin();
-            self.stream_bytes += dt * 6_000_000.0 / 8.0 * wobble;
-            self.stream_frames += dt * 60.0;
-            self.stream_skipped += dt * 0.05;
-        }
+/// One step of the show: what the streamer does in OBS, or what the network does to the stream.
+/// A step that does not fit the moment (the viewer stopped the stream meanwhile) does nothing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Step {
+    /// The streamer uses OBS's own button for this request (StartStream, PauseRecord, ...).
+    Press(&'static str),
+    /// The streamer picks this program scene.
+    Scene(&'static str),
+    /// The ingest server goes away while live.
+    Outage,
+    /// OBS tries the ingest server again, in vain.
+    Retry,
+    /// The ingest server is back.
+    Recover,
+}
+
+/// The show, a loop of about 70 seconds: each step after waiting this many seconds.
+const SHOW: [(u64, Step); 15] = [
+    (4, Step::Press("StartStream")),
+    (4, Step::Scene("Just Chatting")),
+    (6, Step::Press("StartRecord")),
+    (6, Step::Scene("Gameplay")),
+    (6, Step::Outage),
+    (2, Step::Retry),
+    (3, Step::Retry),
+    (3, Step::Recover),
+    (6, Step::Press("PauseRecord")),
+    (4, Step::Press("ResumeRecord")),
+    (4, Step::Press("SaveReplayBuffer")),
+    (6, Step::Scene("BRB")),
+    (4, Step::Press("StopRecord")),
+    (4, Step::Press("StopStream")),
+    (8, Step::Scene("Starting Soon")),
+];
+
+/// Plays one step on the simulated OBS: the events OBS would send.
+fn play(obs: &mut SimObs, step: Step) -> Vec<Event> {
+    match step {
+        // A press that OBS refuses (already streaming, nothing to pause) says nothing.
+        Step::Press(request_type) => obs.answer(request_type, None).events,
+        Step::Scene(name) => obs.answer("SetCurrentProgramScene", Some(&json!({ "sceneName": name }))).events,
+        Step::Outage if obs.stream_active && !obs.stream_reconnecting => obs.rtmp_outage(),
+        Step::Retry if obs.stream_reconnecting => obs.rtmp_retry(),
+        Step::Recover if obs.stream_reconnecting => obs.rtmp_recovered(),
+        Step::Outage | Step::Retry | Step::Recover => Vec::new(),
     }
 }
 
@@ -85,149 +113,93 @@ pub struct Demo {
     pub port: u16,
 }
 
-type Shared = Arc<Mutex<Sim>>;
+/// The simulated OBS and the wall-clock time it has been advanced to.
+struct Clocked {
+    obs: SimObs,
+    advanced_to: Instant,
+}
 
-fn lock(sim: &Shared) -> std::sync::MutexGuard<'_, Sim> {
+impl Clocked {
+    /// The simulated OBS, its counters brought up to now (in whole milliseconds, so no time is
+    /// lost between calls).
+    fn now(&mut self) -> &mut SimObs {
+        let elapsed = Duration::from_millis(u64::try_from(self.advanced_to.elapsed().as_millis()).unwrap_or(0));
+        self.advanced_to += elapsed;
+        self.obs.advance(elapsed);
+        self.obs.congestion = if self.obs.stream_reconnecting { 1.0 } else { CONGESTION };
+        &mut self.obs
+    }
+}
+
+type Shared = Arc<Mutex<Clocked>>;
+
+/// The simulated OBS, up to now.
+fn with_obs<T>(shared: &Shared, act: impl FnOnce(&mut SimObs) -> T) -> T {
     // A panic while holding the lock cannot leave the simulation inconsistent in a
     // way that matters for a demo: keep going with the inner value.
-    sim.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    let mut clocked = shared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    act(clocked.now())
 }
 
 /// Starts the simulated OBS on 127.0.0.1 and its scripted show.
 pub async fn start() -> std::io::Result<Demo> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let port = listener.local_addr()?.port();
-    let sim: Shared = Arc::new(Mutex::new(Sim::new()));
+    let shared: Shared = Arc::new(Mutex::new(Clocked { obs: demo_obs(), advanced_to: Instant::now() }));
     let (events, _) = broadcast::channel::<String>(256);
-    tokio::spawn(script(Arc::clone(&sim), events.clone()));
+    tokio::spawn(show(Arc::clone(&shared), events.clone()));
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve(stream, Arc::clone(&sim), events.clone()));
+            tokio::spawn(serve(stream, Arc::clone(&shared), events.clone()));
         }
     });
     Ok(Demo { port })
 }
 
-fn event(event_type: &str, data: Value) -> String {
-    json!({"op": 5, "d": {"eventType": event_type, "eventIntent": 64, "eventData": data}}).to_string()
-}
-
-fn output_event(event_type: &str, state: &str, path: Option<&str>) -> String {
-    let active = matches!(state, "STARTED" | "RECONNECTED" | "RESUMED");
-    let mut data = json!({"outputActive": active, "outputState": format!("OBS_WEBSOCKET_OUTPUT_{state}")});
-    if event_type == "RecordStateChanged" {
-        data["outputPath"] = path.map_or(Value::Null, |p| Value::String(p.into()));
+/// An op 5 Event frame.
+fn event_frame((event_type, data): Event) -> String {
+    let mut d = json!({ "eventType": event_type, "eventIntent": event_intent(event_type) });
+    if !data.is_null() {
+        d["eventData"] = data;
     }
-    event(event_type, data)
+    json!({ "op": op::EVENT, "d": d }).to_string()
 }
 
-/// The show, on a loop of about 70 seconds.
-async fn script(sim: Shared, events: broadcast::Sender<String>) {
-    let send = |e: String| {
-        let _ = events.send(e);
-    };
+/// Sends events to every connection (a closed channel only means nobody listens).
+fn broadcast_events(events: &broadcast::Sender<String>, emitted: Vec<Event>) {
+    for event in emitted {
+        let _ = events.send(event_frame(event));
+    }
+}
+
+/// The show, on a loop.
+async fn show(shared: Shared, events: broadcast::Sender<String>) {
     loop {
-        let steps: [(u64, &str); 15] = [
-            (4, "go-live"),
-            (4, "scene:Just Chatting"),
-            (6, "record"),
-            (6, "scene:Gameplay"),
-            (6, "outage"),
-            (2, "outage-retry"),
-            (3, "outage-retry"),
-            (3, "recover"),
-            (6, "pause"),
-            (4, "resume"),
-            (4, "replay"),
-            (6, "scene:BRB"),
-            (4, "stop-record"),
-            (4, "stop-stream"),
-            (8, "scene:Starting Soon"),
-        ];
-        for (wait, step) in steps {
+        for (wait, step) in SHOW {
             tokio::time::sleep(Duration::from_secs(wait)).await;
-            let mut out = Vec::new();
-            {
-                let mut s = lock(&sim);
-                s.tick();
-                match step {
-                    "go-live" if !s.streaming => {
-                        s.streaming = true;
-                        s.stream_started = Some(Instant::now());
-                        out.push(output_event("StreamStateChanged", "STARTING", None));
-                        out.push(output_event("StreamStateChanged", "STARTED", None));
-                    }
-                    "record" if !s.recording => {
-                        s.recording = true;
-                        s.record_started = Some(Instant::now());
-                        out.push(output_event("RecordStateChanged", "STARTING", None));
-                        out.push(output_event("RecordStateChanged", "STARTED", Some(RECORDING_PATH)));
-                    }
-                    "outage" | "outage-retry" if s.streaming => {
-                        s.reconnecting = true;
-                        out.push(output_event("StreamStateChanged", "RECONNECTING", None));
-                    }
-                    "recover" if s.reconnecting => {
-                        s.reconnecting = false;
-                        out.push(output_event("StreamStateChanged", "RECONNECTED", None));
-                    }
-                    "pause" if s.recording && !s.record_paused => {
-                        s.record_paused = true;
-                        out.push(output_event("RecordStateChanged", "PAUSED", None));
-                    }
-                    "resume" if s.record_paused => {
-                        s.record_paused = false;
-                        out.push(output_event("RecordStateChanged", "RESUMED", None));
-                    }
-                    "replay" if s.replay_buffer => {
-                        out.push(event("ReplayBufferSaved", json!({"savedReplayPath": REPLAY_PATH})));
-                    }
-                    "stop-record" if s.recording => {
-                        s.recording = false;
-                        s.record_paused = false;
-                        out.push(output_event("RecordStateChanged", "STOPPING", None));
-                        out.push(output_event("RecordStateChanged", "STOPPED", Some(RECORDING_PATH)));
-                    }
-                    "stop-stream" if s.streaming => {
-                        s.streaming = false;
-                        s.reconnecting = false;
-                        s.stream_bytes = 0.0;
-                        s.stream_frames = 0.0;
-                        s.stream_skipped = 0.0;
-                        out.push(output_event("StreamStateChanged", "STOPPING", None));
-                        out.push(output_event("StreamStateChanged", "STOPPED", None));
-                    }
-                    scene if scene.starts_with("scene:") => {
-                        let name = &scene["scene:".len()..];
-                        if s.program_scene != name {
-                            s.program_scene = name.to_string();
-                            out.push(event("CurrentProgramSceneChanged", json!({"sceneName": name})));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            out.into_iter().for_each(send);
+            let emitted = with_obs(&shared, |obs| play(obs, step));
+            broadcast_events(&events, emitted);
         }
     }
 }
 
-async fn serve(stream: TcpStream, sim: Shared, events: broadcast::Sender<String>) {
+async fn serve(stream: TcpStream, shared: Shared, events: broadcast::Sender<String>) {
     use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
     // Answer the client's subprotocol as OBS does. (The callback's error type is
     // tungstenite's, not ours.)
     #[allow(clippy::result_large_err)]
     let subprotocol = |request: &Request, mut response: Response| {
         let asked = request.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        if asked.split(',').any(|p| p.trim() == crate::obs::protocol::SUBPROTOCOL) {
-            if let Ok(value) = crate::obs::protocol::SUBPROTOCOL.parse() {
+        if asked.split(',').any(|p| p.trim() == SUBPROTOCOL) {
+            if let Ok(value) = SUBPROTOCOL.parse() {
                 response.headers_mut().insert("Sec-WebSocket-Protocol", value);
             }
         }
         Ok(response)
     };
     let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, subprotocol).await else { return };
-    let hello = json!({"op": 0, "d": {"obsWebSocketVersion": "5.1.0", "rpcVersion": 1}});
+    let ws_version = with_obs(&shared, |obs| obs.ws_version.clone());
+    let hello = json!({"op": op::HELLO, "d": {"obsWebSocketVersion": ws_version, "rpcVersion": 1}});
     if ws.send(Message::Text(hello.to_string())).await.is_err() {
         return;
     }
@@ -236,8 +208,8 @@ async fn serve(stream: TcpStream, sim: Shared, events: broadcast::Sender<String>
         match ws.next().await {
             Some(Ok(Message::Text(text))) => {
                 let frame: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                if frame["op"] == 1 {
-                    let identified = json!({"op": 2, "d": {"negotiatedRpcVersion": 1}});
+                if frame["op"] == op::IDENTIFY {
+                    let identified = json!({"op": op::IDENTIFIED, "d": {"negotiatedRpcVersion": 1}});
                     if ws.send(Message::Text(identified.to_string())).await.is_err() {
                         return;
                     }
@@ -254,16 +226,14 @@ async fn serve(stream: TcpStream, sim: Shared, events: broadcast::Sender<String>
             frame = ws.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
                     let frame: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                    if frame["op"] != 6 {
+                    if frame["op"] != op::REQUEST {
                         continue;
                     }
-                    let (response, emitted) = answer(&sim, &frame["d"]);
+                    let (response, emitted) = respond(&shared, &frame["d"]);
                     if ws.send(Message::Text(response)).await.is_err() {
                         return;
                     }
-                    for e in emitted {
-                        let _ = events.send(e);
-                    }
+                    broadcast_events(&events, emitted);
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
@@ -281,169 +251,21 @@ async fn serve(stream: TcpStream, sim: Shared, events: broadcast::Sender<String>
     }
 }
 
-/// The response frame for one request, and the events it causes.
-fn answer(sim: &Shared, request: &Value) -> (String, Vec<String>) {
-    let request_type = request["requestType"].as_str().unwrap_or_default().to_string();
-    let request_id = request["requestId"].clone();
-    let mut s = lock(sim);
-    s.tick();
-    let mut events = Vec::new();
-    let ok = |data: Value| (100u32, None::<&str>, data);
-    let (code, comment, data) = match request_type.as_str() {
-        "GetVersion" => ok(
-            json!({"obsVersion": "29.0.2 (demo)", "obsWebSocketVersion": "5.1.0", "rpcVersion": 1, "platform": "demo", "availableRequests": []}),
-        ),
-        "GetStreamStatus" => {
-            let duration = s.stream_started.map_or(0, |t| t.elapsed().as_millis() as u64);
-            ok(json!({
-                "outputActive": s.streaming,
-                "outputReconnecting": s.reconnecting,
-                "outputDuration": duration,
-                "outputTimecode": "",
-                "outputCongestion": if s.reconnecting { 1.0 } else { 0.03 },
-                "outputBytes": s.stream_bytes as u64,
-                "outputSkippedFrames": s.stream_skipped as u64,
-                "outputTotalFrames": s.stream_frames as u64,
-            }))
-        }
-        "GetRecordStatus" => {
-            let duration = s.record_started.filter(|_| s.recording).map_or(0, |t| t.elapsed().as_millis() as u64);
-            ok(
-                json!({"outputActive": s.recording, "outputPaused": s.record_paused, "outputDuration": duration, "outputTimecode": "", "outputBytes": duration * 1000}),
-            )
-        }
-        "GetReplayBufferStatus" => ok(json!({"outputActive": s.replay_buffer})),
-        "GetVirtualCamStatus" => ok(json!({"outputActive": s.virtual_camera})),
-        "GetSceneList" => {
-            let scenes: Vec<Value> = SCENES
-                .iter()
-                .rev()
-                .enumerate()
-                .map(|(index, name)| json!({"sceneIndex": index, "sceneName": name}))
-                .collect();
-            ok(json!({"currentProgramSceneName": s.program_scene, "currentPreviewSceneName": null, "scenes": scenes}))
-        }
-        "GetStudioModeEnabled" => ok(json!({"studioModeEnabled": false})),
-        "GetStats" => ok(json!({
-            "cpuUsage": 9.5, "memoryUsage": 410.0, "availableDiskSpace": 250_000.0, "activeFps": 60.0,
-            "averageFrameRenderTime": 2.1, "renderSkippedFrames": 0, "renderTotalFrames": s.stream_frames as u64,
-            "outputSkippedFrames": s.stream_skipped as u64, "outputTotalFrames": s.stream_frames as u64
-        })),
-        "StartStream" | "StopStream" | "ToggleStream" => {
-            let start = match request_type.as_str() {
-                "StartStream" => true,
-                "StopStream" => false,
-                _ => !s.streaming,
-            };
-            if start == s.streaming {
-                (if start { 500 } else { 501 }, Some("The stream output is in the wrong state."), Value::Null)
-            } else {
-                s.streaming = start;
-                s.reconnecting = false;
-                if start {
-                    s.stream_started = Some(Instant::now());
-                    events.push(output_event("StreamStateChanged", "STARTING", None));
-                    events.push(output_event("StreamStateChanged", "STARTED", None));
-                } else {
-                    s.stream_bytes = 0.0;
-                    s.stream_frames = 0.0;
-                    events.push(output_event("StreamStateChanged", "STOPPING", None));
-                    events.push(output_event("StreamStateChanged", "STOPPED", None));
-                }
-                ok(if request_type == "ToggleStream" { json!({"outputActive": start}) } else { Value::Null })
-            }
-        }
-        "StartRecord" | "StopRecord" | "ToggleRecord" => {
-            let start = match request_type.as_str() {
-                "StartRecord" => true,
-                "StopRecord" => false,
-                _ => !s.recording,
-            };
-            if start == s.recording {
-                (if start { 500 } else { 501 }, Some("The record output is in the wrong state."), Value::Null)
-            } else {
-                s.recording = start;
-                s.record_paused = false;
-                if start {
-                    s.record_started = Some(Instant::now());
-                    events.push(output_event("RecordStateChanged", "STARTING", None));
-                    events.push(output_event("RecordStateChanged", "STARTED", Some(RECORDING_PATH)));
-                    ok(if request_type == "ToggleRecord" { json!({"outputActive": true}) } else { Value::Null })
-                } else {
-                    events.push(output_event("RecordStateChanged", "STOPPING", None));
-                    events.push(output_event("RecordStateChanged", "STOPPED", Some(RECORDING_PATH)));
-                    ok(if request_type == "ToggleRecord" {
-                        json!({"outputActive": false})
-                    } else {
-                        json!({"outputPath": RECORDING_PATH})
-                    })
-                }
-            }
-        }
-        "PauseRecord" | "ResumeRecord" | "ToggleRecordPause" => {
-            let pause = match request_type.as_str() {
-                "PauseRecord" => true,
-                "ResumeRecord" => false,
-                _ => !s.record_paused,
-            };
-            if !s.recording {
-                (501, Some("The record output is not running."), Value::Null)
-            } else if pause == s.record_paused {
-                (if pause { 502 } else { 503 }, Some("The record output is in the wrong pause state."), Value::Null)
-            } else {
-                s.record_paused = pause;
-                events.push(output_event("RecordStateChanged", if pause { "PAUSED" } else { "RESUMED" }, None));
-                ok(Value::Null)
-            }
-        }
-        "SaveReplayBuffer" if !s.replay_buffer => (501, Some("The replay buffer is not running."), Value::Null),
-        "SaveReplayBuffer" => {
-            events.push(event("ReplayBufferSaved", json!({"savedReplayPath": REPLAY_PATH})));
-            ok(Value::Null)
-        }
-        "StartReplayBuffer" | "StopReplayBuffer" | "ToggleReplayBuffer" => {
-            let on = match request_type.as_str() {
-                "StartReplayBuffer" => true,
-                "StopReplayBuffer" => false,
-                _ => !s.replay_buffer,
-            };
-            s.replay_buffer = on;
-            events.push(output_event("ReplayBufferStateChanged", if on { "STARTED" } else { "STOPPED" }, None));
-            ok(json!({"outputActive": on}))
-        }
-        "StartVirtualCam" | "StopVirtualCam" | "ToggleVirtualCam" => {
-            let on = match request_type.as_str() {
-                "StartVirtualCam" => true,
-                "StopVirtualCam" => false,
-                _ => !s.virtual_camera,
-            };
-            s.virtual_camera = on;
-            events.push(output_event("VirtualcamStateChanged", if on { "STARTED" } else { "STOPPED" }, None));
-            ok(json!({"outputActive": on}))
-        }
-        "SetCurrentProgramScene" => {
-            let name = request["requestData"]["sceneName"].as_str().unwrap_or_default().to_string();
-            if SCENES.contains(&name.as_str()) {
-                if s.program_scene != name {
-                    s.program_scene = name.clone();
-                    events.push(event("CurrentProgramSceneChanged", json!({"sceneName": name})));
-                }
-                ok(Value::Null)
-            } else {
-                (600, Some("No source was found by the name of that scene."), Value::Null)
-            }
-        }
-        _ => (204, Some("Your request type is not valid."), Value::Null),
-    };
-    let mut status = json!({"result": code == 100, "code": code});
-    if let Some(comment) = comment {
-        status["comment"] = Value::String(comment.into());
+/// The response frame for one request (the `d` of an op 6), and the events it causes.
+fn respond(shared: &Shared, request: &Value) -> (String, Vec<Event>) {
+    let request_type = request["requestType"].as_str().unwrap_or_default();
+    let data = request.get("requestData").filter(|data| !data.is_null());
+    let answer = with_obs(shared, |obs| obs.answer(request_type, data));
+    let mut request_status = json!({"result": answer.code == status::SUCCESS, "code": answer.code});
+    if let Some(comment) = answer.comment {
+        request_status["comment"] = Value::String(comment);
     }
-    let mut body = json!({"requestType": request_type, "requestId": request_id, "requestStatus": status});
-    if !data.is_null() {
+    let mut body =
+        json!({"requestType": request_type, "requestId": request["requestId"], "requestStatus": request_status});
+    if let Some(data) = answer.data {
         body["responseData"] = data;
     }
-    (json!({"op": 7, "d": body}).to_string(), events)
+    (json!({"op": op::REQUEST_RESPONSE, "d": body}).to_string(), answer.events)
 }
 
 #[cfg(test)]
@@ -466,6 +288,60 @@ mod tests {
             None,
             "no shared fallback: the demo then keeps its settings in memory"
         );
+    }
+
+    /// What one event says, for reading a show: its type and output state, saved path or scene.
+    fn said((event_type, data): &Event) -> String {
+        let detail = ["outputState", "savedReplayPath", "sceneName"].iter().find_map(|key| data[*key].as_str());
+        let detail = detail.map_or("", |d| d.trim_start_matches("OBS_WEBSOCKET_OUTPUT_"));
+        format!("{event_type} {detail}")
+    }
+
+    #[test]
+    fn one_round_of_the_show_plays_every_main_state_and_ends_where_it_began() {
+        let mut obs = demo_obs();
+        let mut heard = Vec::new();
+        for (_, step) in SHOW {
+            obs.advance(Duration::from_secs(3));
+            heard.extend(play(&mut obs, step).iter().map(said));
+        }
+        assert_eq!(
+            heard,
+            [
+                "StreamStateChanged STARTING",
+                "StreamStateChanged STARTED",
+                "CurrentProgramSceneChanged Just Chatting",
+                "RecordStateChanged STARTING",
+                "RecordStateChanged STARTED",
+                "CurrentProgramSceneChanged Gameplay",
+                "StreamStateChanged RECONNECTING",
+                "StreamStateChanged RECONNECTING",
+                "StreamStateChanged RECONNECTING",
+                "StreamStateChanged RECONNECTED",
+                "RecordStateChanged PAUSED",
+                "RecordStateChanged RESUMED",
+                format!("ReplayBufferSaved {REPLAY_PATH}").as_str(),
+                "CurrentProgramSceneChanged BRB",
+                "RecordStateChanged STOPPING",
+                "RecordStateChanged STOPPED",
+                "StreamStateChanged STOPPING",
+                "StreamStateChanged STOPPED",
+                "CurrentProgramSceneChanged Starting Soon",
+            ]
+        );
+        assert!(!obs.stream_active && !obs.record_active);
+        assert_eq!(obs.program_scene, SCENES[0]);
+        let next_round = play(&mut obs, SHOW[0].1);
+        assert_eq!(next_round.len(), 2, "the loop starts over: {next_round:?}");
+    }
+
+    #[test]
+    fn the_show_leaves_alone_what_the_viewer_changed() {
+        let mut obs = demo_obs();
+        for step in [Step::Outage, Step::Retry, Step::Recover, Step::Press("PauseRecord"), Step::Press("StopStream")] {
+            assert_eq!(play(&mut obs, step), Vec::new(), "{step:?} with nothing running");
+        }
+        assert_eq!(obs, demo_obs());
     }
 
     #[tokio::test]
