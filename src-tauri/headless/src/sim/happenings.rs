@@ -98,6 +98,11 @@ impl SimObs {
         events
     }
 
+    /// The mute button of an input clicked in OBS: InputMuteStateChanged when it changed.
+    pub fn mute_in_obs(&mut self, name: &str, muted: bool) -> Vec<Event> {
+        self.set_muted(name, muted)
+    }
+
     /// An input renamed: InputNameChanged `{oldInputName, inputName}` (and `inputUuid` from 5.4).
     pub fn rename_input(&mut self, old: &str, new: &str) -> Vec<Event> {
         let uuid = self.uuid_of(old);
@@ -105,6 +110,13 @@ impl SimObs {
         self.uuids.insert(new.to_owned(), uuid.clone());
         for input in self.inputs.iter_mut().filter(|i| *i == old) {
             *input = new.to_owned();
+        }
+        // Its mute and its slot in OBS's audio settings follow it.
+        if self.muted.remove(old) {
+            self.muted.insert(new.to_owned());
+        }
+        for slot in self.special_inputs.values_mut().filter(|input| *input == old) {
+            *slot = new.to_owned();
         }
         let mut data = json!({ "oldInputName": old, "inputName": new });
         if self.profile.has_uuids() {

@@ -16,7 +16,7 @@ mod happenings;
 mod profile;
 mod requests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -186,6 +186,11 @@ pub struct SimObs {
     pub studio_mode: bool,
     /// Input names in OBS's order (GetInputList).
     pub inputs: Vec<String>,
+    /// The inputs whose mute is on.
+    pub muted: BTreeSet<String>,
+    /// GetSpecialInputs: `mic1`..`mic4`, `desktop1`, `desktop2` -> the input in that slot of
+    /// OBS's audio settings; a slot not here answers `null`.
+    pub special_inputs: BTreeMap<String, String>,
     /// uuids fixed by scene or input name (5.4+), e.g. kept across a rename; any other name gets
     /// [`derived_uuid`].
     pub uuids: BTreeMap<String, String>,
@@ -240,6 +245,27 @@ impl SimObs {
     }
 
     /// `{sceneName}` plus `sceneUuid` from 5.4 on: the data of the events about one scene.
+    /// `{inputName}` with `inputUuid` from 5.4, as input events and answers name an input.
+    fn input_event_data(&self, name: &str) -> Value {
+        let mut data = json!({ "inputName": name });
+        if self.profile.has_uuids() {
+            data["inputUuid"] = json!(self.uuid_of(name));
+        }
+        data
+    }
+
+    /// Sets an input's mute; the InputMuteStateChanged event when that changed it (OBS says
+    /// nothing when the mute already was as asked).
+    pub(super) fn set_muted(&mut self, name: &str, muted: bool) -> Vec<Event> {
+        let changed = if muted { self.muted.insert(name.to_string()) } else { self.muted.remove(name) };
+        if !changed {
+            return Vec::new();
+        }
+        let mut data = self.input_event_data(name);
+        data["inputMuted"] = json!(muted);
+        vec![("InputMuteStateChanged", data)]
+    }
+
     fn scene_event_data(&self, name: &str) -> Value {
         let mut data = json!({ "sceneName": name });
         if self.profile.has_uuids() {
@@ -302,6 +328,11 @@ impl Default for SimObs {
             program_scene: "Scene".into(),
             studio_mode: false,
             inputs: vec!["Mic/Aux".into(), "Desktop Audio".into()],
+            muted: BTreeSet::new(),
+            special_inputs: BTreeMap::from([
+                ("mic1".to_string(), "Mic/Aux".to_string()),
+                ("desktop1".to_string(), "Desktop Audio".to_string()),
+            ]),
             uuids: BTreeMap::new(),
             scene_collection: "Untitled".into(),
             current_profile: "Untitled".into(),

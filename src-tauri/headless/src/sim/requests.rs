@@ -243,6 +243,40 @@ impl SimObs {
                     .collect();
                 Answer::ok(json!({ "inputs": inputs }))
             }
+            "GetSpecialInputs" => {
+                let slot = |name: &str| self.special_inputs.get(name).map_or(Value::Null, |input| json!(input));
+                Answer::ok(json!({
+                    "desktop1": slot("desktop1"),
+                    "desktop2": slot("desktop2"),
+                    "mic1": slot("mic1"),
+                    "mic2": slot("mic2"),
+                    "mic3": slot("mic3"),
+                    "mic4": slot("mic4"),
+                }))
+            }
+            "GetInputMute" => match self.input_named_in(data) {
+                Ok(name) => Answer::ok(json!({ "inputMuted": self.muted.contains(&name) })),
+                Err(answer) => answer,
+            },
+            "SetInputMute" => {
+                let name = match self.input_named_in(data) {
+                    Ok(name) => name,
+                    Err(answer) => return answer,
+                };
+                match required_bool(data, "inputMuted") {
+                    Ok(muted) => Answer::ok_empty().with_events(self.set_muted(&name, muted)),
+                    Err(answer) => answer,
+                }
+            }
+            "ToggleInputMute" => {
+                let name = match self.input_named_in(data) {
+                    Ok(name) => name,
+                    Err(answer) => return answer,
+                };
+                let muted = !self.muted.contains(&name);
+                let events = self.set_muted(&name, muted);
+                Answer::ok(json!({ "inputMuted": muted })).with_events(events)
+            }
             "GetSceneCollectionList" => Answer::ok(json!({
                 "currentSceneCollectionName": self.scene_collection,
                 "sceneCollections": [self.scene_collection],
@@ -298,6 +332,28 @@ impl SimObs {
 
     /// The existing scene a request names by `sceneName` (or, from 5.4, `sceneUuid`), or the
     /// error obs-websocket gives.
+    /// The input a request names by `inputUuid` (5.4+) or `inputName`, or OBS's refusal.
+    fn input_named_in(&self, data: Option<&Value>) -> Result<String, Answer> {
+        if self.profile.has_uuids() {
+            if let Some(uuid) = data.and_then(|d| d.get("inputUuid")).and_then(Value::as_str) {
+                return self.inputs.iter().find(|name| self.uuid_of(name) == uuid).cloned().ok_or_else(|| {
+                    Answer::error(
+                        status::RESOURCE_NOT_FOUND,
+                        Some(&format!("No source was found by the uuid of `{uuid}`.")),
+                    )
+                });
+            }
+        }
+        let name = required_string(data, "inputName")?;
+        if !self.inputs.iter().any(|input| input == name) {
+            return Err(Answer::error(
+                status::RESOURCE_NOT_FOUND,
+                Some(&format!("No source was found by the name of `{name}`.")),
+            ));
+        }
+        Ok(name.to_owned())
+    }
+
     fn scene_named_in(&self, data: Option<&Value>) -> Result<String, Answer> {
         if self.profile.has_uuids() {
             if let Some(uuid) = data.and_then(|d| d.get("sceneUuid")).and_then(Value::as_str) {
@@ -323,6 +379,43 @@ impl SimObs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mutes_are_set_toggled_and_announced_once_by_name_or_uuid() {
+        let mut st = SimObs::for_profile(crate::sim::Profile::V5_4);
+        let specials = st.answer("GetSpecialInputs", None).data.expect("data");
+        assert_eq!((specials["mic1"].clone(), specials["mic2"].clone()), (json!("Mic/Aux"), Value::Null));
+        let mic = json!({ "inputName": "Mic/Aux", "inputMuted": true });
+        let muted = st.answer("SetInputMute", Some(&mic));
+        assert_eq!(muted.code, status::SUCCESS);
+        assert_eq!(muted.events.len(), 1);
+        assert_eq!(muted.events[0].0, "InputMuteStateChanged");
+        assert_eq!(muted.events[0].1["inputMuted"], true);
+        assert_eq!(muted.events[0].1["inputUuid"], json!(st.uuid_of("Mic/Aux")));
+        assert!(st.answer("SetInputMute", Some(&mic)).events.is_empty(), "no event when nothing changed");
+        let by_uuid = json!({ "inputUuid": st.uuid_of("Mic/Aux") });
+        assert_eq!(st.answer("GetInputMute", Some(&by_uuid)).data, Some(json!({ "inputMuted": true })));
+        let toggled = st.answer("ToggleInputMute", Some(&by_uuid));
+        assert_eq!(toggled.data, Some(json!({ "inputMuted": false })));
+        assert_eq!(toggled.events[0].1["inputMuted"], false);
+        let missing = st.answer("GetInputMute", Some(&json!({ "inputName": "Nope" })));
+        assert_eq!(missing.code, status::RESOURCE_NOT_FOUND);
+        assert_eq!(
+            st.answer("SetInputMute", Some(&json!({ "inputName": "Mic/Aux" }))).code,
+            status::MISSING_REQUEST_FIELD
+        );
+    }
+
+    #[test]
+    fn a_renamed_mic_keeps_its_mute_and_its_slot() {
+        let mut st = SimObs::default();
+        assert_eq!(st.mute_in_obs("Mic/Aux", true).len(), 1);
+        st.rename_input("Mic/Aux", "Podcast Mic");
+        let specials = st.answer("GetSpecialInputs", None).data.expect("data");
+        assert_eq!(specials["mic1"], "Podcast Mic");
+        let asked = st.answer("GetInputMute", Some(&json!({ "inputName": "Podcast Mic" })));
+        assert_eq!(asked.data, Some(json!({ "inputMuted": true })));
+    }
 
     #[test]
     fn timecode_format() {
