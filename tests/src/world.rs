@@ -380,6 +380,39 @@ impl ObsWorld {
     }
 
     /// Starts the stream from the admin client and waits until it is active.
+    /// Adds an audio input to the program scene that loops a generated WAV (a 440 Hz tone,
+    /// or silence) through a `ffmpeg_source`: a mic that talks or one that is silent, with no
+    /// sound card (docs/obs-websocket-v5.md, "Headless test audio").
+    pub async fn add_test_audio(&self, name: &str, audio: TestAudio) -> Result<(), String> {
+        let path = self.home().join(format!("{}.wav", name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")));
+        std::fs::write(&path, test_wav(audio)).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let scene = self.request("GetCurrentProgramScene", Value::Null).await?;
+        let scene = scene["currentProgramSceneName"].as_str().ok_or("no program scene")?.to_string();
+        let settings = json!({ "local_file": path, "is_local_file": true, "looping": true });
+        self.request(
+            "CreateInput",
+            json!({ "sceneName": scene, "inputName": name, "inputKind": "ffmpeg_source",
+                    "inputSettings": settings, "sceneItemEnabled": true }),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Makes the program scene show a picture (an opaque white `color_source_v3`), so the
+    /// program is not black.
+    pub async fn add_picture(&self, name: &str) -> Result<(), String> {
+        let scene = self.request("GetCurrentProgramScene", Value::Null).await?;
+        let scene = scene["currentProgramSceneName"].as_str().ok_or("no program scene")?.to_string();
+        self.request(
+            "CreateInput",
+            json!({ "sceneName": scene, "inputName": name, "inputKind": "color_source_v3",
+                    "inputSettings": { "color": 4294967295u32, "width": 640, "height": 360 },
+                    "sceneItemEnabled": true }),
+        )
+        .await
+        .map(|_| ())
+    }
+
     pub async fn start_stream(&self, timeout: Duration) -> Result<(), String> {
         self.start_output("StartStream", "GetStreamStatus", timeout).await
     }
@@ -830,4 +863,44 @@ pub mod x11 {
     fn read_exact(stream: &mut UnixStream, buf: &mut [u8]) -> Result<(), String> {
         stream.read_exact(buf).map_err(|e| format!("X read: {e}"))
     }
+}
+
+/// What a test audio input plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestAudio {
+    /// A 440 Hz tone at amplitude 8000 (OBS reads a peak of about 0.24, -12 dBFS).
+    Tone,
+    /// Digital silence.
+    Silence,
+}
+
+/// One second of 48 kHz mono 16-bit PCM as a WAV file.
+fn test_wav(audio: TestAudio) -> Vec<u8> {
+    const RATE: u32 = 48_000;
+    let samples: Vec<i16> = (0..RATE)
+        .map(|i| match audio {
+            TestAudio::Tone => {
+                (8000.0 * (2.0 * std::f64::consts::PI * 440.0 * f64::from(i) / f64::from(RATE)).sin()) as i16
+            }
+            TestAudio::Silence => 0,
+        })
+        .collect();
+    let data_len = (samples.len() * 2) as u32;
+    let mut wav = Vec::with_capacity(44 + data_len as usize);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes()); // fmt chunk size
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&RATE.to_le_bytes());
+    wav.extend_from_slice(&(RATE * 2).to_le_bytes()); // byte rate
+    wav.extend_from_slice(&2u16.to_le_bytes()); // block align
+    wav.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    for sample in samples {
+        wav.extend_from_slice(&sample.to_le_bytes());
+    }
+    wav
 }

@@ -274,3 +274,36 @@ async fn proxy_holds_back_what_follows_a_marked_message() {
     assert!(got.contains("Late"), "a hold applies once: {got:?}");
     proxy.shutdown().await;
 }
+
+/// The stream guard's test material plays in real OBS: a looping tone and a silent
+/// file as audio inputs (muted and unmuted through the admin client), and a picture
+/// that makes the black program scene not black.
+#[tokio::test(flavor = "multi_thread")]
+async fn test_audio_plays_and_a_picture_ends_a_black_program() {
+    use onair_system_tests::world::TestAudio;
+    let world = ObsWorld::start(WorldOptions { password: None, start_obs: true, with_rtmp: false })
+        .await
+        .expect("world starts");
+    let t = Duration::from_secs(20);
+    let shot = json!({ "sourceName": "Scene", "imageFormat": "png", "imageWidth": 16, "imageHeight": 9 });
+    let black = world.request("GetSourceScreenshot", shot.clone()).await.expect("a screenshot of the empty scene");
+    world.add_test_audio("Test Mic", TestAudio::Tone).await.expect("a tone");
+    world.add_test_audio("Quiet Mic", TestAudio::Silence).await.expect("silence");
+    for input in ["Test Mic", "Quiet Mic"] {
+        world
+            .wait_for("GetMediaInputStatus", json!({ "inputName": input }), t, |v| {
+                v["mediaState"] == "OBS_MEDIA_STATE_PLAYING"
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{input} plays: {e}"));
+    }
+    world.request("SetInputMute", json!({ "inputName": "Test Mic", "inputMuted": true })).await.expect("mute");
+    let muted = world.request("GetInputMute", json!({ "inputName": "Test Mic" })).await.expect("read the mute");
+    assert_eq!(muted["inputMuted"], true);
+    world.add_picture("White").await.expect("a picture");
+    let picture = world
+        .wait_for("GetSourceScreenshot", shot, t, |v| v["imageData"] != black["imageData"])
+        .await
+        .expect("the program shows the picture");
+    assert!(picture["imageData"].as_str().unwrap_or_default().starts_with("data:image/png;base64,"));
+}
