@@ -5,7 +5,7 @@
 //! the stream is live, and it never pretends to. Times are Unix milliseconds so
 //! they serialize plainly for the window and `onair watch --json`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything OnAir knows right now.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -242,12 +242,27 @@ pub enum Moment {
     Live {
         since_ms: u64,
     },
-    /// The stream ended. `while_away` means it ended while OnAir could not see OBS.
+    /// The stream ended, with its summary. `while_away` means it ended while
+    /// OnAir could not see OBS.
     Ended {
         duration_ms: Option<u64>,
         bytes: Option<u64>,
         dropped_frames: Option<u64>,
         total_frames: Option<u64>,
+        /// The RTMP outages OnAir announced for this stream (its `reconnecting`
+        /// moments), across OnAir's own reconnects. An outage that began and
+        /// ended while OnAir could not see OBS is not counted: nothing OBS
+        /// reports afterwards tells of it.
+        reconnects: u32,
+        /// How long those outages lasted in all (their `reconnected` `down_ms`,
+        /// and one still open when the stream ended, up to the end).
+        down_ms: u64,
+        /// The alerts raised during the stream and how long each lasted.
+        alerts: Vec<AlertLasted>,
+        /// The whole stream's bytes over its duration; `None` without both.
+        avg_kbps: Option<f64>,
+        /// The highest bitrate a health poll measured; `None` before two polls.
+        peak_kbps: Option<f64>,
         while_away: bool,
     },
     /// OBS lost the ingest server and is retrying (once per outage).
@@ -429,6 +444,13 @@ impl PartialEq<MomentKind> for &str {
     }
 }
 
+/// An alert of a stream's summary: its kind's wire name and how long it lasted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertLasted {
+    pub alert: String,
+    pub lasted_ms: u64,
+}
+
 /// A moment with the time it was noticed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Noticed {
@@ -454,6 +476,11 @@ impl Moment {
                 bytes: None,
                 dropped_frames: None,
                 total_frames: None,
+                reconnects: 0,
+                down_ms: 0,
+                alerts: Vec::new(),
+                avg_kbps: None,
+                peak_kbps: None,
                 while_away: false,
             },
             Moment::Reconnecting { since_ms: 1 },

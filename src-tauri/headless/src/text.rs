@@ -6,7 +6,9 @@
 
 use serde::Serialize;
 
-use crate::state::{figures_current, ConnectionState, Moment, ObsStatus, RecordingState, State, StreamState};
+use crate::state::{
+    figures_current, AlertLasted, ConnectionState, Moment, ObsStatus, RecordingState, State, StreamState,
+};
 
 /// `01:02:03` from milliseconds.
 pub fn clock(ms: u64) -> String {
@@ -32,6 +34,108 @@ pub fn data_size(bytes: u64) -> String {
         format!("{:.0} MB", b / 1e6)
     } else {
         format!("{:.0} kB", b / 1e3)
+    }
+}
+
+/// A length of time as a person says it: `42 s`, `5:03`, `1:02:03`.
+pub fn span(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3_599 => format!("{}:{:02}", s / 60, s % 60),
+        _ => format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60),
+    }
+}
+
+/// `2026-12-02 00:41 UTC` from Unix milliseconds. UTC because the command
+/// line has no time zone database; the window shows local time.
+pub fn utc_minute(ms: u64) -> String {
+    let minutes = ms / 60_000;
+    let (days, minute_of_day) = (minutes / 1_440, minutes % 1_440);
+    let (year, month, day) = civil_date(days);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", minute_of_day / 60, minute_of_day % 60)
+}
+
+/// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, for days on or after the epoch).
+fn civil_date(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// What a stream's summary is made of, from an `ended` moment or a line of the
+/// history file, so both read the same.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StreamSummary<'a> {
+    pub duration_ms: Option<u64>,
+    pub bytes: Option<u64>,
+    pub dropped_frames: Option<u64>,
+    pub total_frames: Option<u64>,
+    pub reconnects: u32,
+    pub down_ms: u64,
+    /// Not worded yet: the alert detectors add their part.
+    pub alerts: &'a [AlertLasted],
+}
+
+impl<'a> StreamSummary<'a> {
+    /// The summary of an `ended` moment; `None` for any other moment.
+    pub fn of(moment: &'a Moment) -> Option<StreamSummary<'a>> {
+        match moment {
+            Moment::Ended { duration_ms, bytes, dropped_frames, total_frames, reconnects, down_ms, alerts, .. } => {
+                Some(StreamSummary {
+                    duration_ms: *duration_ms,
+                    bytes: *bytes,
+                    dropped_frames: *dropped_frames,
+                    total_frames: *total_frames,
+                    reconnects: *reconnects,
+                    down_ms: *down_ms,
+                    alerts,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// `1:02:03 live · 2.3 GB · 0.2 % dropped · 2 reconnects (35 s)`: what is
+    /// known, and the reconnects only when there were some.
+    pub fn line(&self) -> String {
+        self.parts(false).join(" · ")
+    }
+
+    /// Like [`StreamSummary::line`], but says "no reconnects" too, for a list
+    /// of streams read side by side (`onair history`).
+    pub fn line_in_list(&self) -> String {
+        self.parts(true).join(" · ")
+    }
+
+    fn parts(&self, say_none: bool) -> Vec<String> {
+        let mut parts = Vec::new();
+        if let Some(duration) = self.duration_ms {
+            parts.push(format!("{} live", span(duration)));
+        }
+        if let Some(bytes) = self.bytes {
+            parts.push(data_size(bytes));
+        }
+        if let (Some(dropped), Some(total)) = (self.dropped_frames, self.total_frames) {
+            if total > 0 {
+                parts.push(format!("{:.1} % dropped", dropped as f64 * 100.0 / total as f64));
+            }
+        }
+        match self.reconnects {
+            0 if say_none => parts.push("no reconnects".into()),
+            0 => {}
+            1 => parts.push(format!("1 reconnect ({})", span(self.down_ms))),
+            n => parts.push(format!("{n} reconnects ({})", span(self.down_ms))),
+        }
+        parts
     }
 }
 
@@ -117,20 +221,9 @@ pub fn moment_text(moment: &Moment) -> (String, String) {
     let opt_path = |p: &Option<String>| p.clone().unwrap_or_default();
     match moment {
         Moment::Live { .. } => ("You're live".into(), "OBS is streaming.".into()),
-        Moment::Ended { duration_ms, bytes, dropped_frames, total_frames, while_away } => {
-            let mut details = Vec::new();
-            if let Some(d) = duration_ms {
-                details.push(format!("{} on air", clock(*d)));
-            }
-            if let Some(b) = bytes {
-                details.push(format!("{} sent", data_size(*b)));
-            }
-            if let (Some(dropped), Some(total)) = (dropped_frames, total_frames) {
-                let ratio = if *total == 0 { 0.0 } else { *dropped as f64 * 100.0 / *total as f64 };
-                details.push(format!("{dropped} frames dropped ({ratio:.1}%)"));
-            }
+        Moment::Ended { while_away, .. } => {
             let title = if *while_away { "Stream ended while OnAir could not see OBS" } else { "Stream ended" };
-            (title.into(), details.join(" · "))
+            (title.into(), StreamSummary::of(moment).map(|s| s.line()).unwrap_or_default())
         }
         Moment::Reconnecting { .. } => {
             ("Stream reconnecting".into(), "OBS lost the streaming server and is retrying.".into())
@@ -247,16 +340,59 @@ mod tests {
         assert_eq!(status_line(&state, 0), "Waiting for OBS at localhost:4455");
     }
 
-    #[test]
-    fn ended_summary_has_duration_data_and_drops() {
-        let (title, body) = moment_text(&Moment::Ended {
-            duration_ms: Some(3_600_000),
-            bytes: Some(2_500_000_000),
-            dropped_frames: Some(10),
-            total_frames: Some(1_000),
+    fn ended(duration_ms: Option<u64>, bytes: Option<u64>, frames: Option<(u64, u64)>, reconnects: u32) -> Moment {
+        Moment::Ended {
+            duration_ms,
+            bytes,
+            dropped_frames: frames.map(|f| f.0),
+            total_frames: frames.map(|f| f.1),
+            reconnects,
+            down_ms: 35_000,
+            alerts: Vec::new(),
+            avg_kbps: None,
+            peak_kbps: None,
             while_away: false,
-        });
+        }
+    }
+
+    #[test]
+    fn the_stream_ended_notification_is_the_streams_summary() {
+        let moment = ended(Some(3_723_000), Some(2_300_000_000), Some((2, 1_000)), 2);
+        let (title, body) = moment_text(&moment);
         assert_eq!(title, "Stream ended");
-        assert_eq!(body, "01:00:00 on air · 2.5 GB sent · 10 frames dropped (1.0%)");
+        assert_eq!(body, "1:02:03 live · 2.3 GB · 0.2 % dropped · 2 reconnects (35 s)");
+    }
+
+    #[test]
+    fn the_summary_says_what_is_known_and_reconnects_only_when_there_were_some() {
+        let body = |moment: Moment| moment_text(&moment).1;
+        assert_eq!(body(ended(Some(42_000), Some(12_000_000), Some((0, 630)), 0)), "42 s live · 12 MB · 0.0 % dropped");
+        assert_eq!(body(ended(Some(303_000), None, None, 1)), "5:03 live · 1 reconnect (35 s)");
+        // No frame sent: no ratio to speak of.
+        assert_eq!(body(ended(Some(1_000), Some(0), Some((0, 0)), 0)), "1 s live · 0 kB");
+        assert_eq!(body(ended(None, None, None, 0)), "");
+        let moment = ended(Some(3_723_000), None, None, 0);
+        let summary = StreamSummary::of(&moment).unwrap();
+        assert_eq!(summary.line_in_list(), "1:02:03 live · no reconnects");
+        assert_eq!(StreamSummary::of(&Moment::RecordingPaused), None);
+    }
+
+    #[test]
+    fn spans_read_as_seconds_minutes_or_hours() {
+        assert_eq!(span(0), "0 s");
+        assert_eq!(span(59_999), "59 s");
+        assert_eq!(span(60_000), "1:00");
+        assert_eq!(span(3_599_000), "59:59");
+        assert_eq!(span(3_600_000), "1:00:00");
+        assert_eq!(span(100 * 3_600_000 + 61_000), "100:01:01");
+    }
+
+    #[test]
+    fn utc_minutes_are_calendar_dates() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
+        // 2024-02-29 23:59:59.999 UTC, a leap day, then the next minute.
+        assert_eq!(utc_minute(1_709_251_199_999), "2024-02-29 23:59 UTC");
+        assert_eq!(utc_minute(1_709_251_200_000), "2024-03-01 00:00 UTC");
+        assert_eq!(utc_minute(1_798_761_600_000), "2027-01-01 00:00 UTC");
     }
 }

@@ -188,6 +188,11 @@ mod tests {
             bytes: None,
             dropped_frames: None,
             total_frames: None,
+            reconnects: 0,
+            down_ms: 0,
+            alerts: Vec::new(),
+            avg_kbps: None,
+            peak_kbps: None,
             while_away: false,
         }
     }

@@ -129,7 +129,7 @@ impl RunningTotal {
 }
 
 /// The whole stream's counts, from its polls.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 struct StreamTotals {
     bytes: RunningTotal,
     duration_ms: RunningTotal,
@@ -140,6 +140,8 @@ struct StreamTotals {
     /// When the counters of the last reading started (the model's
     /// `stream_counters_since_ms` then).
     readings_since_ms: Option<u64>,
+    /// The highest bitrate measured between two polls, for the `ended` summary.
+    peak_kbps: Option<f64>,
 }
 
 impl StreamTotals {
@@ -175,6 +177,19 @@ impl StreamTotals {
     }
 }
 
+/// The current stream's RTMP outages as OnAir announced them, for its `ended`
+/// summary. Counted from the moments themselves (see [`Model::summarize`]), so
+/// the count is what the streamer was told; kept through OnAir's own
+/// reconnects like the stream's counters, and started over by `live` and `ended`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Outages {
+    count: u32,
+    /// The outages that are over, in all.
+    down_ms: u64,
+    /// When the outage under way began, as its `reconnecting` said.
+    open_since_ms: Option<u64>,
+}
+
 /// How far a poll's `outputDuration` may run ahead of the time since OBS
 /// restarted its counters and still be counted from that restart.
 const RESTART_SLACK_MS: u64 = 3_000;
@@ -197,6 +212,8 @@ pub struct Model {
     stream_totals: Option<StreamTotals>,
     /// When OBS's stream counters last restarted (stream start or RTMP reconnect).
     stream_counters_since_ms: Option<u64>,
+    /// The current stream's outages, for its summary.
+    outages: Outages,
     /// OBS's `renderTotalFrames`: it only goes down when OBS restarted.
     render_frames: Option<u64>,
     /// The recording's `outputDuration` as last read, and the file it writes to.
@@ -260,12 +277,14 @@ impl Model {
             None => {
                 // The first sight of OBS: whatever runs has no earlier counts OnAir knows of.
                 self.stream_totals = None;
+                self.outages = Outages::default();
                 self.stream_counters_since_ms = fresh_counters_since;
                 self.recording_path = None;
             }
         }
         self.recording_duration_ms = fresh_recording_ms;
         self.current = Some(fresh);
+        self.summarize(&mut moments, now_ms);
         moments
     }
 
@@ -408,15 +427,51 @@ impl Model {
     }
 
     /// The `ended` moment of the stream that went live at `live_since_ms`, with
-    /// the whole stream's counts.
+    /// the whole stream's counts. Its outages are filled in by [`Model::summarize`],
+    /// in the order the moments are said; alerts are not tracked by the model.
     fn ended(&self, live_since_ms: u64, now_ms: u64, while_away: bool) -> Moment {
         let totals = self.stream_totals.as_ref();
+        let duration_ms = now_ms.saturating_sub(live_since_ms);
+        let bytes = totals.map(|t| t.bytes.total());
         Moment::Ended {
-            duration_ms: Some(now_ms.saturating_sub(live_since_ms)),
-            bytes: totals.map(|t| t.bytes.total()),
+            duration_ms: Some(duration_ms),
+            bytes,
             dropped_frames: totals.map(|t| t.dropped_frames.total()),
             total_frames: totals.map(|t| t.total_frames.total()),
+            reconnects: 0,
+            down_ms: 0,
+            alerts: Vec::new(),
+            // Bits per millisecond are kilobits per second.
+            avg_kbps: bytes.filter(|_| duration_ms > 0).map(|b| b as f64 * 8.0 / duration_ms as f64),
+            peak_kbps: totals.and_then(|t| t.peak_kbps),
             while_away,
+        }
+    }
+
+    /// Counts the outages in `moments`, in the order they are said, and gives
+    /// each `ended` the outages of its stream. Every public entry that makes
+    /// moments runs its moments through here exactly once: a `reconnecting` said
+    /// after an `ended` in the same batch belongs to the next stream.
+    fn summarize(&mut self, moments: &mut [Moment], now_ms: u64) {
+        for moment in moments.iter_mut() {
+            match moment {
+                Moment::Live { .. } => self.outages = Outages::default(),
+                Moment::Reconnecting { since_ms } => {
+                    self.outages.count = self.outages.count.saturating_add(1);
+                    self.outages.open_since_ms = Some(*since_ms);
+                }
+                Moment::Reconnected { down_ms } => {
+                    self.outages.down_ms = self.outages.down_ms.saturating_add(*down_ms);
+                    self.outages.open_since_ms = None;
+                }
+                Moment::Ended { reconnects, down_ms, .. } => {
+                    let open_ms = self.outages.open_since_ms.map_or(0, |since| now_ms.saturating_sub(since));
+                    *reconnects = self.outages.count;
+                    *down_ms = self.outages.down_ms.saturating_add(open_ms);
+                    self.outages = Outages::default();
+                }
+                _ => {}
+            }
         }
     }
 
@@ -427,7 +482,8 @@ impl Model {
             if std::mem::take(&mut self.obs_exiting) {
                 // OBS quit on purpose (it sends no STOPPED first): its outputs ended
                 // with it. Say so now rather than raise an alarm about losing OBS.
-                let moments = self.end_outputs(&mut current, now_ms);
+                let mut moments = self.end_outputs(&mut current, now_ms);
+                self.summarize(&mut moments, now_ms);
                 self.last_known = Some(current);
                 return moments;
             }
@@ -498,6 +554,12 @@ impl Model {
     }
 
     pub fn on_event(&mut self, event: &ObsEvent, now_ms: u64) -> Vec<Moment> {
+        let mut moments = self.event_moments(event, now_ms);
+        self.summarize(&mut moments, now_ms);
+        moments
+    }
+
+    fn event_moments(&mut self, event: &ObsEvent, now_ms: u64) -> Vec<Moment> {
         let Some(status) = self.current.as_mut() else { return Vec::new() };
         let mut moments = Vec::new();
         match event {
@@ -511,14 +573,15 @@ impl Model {
                         totals.previous_bytes = None;
                     }
                 }
-                if step.new_stream {
-                    self.stream_totals = None;
-                }
                 for moment in step.moments {
                     moments.push(match moment {
                         StreamMoment::Said(moment) => moment,
                         StreamMoment::Ended => self.ended(before.live_since_ms().unwrap_or(now_ms), now_ms, false),
                     });
+                }
+                // After the `ended` of the stream before took its counts.
+                if step.new_stream {
+                    self.stream_totals = None;
                 }
                 let Some(status) = self.current.as_mut() else { return moments };
                 if matches!(status.stream, StreamState::Offline | StreamState::Starting) {
@@ -642,6 +705,9 @@ impl Model {
             _ => None,
         };
         totals.previous_bytes = Some((raw_bytes, now_ms));
+        if let Some(kbps) = bitrate_kbps {
+            totals.peak_kbps = Some(totals.peak_kbps.map_or(kbps, |peak| peak.max(kbps)));
+        }
         totals.take(polled, self.stream_counters_since_ms, now_ms);
         let (bytes, duration_ms) = (totals.bytes.total(), totals.duration_ms.total());
         let (dropped_frames, total_frames) = (totals.dropped_frames.total(), totals.total_frames.total());
@@ -657,6 +723,7 @@ impl Model {
             congestion: polled.output_congestion.filter(|c| c.is_finite()).unwrap_or(0.0).clamp(0.0, 1.0),
             polled_at_ms: now_ms,
         });
+        self.summarize(&mut moments, now_ms);
         moments
     }
 
@@ -971,6 +1038,12 @@ mod tests {
                 bytes: Some(1_000_000),
                 dropped_frames: Some(2),
                 total_frames: Some(100),
+                reconnects: 0,
+                down_ms: 0,
+                alerts: Vec::new(),
+                avg_kbps: Some(8_000_000.0 / 60_850.0),
+                // One poll measures no bitrate.
+                peak_kbps: None,
                 while_away: false
             }]
         );
@@ -1427,6 +1500,106 @@ mod tests {
         model.on_stream_status(&stream_poll(4_000.0, 1_500_000.0, 1.0, 120.0), 7_000);
         let health = model.status().unwrap().stream_health.clone().unwrap();
         assert_eq!((health.bytes, health.duration_ms, health.total_frames), (2_500_000, 6_000, 180));
+    }
+
+    /// The `ended` summary's outages and bitrates, from moments.
+    fn ended_summary(moments: &[Moment]) -> Option<(u32, u64, Option<f64>, Option<f64>)> {
+        moments.iter().find_map(|m| match m {
+            Moment::Ended { reconnects, down_ms, avg_kbps, peak_kbps, .. } => {
+                Some((*reconnects, *down_ms, *avg_kbps, *peak_kbps))
+            }
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn the_summary_counts_each_outage_once_and_an_open_one_up_to_the_end() {
+        let mut model = synced_offline();
+        model.on_event(&stream_event(OutputState::Started), 0);
+        // OBS repeats RECONNECTING per retry: one outage of 4 s.
+        for at in [10_000, 12_000, 13_000] {
+            model.on_event(&stream_event(OutputState::Reconnecting), at);
+        }
+        model.on_event(&stream_event(OutputState::Reconnected), 14_000);
+        // A second outage, still open when the stream stops after 6 s of it.
+        model.on_event(&stream_event(OutputState::Reconnecting), 20_000);
+        model.on_event(&stream_event(OutputState::Stopping), 25_000);
+        let ended = model.on_event(&stream_event(OutputState::Stopped), 26_000);
+        assert_eq!(ended_summary(&ended), Some((2, 10_000, None, None)));
+        // The next stream starts from nothing.
+        model.on_event(&stream_event(OutputState::Started), 30_000);
+        let ended = model.on_event(&stream_event(OutputState::Stopped), 40_000);
+        assert_eq!(ended_summary(&ended), Some((0, 0, None, None)));
+    }
+
+    #[test]
+    fn the_summary_keeps_its_outages_across_onair_reconnects_but_cannot_count_one_it_never_saw() {
+        let mut model = Model::new();
+        model.on_synced(&with_render_frames(live_answers(60_000.0), 3_600.0), 60_000);
+        model.on_event(&stream_event(OutputState::Reconnecting), 61_000);
+        model.on_event(&stream_event(OutputState::Reconnected), 64_000);
+        model.on_connection_lost("dropped", 70_000);
+        // An RTMP reconnect while OnAir was away (OBS's counters restarted):
+        // the same stream, and an outage no moment told of.
+        let back = model.on_synced(&with_render_frames(live_answers(2_000.0), 4_600.0), 80_000);
+        assert_eq!(kinds(&back), vec!["obs-back"]);
+        // One found under way on return is told, and counted from then.
+        model.on_connection_lost("dropped", 90_000);
+        let mut answers = with_render_frames(live_answers(12_000.0), 5_200.0);
+        answers.stream.output_reconnecting = true;
+        assert_eq!(kinds(&model.on_synced(&answers, 95_000)), vec!["obs-back", "reconnecting"]);
+        model.on_event(&stream_event(OutputState::Reconnected), 97_000);
+        let ended = model.on_event(&stream_event(OutputState::Stopped), 100_000);
+        assert_eq!(ended_summary(&ended).map(|s| (s.0, s.1)), Some((2, 5_000)));
+    }
+
+    #[test]
+    fn a_stream_that_ends_while_away_keeps_its_outages_and_the_next_one_starts_clean() {
+        let mut model = synced_offline();
+        model.on_event(&stream_event(OutputState::Started), 0);
+        model.on_event(&stream_event(OutputState::Reconnecting), 1_000);
+        model.on_event(&stream_event(OutputState::Reconnected), 3_000);
+        model.on_connection_lost("dropped", 5_000);
+        // Ended and a new stream in an outage, both while away: two streams.
+        let mut answers = live_answers(1_000.0);
+        answers.stream.output_reconnecting = true;
+        let back = model.on_synced(&answers, 60_000);
+        assert_eq!(kinds(&back), vec!["obs-back", "ended", "live", "reconnecting"]);
+        assert_eq!(ended_summary(&back).map(|s| (s.0, s.1)), Some((1, 2_000)));
+        let ended = model.on_event(&stream_event(OutputState::Stopped), 61_000);
+        assert_eq!(ended_summary(&ended).map(|s| (s.0, s.1)), Some((1, 1_000)));
+    }
+
+    #[test]
+    fn the_summary_has_the_average_over_the_whole_stream_and_the_highest_polled_bitrate() {
+        let mut model = synced_offline();
+        model.on_event(&stream_event(OutputState::Started), 0);
+        model.on_stream_status(&stream_poll(2_000.0, 1_000_000.0, 0.0, 60.0), 2_000);
+        // 1.5 MB in 2 s: 6,000 kb/s, the peak.
+        model.on_stream_status(&stream_poll(4_000.0, 2_500_000.0, 0.0, 120.0), 4_000);
+        model.on_stream_status(&stream_poll(6_000.0, 3_500_000.0, 0.0, 180.0), 6_000);
+        // An RTMP reconnect restarts OBS's bytes: no bitrate from across it.
+        model.on_event(&stream_event(OutputState::Reconnecting), 7_000);
+        model.on_event(&stream_event(OutputState::Reconnected), 8_000);
+        model.on_stream_status(&stream_poll(2_000.0, 500_000.0, 0.0, 60.0), 10_000);
+        model.on_stream_status(&stream_poll(4_000.0, 1_500_000.0, 0.0, 120.0), 12_000);
+        let ended = model.on_event(&stream_event(OutputState::Stopped), 16_000);
+        // 5 MB over 16 s.
+        assert_eq!(ended_summary(&ended), Some((1, 1_000, Some(2_500.0), Some(6_000.0))));
+    }
+
+    #[test]
+    fn a_stream_ended_by_a_new_start_keeps_its_own_counts() {
+        let mut model = synced_offline();
+        model.on_event(&stream_event(OutputState::Started), 0);
+        model.on_stream_status(&stream_poll(2_000.0, 1_000_000.0, 0.0, 60.0), 2_000);
+        model.on_event(&stream_event(OutputState::Stopping), 3_000);
+        let moments = model.on_event(&stream_event(OutputState::Started), 4_000);
+        assert_eq!(kinds(&moments), vec!["ended", "live"]);
+        assert_eq!(ended_totals(&moments), Some((Some(4_000), Some(1_000_000), Some(0), Some(60))));
+        model.on_stream_status(&stream_poll(1_000.0, 300_000.0, 0.0, 30.0), 5_000);
+        let ended = model.on_event(&stream_event(OutputState::Stopped), 6_000);
+        assert_eq!(ended_totals(&ended), Some((Some(2_000), Some(300_000), Some(0), Some(30))), "the new stream's own");
     }
 
     // Found by the model properties (tests/model_properties.rs), shrunk.
