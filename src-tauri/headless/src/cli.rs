@@ -104,6 +104,15 @@ pub enum Command {
     },
     /// Store OBS's password in the OS keyring (read from stdin), or clear it.
     Password { action: PasswordAction },
+    /// The streams the tray app saw end, newest first (it needs no OBS).
+    History {
+        /// One JSON object a line, as the tray app recorded it.
+        #[arg(long)]
+        json: bool,
+        /// How many streams to print.
+        #[arg(short = 'n', value_name = "N", default_value_t = 20)]
+        count: usize,
+    },
 }
 
 impl Command {
@@ -119,7 +128,9 @@ impl Command {
             Command::Replay { action } => (value_word(action), "replay-buffer"),
             Command::Vcam { action } => (value_word(action), "virtual-camera"),
             Command::Scene { name } => return Some(Control::parse("switch-scene", Some(name))),
-            Command::Status { .. } | Command::Watch { .. } | Command::Password { .. } => return None,
+            Command::Status { .. } | Command::Watch { .. } | Command::Password { .. } | Command::History { .. } => {
+                return None
+            }
         };
         Some(Control::parse(&format!("{verb}-{object}"), None))
     }
@@ -278,6 +289,10 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
             return exit::USAGE;
         }
     };
+    // The history is a file of the tray app's: no OBS, no settings needed.
+    if let Some(Command::History { json, count }) = cli.command {
+        return history_command(crate::history::default_path().as_deref(), json, count, &mut std::io::stdout());
+    }
     let target = match target(&cli.given_flags()) {
         Ok(target) => target,
         Err(message) => {
@@ -307,6 +322,46 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
     session.shutdown().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
     code
+}
+
+/// `onair history`: the newest `count` streams of the history file at `path`,
+/// one a line, to `out`.
+fn history_command(path: Option<&std::path::Path>, json: bool, count: usize, out: &mut impl Write) -> u8 {
+    let Some(path) = path else {
+        eprintln!("onair: this system has no state directory, so no streams are recorded");
+        return exit::REFUSED;
+    };
+    let history = match crate::history::read_newest(path, count) {
+        Ok(history) => history,
+        Err(e) => {
+            eprintln!("onair: cannot read {}: {e}", path.display());
+            return exit::REFUSED;
+        }
+    };
+    if history.unreadable > 0 {
+        eprintln!("onair: skipped {} unreadable lines of {}", history.unreadable, path.display());
+    }
+    let lines: Vec<String> = if history.streams.is_empty() {
+        vec!["no streams recorded yet".to_string()]
+    } else if json {
+        history.streams.iter().map(|record| serde_json::to_string(record).unwrap_or_default()).collect()
+    } else {
+        history.streams.iter().map(history_line).collect()
+    };
+    for line in lines {
+        // A closed pipe (`onair history | head -1`) is no error.
+        if writeln!(out, "{line}").is_err() {
+            break;
+        }
+    }
+    exit::OK
+}
+
+/// `2026-12-02 00:41 UTC  1:02:03 live · 2.3 GB · 0.2 % dropped · no reconnects`.
+fn history_line(record: &crate::history::StreamRecord) -> String {
+    let at = record.started_at_ms.unwrap_or(record.ended_at_ms);
+    let away = if record.while_away { " (ended while OnAir could not see OBS)" } else { "" };
+    format!("{}  {}{away}", text::utc_minute(at), record.summary().line_in_list())
 }
 
 /// The exit code and message for a session that did not get connected.
@@ -562,9 +617,79 @@ mod tests {
         for (args, control) in expected {
             assert_eq!(control_of(args), Some(Ok(control)), "{args:?}");
         }
-        for args in [&["status"][..], &["watch", "--json"], &["password", "clear"], &[]] {
+        for args in [&["status"][..], &["watch", "--json"], &["password", "clear"], &["history", "-n", "3"], &[]] {
             assert_eq!(control_of(args), None, "{args:?}");
         }
+    }
+
+    fn history_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("onair-cli-history-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn recorded(ended_at_ms: u64, reconnects: u32) -> crate::history::StreamRecord {
+        crate::history::StreamRecord {
+            started_at_ms: Some(ended_at_ms - 3_723_000),
+            ended_at_ms,
+            target: "localhost:4455".into(),
+            duration_ms: Some(3_723_000),
+            bytes: Some(2_300_000_000),
+            dropped_frames: Some(2),
+            total_frames: Some(1_000),
+            reconnects,
+            down_ms: 35_000,
+            alerts: Vec::new(),
+            avg_kbps: None,
+            peak_kbps: None,
+            while_away: false,
+        }
+    }
+
+    fn history_output(path: Option<&std::path::Path>, json: bool, count: usize) -> (u8, String) {
+        let mut out = Vec::new();
+        let code = history_command(path, json, count, &mut out);
+        (code, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn history_prints_the_newest_streams_first_one_a_line() {
+        let dir = history_dir("lines");
+        let path = dir.join("sessions.jsonl");
+        assert_eq!(history_output(Some(&path), false, 20), (exit::OK, "no streams recorded yet\n".into()));
+        // 2024-03-01 00:00 UTC and an hour later, each started 1:02:03 before.
+        for (at, reconnects) in [(1_709_254_923_000, 0), (1_709_258_523_000, 2)] {
+            crate::history::append(&path, &recorded(at, reconnects), 10).unwrap();
+        }
+        let (code, plain) = history_output(Some(&path), false, 20);
+        assert_eq!(code, exit::OK);
+        assert_eq!(
+            plain,
+            "2024-03-01 01:00 UTC  1:02:03 live · 2.3 GB · 0.2 % dropped · 2 reconnects (35 s)\n\
+             2024-03-01 00:00 UTC  1:02:03 live · 2.3 GB · 0.2 % dropped · no reconnects\n"
+        );
+        let (code, json) = history_output(Some(&path), true, 1);
+        assert_eq!(code, exit::OK);
+        let lines: Vec<serde_json::Value> = json.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 1, "-n 1: {json}");
+        assert_eq!(
+            (lines[0]["ended_at_ms"].as_u64(), lines[0]["reconnects"].as_u64()),
+            (Some(1_709_258_523_000), Some(2))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn history_that_cannot_be_read_exits_as_a_refusal() {
+        let dir = history_dir("unreadable");
+        std::fs::create_dir_all(&dir).unwrap();
+        // A directory where the file should be.
+        assert_eq!(history_output(Some(&dir), false, 20), (exit::REFUSED, String::new()));
+        assert_eq!(history_output(None, true, 20), (exit::REFUSED, String::new()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let parsed = Cli::try_parse_from(["onair", "history", "--json", "-n", "3"]).unwrap();
+        assert!(matches!(parsed.command, Some(Command::History { json: true, count: 3 })));
+        assert!(Cli::try_parse_from(["onair", "history", "-n", "-1"]).is_err(), "a count is a whole number");
     }
 
     #[test]

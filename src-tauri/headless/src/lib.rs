@@ -24,6 +24,7 @@
 //!   environment, file and keyring disagree (`target`), the settings file and
 //!   its one reader (`file`), the password store (`secrets`).
 //! - [`cli`]: the `onair` command line.
+//! - [`history`]: the ended streams, one JSON line each, bounded; read newest first.
 //! - [`sim`]: a simulated OBS, request in, answer and events out, no sockets, no clock.
 //! - [`demo`]: a simulated OBS playing a scripted show, for `--demo`.
 
@@ -31,6 +32,7 @@ pub mod cli;
 pub mod control;
 pub mod demo;
 pub mod desktop;
+pub mod history;
 pub mod obs;
 pub mod settings;
 pub mod sim;
