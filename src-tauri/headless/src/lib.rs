@@ -15,6 +15,7 @@
 //!   moments; time is an input), `backoff`.
 //! - [`state`]: the state model and the moments, as every face shows them.
 //! - [`control`]: start/stop/toggle for each output, and how each is awaited.
+//! - [`guard`]: the stream guard: alert kinds and settings, a pure detector per problem, the `Guard`.
 //! - [`text`]: the words: status lines, moment titles and bodies.
 //! - [`desktop`]: the desktop's pure policy: the tray's menu model and icon
 //!   (`tray`), the window's buttons (`controls`), what a click, hotkey or
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod control;
 pub mod demo;
 pub mod desktop;
+pub mod guard;
 pub mod history;
 pub mod obs;
 pub mod settings;
