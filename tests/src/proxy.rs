@@ -9,6 +9,9 @@
 //! [`TcpProxy::restore`]. [`TcpProxy::hold_after`] makes OBS's next message that
 //! contains a marker be followed by a pause, as when a busy OBS sends an event late
 //! (to that end what comes from upstream is cut at websocket message boundaries).
+//! [`TcpProxy::stall`] keeps every connection open but stops copying bytes either
+//! way until [`TcpProxy::resume`]: in front of an RTMP server, that is an ingest
+//! that stopped taking the stream while the network still looks up.
 //! [`TcpProxy::shutdown`] stops it and waits for every task; dropping it stops it
 //! too (aborting the tasks).
 
@@ -73,6 +76,7 @@ impl Counters {
 pub struct TcpProxy {
     port: u16,
     link: watch::Sender<Link>,
+    stalled: watch::Sender<bool>,
     counters: Arc<Counters>,
     task: Option<JoinHandle<()>>,
 }
@@ -86,9 +90,10 @@ impl TcpProxy {
         let port = listener.local_addr().map_err(|e| format!("proxy: local address: {e}"))?.port();
         let upstream = SocketAddr::from(([127, 0, 0, 1], upstream_port));
         let (link, link_rx) = watch::channel(Link::Open);
+        let (stalled, stalled_rx) = watch::channel(false);
         let counters = Arc::new(Counters::default());
-        let task = tokio::spawn(serve(listener, upstream, link_rx, Arc::clone(&counters)));
-        Ok(TcpProxy { port, link, counters, task: Some(task) })
+        let task = tokio::spawn(serve(listener, upstream, link_rx, stalled_rx, Arc::clone(&counters)));
+        Ok(TcpProxy { port, link, stalled, counters, task: Some(task) })
     }
 
     /// The loopback port clients connect to.
@@ -113,6 +118,17 @@ impl TcpProxy {
     /// Forwards new connections again.
     pub fn restore(&self) {
         self.link.send_replace(Link::Open);
+    }
+
+    /// Stops copying bytes, both ways, on every connection (open ones stay open, and
+    /// new ones are accepted and connected upstream), until [`TcpProxy::resume`].
+    pub fn stall(&self) {
+        self.stalled.send_replace(true);
+    }
+
+    /// Copies bytes again after [`TcpProxy::stall`].
+    pub fn resume(&self) {
+        self.stalled.send_replace(false);
     }
 
     /// Once: after forwarding the next message from upstream (the HTTP upgrade answer
@@ -164,7 +180,13 @@ impl Drop for TcpProxy {
 }
 
 /// The accept loop; it owns the connection tasks, so they end with it.
-async fn serve(listener: TcpListener, upstream: SocketAddr, mut link: watch::Receiver<Link>, counters: Arc<Counters>) {
+async fn serve(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    mut link: watch::Receiver<Link>,
+    stalled: watch::Receiver<bool>,
+    counters: Arc<Counters>,
+) {
     let mut connections = JoinSet::new();
     let mut shutdown = link.clone();
     loop {
@@ -174,7 +196,8 @@ async fn serve(listener: TcpListener, upstream: SocketAddr, mut link: watch::Rec
             accepted = listener.accept() => match accepted {
                 Ok((client, _)) => {
                     if *link.borrow_and_update() == Link::Open {
-                        connections.spawn(forward(client, upstream, link.clone(), Arc::clone(&counters)));
+                        let stalled = stalled.clone();
+                        connections.spawn(forward(client, upstream, link.clone(), stalled, Arc::clone(&counters)));
                     } else {
                         counters.turned_away.fetch_add(1, Ordering::SeqCst);
                         drop(client);
@@ -195,7 +218,13 @@ async fn serve(listener: TcpListener, upstream: SocketAddr, mut link: watch::Rec
 
 /// One client: connect upstream, then copy both ways until either side closes or
 /// the link is cut. Both sockets are closed when this returns.
-async fn forward(client: TcpStream, upstream: SocketAddr, mut link: watch::Receiver<Link>, counters: Arc<Counters>) {
+async fn forward(
+    client: TcpStream,
+    upstream: SocketAddr,
+    mut link: watch::Receiver<Link>,
+    stalled: watch::Receiver<bool>,
+    counters: Arc<Counters>,
+) {
     let _open = OpenGuard::new(&counters);
     tokio::select! {
         () = until(&mut link, |l| l != Link::Open) => {}
@@ -208,24 +237,52 @@ async fn forward(client: TcpStream, upstream: SocketAddr, mut link: watch::Recei
             let (client_read, client_write) = client.into_split();
             let (server_read, server_write) = server.into_split();
             tokio::join!(
-                upstream_bound(client_read, server_write),
-                client_bound(server_read, client_write, &counters)
+                upstream_bound(client_read, server_write, stalled.clone()),
+                client_bound(server_read, client_write, stalled, &counters)
             );
         } => {}
     }
 }
 
 /// Client to upstream, as it comes; the client's end of input ends the upstream's.
-async fn upstream_bound(mut from: OwnedReadHalf, mut to: OwnedWriteHalf) {
-    let _ = tokio::io::copy(&mut from, &mut to).await;
+/// While stalled nothing is read, so the client's sends back up as on a dead path.
+async fn upstream_bound(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut stalled: watch::Receiver<bool>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        until_flowing(&mut stalled).await;
+        match from.read(&mut buf).await {
+            Ok(n @ 1..) => {
+                if to.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+            _ => break,
+        }
+    }
     let _ = to.shutdown().await;
 }
 
+/// Returns at once unless the proxy is stalled, else when it resumes (or is dropped).
+async fn until_flowing(stalled: &mut watch::Receiver<bool>) {
+    while *stalled.borrow_and_update() {
+        if stalled.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Upstream to client, message by message, pausing after a message an armed hold matches.
-async fn client_bound(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, counters: &Counters) {
+async fn client_bound(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut stalled: watch::Receiver<bool>,
+    counters: &Counters,
+) {
     let mut messages = Messages::default();
     let mut buf = vec![0u8; 16 * 1024];
-    while let Ok(n @ 1..) = from.read(&mut buf).await {
+    loop {
+        until_flowing(&mut stalled).await;
+        let Ok(n @ 1..) = from.read(&mut buf).await else { break };
         messages.push(&buf[..n]);
         while let Some(message) = messages.next_message() {
             if to.write_all(&message).await.is_err() {

@@ -398,6 +398,18 @@ impl ObsWorld {
         .map(|_| ())
     }
 
+    /// Points OBS's stream at `rtmp://127.0.0.1:<port>/live` (e.g. a [`crate::proxy::TcpProxy`]
+    /// in front of the ingest, so a test can stall it) instead of the ingest itself.
+    pub async fn stream_through(&self, port: u16) -> Result<(), String> {
+        let settings = json!({ "server": format!("rtmp://127.0.0.1:{port}/live"), "key": "test" });
+        self.request(
+            "SetStreamServiceSettings",
+            json!({ "streamServiceType": "rtmp_custom", "streamServiceSettings": settings }),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Makes the program scene show a picture (an opaque white `color_source_v3`), so the
     /// program is not black.
     pub async fn add_picture(&self, name: &str) -> Result<(), String> {

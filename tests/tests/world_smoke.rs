@@ -307,3 +307,35 @@ async fn test_audio_plays_and_a_picture_ends_a_black_program() {
         .expect("the program shows the picture");
     assert!(picture["imageData"].as_str().unwrap_or_default().starts_with("data:image/png;base64,"));
 }
+
+/// A stalled ingest, as the stream guard's `stalled` alert needs it: OBS streams through
+/// a proxy in front of nginx-rtmp, the proxy stops taking bytes, and OBS's own byte
+/// count stops growing (or OBS starts reconnecting) while the stream is still active.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_proxy_in_front_of_the_ingest_stops_the_stream_s_bytes() {
+    let world = ObsWorld::start(WorldOptions::default()).await.expect("world starts");
+    let proxy = TcpProxy::start(world.rtmp_port()).await.expect("proxy");
+    world.stream_through(proxy.port()).await.expect("stream through the proxy");
+    world.start_stream(Duration::from_secs(30)).await.expect("live through the proxy");
+    let bytes = |v: &Value| v["outputBytes"].as_u64().unwrap_or(0);
+    world
+        .wait_for("GetStreamStatus", Value::Null, Duration::from_secs(20), |v| bytes(v) > 0)
+        .await
+        .expect("bytes flow through the proxy");
+    proxy.stall();
+    let stalled_at = Instant::now();
+    let mut last = bytes(&world.request("GetStreamStatus", Value::Null).await.expect("status"));
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let status = world.request("GetStreamStatus", Value::Null).await.expect("status");
+        eprintln!("{:>5.1} s into the stall: {status}", stalled_at.elapsed().as_secs_f64());
+        if status["outputReconnecting"] == true || bytes(&status) == last {
+            eprintln!("stalled after {:?}: {status}", stalled_at.elapsed());
+            break;
+        }
+        last = bytes(&status);
+        assert!(stalled_at.elapsed() < Duration::from_secs(40), "OBS kept counting bytes 40 s into the stall");
+    }
+    proxy.resume();
+    world.request("StopStream", Value::Null).await.expect("stop");
+}
