@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::desktop::{HotkeyAction, HotkeySettings};
+use crate::guard::{AlertKind, AlertSettings};
 use crate::settings::{validate_host, validate_port, Target, DEFAULT_HOST, DEFAULT_PORT};
 use crate::state::MomentKind;
 
@@ -26,6 +27,8 @@ pub struct Settings {
     /// Stopping a live stream from the tray or a hotkey needs a second press within a few seconds.
     pub confirm_stop_stream: bool,
     pub start_on_login: bool,
+    /// The stream guard: each alert kind on or off, and each threshold.
+    pub alerts: AlertSettings,
 }
 
 impl Default for Settings {
@@ -37,6 +40,7 @@ impl Default for Settings {
             hotkeys: HotkeySettings::default(),
             confirm_stop_stream: false,
             start_on_login: false,
+            alerts: AlertSettings::default(),
         }
     }
 }
@@ -270,7 +274,47 @@ fn from_table(raw: &toml::Table, warnings: &mut Vec<String>) -> Settings {
         settings.confirm_stop_stream = boolean("behaviour", b, "confirm_stop_stream", false, warnings);
         settings.start_on_login = boolean("behaviour", b, "start_on_login", false, warnings);
     }
+    if let Some(a) = table(raw, "alerts", warnings) {
+        read_alerts(a, &mut settings.alerts, warnings);
+    }
     settings
+}
+
+/// The `[alerts]` table: each kind switched by its wire name (as in
+/// `[notifications]`), each threshold by its key in the units the key names.
+/// A bad value keeps its default and says why.
+fn read_alerts(t: &toml::Table, alerts: &mut AlertSettings, warnings: &mut Vec<String>) {
+    for kind in AlertKind::ALL {
+        let on = boolean("alerts", t, kind.wire_name(), alerts.is_on(kind), warnings);
+        alerts.enabled.insert(kind, on);
+    }
+    for threshold in alerts.thresholds_mut() {
+        let (key, default) = (threshold.key, *threshold.value);
+        let value = match t.get(key) {
+            None => continue,
+            Some(toml::Value::Integer(i)) => *i as f64,
+            Some(toml::Value::Float(f)) => *f,
+            Some(other) => {
+                warnings.push(format!("alerts.{key} must be a number, not {other}; using {default}"));
+                continue;
+            }
+        };
+        if (threshold.min..=threshold.max).contains(&value) {
+            *threshold.value = value;
+        } else {
+            let (min, max) = (threshold.min, threshold.max);
+            warnings.push(format!("alerts.{key} must be from {min} to {max}, not {value}; using {default}"));
+        }
+    }
+}
+
+/// A threshold as TOML: whole numbers as integers, so the file reads `stalled_s = 5`.
+fn number(value: f64) -> toml::Value {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        toml::Value::Integer(value as i64)
+    } else {
+        toml::Value::Float(value)
+    }
 }
 
 fn section<'a>(raw: &'a mut toml::Table, key: &str) -> &'a mut toml::Table {
@@ -301,6 +345,14 @@ fn into_table(raw: &mut toml::Table, s: &Settings) {
     let b = section(raw, "behaviour");
     b.insert("confirm_stop_stream".into(), toml::Value::Boolean(s.confirm_stop_stream));
     b.insert("start_on_login".into(), toml::Value::Boolean(s.start_on_login));
+    let a = section(raw, "alerts");
+    for (kind, on) in &s.alerts.enabled {
+        a.insert(kind.wire_name().into(), toml::Value::Boolean(*on));
+    }
+    let mut alerts = s.alerts.clone();
+    for threshold in alerts.thresholds_mut() {
+        a.insert(threshold.key.into(), number(*threshold.value));
+    }
 }
 
 #[cfg(test)]
@@ -409,6 +461,78 @@ mod tests {
         for key in ["obs.host", "obs.port", "notifications.live", "hotkeys.toggle_stream"] {
             assert!(all.contains(key), "{key} in {all}");
         }
+    }
+
+    #[test]
+    fn alerts_round_trip_keep_unknown_keys_and_write_whole_numbers_as_integers() {
+        let dir = temp_dir("alerts");
+        let path = dir.join("settings.toml");
+        std::fs::write(&path, "[alerts]\nfuture_alert = true\nmic_silent_s = 30\nblack_luma_percent = 2.5\n").unwrap();
+        let mut loaded = SettingsFile::load(&path);
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert_eq!(loaded.settings.alerts.mic_silent_s, 30.0);
+        assert_eq!(loaded.settings.alerts.black_luma_percent, 2.5);
+        assert_eq!(loaded.settings.alerts.stalled_s, 5.0, "an absent key is its default");
+        let mut settings = loaded.settings.clone();
+        settings.alerts.enabled.insert(AlertKind::MicSilent, false);
+        settings.alerts.talking_while_muted_dbfs = -35.5;
+        loaded.file.save(&settings).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in [
+            "future_alert = true",
+            "mic-silent = false",
+            "muted-while-live = true",
+            "stalled_s = 5",
+            "talking_while_muted_dbfs = -35.5",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in {text}");
+        }
+        let again = SettingsFile::load(&path);
+        assert_eq!(again.settings, settings);
+        assert!(!again.settings.alerts.is_on(AlertKind::MicSilent));
+        assert!(again.warnings.is_empty(), "{:?}", again.warnings);
+    }
+
+    #[test]
+    fn bad_alert_values_fall_back_one_by_one_with_the_key_named() {
+        let dir = temp_dir("alert-values");
+        let path = dir.join("settings.toml");
+        std::fs::write(
+            &path,
+            "[alerts]\nblack = \"no\"\nlow-disk = false\nstalled_s = -1\nmic_silent_dbfs = 10\nlow_disk_gb = \"lots\"\nmuted_while_live_s = 4.5\nlow_bitrate_percent = nan\n",
+        )
+        .unwrap();
+        let loaded = SettingsFile::load(&path);
+        let alerts = &loaded.settings.alerts;
+        let defaults = AlertSettings::default();
+        assert!(alerts.is_on(AlertKind::Black));
+        assert!(!alerts.is_on(AlertKind::LowDisk));
+        assert_eq!(alerts.stalled_s, defaults.stalled_s);
+        assert_eq!(alerts.mic_silent_dbfs, defaults.mic_silent_dbfs);
+        assert_eq!(alerts.low_disk_gb, defaults.low_disk_gb);
+        assert_eq!(alerts.low_bitrate_percent, defaults.low_bitrate_percent);
+        assert_eq!(alerts.muted_while_live_s, 4.5, "a good value beside bad ones is kept");
+        let all = loaded.warnings.join("\n");
+        assert_eq!(loaded.warnings.len(), 5, "{all}");
+        for key in [
+            "alerts.black",
+            "alerts.stalled_s",
+            "alerts.mic_silent_dbfs",
+            "alerts.low_disk_gb",
+            "alerts.low_bitrate_percent",
+        ] {
+            assert!(all.contains(key), "{key} in {all}");
+        }
+    }
+
+    #[test]
+    fn alerts_that_are_not_a_table_are_the_defaults_with_a_warning() {
+        let dir = temp_dir("alerts-not-table");
+        let path = dir.join("settings.toml");
+        std::fs::write(&path, "alerts = false\n").unwrap();
+        let loaded = SettingsFile::load(&path);
+        assert_eq!(loaded.settings.alerts, AlertSettings::default());
+        assert!(loaded.warnings.iter().any(|w| w.contains("[alerts]")), "{:?}", loaded.warnings);
     }
 
     #[test]
