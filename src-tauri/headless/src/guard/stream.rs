@@ -539,6 +539,23 @@ mod tests {
     }
 
     #[test]
+    fn dropping_frames_counts_the_frames_of_a_restarted_counter_from_zero() {
+        let s = AlertSettings::default();
+        let mut d = DroppingFrames::default();
+        // Joined mid-stream: the first poll is the baseline, its old drops do not count.
+        for t in 0..=100u64 {
+            assert_eq!(d.sample(&s, t * 1000, true, 500, 3000 + t * 30), None);
+        }
+        // Reconnected: OBS's counters start over, and the new connection has
+        // already skipped 200 of its 300 frames. Both counters went down: a
+        // delta taken as "no change" would miss them.
+        let alert = d.sample(&s, 101_000, true, 200, 300);
+        let Some(Transition::Started { detail, .. }) = alert else { panic!("{alert:?}") };
+        // 200 of the window's 870 + 300 frames.
+        assert!(detail.percent.is_some_and(|p| (p - 200.0 / 1170.0 * 100.0).abs() < 1e-9), "{detail:?}");
+    }
+
+    #[test]
     fn dropping_frames_nothing_while_offline_and_the_end_clears() {
         let s = AlertSettings::default();
         let mut d = DroppingFrames::default();
