@@ -575,3 +575,32 @@ async fn falling_behind_the_events_resyncs_on_the_same_connection() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(moments.kinds(), vec!["live"]);
 }
+
+/// The audio guard's subscriptions: a session subscribes to input events only when it
+/// asks for them (Reidentify, confirmed by OBS), and then hears a mute clicked in OBS.
+#[tokio::test]
+async fn a_reidentified_client_hears_the_mutes_it_did_not_before() {
+    use onair_headless::obs::protocol::{subscription, InputEvent, InputRef, TRAY_EVENT_SUBSCRIPTIONS};
+    use onair_headless::obs::{connect, ClientOptions};
+    let mut fake = FakeObs::start().await;
+    let port = fake.port();
+    let server = tokio::spawn(async move {
+        let mut conn = fake.accept(Duration::from_secs(5)).await.expect("a connection");
+        conn.handshake(None).await.expect("handshake");
+        (fake, conn.serve_with(FakeState::default()))
+    });
+    let connection = connect("127.0.0.1", port, None, &ClientOptions::default()).await.expect("connected");
+    let (_fake, served) = server.await.expect("served");
+    let mut events = connection.events;
+
+    served.mute_in_obs("Mic/Aux", true).await;
+    connection.client.reidentify(TRAY_EVENT_SUBSCRIPTIONS | subscription::INPUTS).await.expect("OBS confirms");
+    served.mute_in_obs("Mic/Aux", false).await;
+    let heard = tokio::time::timeout(Duration::from_secs(5), events.recv()).await.expect("an event").expect("open");
+    let mic = InputRef { input_name: "Mic/Aux".into(), input_uuid: None };
+    assert_eq!(
+        heard.input,
+        Some(InputEvent::MuteStateChanged { input: mic, muted: false }),
+        "the mute from before the Reidentify was not sent: the first event is the unmute"
+    );
+}

@@ -26,7 +26,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use onair_headless::obs::protocol::{
-    responses, scenes_top_first, status_code_name, ObsEvent, OutputState, RawEvent, SceneEntry, ServerMessage,
+    responses, scenes_top_first, status_code_name, InputEvent, ObsEvent, OutputState, RawEvent, SceneEntry,
+    ServerMessage,
 };
 use onair_headless::obs::RequestError;
 use onair_headless::obs::{Model, SyncAnswers};
@@ -123,6 +124,9 @@ const EVENT_TYPES: &[&str] = &[
     "SceneCreated",
     "SceneRemoved",
     "InputNameChanged",
+    "InputMuteStateChanged",
+    "InputCreated",
+    "InputRemoved",
     "CurrentProfileChanged",
     "RecordFileChanged",
     "SceneListChanged",
@@ -158,6 +162,10 @@ fn decode_response_bodies(data: &Value) {
     let _ = serde_json::from_value::<responses::StudioMode>(data.clone());
     let _ = serde_json::from_value::<responses::Stats>(data.clone());
     let _ = serde_json::from_value::<responses::OutputPath>(data.clone());
+    let _ = serde_json::from_value::<responses::InputMute>(data.clone());
+    if let Ok(specials) = serde_json::from_value::<responses::SpecialInputs>(data.clone()) {
+        assert!(specials.mics().len() <= 4 && specials.mics().iter().all(|m| !m.is_empty()));
+    }
     if let Ok(list) = serde_json::from_value::<responses::SceneList>(data.clone()) {
         check_scene_order(&list.scenes);
     }
@@ -187,6 +195,7 @@ fn decode_frame(text: &str) {
         Ok(ServerMessage::Event(raw)) => {
             let typed = ObsEvent::from_raw(&raw);
             check_typed_event(&raw, &typed);
+            check_input_event(&raw, InputEvent::from_raw(&raw));
         }
         Ok(ServerMessage::RequestResponse(response)) => {
             let _ = status_code_name(response.request_status.code);
@@ -207,6 +216,22 @@ fn check_typed_event(raw: &RawEvent, typed: &ObsEvent) {
         _ => assert!(EVENT_TYPES.contains(&raw.event_type.as_str()), "{} typed as {typed:?}", raw.event_type),
     }
 }
+
+/// An input event is only ever one of the input types, and names its input; levels are
+/// three per channel as sent, so nothing is made up.
+fn check_input_event(raw: &RawEvent, typed: Option<InputEvent>) {
+    let Some(typed) = typed else { return };
+    assert!(INPUT_EVENT_TYPES.contains(&raw.event_type.as_str()), "{} typed as {typed:?}", raw.event_type);
+    if let InputEvent::VolumeMeters(levels) = typed {
+        let sent = raw.event_data.as_ref().and_then(|d| d.get("inputs")).and_then(Value::as_array).map_or(0, Vec::len);
+        assert!(levels.len() <= sent, "{} levels from {sent} entries", levels.len());
+        for level in levels {
+            assert!(level.peak() >= 0.0 && level.input_peak() >= 0.0, "{level:?}");
+        }
+    }
+}
+
+const INPUT_EVENT_TYPES: &[&str] = &["InputMuteStateChanged", "InputCreated", "InputRemoved", "InputVolumeMeters"];
 
 /// Decodes `text` as a frame and checks the heap it took.
 fn decode_frame_within_bounds(text: &str) {

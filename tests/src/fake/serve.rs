@@ -272,6 +272,12 @@ impl ServeHandle {
         self.happen(FakeState::rtmp_recovered).await
     }
 
+    /// The mute button of an input clicked in OBS: InputMuteStateChanged, to a client
+    /// subscribed to Inputs, when it changed the mute.
+    pub async fn mute_in_obs(&self, input: &str, muted: bool) {
+        self.happen(|st| st.mute_in_obs(input, muted)).await
+    }
+
     /// OBS splits the recording into a new file (automatic file splitting): 5.5+ says
     /// RecordFileChanged `{newOutputPath}`; older releases say nothing.
     pub async fn split_recording(&self, new_path: &str) {

@@ -8,7 +8,7 @@
 //! stays silent past `dead_after` is declared dead, which is how a half-open socket
 //! (OBS frozen, cable pulled) is noticed within seconds instead of never.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -25,7 +25,8 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::obs::authentication_string;
 use crate::obs::protocol::{
-    client_frame, close, op, Hello, Identify, ObsEvent, Request, ServerMessage, RPC_VERSION, SUBPROTOCOL,
+    client_frame, close, op, Hello, Identify, InputEvent, ObsEvent, Reidentify, Request, ServerMessage, RPC_VERSION,
+    SUBPROTOCOL,
 };
 
 type Socket = WebSocketStream<TcpStream>;
@@ -156,10 +157,13 @@ impl std::fmt::Display for RequestError {
 pub struct ClientEvent {
     pub received_at: Instant,
     pub event: ObsEvent,
+    /// The same event as an input's (mute, meters, ...), when it is one.
+    pub input: Option<InputEvent>,
 }
 
 enum Command {
     Request { request_type: String, data: Option<Value>, reply: oneshot::Sender<Result<Value, RequestError>> },
+    Reidentify { subscriptions: u32, reply: oneshot::Sender<Result<(), RequestError>> },
     Close,
 }
 
@@ -210,6 +214,22 @@ impl Client {
     ) -> Result<T, RequestError> {
         let value = self.request(request_type, data).await?;
         serde_json::from_value(value).map_err(|e| RequestError::BadResponse(format!("{request_type}: {e}")))
+    }
+
+    /// Changes the session's event subscriptions (op 3) and waits, at most
+    /// `request_timeout`, for OBS to confirm with Identified. How the meters are
+    /// switched on only while they are needed.
+    pub async fn reidentify(&self, subscriptions: u32) -> Result<(), RequestError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Reidentify { subscriptions, reply })
+            .await
+            .map_err(|_| RequestError::ConnectionClosed)?;
+        match tokio::time::timeout(self.request_timeout, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(RequestError::ConnectionClosed),
+            Err(_) => Err(RequestError::TimedOut(self.request_timeout)),
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<ClientEvent> {
@@ -307,6 +327,7 @@ pub async fn connect(
         commands: commands_rx,
         events: events_tx.clone(),
         pending: HashMap::new(),
+        reidentifying: VecDeque::new(),
         next_id: 1,
         options: options.clone(),
     };
@@ -377,6 +398,8 @@ struct Actor {
     commands: mpsc::Receiver<Command>,
     events: broadcast::Sender<ClientEvent>,
     pending: HashMap<String, Pending>,
+    /// Reidentify calls waiting for their Identified, oldest first.
+    reidentifying: VecDeque<oneshot::Sender<Result<(), RequestError>>>,
     next_id: u64,
     options: ClientOptions,
 }
@@ -409,6 +432,14 @@ impl Actor {
                         if let Err(reason) = self.send_request(request_type, data, reply).await {
                             return reason;
                         }
+                    }
+                    Some(Command::Reidentify { subscriptions, reply }) => {
+                        let frame = client_frame(op::REIDENTIFY, &Reidentify { event_subscriptions: subscriptions });
+                        if let Err(reason) = self.write(Message::Text(frame)).await {
+                            return reason;
+                        }
+                        // OBS answers each Reidentify with one Identified, in order.
+                        self.reidentifying.push_back(reply);
                     }
                     Some(Command::Close) | None => {
                         let close = CloseFrame { code: CloseCode::Normal, reason: "".into() };
@@ -461,7 +492,9 @@ impl Actor {
         match ServerMessage::parse(text) {
             Ok(ServerMessage::Event(raw)) => {
                 // No receiver (nobody listening yet) is fine: the event is simply not needed.
-                let _ = self.events.send(ClientEvent { received_at, event: ObsEvent::from_raw(&raw) });
+                let event =
+                    ClientEvent { received_at, event: ObsEvent::from_raw(&raw), input: InputEvent::from_raw(&raw) };
+                let _ = self.events.send(event);
             }
             Ok(ServerMessage::RequestResponse(response)) => match self.pending.remove(&response.request_id) {
                 Some(pending) => {
@@ -478,6 +511,12 @@ impl Actor {
                 None => {
                     tracing::debug!(id = %response.request_id, kind = %response.request_type, "answer to a request nobody waits for")
                 }
+            },
+            Ok(ServerMessage::Identified(_)) => match self.reidentifying.pop_front() {
+                Some(reply) => {
+                    let _ = reply.send(Ok(()));
+                }
+                None => tracing::debug!("an Identified nobody asked for"),
             },
             Ok(other) => tracing::debug!(?other, "ignoring a frame"),
             Err(e) => tracing::warn!(error = %e, "ignoring a malformed frame from OBS"),

@@ -31,6 +31,14 @@ pub const SUBPROTOCOL: &str = "obswebsocket.json";
 /// The high-volume events (volume meters, transforms) stay off.
 pub const TRAY_EVENT_SUBSCRIPTIONS: u32 = 1 | 2 | 4 | 64 | 1024;
 
+/// Event subscription bits, by obs-websocket's names (`EventSubscription`).
+pub mod subscription {
+    /// InputCreated, InputRemoved, InputNameChanged, InputMuteStateChanged, ...
+    pub const INPUTS: u32 = 8;
+    /// InputVolumeMeters, about every 50 ms: high-volume, never in "All".
+    pub const INPUT_VOLUME_METERS: u32 = 1 << 16;
+}
+
 /// A frame from OBS, sorted by opcode.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerMessage {
@@ -213,6 +221,13 @@ pub struct Identify {
     pub rpc_version: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authentication: Option<String>,
+    pub event_subscriptions: u32,
+}
+
+/// op 3: new event subscriptions for the session; OBS answers with op 2 Identified.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reidentify {
     pub event_subscriptions: u32,
 }
 
@@ -473,9 +488,156 @@ impl ObsEvent {
 
 /// Response bodies of the requests the engine makes. Every field that any
 /// 5.x version may leave out is optional.
+/// An input's event, for the audio guard: kept apart from [`ObsEvent`] because
+/// only a session that watches mics subscribes to them (Inputs, and the meters).
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputEvent {
+    MuteStateChanged {
+        input: InputRef,
+        muted: bool,
+    },
+    Created {
+        input: InputRef,
+        kind: Option<String>,
+    },
+    Removed {
+        input: InputRef,
+    },
+    /// One entry per input OBS metered; an entry that was null or nameless is left out.
+    VolumeMeters(Vec<InputLevels>),
+}
+
+/// How OBS named an input in an event: always by name, and by uuid from 5.4.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InputRef {
+    pub input_name: String,
+    #[serde(default)]
+    pub input_uuid: Option<String>,
+}
+
+/// One input's levels: per channel `[magnitude, peak, input_peak]`, linear (1.0 = 0 dBFS).
+/// After a mute the first two read 0 while `input_peak` keeps the raw input's peak.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputLevels {
+    pub input: InputRef,
+    pub channels: Vec<[f64; 3]>,
+}
+
+impl InputLevels {
+    /// The loudest channel's peak after OBS's mute and volume (what goes out).
+    pub fn peak(&self) -> f64 {
+        self.channels.iter().map(|c| c[1]).fold(0.0, f64::max)
+    }
+
+    /// The loudest channel's peak before mute (what the mic hears).
+    pub fn input_peak(&self) -> f64 {
+        self.channels.iter().map(|c| c[2]).fold(0.0, f64::max)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InputMuteData {
+    #[serde(flatten)]
+    input: InputRef,
+    input_muted: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InputCreatedData {
+    #[serde(flatten)]
+    input: InputRef,
+    #[serde(default)]
+    unversioned_input_kind: Option<String>,
+    #[serde(default)]
+    input_kind: Option<String>,
+}
+
+impl InputEvent {
+    /// The input event in `raw`, if it is one this client follows and its data has what
+    /// it needs. Lenient like [`ObsEvent::from_raw`]: anything else is `None`.
+    pub fn from_raw(raw: &RawEvent) -> Option<InputEvent> {
+        let data = raw.event_data.clone().unwrap_or(Value::Null);
+        match raw.event_type.as_str() {
+            "InputMuteStateChanged" => serde_json::from_value::<InputMuteData>(data)
+                .ok()
+                .map(|d| InputEvent::MuteStateChanged { input: d.input, muted: d.input_muted }),
+            "InputCreated" => serde_json::from_value::<InputCreatedData>(data)
+                .ok()
+                .map(|d| InputEvent::Created { input: d.input, kind: d.unversioned_input_kind.or(d.input_kind) }),
+            "InputRemoved" => serde_json::from_value::<InputRef>(data).ok().map(|input| InputEvent::Removed { input }),
+            "InputVolumeMeters" => {
+                let entries = data.get("inputs")?.as_array()?;
+                Some(InputEvent::VolumeMeters(entries.iter().filter_map(input_levels).collect()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One `InputVolumeMeters` entry; a channel that is not three numbers is skipped.
+fn input_levels(entry: &Value) -> Option<InputLevels> {
+    let input = serde_json::from_value::<InputRef>(entry.clone()).ok()?;
+    let channels = entry
+        .get("inputLevelsMul")
+        .and_then(Value::as_array)
+        .map(|channels| {
+            channels
+                .iter()
+                .filter_map(|c| {
+                    let c = c.as_array()?;
+                    match c.as_slice() {
+                        [a, b, d] => Some([a.as_f64()?, b.as_f64()?, d.as_f64()?]),
+                        _ => None,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(InputLevels { input, channels })
+}
+
 pub mod responses {
     use super::SceneEntry;
     use serde::Deserialize;
+
+    /// GetSpecialInputs: the inputs in OBS's audio settings slots; each a name or null.
+    #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+    pub struct SpecialInputs {
+        #[serde(default)]
+        pub desktop1: Option<String>,
+        #[serde(default)]
+        pub desktop2: Option<String>,
+        #[serde(default)]
+        pub mic1: Option<String>,
+        #[serde(default)]
+        pub mic2: Option<String>,
+        #[serde(default)]
+        pub mic3: Option<String>,
+        #[serde(default)]
+        pub mic4: Option<String>,
+    }
+
+    impl SpecialInputs {
+        /// The mic slots that hold an input, in order (an empty name counts as none).
+        pub fn mics(&self) -> Vec<String> {
+            [&self.mic1, &self.mic2, &self.mic3, &self.mic4]
+                .into_iter()
+                .flatten()
+                .filter(|name| !name.is_empty())
+                .cloned()
+                .collect()
+        }
+    }
+
+    /// GetInputMute and ToggleInputMute.
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct InputMute {
+        pub input_muted: bool,
+    }
 
     #[derive(Debug, Clone, PartialEq, Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -576,6 +738,71 @@ pub mod responses {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn raw(event_type: &str, data: Value) -> RawEvent {
+        RawEvent { event_type: event_type.into(), event_intent: Some(8), event_data: Some(data) }
+    }
+
+    #[test]
+    fn input_events_parse_with_or_without_uuids() {
+        let muted = raw("InputMuteStateChanged", serde_json::json!({"inputName": "Mic/Aux", "inputMuted": true}));
+        let mic = InputRef { input_name: "Mic/Aux".into(), input_uuid: None };
+        assert_eq!(
+            InputEvent::from_raw(&muted),
+            Some(InputEvent::MuteStateChanged { input: mic.clone(), muted: true })
+        );
+        let created = raw(
+            "InputCreated",
+            serde_json::json!({"inputName": "Mic/Aux", "inputUuid": "u-1", "inputKind": "pulse_input_capture",
+                               "unversionedInputKind": "pulse_input_capture", "inputSettings": {}}),
+        );
+        let with_uuid = InputRef { input_name: "Mic/Aux".into(), input_uuid: Some("u-1".into()) };
+        assert_eq!(
+            InputEvent::from_raw(&created),
+            Some(InputEvent::Created { input: with_uuid, kind: Some("pulse_input_capture".into()) })
+        );
+        assert_eq!(InputEvent::from_raw(&raw("InputRemoved", serde_json::json!({}))), None, "no name: not followed");
+        assert_eq!(InputEvent::from_raw(&raw("StreamStateChanged", serde_json::json!({}))), None);
+    }
+
+    #[test]
+    fn meters_skip_null_entries_and_odd_channels() {
+        let meters = raw(
+            "InputVolumeMeters",
+            serde_json::json!({"inputs": [
+                {"inputName": "Mic/Aux", "inputLevelsMul": [[0.1, 0.24, 0.24], [0.05, 0.2, 0.3]]},
+                null,
+                {"inputName": "Muted", "inputLevelsMul": [[0.0, 0.0, 0.5], [1, 2]]},
+                {"inputName": "No channels", "inputLevelsMul": []},
+                {"inputLevelsMul": [[0.1, 0.1, 0.1]]}
+            ]}),
+        );
+        let Some(InputEvent::VolumeMeters(levels)) = InputEvent::from_raw(&meters) else { panic!("meters") };
+        let names: Vec<_> = levels.iter().map(|l| l.input.input_name.as_str()).collect();
+        assert_eq!(names, ["Mic/Aux", "Muted", "No channels"]);
+        assert_eq!((levels[0].peak(), levels[0].input_peak()), (0.24, 0.3));
+        assert_eq!((levels[1].peak(), levels[1].input_peak()), (0.0, 0.5), "a muted mic still hears");
+        assert_eq!((levels[2].peak(), levels[2].input_peak()), (0.0, 0.0));
+    }
+
+    #[test]
+    fn special_inputs_are_names_or_null() {
+        let specials: responses::SpecialInputs =
+            serde_json::from_value(serde_json::json!({"desktop1": "Desktop Audio", "desktop2": null,
+                                                      "mic1": "Mic/Aux", "mic2": null, "mic3": "", "mic4": "Podcast Mic"}))
+                .unwrap();
+        assert_eq!(specials.mics(), ["Mic/Aux", "Podcast Mic"]);
+        assert_eq!(
+            serde_json::from_value::<responses::SpecialInputs>(serde_json::json!({})).unwrap().mics(),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn reidentify_is_op_3_with_the_new_subscriptions() {
+        let frame = client_frame(op::REIDENTIFY, &Reidentify { event_subscriptions: subscription::INPUTS });
+        assert_eq!(frame, r#"{"op":3,"d":{"eventSubscriptions":8}}"#);
+    }
     use serde_json::json;
 
     #[test]
