@@ -67,6 +67,7 @@ async function start(invoke, listen) {
   try {
     const snap = await invoke("get_snapshot");
     status.setHistory(snap?.bitrate_history);
+    status.setStreams(snap?.history);
     status.addMoments(snap?.moments);
     if (snap?.settings) settings.load(snap.settings);
     if (!pushedState && snap?.state) status.setState(snap.state);

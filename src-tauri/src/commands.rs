@@ -135,6 +135,7 @@ mod ipc_tests {
                 store,
                 password: None,
                 password_stored: Some(false),
+                history: None,
             };
             let controller = Controller::new(FakeDesktop::default(), session.clone(), parts);
             let (desktop_tx, desktop) = mpsc::channel(1);

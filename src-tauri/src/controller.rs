@@ -8,13 +8,16 @@
 //! reply), and the answers of the work it handed off. Nothing that can block
 //! runs on this task: the keyring (whose unlock prompt can wait for minutes),
 //! the settings file and the controls OBS has to carry out are worked on
-//! elsewhere, with a time limit, and their results come back as [`Feedback`].
+//! elsewhere, with a time limit, and their results come back as [`Feedback`];
+//! the history of ended streams is read and written on blocking threads.
 //! So a locked keyring never freezes the tray or delays a moment. A change of
 //! the settings or the password is applied to the session in one step, with the
 //! password that belongs to the new host and port, and changes run one at a
 //! time, in order.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,12 +27,13 @@ use onair_headless::desktop::{
     HotkeyAction, MenuAction, MenuContext, NotificationAction, NotificationPlan, NotificationPolicy, Press, StopGuard,
     Urgency,
 };
+use onair_headless::history::{self, StreamRecord};
 use onair_headless::obs::Session;
 use onair_headless::settings::{
     KeyringWorker, Password, PasswordStore, PendingCall, RunOverride, Settings, SettingsFile, StoreError, Target,
     KEYRING_TIMEOUT,
 };
-use onair_headless::state::{now_ms, MomentKind, Noticed, ObsStatus, State};
+use onair_headless::state::{now_ms, Moment, MomentKind, Noticed, ObsStatus, State};
 #[cfg(test)]
 use tokio::sync::oneshot;
 use tokio::sync::{broadcast, mpsc};
@@ -37,8 +41,8 @@ use tokio::sync::{broadcast, mpsc};
 use crate::changes::{carry_out, settings_from_input, test_connection, Carried, Change, ChangeDone, PasswordStep};
 use crate::integration::GuiIntegration;
 use crate::window::{
-    ApiError, BindingView, BitrateSample, ControlReply, HotkeysView, KeyringView, LoggedMoment, NotificationKind, Page,
-    Reply, SettingsInput, SettingsView, Snapshot, WindowPush, WindowRequest,
+    ApiError, BindingView, BitrateSample, ControlReply, HistoryEntry, HotkeysView, KeyringView, LoggedMoment,
+    NotificationKind, Page, Reply, SettingsInput, SettingsView, Snapshot, WindowPush, WindowRequest,
 };
 
 /// What the desktop sends the controller.
@@ -65,6 +69,8 @@ pub enum Feedback {
         target: Target,
         late: LateAnswer,
     },
+    /// The newest streams of the history file, read at the start.
+    RecentStreams(Vec<StreamRecord>),
 }
 
 /// What the keyring said after its caller stopped waiting.
@@ -96,6 +102,9 @@ pub struct ControllerParts {
     pub password: Option<Password>,
     /// Whether the keyring holds a password for this run's OBS; `None` while unknown.
     pub password_stored: Option<bool>,
+    /// Where ended streams are recorded (`history::default_path()`); `None`
+    /// records nothing.
+    pub history: Option<PathBuf>,
 }
 
 /// What the user should hear about from the start-up, before the loop runs.
@@ -123,6 +132,8 @@ pub struct Inboxes {
 const HISTORY_MS: u64 = 5 * 60 * 1000;
 /// How many moments the window's log keeps.
 const MOMENTS_KEPT: usize = 500;
+/// How many ended streams the window's "Recent streams" shows.
+const RECENT_STREAMS: usize = 5;
 
 /// The slot of the stop confirmation's notices: each replaces the last, and a
 /// confirmed stop closes it.
@@ -171,6 +182,12 @@ pub struct Controller<I: GuiIntegration> {
     hotkey_problems: Vec<String>,
     moments_log: VecDeque<LoggedMoment>,
     bitrate_history: VecDeque<BitrateSample>,
+    /// The history file, written off this task.
+    history_file: Option<PathBuf>,
+    /// Set once a history write failed and was logged; later failures are quieter.
+    history_failed: Arc<AtomicBool>,
+    /// The newest ended streams, newest first, for the window.
+    recent_streams: VecDeque<HistoryEntry>,
     policy: NotificationPolicy,
     guard: StopGuard,
     /// Whether the tray and the window last showed the stop confirmation.
@@ -189,7 +206,8 @@ pub struct Controller<I: GuiIntegration> {
 
 impl<I: GuiIntegration> Controller<I> {
     pub fn new(desktop: I, session: Session, parts: ControllerParts) -> Controller<I> {
-        let ControllerParts { settings, settings_file, run, store, keyring, password, password_stored } = parts;
+        let ControllerParts { settings, settings_file, run, store, keyring, password, password_stored, history } =
+            parts;
         let (feedback_tx, feedback) = mpsc::channel(64);
         Controller {
             desktop,
@@ -209,6 +227,9 @@ impl<I: GuiIntegration> Controller<I> {
             hotkey_problems: Vec::new(),
             moments_log: VecDeque::new(),
             bitrate_history: VecDeque::new(),
+            history_file: history,
+            history_failed: Arc::default(),
+            recent_streams: VecDeque::new(),
             policy: NotificationPolicy::new(),
             guard: StopGuard::default(),
             shown_armed: false,
@@ -245,6 +266,7 @@ impl<I: GuiIntegration> Controller<I> {
         self.register_hotkeys();
         self.desktop.set_start_on_login(self.settings.start_on_login);
         self.start_lookups(pending_password);
+        self.load_recent_streams();
         self.render();
     }
 
@@ -359,6 +381,62 @@ impl<I: GuiIntegration> Controller<I> {
         if let Some(action) = self.policy.plan(&noticed, &self.settings) {
             self.desktop.notify(action);
         }
+        if let Moment::Ended { .. } = noticed.moment {
+            self.record_stream(&noticed);
+        }
+    }
+
+    /// Keeps an ended stream for the window and appends it to the history file,
+    /// off this task (the file may block). Every `ended` is recorded, also one
+    /// that ended while OnAir could not see OBS: it was a stream all the same,
+    /// and its `while_away` says its end time and duration are upper bounds.
+    fn record_stream(&mut self, noticed: &Noticed) {
+        let Some(record) = StreamRecord::of(noticed, &self.current_state().target) else { return };
+        self.keep_recent(vec![record.clone()]);
+        let Some(path) = self.history_file.clone() else { return };
+        let failed = Arc::clone(&self.history_failed);
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = history::append(&path, &record, history::MAX_STREAMS) {
+                if failed.swap(true, Ordering::Relaxed) {
+                    tracing::debug!(path = %path.display(), %error, "cannot record the stream in the history");
+                } else {
+                    tracing::warn!(path = %path.display(), %error, "cannot record the stream in the history");
+                }
+            }
+        });
+    }
+
+    /// Reads the newest streams of the history file off this task, for the window.
+    fn load_recent_streams(&self) {
+        let Some(path) = self.history_file.clone() else { return };
+        let feedback = self.feedback_tx.clone();
+        tokio::spawn(async move {
+            let read =
+                tokio::task::spawn_blocking(move || history::read_newest(&path, RECENT_STREAMS).map(|h| h.streams));
+            match read.await {
+                Ok(Ok(streams)) => {
+                    let _ = feedback.send(Feedback::RecentStreams(streams)).await;
+                }
+                Ok(Err(error)) => tracing::warn!(%error, "cannot read the history of streams"),
+                Err(error) => tracing::warn!(%error, "reading the history of streams failed"),
+            }
+        });
+    }
+
+    /// Merges streams into the window's recent ones: newest first, each once
+    /// (a stream that ended while the file was being read is in both).
+    fn keep_recent(&mut self, records: Vec<StreamRecord>) {
+        for record in records {
+            let known = self
+                .recent_streams
+                .iter()
+                .any(|e| e.record.ended_at_ms == record.ended_at_ms && e.record.target == record.target);
+            if !known {
+                self.recent_streams.push_back(HistoryEntry::of(record));
+            }
+        }
+        self.recent_streams.make_contiguous().sort_by_key(|e| std::cmp::Reverse(e.record.ended_at_ms));
+        self.recent_streams.truncate(RECENT_STREAMS);
     }
 
     /// Handles one input from the desktop; true means quit.
@@ -445,6 +523,7 @@ impl<I: GuiIntegration> Controller<I> {
                     state,
                     moments: self.moments_log.iter().cloned().collect(),
                     bitrate_history: self.bitrate_history.iter().copied().collect(),
+                    history: self.recent_streams.iter().cloned().collect(),
                     settings: self.settings_view(),
                 };
                 let _ = reply.send(snapshot);
@@ -494,6 +573,7 @@ impl<I: GuiIntegration> Controller<I> {
             }
             Feedback::ChangeDone(done) => self.finish_change(*done).await,
             Feedback::KeyringAnswer { epoch, target, late } => self.on_keyring_answer(epoch, target, late).await,
+            Feedback::RecentStreams(streams) => self.keep_recent(streams),
         }
     }
 

@@ -90,7 +90,9 @@ pub fn start(cli: Cli) -> ExitCode {
         Err(_) => given.password.clone(),
     };
     let notes = StartupNotes { warnings, keyring_problem: store.degraded(), keyring_warning, pending_password };
-    let parts = ControllerParts { settings, settings_file, run: this_run, store, keyring, password, password_stored };
+    let history = onair_headless::history::default_path();
+    let parts =
+        ControllerParts { settings, settings_file, run: this_run, store, keyring, password, password_stored, history };
     let options = AppOptions { parts, notes, show_window: cli.show };
     match run(tauri::Builder::default(), options) {
         Ok(()) => ExitCode::SUCCESS,

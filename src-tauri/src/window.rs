@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use onair_headless::control::{Control, ControlError, ControlOutcome};
 use onair_headless::desktop::Controls;
+use onair_headless::history::StreamRecord;
 use onair_headless::state::{Noticed, State};
 use onair_headless::text::{moment_text, moment_tone, Tone};
 use serde::{Deserialize, Serialize};
@@ -154,7 +155,26 @@ pub struct Snapshot {
     pub controls: Controls,
     pub moments: Vec<LoggedMoment>,
     pub bitrate_history: Vec<BitrateSample>,
+    /// The last few streams that ended, newest first.
+    pub history: Vec<HistoryEntry>,
     pub settings: SettingsView,
+}
+
+/// An ended stream as the window's "Recent streams" shows it: the history
+/// file's record and its summary in the words of the "Stream ended"
+/// notification ([`onair_headless::text::StreamSummary`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryEntry {
+    #[serde(flatten)]
+    pub record: StreamRecord,
+    pub summary: String,
+}
+
+impl HistoryEntry {
+    pub fn of(record: StreamRecord) -> HistoryEntry {
+        let summary = record.summary().line();
+        HistoryEntry { record, summary }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -255,6 +275,29 @@ mod tests {
         let (title, body) = moment_text(&noticed.moment);
         assert_eq!((logged["title"].as_str(), logged["body"].as_str()), (Some(title.as_str()), Some(body.as_str())));
         assert_eq!(logged["tone"], "good");
+    }
+
+    #[test]
+    fn a_history_entry_is_its_record_and_the_ended_notifications_words() {
+        let moment = Moment::Ended {
+            duration_ms: Some(3_723_000),
+            bytes: Some(2_300_000_000),
+            dropped_frames: Some(2),
+            total_frames: Some(1_000),
+            reconnects: 2,
+            down_ms: 35_000,
+            alerts: Vec::new(),
+            avg_kbps: Some(4_942.2),
+            peak_kbps: Some(6_100.0),
+            while_away: false,
+        };
+        let noticed = Noticed { at_ms: 4_000_000, moment };
+        let entry = HistoryEntry::of(StreamRecord::of(&noticed, "localhost:4455").unwrap());
+        let json = serde_json::to_value(&entry).unwrap();
+        assert_eq!(json["summary"].as_str(), Some(moment_text(&noticed.moment).1.as_str()));
+        assert_eq!(json["summary"], "1:02:03 live · 2.3 GB · 0.2 % dropped · 2 reconnects (35 s)");
+        assert_eq!((json["started_at_ms"].as_u64(), json["ended_at_ms"].as_u64()), (Some(277_000), Some(4_000_000)));
+        assert_eq!(json["target"], "localhost:4455");
     }
 
     #[test]

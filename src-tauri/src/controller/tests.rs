@@ -59,6 +59,7 @@ fn rig_on(name: &str, store: Arc<dyn PasswordStore>, run: RunOverride, file_text
         keyring: KeyringWorker::start(store),
         password: None,
         password_stored: Some(false),
+        history: Some(dir.join("sessions.jsonl")),
     };
     let mut controller = Controller::new(desktop.clone(), session, parts);
     controller.io_timeout = LIMIT;
@@ -632,6 +633,105 @@ async fn a_recovery_closes_its_alarm_even_when_its_own_notification_is_off() {
     let told = notifications(&rig.desktop.take());
     assert!(matches!(&told[0], NotificationAction::Show(p) if p.kind == "reconnecting"), "{told:?}");
     assert_eq!(told[1..], [NotificationAction::Close { slot: STREAM_SLOT }]);
+}
+
+// ---- the history of streams -----------------------------------------------------------------
+
+fn ended_at(at_ms: u64, reconnects: u32) -> Noticed {
+    Noticed {
+        at_ms,
+        moment: Moment::Ended {
+            duration_ms: Some(60_000),
+            bytes: Some(45_000_000),
+            dropped_frames: Some(0),
+            total_frames: Some(1_800),
+            reconnects,
+            down_ms: 5_000,
+            alerts: Vec::new(),
+            avg_kbps: Some(6_000.0),
+            peak_kbps: Some(6_400.0),
+            while_away: false,
+        },
+    }
+}
+
+/// The history file's lines once there are `count` of them (the writes are off the loop).
+async fn history_lines(path: &std::path::Path, count: usize) -> Vec<serde_json::Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<serde_json::Value> =
+            text.lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+        if lines.len() >= count {
+            return lines;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{count} lines in {}: {text:?}", path.display());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn snapshot_of(rig: &mut Rig) -> Snapshot {
+    let (reply, mut answer) = oneshot::channel();
+    rig.controller.on_window(WindowRequest::Snapshot(reply));
+    answer.try_recv().expect("a snapshot at once")
+}
+
+#[tokio::test]
+async fn an_ended_stream_is_one_line_of_the_history_file_and_the_windows_newest() {
+    let mut rig = rig("history", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
+    let path = rig.dir.0.join("sessions.jsonl");
+    rig.controller.on_moment(Noticed { at_ms: 1_000, moment: Moment::Live { since_ms: 1_000 } });
+    rig.controller.on_moment(Noticed { at_ms: 2_000, moment: Moment::Reconnecting { since_ms: 2_000 } });
+    rig.controller.on_moment(ended_at(61_000, 1));
+    let lines = history_lines(&path, 1).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(history_lines(&path, 1).await.len(), 1, "one line for the one ended stream");
+    let line = &lines[0];
+    assert_eq!((line["started_at_ms"].as_u64(), line["ended_at_ms"].as_u64()), (Some(1_000), Some(61_000)));
+    assert_eq!(line["target"], "127.0.0.1:9");
+    assert_eq!((line["reconnects"].as_u64(), line["down_ms"].as_u64()), (Some(1), Some(5_000)));
+    assert_eq!(line["alerts"], json!([]));
+
+    let snapshot = snapshot_of(&mut rig);
+    let shown: Vec<_> = snapshot.history.iter().map(|e| (e.record.ended_at_ms, e.summary.as_str())).collect();
+    assert_eq!(shown, [(61_000, "1:00 live · 45 MB · 0.0 % dropped · 1 reconnect (5 s)")]);
+}
+
+#[tokio::test]
+async fn the_window_gets_the_newest_streams_of_the_file_and_the_ones_ended_since_each_once() {
+    let mut rig = rig("history-load", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
+    let path = rig.dir.0.join("sessions.jsonl");
+    for at in 1..=6u64 {
+        let record = StreamRecord::of(&ended_at(at * 100_000, 0), "127.0.0.1:9").unwrap();
+        history::append(&path, &record, history::MAX_STREAMS).unwrap();
+    }
+    // A stream that ends before the file is read: in the file and in memory, shown once.
+    rig.controller.on_moment(ended_at(700_000, 2));
+    history_lines(&path, 7).await;
+    rig.controller.start(StartupNotes::default());
+    rig.settle().await;
+    let snapshot = snapshot_of(&mut rig);
+    let ended: Vec<u64> = snapshot.history.iter().map(|e| e.record.ended_at_ms).collect();
+    assert_eq!(ended, [700_000, 600_000, 500_000, 400_000, 300_000]);
+    assert!(snapshot.history[0].summary.ends_with("2 reconnects (5 s)"), "{:?}", snapshot.history[0]);
+}
+
+#[tokio::test]
+async fn a_history_file_that_cannot_be_written_costs_nothing_but_a_log_line() {
+    let mut rig = rig("history-blocked", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
+    // A directory where the file should be.
+    let path = rig.dir.0.join("sessions.jsonl");
+    std::fs::create_dir_all(path.join("x")).unwrap();
+    rig.controller.on_moment(ended_at(10_000, 0));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !rig.controller.history_failed.load(Ordering::Relaxed) {
+        assert!(tokio::time::Instant::now() < deadline, "the failed write is noticed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    rig.controller.on_moment(ended_at(20_000, 0));
+    let ended: Vec<u64> = snapshot_of(&mut rig).history.iter().map(|e| e.record.ended_at_ms).collect();
+    assert_eq!(ended, [20_000, 10_000], "the window still shows them");
+    assert!(rig.controller.history_failed.load(Ordering::Relaxed));
 }
 
 /// Twelve hours live in accelerated time through what `Controller::run` does
