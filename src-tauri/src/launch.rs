@@ -90,7 +90,8 @@ pub fn start(cli: Cli) -> ExitCode {
         Err(_) => given.password.clone(),
     };
     let notes = StartupNotes { warnings, keyring_problem: store.degraded(), keyring_warning, pending_password };
-    let history = onair_headless::history::default_path();
+    // The demo's simulated streams are not the streamer's: its history stays in memory.
+    let history = if cli.demo { None } else { onair_headless::history::default_path() };
     let parts =
         ControllerParts { settings, settings_file, run: this_run, store, keyring, password, password_stored, history };
     let options = AppOptions { parts, notes, show_window: cli.show };
