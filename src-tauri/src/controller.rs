@@ -708,12 +708,16 @@ impl<I: GuiIntegration> Controller<I> {
             let hotkeys_changed = settings.hotkeys != self.settings.hotkeys;
             let login_changed = settings.start_on_login != self.settings.start_on_login;
             let confirm_changed = settings.confirm_stop_stream != self.settings.confirm_stop_stream;
+            let alerts_changed = settings.alerts != self.settings.alerts;
             self.settings = settings;
             if hotkeys_changed {
                 self.register_hotkeys();
             }
             if login_changed {
                 self.desktop.set_start_on_login(self.settings.start_on_login);
+            }
+            if alerts_changed {
+                self.session.set_alert_settings(self.settings.alerts.clone()).await;
             }
             if confirm_changed && !self.settings.confirm_stop_stream {
                 // A stop that waited for its second press needs none now.

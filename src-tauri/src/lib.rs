@@ -134,7 +134,8 @@ fn start_controller<R: Runtime>(
 ) {
     let AppOptions { parts, notes, .. } = options;
     let target = parts.run.target(&parts.settings.host, parts.settings.port);
-    let config = SessionConfig::new(target, parts.password.clone());
+    let config =
+        SessionConfig { alerts: parts.settings.alerts.clone(), ..SessionConfig::new(target, parts.password.clone()) };
     // Session::spawn needs the runtime's context; Tauri's runtime is tokio.
     let (session, moments) = tauri::async_runtime::block_on(async move {
         let (session, moments, _task) = Session::spawn_subscribed(config);

@@ -13,6 +13,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::control::{Awaited, Control, ControlError};
+use crate::guard::AlertSettings;
 use crate::obs::{Session, SessionConfig};
 use crate::settings::{self, Given, Password, Target};
 use crate::settings::{PasswordStore, StoreError};
@@ -213,14 +214,15 @@ impl Cli {
     }
 }
 
-/// Where to connect: the flags over the settings file's `[obs]` over the
-/// defaults. What is wrong with the file is said, and its defaults used.
-fn target(given: &Given) -> Result<Target, String> {
+/// Where to connect (the flags over the settings file's `[obs]` over the
+/// defaults) and the stream guard's settings. What is wrong with the file is
+/// said, and its defaults used.
+fn target(given: &Given) -> Result<(Target, AlertSettings), String> {
     let saved = given.settings_path().map(|path| settings::read_connection(&path)).unwrap_or_default();
     for warning in &saved.warnings {
         eprintln!("onair: settings file: {warning}");
     }
-    given.target(&saved.host, saved.port)
+    Ok((given.target(&saved.host, saved.port)?, saved.alerts))
 }
 
 fn read_stdin_line() -> Result<String, String> {
@@ -293,8 +295,8 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
     if let Some(Command::History { json, count }) = cli.command {
         return history_command(crate::history::default_path().as_deref(), json, count, &mut std::io::stdout());
     }
-    let target = match target(&cli.given_flags()) {
-        Ok(target) => target,
+    let (target, alerts) = match target(&cli.given_flags()) {
+        Ok(found) => found,
         Err(message) => {
             eprintln!("onair: {message}");
             return exit::USAGE;
@@ -312,7 +314,8 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
         }
     };
     let timeout = Duration::from_secs_f64(cli.timeout);
-    let (session, moments, task) = Session::spawn_subscribed(SessionConfig::new(Ok(target), password));
+    let config = SessionConfig { alerts, ..SessionConfig::new(Ok(target), password) };
+    let (session, moments, task) = Session::spawn_subscribed(config);
     let code = match (cli.command, control) {
         (_, Some(control)) => act(&session, timeout, control).await,
         (Some(Command::Watch { json }), None) => watch(&session, moments, json).await,

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::guard::{AlertDetail, AlertKind, OpenAlert};
+
 /// Everything OnAir knows right now.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct State {
@@ -89,6 +91,8 @@ pub struct ObsStatus {
     pub stats: Option<ObsStats>,
     /// OBS is switching scene collections; requests may misbehave until it ends.
     pub scene_collection_changing: bool,
+    /// The stream guard's alerts open now, oldest kind first.
+    pub alerts: Vec<OpenAlert>,
 }
 
 impl ObsStatus {
@@ -106,6 +110,7 @@ impl ObsStatus {
             stream_health: None,
             stats: None,
             scene_collection_changing: false,
+            alerts: Vec::new(),
         }
     }
 }
@@ -308,6 +313,22 @@ pub enum Moment {
     AuthFailed {
         message: String,
     },
+    /// The stream guard noticed a problem (once per episode). `since_ms`: when it began.
+    Alert {
+        alert: AlertKind,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mic: Option<String>,
+        since_ms: u64,
+        #[serde(flatten)]
+        detail: AlertDetail,
+    },
+    /// A guard's problem is over, or no longer matters (the stream ended).
+    AlertCleared {
+        alert: AlertKind,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        mic: Option<String>,
+        lasted_ms: u64,
+    },
 }
 
 impl Moment {
@@ -328,6 +349,8 @@ impl Moment {
             Moment::RecordingFileChanged { .. } => MomentKind::RecordingFileChanged,
             Moment::ReplaySaved { .. } => MomentKind::ReplaySaved,
             Moment::AuthFailed { .. } => MomentKind::AuthFailed,
+            Moment::Alert { .. } => MomentKind::Alert,
+            Moment::AlertCleared { .. } => MomentKind::AlertCleared,
         }
     }
 }
@@ -351,11 +374,13 @@ pub enum MomentKind {
     RecordingFileChanged,
     ReplaySaved,
     AuthFailed,
+    Alert,
+    AlertCleared,
 }
 
 impl MomentKind {
     /// Every kind, in the order the settings page lists them.
-    pub const ALL: [MomentKind; 14] = [
+    pub const ALL: [MomentKind; 16] = [
         MomentKind::Live,
         MomentKind::Ended,
         MomentKind::Reconnecting,
@@ -370,6 +395,8 @@ impl MomentKind {
         MomentKind::RecordingFileChanged,
         MomentKind::ReplaySaved,
         MomentKind::AuthFailed,
+        MomentKind::Alert,
+        MomentKind::AlertCleared,
     ];
 
     /// The kebab-case name: `"moment"` of a moment's JSON form, the key in the
@@ -390,6 +417,8 @@ impl MomentKind {
             MomentKind::RecordingFileChanged => "recording-file-changed",
             MomentKind::ReplaySaved => "replay-saved",
             MomentKind::AuthFailed => "auth-failed",
+            MomentKind::Alert => "alert",
+            MomentKind::AlertCleared => "alert-cleared",
         }
     }
 
@@ -415,6 +444,8 @@ impl MomentKind {
             MomentKind::RecordingFileChanged => "Recording continues in a new file",
             MomentKind::ReplaySaved => "Replay saved",
             MomentKind::AuthFailed => "Password rejected",
+            MomentKind::Alert => "Stream guard: a problem starts",
+            MomentKind::AlertCleared => "Stream guard: a problem is over",
         }
     }
 }
@@ -495,6 +526,8 @@ impl Moment {
             Moment::RecordingFileChanged { path: "/r/b.mkv".into() },
             Moment::ReplaySaved { path: None },
             Moment::AuthFailed { message: "x".into() },
+            Moment::Alert { alert: AlertKind::Stalled, mic: None, since_ms: 1, detail: AlertDetail::default() },
+            Moment::AlertCleared { alert: AlertKind::Stalled, mic: None, lasted_ms: 1 },
         ];
         // No wildcard: a new moment kind does not compile here until listed above.
         for moment in &all {
@@ -512,7 +545,9 @@ impl Moment {
                 | Moment::RecordingResumed
                 | Moment::RecordingFileChanged { .. }
                 | Moment::ReplaySaved { .. }
-                | Moment::AuthFailed { .. } => {}
+                | Moment::AuthFailed { .. }
+                | Moment::Alert { .. }
+                | Moment::AlertCleared { .. } => {}
             }
         }
         all

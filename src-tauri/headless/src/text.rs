@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use crate::guard::{AlertDetail, AlertKind};
 use crate::state::{
     figures_current, AlertLasted, ConnectionState, Moment, ObsStatus, RecordingState, State, StreamState,
 };
@@ -135,8 +136,88 @@ impl<'a> StreamSummary<'a> {
             1 => parts.push(format!("1 reconnect ({})", span(self.down_ms))),
             n => parts.push(format!("{n} reconnects ({})", span(self.down_ms))),
         }
+        parts.extend(alerts_part(self.alerts));
         parts
     }
+}
+
+/// `mic muted once (42 s)`, `stream stalled 2 times (1:05)`: each kind of alert
+/// the stream had, how often and how long in all, in the order they first came.
+fn alerts_part(alerts: &[AlertLasted]) -> Vec<String> {
+    let mut kinds: Vec<(&str, u32, u64)> = Vec::new();
+    for alert in alerts {
+        match kinds.iter_mut().find(|(kind, _, _)| *kind == alert.alert) {
+            Some((_, count, total)) => {
+                *count += 1;
+                *total = total.saturating_add(alert.lasted_ms);
+            }
+            None => kinds.push((&alert.alert, 1, alert.lasted_ms)),
+        }
+    }
+    kinds
+        .into_iter()
+        .map(|(kind, count, total)| {
+            let what = AlertKind::from_wire_name(kind).map_or_else(|| kind.to_string(), |k| k.title().to_lowercase());
+            let times = if count == 1 { "once".to_string() } else { format!("{count} times") };
+            format!("{what} {times} ({})", span(total))
+        })
+        .collect()
+}
+
+/// A title and a body for an alert as it starts, from its figures.
+fn alert_text(alert: AlertKind, mic: Option<&str>, detail: &AlertDetail) -> (String, String) {
+    let mic = mic.unwrap_or("The mic");
+    let figure = |v: Option<f64>, unit: &str| v.map(|v| format!("{v:.1}{unit}")).unwrap_or_default();
+    let body = match alert {
+        AlertKind::MutedWhileLive => format!("{mic} is muted while you are live."),
+        AlertKind::TalkingWhileMuted => {
+            format!("{mic} hears sound ({}) but is muted.", figure(detail.dbfs, " dBFS")).replace(" ()", "")
+        }
+        AlertKind::MicSilent => {
+            format!("{mic} picks up nothing ({}).", figure(detail.dbfs, " dBFS")).replace(" ()", "")
+        }
+        AlertKind::Black => "The program output has been black for a few seconds.".into(),
+        AlertKind::Stalled => {
+            "OBS has sent nothing to the streaming server for a few seconds: viewers may see a frozen stream.".into()
+        }
+        AlertKind::DroppingFrames => {
+            format!("{} of frames dropped over the last 30 s (network).", figure(detail.percent, " %"))
+        }
+        AlertKind::LowBitrate => match (detail.kbps, detail.median_kbps) {
+            (Some(now), Some(usual)) => format!("{} against this stream's usual {}.", bitrate(now), bitrate(usual)),
+            _ => "The bitrate is under half of this stream's usual.".into(),
+        },
+        AlertKind::EncoderLagging => {
+            format!(
+                "{} of frames skipped by OBS's renderer or encoder over the last 30 s.",
+                figure(detail.percent, " %")
+            )
+        }
+        AlertKind::LowDisk => match (detail.free_mb, detail.minutes_left) {
+            (Some(free), Some(minutes)) => {
+                format!("{} free, about {minutes:.0} min of recording at this rate.", data_size((free * 1e6) as u64))
+            }
+            (Some(free), None) => format!("{} free on the recording disk.", data_size((free * 1e6) as u64)),
+            _ => "The recording disk is nearly full.".into(),
+        },
+    };
+    (alert.title().to_string(), body)
+}
+
+/// The short note that replaces an alert's notification when it is over.
+fn alert_cleared_text(alert: AlertKind, mic: Option<&str>, lasted_ms: u64) -> (String, String) {
+    let over = match alert {
+        AlertKind::MutedWhileLive => "Mic unmuted",
+        AlertKind::TalkingWhileMuted => "No more sound into the muted mic",
+        AlertKind::MicSilent => "The mic hears sound again",
+        AlertKind::Black => "The picture is back",
+        AlertKind::Stalled => "The stream is flowing again",
+        AlertKind::DroppingFrames => "Frames no longer dropping",
+        AlertKind::LowBitrate => "The bitrate is back up",
+        AlertKind::EncoderLagging => "OBS keeps up again",
+        AlertKind::LowDisk => "Disk space is fine again",
+    };
+    (format!("{over} after {}", span(lasted_ms)), mic.map(str::to_string).unwrap_or_default())
 }
 
 /// What the connection is doing, for when OnAir cannot see OBS.
@@ -253,6 +334,8 @@ pub fn moment_text(moment: &Moment) -> (String, String) {
         Moment::RecordingFileChanged { path } => ("Recording continues in a new file".into(), path.clone()),
         Moment::ReplaySaved { path } => ("Replay saved".into(), opt_path(path)),
         Moment::AuthFailed { message } => ("OBS rejected the password".into(), message.clone()),
+        Moment::Alert { alert, mic, detail, .. } => alert_text(*alert, mic.as_deref(), detail),
+        Moment::AlertCleared { alert, mic, lasted_ms } => alert_cleared_text(*alert, mic.as_deref(), *lasted_ms),
     }
 }
 
@@ -272,6 +355,9 @@ pub fn moment_tone(moment: &Moment) -> Tone {
         Moment::Live { .. } | Moment::Reconnected { .. } | Moment::ObsBack { .. } => Tone::Good,
         Moment::Reconnecting { .. } | Moment::RecordingPaused => Tone::Warn,
         Moment::StartFailed { .. } | Moment::ObsLost { .. } | Moment::AuthFailed { .. } => Tone::Bad,
+        Moment::Alert { alert, .. } if alert.is_critical() => Tone::Bad,
+        Moment::Alert { .. } => Tone::Warn,
+        Moment::AlertCleared { .. } => Tone::Good,
         Moment::Ended { .. }
         | Moment::RecordingStarted { .. }
         | Moment::RecordingStopped { .. }
@@ -307,6 +393,7 @@ mod tests {
             }),
             stats: None,
             scene_collection_changing: false,
+            alerts: Vec::new(),
         }
     }
 

@@ -687,8 +687,11 @@ proptest! {
                 Step::Resync(answers, now) => { model.on_resynced(answers, *now); }
                 Step::Event(event, now) => { model.on_event(event, *now); }
                 Step::StreamPoll(polled, now) => { model.on_stream_status(polled, *now); }
-                Step::RecordPoll(polled) => model.on_record_status(polled),
-                Step::Stats(stats, now) => model.on_stats(stats, *now),
+                Step::RecordPoll(polled) => model.on_record_status(polled, 0),
+                Step::Stats(stats, now) => {
+                    model.on_stats(stats, *now);
+                    model.on_polled(*now);
+                }
                 Step::SceneList(list, with_program) => model.on_scene_list(list, *with_program),
                 Step::Lost(now) => { model.on_connection_lost("fuzz", *now); }
                 Step::Away(now) => model.on_disconnected_on_purpose(*now),

@@ -260,8 +260,10 @@ impl Run {
                 }
                 let moments = self.model.on_stream_status(&polled, now);
                 self.moments.extend(moments);
-                self.model.on_record_status(&obs.record_status());
+                self.model.on_record_status(&obs.record_status(), now);
                 self.model.on_stats(&obs.stats(), now);
+                let moments = self.model.on_polled(now);
+                self.moments.extend(moments);
             }
             Step::LinkLost if obs.linked => {
                 obs.linked = false;

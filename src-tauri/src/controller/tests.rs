@@ -757,7 +757,6 @@ async fn a_twelve_hour_show_keeps_the_controller_bounded() {
             virtual_camera: OutputActivity::Off,
             program_scene: Some(scenes[(poll / 60) as usize % scenes.len()].clone()),
             scenes: scenes.clone(),
-            studio_mode: false,
             stream_health: Some(StreamHealth {
                 bitrate_kbps: Some(6_000.0 + (poll % 7) as f64 * 100.0),
                 bytes: poll * 1_500_000,
@@ -768,8 +767,7 @@ async fn a_twelve_hour_show_keeps_the_controller_bounded() {
                 congestion: 0.0,
                 polled_at_ms: at,
             }),
-            stats: None,
-            scene_collection_changing: false,
+            ..ObsStatus::idle()
         };
         let state = State {
             target: "127.0.0.1:9".into(),

@@ -12,6 +12,11 @@
 //! down: it replaces the alarm in place, or, when that moment is not shown
 //! (switched off, or a repeat), closes it. A stream that ends after
 //! reconnecting (OBS gave up) answers the "reconnecting" alarm too.
+//!
+//! The stream guard's alerts work the same way: each kind of alert has its slot,
+//! its category names the alert (`x-onair.stalled`), the critical ones stay until
+//! answered, and the alert's clearing replaces it in place with a short,
+//! low-urgency note (`x-onair.alert-cleared`), or closes it when not shown.
 
 use std::collections::HashMap;
 
@@ -84,15 +89,23 @@ impl NotificationPolicy {
     /// alarm, or nothing (switched off or a repeat, with no alarm to answer).
     pub fn plan(&mut self, noticed: &Noticed, settings: &Settings) -> Option<NotificationAction> {
         let kind = noticed.moment.kind();
-        let opens = match noticed.moment {
+        // An alert's category names its alert (`x-onair.stalled`), not the moment.
+        let category = match &noticed.moment {
+            Moment::Alert { alert, .. } => alert.wire_name(),
+            _ => kind.wire_name(),
+        };
+        let opens = match &noticed.moment {
             Moment::Reconnecting { .. } => Some(STREAM_SLOT),
             Moment::ObsLost { .. } => Some(OBS_SLOT),
+            // Each kind of alert has its slot, which its clearing note replaces.
+            Moment::Alert { alert, .. } => Some(alert.wire_name()),
             _ => None,
         };
-        let answers = match noticed.moment {
+        let answers = match &noticed.moment {
             // A new stream going live also makes an old stream's alarm stale.
             Moment::Reconnected { .. } | Moment::Ended { .. } | Moment::Live { .. } => Some(STREAM_SLOT),
             Moment::ObsBack { .. } => Some(OBS_SLOT),
+            Moment::AlertCleared { alert, .. } => Some(alert.wire_name()),
             _ => None,
         };
         // Whatever happens to this moment's own notification, the alarm it
@@ -101,7 +114,7 @@ impl NotificationPolicy {
         let shown = self.shown(noticed, settings);
         match (shown, answered) {
             (Some((summary, body)), Some(slot)) => Some(NotificationAction::Show(NotificationPlan {
-                kind: kind.wire_name(),
+                kind: category,
                 summary,
                 body,
                 urgency: urgency(&noticed.moment),
@@ -117,7 +130,7 @@ impl NotificationPolicy {
                     self.open_slots.insert(slot, kind);
                 }
                 Some(NotificationAction::Show(NotificationPlan {
-                    kind: kind.wire_name(),
+                    kind: category,
                     summary,
                     body,
                     urgency: urgency(&noticed.moment),
@@ -153,7 +166,8 @@ fn urgency(moment: &Moment) -> Urgency {
     match moment {
         Moment::Reconnecting { .. } | Moment::ObsLost { .. } | Moment::StartFailed { .. } => Urgency::Critical,
         Moment::AuthFailed { .. } => Urgency::Critical,
-        Moment::RecordingPaused | Moment::RecordingResumed => Urgency::Low,
+        Moment::Alert { alert, .. } if alert.is_critical() => Urgency::Critical,
+        Moment::RecordingPaused | Moment::RecordingResumed | Moment::AlertCleared { .. } => Urgency::Low,
         _ => Urgency::Normal,
     }
 }

@@ -104,6 +104,8 @@ pub struct OpenAlert {
     pub mic: Option<String>,
     /// When the problem began.
     pub since_ms: u64,
+    /// What the tray's row and the window call it ([`AlertKind::title`]).
+    pub title: &'static str,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -286,7 +288,7 @@ impl Guard {
         for kind in AlertKind::ALL {
             let mut add = |mic: Option<&String>, since: Option<u64>| {
                 if let Some(since_ms) = since {
-                    open.push(OpenAlert { kind, mic: mic.cloned(), since_ms });
+                    open.push(OpenAlert { kind, mic: mic.cloned(), since_ms, title: kind.title() });
                 }
             };
             match kind {
@@ -366,7 +368,12 @@ mod tests {
         assert_eq!(kinds(&all), [("muted-while-live", Some("Mic/Aux"), true)]);
         assert_eq!(
             g.open_alerts(),
-            [OpenAlert { kind: AlertKind::MutedWhileLive, mic: Some("Mic/Aux".into()), since_ms: 0 }]
+            [OpenAlert {
+                kind: AlertKind::MutedWhileLive,
+                mic: Some("Mic/Aux".into()),
+                since_ms: 0,
+                title: "Mic muted while live"
+            }]
         );
         let cleared = g.clear_all(42_000);
         assert_eq!(

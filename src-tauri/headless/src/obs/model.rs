@@ -10,10 +10,15 @@
 //! frame count, which only restarts with OBS, and when OBS's counters last
 //! restarted; and it adds the counters up across their resets.
 
+use crate::guard::{
+    AlertChange, AlertSettings, EngineFrames, Guard, GuardInput, RecordPoll, StatsPoll, StreamPoll, Transition,
+};
 use crate::obs::protocol::responses::{OutputActive, RecordStatus, SceneList, Stats, StreamStatus};
 use crate::obs::protocol::{scenes_top_first, status, ObsEvent, OutputState};
 use crate::obs::RequestError;
-use crate::state::{Moment, ObsStats, ObsStatus, OutputActivity, RecordingState, StreamHealth, StreamState};
+use crate::state::{
+    AlertLasted, Moment, ObsStats, ObsStatus, OutputActivity, RecordingState, StreamHealth, StreamState,
+};
 
 /// Without OBS's render frame count, a live stream found after a reconnect whose
 /// counters started this much later than the ones OnAir knew is a different
@@ -66,6 +71,7 @@ impl SyncAnswers {
             stream_health: None,
             stats: None,
             scene_collection_changing: false,
+            alerts: Vec::new(),
         }
     }
 
@@ -222,6 +228,13 @@ pub struct Model {
     /// obs-websocket before 5.1 sends no RECONNECTING/RECONNECTED: the polled
     /// `outputReconnecting` is then the only word on an RTMP outage.
     polls_drive_reconnects: bool,
+    /// The stream guard's detectors, fed after each health poll.
+    guard: Guard,
+    /// The alerts of the current stream that are over, for its `ended`.
+    stream_alerts: Vec<AlertLasted>,
+    /// The last GetStats and GetRecordStatus answers, for the guard.
+    stats_poll: Option<StatsPoll>,
+    record_poll: Option<RecordPoll>,
 }
 
 impl Model {
@@ -236,6 +249,47 @@ impl Model {
     /// Whether RTMP outages come from polls (obs-websocket 5.0) rather than events.
     pub fn set_polls_drive_reconnects(&mut self, yes: bool) {
         self.polls_drive_reconnects = yes;
+    }
+
+    /// The guard's thresholds and switches; a kind switched off clears what it had open.
+    pub fn set_alert_settings(&mut self, settings: AlertSettings, now_ms: u64) -> Vec<Moment> {
+        let changes = self.guard.set_settings(settings, now_ms);
+        let mut moments: Vec<Moment> = changes.into_iter().map(alert_moment).collect();
+        self.summarize(&mut moments, now_ms);
+        moments
+    }
+
+    /// After a health poll: the stream guard looks at what the polls said.
+    pub fn on_polled(&mut self, now_ms: u64) -> Vec<Moment> {
+        let mut moments = self.guard_moments(now_ms);
+        self.summarize(&mut moments, now_ms);
+        moments
+    }
+
+    /// What the guard says of the status as it is now: the polls it has not seen
+    /// yet, and the alerts that no longer matter (an output stopped). Events
+    /// call it too, since the polls stop with the outputs.
+    fn guard_moments(&mut self, now_ms: u64) -> Vec<Moment> {
+        let Some(status) = self.current.as_ref() else { return Vec::new() };
+        let stream = status.stream_health.as_ref().map(|h| StreamPoll {
+            polled_at_ms: h.polled_at_ms,
+            output_bytes: h.bytes,
+            skipped_frames: h.dropped_frames,
+            total_frames: h.total_frames,
+            kbps: h.bitrate_kbps,
+        });
+        let input = GuardInput {
+            now_ms,
+            on_air: status.stream.is_on_air(),
+            reconnecting: matches!(status.stream, StreamState::Reconnecting { .. }),
+            recording: status.recording.is_active(),
+            stream,
+            stats: self.stats_poll,
+            record: self.record_poll,
+            program: None,
+            mics: &[],
+        };
+        self.guard.observe(&input).into_iter().map(alert_moment).collect()
     }
 
     /// The sync finished: compare with what was known before the connection
@@ -284,6 +338,7 @@ impl Model {
         }
         self.recording_duration_ms = fresh_recording_ms;
         self.current = Some(fresh);
+        moments.extend(self.guard_moments(now_ms));
         self.summarize(&mut moments, now_ms);
         moments
     }
@@ -452,8 +507,40 @@ impl Model {
     /// each `ended` the outages of its stream. Every public entry that makes
     /// moments runs its moments through here exactly once: a `reconnecting` said
     /// after an `ended` in the same batch belongs to the next stream.
-    fn summarize(&mut self, moments: &mut [Moment], now_ms: u64) {
-        for moment in moments.iter_mut() {
+    /// The guard's alerts are summed up here too: every open alert is cleared
+    /// (its `alert-cleared` said) just before its stream's `ended`, which lists
+    /// all of that stream's alerts.
+    fn summarize(&mut self, moments: &mut Vec<Moment>, now_ms: u64) {
+        let said = std::mem::take(moments);
+        for mut moment in said {
+            if matches!(moment, Moment::Ended { .. }) {
+                for cleared in self.guard.clear_all(now_ms).into_iter().map(alert_moment) {
+                    self.note_alert(&cleared);
+                    moments.push(cleared);
+                }
+            }
+            self.note_alert(&moment);
+            self.note_outage(&mut moment, now_ms);
+            moments.push(moment);
+        }
+        if let Some(status) = self.current.as_mut() {
+            status.alerts = self.guard.open_alerts();
+        }
+    }
+
+    /// Keeps the current stream's alerts for its `ended`.
+    fn note_alert(&mut self, moment: &Moment) {
+        match moment {
+            Moment::Live { .. } => self.stream_alerts.clear(),
+            Moment::AlertCleared { alert, lasted_ms, .. } => {
+                self.stream_alerts.push(AlertLasted { alert: alert.wire_name().to_string(), lasted_ms: *lasted_ms })
+            }
+            _ => {}
+        }
+    }
+
+    fn note_outage(&mut self, moment: &mut Moment, now_ms: u64) {
+        {
             match moment {
                 Moment::Live { .. } => self.outages = Outages::default(),
                 Moment::Reconnecting { since_ms } => {
@@ -464,11 +551,12 @@ impl Model {
                     self.outages.down_ms = self.outages.down_ms.saturating_add(*down_ms);
                     self.outages.open_since_ms = None;
                 }
-                Moment::Ended { reconnects, down_ms, .. } => {
+                Moment::Ended { reconnects, down_ms, alerts, .. } => {
                     let open_ms = self.outages.open_since_ms.map_or(0, |since| now_ms.saturating_sub(since));
                     *reconnects = self.outages.count;
                     *down_ms = self.outages.down_ms.saturating_add(open_ms);
                     self.outages = Outages::default();
+                    *alerts = std::mem::take(&mut self.stream_alerts);
                 }
                 _ => {}
             }
@@ -555,6 +643,7 @@ impl Model {
 
     pub fn on_event(&mut self, event: &ObsEvent, now_ms: u64) -> Vec<Moment> {
         let mut moments = self.event_moments(event, now_ms);
+        moments.extend(self.guard_moments(now_ms));
         self.summarize(&mut moments, now_ms);
         moments
     }
@@ -729,7 +818,11 @@ impl Model {
 
     /// A `GetRecordStatus` poll: how long the recording has run, to tell it from
     /// a new one after a reconnect.
-    pub fn on_record_status(&mut self, polled: &RecordStatus) {
+    pub fn on_record_status(&mut self, polled: &RecordStatus, now_ms: u64) {
+        if polled.output_active {
+            let output_bytes = reading(polled.output_bytes);
+            self.record_poll = Some(RecordPoll { polled_at_ms: now_ms, output_bytes });
+        }
         if self.current.as_ref().is_some_and(|s| s.recording.is_active()) && polled.output_active {
             self.recording_duration_ms = Some(reading(polled.output_duration));
         }
@@ -739,6 +832,21 @@ impl Model {
         if let Some(frames) = stats.render_total_frames {
             self.render_frames = Some(reading(Some(frames)));
         }
+        let frames = match (
+            stats.render_skipped_frames,
+            stats.render_total_frames,
+            stats.output_skipped_frames,
+            stats.output_total_frames,
+        ) {
+            (Some(rs), Some(rt), Some(es), Some(et)) => Some(EngineFrames {
+                render_skipped: reading(Some(rs)),
+                render_total: reading(Some(rt)),
+                encoder_skipped: reading(Some(es)),
+                encoder_total: reading(Some(et)),
+            }),
+            _ => None,
+        };
+        self.stats_poll = Some(StatsPoll { polled_at_ms: now_ms, frames, free_disk_mb: stats.available_disk_space });
         let Some(status) = self.current.as_mut() else { return };
         // A poll answered after the outputs stopped describes nothing running.
         if !status.stream.is_on_air() && !status.recording.is_active() {
@@ -957,6 +1065,16 @@ fn next_activity(activity: &mut OutputActivity, event: &OutputState) {
         OutputState::Stopped => OutputActivity::Off,
         OutputState::Reconnecting | OutputState::Paused | OutputState::Unknown(_) => return,
     };
+}
+
+/// A guard's change as the moment it is.
+fn alert_moment(change: AlertChange) -> Moment {
+    match change.transition {
+        Transition::Started { since_ms, detail } => {
+            Moment::Alert { alert: change.kind, mic: change.mic, since_ms, detail }
+        }
+        Transition::Cleared { lasted_ms } => Moment::AlertCleared { alert: change.kind, mic: change.mic, lasted_ms },
+    }
 }
 
 #[cfg(test)]
@@ -1374,11 +1492,10 @@ mod tests {
     fn recording_lost_and_found(found_ms: f64) -> (Model, SyncAnswers) {
         let mut model = synced_offline();
         model.on_event(&record_event(OutputState::Started, Some("/r/a.mkv")), 1_000);
-        model.on_record_status(&RecordStatus {
-            output_active: true,
-            output_duration: Some(20_000.0),
-            ..Default::default()
-        });
+        model.on_record_status(
+            &RecordStatus { output_active: true, output_duration: Some(20_000.0), ..Default::default() },
+            0,
+        );
         model.on_connection_lost("dropped", 22_000);
         let mut answers = offline_answers();
         answers.record = RecordStatus { output_active: true, output_duration: Some(found_ms), ..Default::default() };

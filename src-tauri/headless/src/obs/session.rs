@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::supervisor::Supervisor;
 use crate::control::{Control, ControlError, ControlOutcome};
+use crate::guard::AlertSettings;
 use crate::obs::{Backoff, ClientOptions};
 use crate::settings::{Password, Target};
 use crate::state::{ConnectionState, Noticed, State};
@@ -28,6 +29,8 @@ pub struct SessionConfig {
     /// A connection that lasted at least this long resets the backoff.
     pub healthy_after: Duration,
     pub moment_capacity: usize,
+    /// The stream guard's switches and thresholds.
+    pub alerts: AlertSettings,
 }
 
 impl SessionConfig {
@@ -40,6 +43,7 @@ impl SessionConfig {
             poll_interval: Duration::from_secs(2),
             healthy_after: Duration::from_secs(10),
             moment_capacity: 1024,
+            alerts: AlertSettings::default(),
         }
     }
 }
@@ -49,6 +53,8 @@ pub(super) enum Command {
     Control(Control, oneshot::Sender<Result<ControlOutcome, ControlError>>),
     Reconfigure(Result<Target, String>, Option<Password>),
     ReconnectNow,
+    /// New switches and thresholds for the stream guard; the connection stays.
+    SetAlerts(AlertSettings),
     Shutdown,
 }
 
@@ -102,6 +108,11 @@ impl Session {
     /// New settings: drop the current connection and start over with these.
     pub async fn reconfigure(&self, target: Result<Target, String>, password: Option<Password>) {
         let _ = self.commands.send(Command::Reconfigure(target, password)).await;
+    }
+
+    /// New switches and thresholds for the stream guard, without reconnecting.
+    pub async fn set_alert_settings(&self, alerts: AlertSettings) {
+        let _ = self.commands.send(Command::SetAlerts(alerts)).await;
     }
 
     /// Try again now, also from a state that waits for the user.

@@ -15,6 +15,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use super::session::{describe_target, Command, SessionConfig};
 use crate::control::{self, ControlError};
+use crate::guard::AlertSettings;
 use crate::obs::protocol::responses::{self, RecordStatus, SceneList, Stats, StreamStatus};
 use crate::obs::protocol::ObsEvent;
 use crate::obs::FailureKind;
@@ -105,15 +106,25 @@ impl Supervisor {
         moments: broadcast::Sender<Noticed>,
         commands: mpsc::Receiver<Command>,
     ) -> Supervisor {
+        let mut model = Model::new();
+        let _ = model.set_alert_settings(config.alerts.clone(), now_ms());
         Supervisor {
             config,
-            model: Model::new(),
+            model,
             state,
             moments,
             commands,
             connection: ConnectionState::Connecting,
             shutting_down: false,
         }
+    }
+
+    /// New guard settings: a kind switched off clears (and says so) what it had open.
+    fn set_alerts(&mut self, alerts: AlertSettings) {
+        self.config.alerts = alerts.clone();
+        let moments = self.model.set_alert_settings(alerts, now_ms());
+        self.publish();
+        self.announce(moments);
     }
 
     pub(super) async fn run(mut self) {
@@ -244,6 +255,7 @@ impl Supervisor {
                         return None;
                     }
                     Some(Command::ReconnectNow) => return None,
+                    Some(Command::SetAlerts(alerts)) => self.set_alerts(alerts),
                 }
             }
         }
@@ -581,6 +593,10 @@ impl Supervisor {
             }
             Some(Command::Reconfigure(target, password)) => Some(Ended::Reconfigured(target, password)),
             Some(Command::ReconnectNow) => Some(Ended::ReconnectNow),
+            Some(Command::SetAlerts(alerts)) => {
+                self.set_alerts(alerts);
+                None
+            }
             Some(Command::Control(control, reply)) => {
                 match control_context {
                     // Controls run on their own task: a slow OBS answer must not stall events.
@@ -673,7 +689,7 @@ impl Supervisor {
                             None => {}
                         }
                         match record {
-                            Some(Ok(record)) => self.model.on_record_status(&record),
+                            Some(Ok(record)) => self.model.on_record_status(&record, at_ms),
                             Some(Err(e)) => failures.push(format!("GetRecordStatus: {e}")),
                             None => {}
                         }
@@ -681,6 +697,7 @@ impl Supervisor {
                             Ok(stats) => self.model.on_stats(&stats, at_ms),
                             Err(e) => failures.push(format!("GetStats: {e}")),
                         }
+                        moments.extend(self.model.on_polled(at_ms));
                         // The figures keep the time of their last answer, so the
                         // faces show their age; the log says why once per stretch.
                         if failures.is_empty() {

@@ -96,10 +96,12 @@ impl SettingsFile {
 }
 
 /// Where the saved OBS is: the settings file's `[obs]` table, defaults filled in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SavedConnection {
     pub host: String,
     pub port: u16,
+    /// The stream guard's switches and thresholds (`[alerts]`), which a command watches by.
+    pub alerts: AlertSettings,
     /// What was wrong with the file or the table; each bad value is its default.
     pub warnings: Vec<String>,
 }
@@ -107,7 +109,12 @@ pub struct SavedConnection {
 impl Default for SavedConnection {
     /// No file: the defaults.
     fn default() -> Self {
-        SavedConnection { host: DEFAULT_HOST.to_string(), port: DEFAULT_PORT, warnings: Vec::new() }
+        SavedConnection {
+            host: DEFAULT_HOST.to_string(),
+            port: DEFAULT_PORT,
+            alerts: AlertSettings::default(),
+            warnings: Vec::new(),
+        }
     }
 }
 
@@ -120,6 +127,9 @@ pub fn read_connection(path: &Path) -> SavedConnection {
     let raw = read_table(path, Broken::Leave, &mut warnings);
     let mut saved = SavedConnection::default();
     read_obs(&raw, &mut saved.host, &mut saved.port, &mut warnings);
+    if let Some(a) = table(&raw, "alerts", &mut warnings) {
+        read_alerts(a, &mut saved.alerts, &mut warnings);
+    }
     SavedConnection { warnings, ..saved }
 }
 

@@ -1,0 +1,125 @@
+//! The stream guard through a real session against the fake OBS: the stream's
+//! alerts start once, clear when the problem is over, are cleared when the stream
+//! ends, and are listed in its `ended`; the recording's low-disk alert; and the
+//! same moments on `onair watch --json`. (The detectors' thresholds and
+//! hysteresis are unit-tested in the headless crate; mics and the black program
+//! need the audio and picture plumbing that comes next.)
+
+use std::time::Duration;
+
+use onair_headless::guard::AlertKind;
+use onair_headless::obs::Session;
+use onair_headless::state::{Moment, State};
+use onair_system_tests::fake::{FakeObs, FakeState, ServeHandle};
+use onair_system_tests::support::{fast_config, wait_state, MomentLog, Watcher};
+use serde_json::{json, Value};
+
+const T: Duration = Duration::from_secs(10);
+
+fn stream_event(state: &str) -> Value {
+    let active = matches!(state, "STARTED" | "RECONNECTED");
+    json!({"outputActive": active, "outputState": format!("OBS_WEBSOCKET_OUTPUT_{state}")})
+}
+
+/// A session on the fake OBS serving `state`, with a stall called after 1 s.
+async fn served(state: FakeState) -> (FakeObs, Session, MomentLog, ServeHandle) {
+    let mut fake = FakeObs::start().await;
+    let mut config = fast_config(fake.port(), None);
+    config.alerts.stalled_s = 1.0;
+    let (session, _task) = Session::spawn(config);
+    let moments = MomentLog::record(&session);
+    let mut conn = fake.accept(T).await.expect("the session connects");
+    conn.handshake(None).await.expect("handshake");
+    let serve = conn.serve_with(state);
+    wait_state(&session, "connected", T, |s| s.obs.is_some()).await;
+    (fake, session, moments, serve)
+}
+
+/// Makes the fake's stream send bytes (about 1 Mb/s) until `until` is done.
+async fn while_flowing<F: std::future::Future>(serve: &ServeHandle, until: F) -> F::Output {
+    tokio::pin!(until);
+    loop {
+        tokio::select! {
+            done = &mut until => return done,
+            () = tokio::time::sleep(Duration::from_millis(200)) => serve.update_state(|s| s.stream_bytes += 25_000),
+        }
+    }
+}
+
+fn open_alerts(state: &State) -> Vec<AlertKind> {
+    state.obs.as_ref().map(|o| o.alerts.iter().map(|a| a.kind).collect()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_stream_that_stops_sending_raises_one_alert_which_clears_when_bytes_flow_again() {
+    let (_fake, session, moments, serve) =
+        served(FakeState { stream_active: true, stream_bytes: 1_000, ..FakeState::default() }).await;
+    // Bytes stand still: one alert, and the state shows it open.
+    moments.wait_for("alert", 1, T).await;
+    let alert = moments.all().into_iter().find(|n| n.moment.kind() == "alert").expect("the alert").moment;
+    assert!(matches!(alert, Moment::Alert { alert: AlertKind::Stalled, .. }), "{alert:?}");
+    wait_state(&session, "the stalled alert open", T, |s| open_alerts(s) == [AlertKind::Stalled]).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(moments.count("alert"), 1, "one alert per episode, never repeated while it lasts");
+
+    while_flowing(&serve, moments.wait_for("alert-cleared", 1, T)).await;
+    wait_state(&session, "no alert open", T, |s| open_alerts(s).is_empty()).await;
+
+    serve.update_state(|s| s.stream_active = false);
+    serve.send_event("StreamStateChanged", stream_event("STOPPING")).await;
+    serve.send_event("StreamStateChanged", stream_event("STOPPED")).await;
+    moments.wait_for("ended", 1, T).await;
+    let ended = moments.all().into_iter().find(|n| n.moment.kind() == "ended").expect("ended").moment;
+    let json = serde_json::to_value(&ended).expect("json");
+    let alerts = json["alerts"].as_array().cloned().unwrap_or_default();
+    assert_eq!(alerts.len(), 1, "{json}");
+    assert_eq!(alerts[0]["alert"], "stalled");
+    assert!(alerts[0]["lasted_ms"].as_u64().is_some_and(|ms| ms >= 1_000), "{json}");
+}
+
+#[tokio::test]
+async fn an_alert_open_when_the_stream_ends_is_cleared_just_before_its_ended() {
+    let (_fake, session, moments, serve) =
+        served(FakeState { stream_active: true, stream_bytes: 1_000, ..FakeState::default() }).await;
+    moments.wait_for("alert", 1, T).await;
+    serve.update_state(|s| s.stream_active = false);
+    serve.send_event("StreamStateChanged", stream_event("STOPPING")).await;
+    serve.send_event("StreamStateChanged", stream_event("STOPPED")).await;
+    moments.wait_for("ended", 1, T).await;
+    let kinds = moments.kinds();
+    let ended_at = kinds.iter().position(|k| *k == "ended").expect("ended");
+    assert_eq!(kinds[ended_at - 1], "alert-cleared", "{kinds:?}");
+    wait_state(&session, "no alert open", T, |s| open_alerts(s).is_empty()).await;
+}
+
+#[tokio::test]
+async fn recording_onto_a_nearly_full_disk_raises_low_disk_until_the_recording_stops() {
+    // 2 GB free, under the 5 GB default; no stream, so none of the stream's alerts.
+    let state = FakeState { record_active: true, available_disk_space: 2_000.0, ..FakeState::default() };
+    let (_fake, session, moments, serve) = served(state).await;
+    moments.wait_for("alert", 1, T).await;
+    wait_state(&session, "low disk open", T, |s| open_alerts(s) == [AlertKind::LowDisk]).await;
+    serve.update_state(|s| s.record_active = false);
+    serve.send_event("RecordStateChanged", json!({"outputActive": false, "outputState": "OBS_WEBSOCKET_OUTPUT_STOPPED", "outputPath": "/tmp/fake/rec.mkv"})).await;
+    moments.wait_for("alert-cleared", 1, T).await;
+    assert_eq!(moments.count("alert"), 1, "{:?}", moments.kinds());
+}
+
+#[tokio::test]
+async fn onair_watch_json_prints_the_alert_and_its_clearing() {
+    let mut fake = FakeObs::start().await;
+    let watcher = Watcher::spawn(fake.port(), None);
+    let mut conn = fake.accept(T).await.expect("onair watch connects");
+    conn.handshake(None).await.expect("handshake");
+    let serve = conn.serve_with(FakeState { stream_active: true, stream_bytes: 1_000, ..FakeState::default() });
+    // The default stall time (5 s) and the default 2 s polls.
+    watcher.wait_moment("alert", 1, Duration::from_secs(20)).await;
+    let alert = &watcher.moment_lines("alert")[0];
+    assert_eq!(alert["alert"], "stalled", "{alert}");
+    assert!(alert["since_ms"].as_u64().is_some() && alert["at_ms"].as_u64().is_some(), "{alert}");
+    while_flowing(&serve, watcher.wait_moment("alert-cleared", 1, Duration::from_secs(20))).await;
+    let cleared = &watcher.moment_lines("alert-cleared")[0];
+    assert_eq!(cleared["alert"], "stalled", "{cleared}");
+    assert!(cleared["lasted_ms"].as_u64().is_some(), "{cleared}");
+    watcher.stop().await;
+}
