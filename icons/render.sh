@@ -16,7 +16,7 @@ render() { # render SVG SIZE OUT
 }
 
 # Tray states: 64x64 RGBA.
-for state in not-connected offline live reconnecting recording live-recording error; do
+for state in not-connected offline live reconnecting recording live-recording alert error; do
   render "tray-$state.svg" 64 "tray-$state.png"
 done
 

@@ -27,6 +27,7 @@ fn icon_bytes(icon: TrayIcon) -> &'static [u8] {
         TrayIcon::Reconnecting => include_bytes!("../../icons/tray-reconnecting.png"),
         TrayIcon::Recording => include_bytes!("../../icons/tray-recording.png"),
         TrayIcon::LiveRecording => include_bytes!("../../icons/tray-live-recording.png"),
+        TrayIcon::Alert => include_bytes!("../../icons/tray-alert.png"),
         TrayIcon::Error => include_bytes!("../../icons/tray-error.png"),
     }
 }
@@ -245,6 +246,7 @@ mod tests {
             TrayIcon::Reconnecting,
             TrayIcon::Recording,
             TrayIcon::LiveRecording,
+            TrayIcon::Alert,
             TrayIcon::Error,
         ] {
             let image = icon_image(icon).unwrap_or_else(|| panic!("{} decodes", icon.name()));

@@ -4,8 +4,13 @@
 //! Linux tray hosts show no tooltip and send no clicks on the icon, so the
 //! first rows carry the state in words. Items that cannot act now are disabled,
 //! never hidden, so the menu keeps its shape and the user sees why.
+//!
+//! While the stream guard has an alert open, the icon turns to a warning and
+//! the first row names the oldest alert with its running time, so a glance at
+//! the panel says something is wrong even with the notification gone.
 
 use crate::desktop::window_controls;
+use crate::guard::OpenAlert;
 use crate::state::{ConnectionState, OutputActivity, RecordingState, State, StreamState};
 use crate::text;
 
@@ -101,6 +106,9 @@ pub fn menu_model(state: &State, context: &MenuContext, now_ms: u64) -> Vec<Menu
     match obs {
         None => entries.push(Info { id: "status", label: text::connection_line(state) }),
         Some(obs) => {
+            if let Some(label) = alert_line(&obs.alerts, now_ms) {
+                entries.push(Info { id: "alert", label });
+            }
             entries.push(Info { id: "status", label: text::stream_line(obs, now_ms) });
             if let Some(line) = text::recording_line(obs, now_ms) {
                 entries.push(Info { id: "recording", label: line });
@@ -191,6 +199,23 @@ pub fn menu_model(state: &State, context: &MenuContext, now_ms: u64) -> Vec<Menu
 
 use MenuEntry::{Check, Info, Item};
 
+/// The alert row: the oldest open alert, its mic, how long it has been open
+/// (in [`text::span`]'s words, as its clearing note will say it), and how many
+/// others are open: `⚠ Stream stalled · 42 s (+1 more)`. `None` when all is well.
+fn alert_line(alerts: &[OpenAlert], now_ms: u64) -> Option<String> {
+    // The guard lists kinds in a fixed order; the tray names the one that began first.
+    let oldest = alerts.iter().min_by_key(|a| a.since_ms)?;
+    let mut line = format!("⚠ {}", oldest.title);
+    if let Some(mic) = &oldest.mic {
+        line.push_str(&format!(" ({mic})"));
+    }
+    line.push_str(&format!(" · {}", text::span(now_ms.saturating_sub(oldest.since_ms))));
+    if alerts.len() > 1 {
+        line.push_str(&format!(" (+{} more)", alerts.len() - 1));
+    }
+    Some(line)
+}
+
 /// Which tray icon shows this state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TrayIcon {
@@ -200,6 +225,8 @@ pub enum TrayIcon {
     Reconnecting,
     Recording,
     LiveRecording,
+    /// The stream guard has an alert open.
+    Alert,
     Error,
 }
 
@@ -213,11 +240,17 @@ impl TrayIcon {
             TrayIcon::Reconnecting => "tray-reconnecting",
             TrayIcon::Recording => "tray-recording",
             TrayIcon::LiveRecording => "tray-live-recording",
+            TrayIcon::Alert => "tray-alert",
             TrayIcon::Error => "tray-error",
         }
     }
 }
 
+/// The icon for this state, the most pressing first: Error (the user must act
+/// before OnAir sees anything), NotConnected (no OBS, so no alerts either),
+/// Reconnecting (OBS itself says the stream is down, and has said so in its own
+/// notification), Alert (live or recording, and something is wrong that OBS does
+/// not show), then LiveRecording, Live, Recording, Offline.
 pub fn tray_icon(state: &State) -> TrayIcon {
     let Some(obs) = &state.obs else {
         return if state.connection.needs_user() { TrayIcon::Error } else { TrayIcon::NotConnected };
@@ -225,6 +258,7 @@ pub fn tray_icon(state: &State) -> TrayIcon {
     let recording = obs.recording.is_active();
     match (&obs.stream, recording) {
         (StreamState::Reconnecting { .. }, _) => TrayIcon::Reconnecting,
+        _ if !obs.alerts.is_empty() => TrayIcon::Alert,
         (StreamState::Live { .. }, true) => TrayIcon::LiveRecording,
         (StreamState::Live { .. }, false) => TrayIcon::Live,
         (_, true) => TrayIcon::Recording,
@@ -232,15 +266,19 @@ pub fn tray_icon(state: &State) -> TrayIcon {
     }
 }
 
-/// Whether the menu's words change with the clock (so it needs a tick).
+/// Whether the menu's words change with the clock (so it needs a tick): an
+/// open alert's row counts its time too.
 pub fn has_running_clock(state: &State) -> bool {
-    state.obs.as_ref().is_some_and(|o| o.stream.is_on_air() || matches!(o.recording, RecordingState::Recording { .. }))
+    state.obs.as_ref().is_some_and(|o| {
+        o.stream.is_on_air() || matches!(o.recording, RecordingState::Recording { .. }) || !o.alerts.is_empty()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::desktop::{StopDecision, StopGuard};
+    use crate::guard::AlertKind;
     use crate::state::{ObsStatus, OutputActivity};
 
     fn state(obs: Option<ObsStatus>, connection: ConnectionState) -> State {
@@ -361,6 +399,119 @@ mod tests {
         let mut obs = offline();
         obs.stream = StreamState::Reconnecting { live_since_ms: 0, since_ms: 1 };
         assert_eq!(tray_icon(&state(Some(obs), connected())), TrayIcon::Reconnecting);
+    }
+
+    fn open_alert(kind: AlertKind, mic: Option<&str>, since_ms: u64) -> OpenAlert {
+        OpenAlert { kind, mic: mic.map(str::to_string), since_ms, title: kind.title(), critical: kind.is_critical() }
+    }
+
+    #[test]
+    fn an_open_alert_is_the_first_row_with_its_running_time() {
+        let mut obs = offline();
+        obs.stream = StreamState::Live { since_ms: 0 };
+        obs.alerts = vec![open_alert(AlertKind::Stalled, None, 20_000)];
+        let s = state(Some(obs), connected());
+        let menu = menu_model(&s, &MenuContext::default(), 62_000);
+        assert_eq!(
+            menu,
+            vec![
+                Info { id: "alert", label: "⚠ Stream stalled · 42 s".into() },
+                Info { id: "status", label: "● LIVE 00:01:02".into() },
+                Info { id: "scene", label: "Scene: Scene".into() },
+                MenuEntry::Separator,
+                item(MenuAction::ToggleStream, "Stop Streaming", true),
+                item(MenuAction::ToggleRecording, "Start Recording", true),
+                item(MenuAction::TogglePause, "Pause Recording", false),
+                item(MenuAction::SaveReplay, "Save Replay", false),
+                item(MenuAction::ToggleVirtualCamera, "Start Virtual Camera", true),
+                MenuEntry::Submenu {
+                    id: "scenes",
+                    label: "Scenes".into(),
+                    enabled: true,
+                    entries: vec![
+                        Check {
+                            action: MenuAction::SwitchScene("Scene".into()),
+                            label: "Scene".into(),
+                            checked: true,
+                            enabled: true
+                        },
+                        Check {
+                            action: MenuAction::SwitchScene("Gameplay".into()),
+                            label: "Gameplay".into(),
+                            checked: false,
+                            enabled: true
+                        },
+                    ]
+                },
+                MenuEntry::Separator,
+                item(MenuAction::OpenWindow, "Open OnAir", true),
+                item(MenuAction::OpenSettings, "Settings…", true),
+                MenuEntry::Separator,
+                item(MenuAction::Quit, "Quit OnAir", true),
+            ]
+        );
+        assert_eq!(tray_icon(&s), TrayIcon::Alert);
+        // The row ticks: a minute later it says so.
+        let later = menu_model(&s, &MenuContext::default(), 122_000);
+        assert_eq!(later[0], Info { id: "alert", label: "⚠ Stream stalled · 1:42".into() });
+    }
+
+    #[test]
+    fn several_open_alerts_name_the_oldest_and_count_the_rest() {
+        let mut obs = offline();
+        obs.stream = StreamState::Live { since_ms: 0 };
+        // The guard's order (kind first) is not the order they began in.
+        obs.alerts = vec![
+            open_alert(AlertKind::MutedWhileLive, Some("Mic/Aux"), 30_000),
+            open_alert(AlertKind::DroppingFrames, None, 50_000),
+            open_alert(AlertKind::Stalled, None, 40_000),
+        ];
+        let menu = menu_model(&state(Some(obs.clone()), connected()), &MenuContext::default(), 72_000);
+        assert_eq!(menu[0], Info { id: "alert", label: "⚠ Mic muted while live (Mic/Aux) · 42 s (+2 more)".into() });
+        assert_eq!(menu[1], Info { id: "status", label: "● LIVE 00:01:12".into() });
+        obs.alerts.remove(0);
+        let menu = menu_model(&state(Some(obs.clone()), connected()), &MenuContext::default(), 72_000);
+        assert_eq!(menu[0], Info { id: "alert", label: "⚠ Stream stalled · 32 s (+1 more)".into() });
+        obs.alerts.clear();
+        let menu = menu_model(&state(Some(obs), connected()), &MenuContext::default(), 72_000);
+        assert_eq!(menu[0], Info { id: "status", label: "● LIVE 00:01:12".into() }, "no alert, no row");
+    }
+
+    #[test]
+    fn the_alert_icon_wins_over_live_and_recording_but_not_over_reconnecting() {
+        let icon = |stream: StreamState, recording: RecordingState, alerts: Vec<OpenAlert>| {
+            let mut obs = offline();
+            obs.stream = stream;
+            obs.recording = recording;
+            obs.alerts = alerts;
+            tray_icon(&state(Some(obs), connected()))
+        };
+        let live = || StreamState::Live { since_ms: 0 };
+        let recording = || RecordingState::Recording { since_ms: 0 };
+        let stalled = || vec![open_alert(AlertKind::Stalled, None, 0)];
+        let low_disk = || vec![open_alert(AlertKind::LowDisk, None, 0)];
+        assert_eq!(icon(live(), RecordingState::Off, vec![]), TrayIcon::Live);
+        assert_eq!(icon(live(), RecordingState::Off, stalled()), TrayIcon::Alert);
+        assert_eq!(icon(live(), recording(), vec![]), TrayIcon::LiveRecording);
+        assert_eq!(icon(live(), recording(), low_disk()), TrayIcon::Alert);
+        assert_eq!(icon(StreamState::Offline, recording(), vec![]), TrayIcon::Recording);
+        assert_eq!(icon(StreamState::Offline, recording(), low_disk()), TrayIcon::Alert);
+        let reconnecting = || StreamState::Reconnecting { live_since_ms: 0, since_ms: 1 };
+        assert_eq!(icon(reconnecting(), RecordingState::Off, stalled()), TrayIcon::Reconnecting);
+        // Without OBS there is no state, and so no alert, to show.
+        let s = state(None, ConnectionState::WaitingForObs { reason: "refused".into() });
+        assert_eq!(tray_icon(&s), TrayIcon::NotConnected);
+        assert_eq!(TrayIcon::Alert.name(), "tray-alert");
+    }
+
+    #[test]
+    fn an_open_alert_keeps_the_clock_running() {
+        // A paused recording shows no clock, but its low-disk alert counts up.
+        let mut obs = offline();
+        obs.recording = RecordingState::Paused { since_ms: 0 };
+        assert!(!has_running_clock(&state(Some(obs.clone()), connected())));
+        obs.alerts = vec![open_alert(AlertKind::LowDisk, None, 0)];
+        assert!(has_running_clock(&state(Some(obs), connected())));
     }
 
     #[test]

@@ -106,6 +106,9 @@ pub struct OpenAlert {
     pub since_ms: u64,
     /// What the tray's row and the window call it ([`AlertKind::title`]).
     pub title: &'static str,
+    /// Whether it is one of the critical kinds ([`AlertKind::is_critical`]), so
+    /// the window colours it from the backend's list rather than its own.
+    pub critical: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -288,7 +291,13 @@ impl Guard {
         for kind in AlertKind::ALL {
             let mut add = |mic: Option<&String>, since: Option<u64>| {
                 if let Some(since_ms) = since {
-                    open.push(OpenAlert { kind, mic: mic.cloned(), since_ms, title: kind.title() });
+                    open.push(OpenAlert {
+                        kind,
+                        mic: mic.cloned(),
+                        since_ms,
+                        title: kind.title(),
+                        critical: kind.is_critical(),
+                    });
                 }
             };
             match kind {
@@ -372,8 +381,13 @@ mod tests {
                 kind: AlertKind::MutedWhileLive,
                 mic: Some("Mic/Aux".into()),
                 since_ms: 0,
-                title: "Mic muted while live"
+                title: "Mic muted while live",
+                critical: true,
             }]
+        );
+        assert_eq!(
+            serde_json::to_value(&g.open_alerts()[0]).unwrap(),
+            serde_json::json!({"alert": "muted-while-live", "mic": "Mic/Aux", "since_ms": 0, "title": "Mic muted while live", "critical": true})
         );
         let cleared = g.clear_all(42_000);
         assert_eq!(
@@ -483,6 +497,8 @@ mod tests {
         let out =
             g.observe(&GuardInput { now_ms: 2000, recording: true, stats: Some(stats(2000)), ..Default::default() });
         assert_eq!(kinds(&out), [("low-disk", None, true)]);
+        let open = g.open_alerts();
+        assert_eq!((open[0].title, open[0].critical), ("Low disk space", false), "not a critical kind");
         let out = g.observe(&GuardInput { now_ms: 4000, on_air: true, stats: Some(stats(4000)), ..Default::default() });
         assert_eq!(kinds(&out), [("low-disk", None, false)]);
     }
