@@ -635,6 +635,36 @@ async fn a_recovery_closes_its_alarm_even_when_its_own_notification_is_off() {
     assert_eq!(told[1..], [NotificationAction::Close { slot: STREAM_SLOT }]);
 }
 
+#[tokio::test]
+async fn an_alert_is_a_critical_notification_named_by_its_kind_and_its_clearing_replaces_it_quietly() {
+    use onair_headless::guard::{AlertDetail, AlertKind};
+    let mut rig = rig("alert", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
+    let alert =
+        Moment::Alert { alert: AlertKind::Stalled, mic: None, since_ms: 10_000, detail: AlertDetail::default() };
+    rig.controller.on_moment(Noticed { at_ms: 15_000, moment: alert });
+    let told = rig.desktop.take();
+    let raised = shown(&told);
+    assert_eq!(raised.len(), 1, "{told:?}");
+    let raised = raised[0].clone();
+    assert_eq!(
+        (raised.kind, raised.category(), raised.urgency),
+        ("stalled", "x-onair.stalled".into(), Urgency::Critical)
+    );
+    assert_eq!(raised.summary, "Stream stalled");
+    assert!(!raised.replace, "the first in its slot replaces nothing");
+    let cleared = Moment::AlertCleared { alert: AlertKind::Stalled, mic: None, lasted_ms: 42_000 };
+    rig.controller.on_moment(Noticed { at_ms: 52_000, moment: cleared });
+    let told = rig.desktop.take();
+    let over = shown(&told);
+    assert_eq!(over.len(), 1, "{told:?}");
+    assert_eq!(
+        (over[0].kind, over[0].category(), over[0].urgency, over[0].slot, over[0].replace),
+        ("alert-cleared", "x-onair.alert-cleared".into(), Urgency::Low, raised.slot, true),
+        "the note takes the alert's place"
+    );
+    assert_eq!(over[0].summary, "The stream is flowing again after 42 s");
+}
+
 // ---- the history of streams -----------------------------------------------------------------
 
 fn ended_at(at_ms: u64, reconnects: u32) -> Noticed {
