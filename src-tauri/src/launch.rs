@@ -94,7 +94,7 @@ pub fn start(cli: Cli) -> ExitCode {
     let history = if cli.demo { None } else { onair_headless::history::default_path() };
     let parts =
         ControllerParts { settings, settings_file, run: this_run, store, keyring, password, password_stored, history };
-    let options = AppOptions { parts, notes, show_window: cli.show };
+    let options = AppOptions { parts, notes, show_window: cli.show, run_mics: cli.mics.clone() };
     match run(tauri::Builder::default(), options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -58,6 +58,8 @@ pub struct AppOptions {
     /// What the user should hear about from the start-up.
     pub notes: StartupNotes,
     pub show_window: bool,
+    /// `--mic` for this run, which replaces the settings' `[audio] mics`; empty: the settings'.
+    pub run_mics: Vec<String>,
 }
 
 /// Builds and runs the app until Quit. Generic over the runtime, as Tauri's
@@ -132,10 +134,14 @@ fn start_controller<R: Runtime>(
     window: mpsc::Receiver<WindowRequest>,
     window_tx: mpsc::Sender<WindowRequest>,
 ) {
-    let AppOptions { parts, notes, .. } = options;
+    let AppOptions { parts, notes, run_mics, .. } = options;
     let target = parts.run.target(&parts.settings.host, parts.settings.port);
-    let config =
-        SessionConfig { alerts: parts.settings.alerts.clone(), ..SessionConfig::new(target, parts.password.clone()) };
+    let mics = if run_mics.is_empty() { parts.settings.mics.clone() } else { run_mics };
+    let config = SessionConfig {
+        alerts: parts.settings.alerts.clone(),
+        mics,
+        ..SessionConfig::new(target, parts.password.clone())
+    };
     // Session::spawn needs the runtime's context; Tauri's runtime is tokio.
     let (session, moments) = tauri::async_runtime::block_on(async move {
         let (session, moments, _task) = Session::spawn_subscribed(config);

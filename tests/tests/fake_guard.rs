@@ -23,9 +23,17 @@ fn stream_event(state: &str) -> Value {
 
 /// A session on the fake OBS serving `state`, with a stall called after 1 s.
 async fn served(state: FakeState) -> (FakeObs, Session, MomentLog, ServeHandle) {
+    served_watching(state, &[]).await
+}
+
+/// The same, watching these inputs as mics besides OBS's own mic slots, with a
+/// muted mic called after 1 s.
+async fn served_watching(state: FakeState, mics: &[&str]) -> (FakeObs, Session, MomentLog, ServeHandle) {
     let mut fake = FakeObs::start().await;
     let mut config = fast_config(fake.port(), None);
     config.alerts.stalled_s = 1.0;
+    config.alerts.muted_while_live_s = 1.0;
+    config.mics = mics.iter().map(|m| m.to_string()).collect();
     let (session, _task) = Session::spawn(config);
     let moments = MomentLog::record(&session);
     let mut conn = fake.accept(T).await.expect("the session connects");
@@ -122,4 +130,44 @@ async fn onair_watch_json_prints_the_alert_and_its_clearing() {
     assert_eq!(cleared["alert"], "stalled", "{cleared}");
     assert!(cleared["lasted_ms"].as_u64().is_some(), "{cleared}");
     watcher.stop().await;
+}
+
+fn mics(state: &State) -> Vec<(String, bool)> {
+    state.obs.as_ref().map(|o| o.mics.iter().map(|m| (m.name.clone(), m.muted)).collect()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn obs_mic_slots_and_named_inputs_are_watched_and_their_mutes_followed() {
+    // The fake's mic slot holds "Mic/Aux"; "Desktop Audio" is named in the settings; "Nope" is not in OBS.
+    let state = FakeState { muted: ["Desktop Audio".to_string()].into(), ..FakeState::default() };
+    let (_fake, session, _moments, serve) = served_watching(state, &["Desktop Audio", "Nope", "Mic/Aux"]).await;
+    let s = wait_state(&session, "the mics", T, |s| !mics(s).is_empty()).await;
+    assert_eq!(mics(&s), [("Mic/Aux".to_string(), false), ("Desktop Audio".to_string(), true)]);
+    serve.mute_in_obs("Mic/Aux", true).await;
+    wait_state(&session, "Mic/Aux muted", T, |s| mics(s).first() == Some(&("Mic/Aux".to_string(), true))).await;
+    serve.rename_input("Mic/Aux", "Podcast Mic").await;
+    wait_state(&session, "the rename followed", T, |s| mics(s).first() == Some(&("Podcast Mic".to_string(), true)))
+        .await;
+}
+
+#[tokio::test]
+async fn a_mic_muted_while_live_raises_one_alert_until_it_is_unmuted() {
+    let state = FakeState { stream_active: true, ..FakeState::default() };
+    let (_fake, session, moments, serve) = served(state).await;
+    // Bytes flow all along, so the only alert is the mic's.
+    while_flowing(&serve, async {
+        serve.mute_in_obs("Mic/Aux", true).await;
+        moments.wait_for("alert", 1, T).await;
+    })
+    .await;
+    let alert = moments.all().into_iter().find(|n| n.moment.kind() == "alert").expect("the alert").moment;
+    let json = serde_json::to_value(&alert).expect("json");
+    assert_eq!((json["alert"].as_str(), json["mic"].as_str()), (Some("muted-while-live"), Some("Mic/Aux")), "{json}");
+    wait_state(&session, "the mic's alert open", T, |s| open_alerts(s) == [AlertKind::MutedWhileLive]).await;
+    while_flowing(&serve, async {
+        serve.mute_in_obs("Mic/Aux", false).await;
+        moments.wait_for("alert-cleared", 1, T).await;
+    })
+    .await;
+    assert_eq!(moments.count("alert"), 1, "{:?}", moments.kinds());
 }

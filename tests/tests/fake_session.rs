@@ -53,7 +53,7 @@ async fn connects_identifies_and_syncs_the_whole_state() {
     let mut conn = fake.accept(T).await.unwrap();
     assert_eq!(conn.subprotocol().as_deref(), Some("obswebsocket.json"));
     let identify = conn.handshake(None).await.unwrap();
-    assert_eq!(identify["eventSubscriptions"], 1095, "General|Config|Scenes|Outputs|Ui, no high-volume events");
+    assert_eq!(identify["eventSubscriptions"], 1103, "General|Config|Scenes|Inputs|Outputs|Ui, no high-volume events");
     let serve = conn.serve_with(state);
     let s = wait_state(&session, "connected", T, connected).await;
     assert_eq!(
@@ -264,6 +264,10 @@ async fn answer_idle(conn: &mut FakeConn, req: &FakeRequest, stream_active: bool
         }
         "GetStudioModeEnabled" => json!({"studioModeEnabled": false}),
         "GetStats" => json!({"cpuUsage": 1.0, "activeFps": 30.0}),
+        // As real OBS under Xvfb, with no sound card: no mic in any slot.
+        "GetSpecialInputs" => {
+            json!({"desktop1": null, "desktop2": null, "mic1": null, "mic2": null, "mic3": null, "mic4": null})
+        }
         other => panic!("unexpected request {other}"),
     };
     conn.respond_ok(req, data).await;
@@ -589,7 +593,12 @@ async fn a_reidentified_client_hears_the_mutes_it_did_not_before() {
         conn.handshake(None).await.expect("handshake");
         (fake, conn.serve_with(FakeState::default()))
     });
-    let connection = connect("127.0.0.1", port, None, &ClientOptions::default()).await.expect("connected");
+    // Subscribed as before the audio guard: no Inputs.
+    let options = ClientOptions {
+        event_subscriptions: TRAY_EVENT_SUBSCRIPTIONS & !subscription::INPUTS,
+        ..ClientOptions::default()
+    };
+    let connection = connect("127.0.0.1", port, None, &options).await.expect("connected");
     let (_fake, served) = server.await.expect("served");
     let mut events = connection.events;
 

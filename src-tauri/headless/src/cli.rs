@@ -13,7 +13,6 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::control::{Awaited, Control, ControlError};
-use crate::guard::AlertSettings;
 use crate::obs::{Session, SessionConfig};
 use crate::settings::{self, Given, Password, Target};
 use crate::settings::{PasswordStore, StoreError};
@@ -63,6 +62,9 @@ pub struct Cli {
     /// Read OBS's WebSocket password from the first line of stdin.
     #[arg(long, global = true)]
     pub password_stdin: bool,
+    /// Watch this input as a mic (repeatable); replaces the settings' `[audio] mics` for this run.
+    #[arg(long = "mic", global = true, value_name = "INPUT")]
+    pub mics: Vec<String>,
     /// How long to wait for OBS, in seconds.
     #[arg(long, global = true, default_value_t = 5.0, value_name = "SECONDS")]
     pub timeout: f64,
@@ -217,12 +219,12 @@ impl Cli {
 /// Where to connect (the flags over the settings file's `[obs]` over the
 /// defaults) and the stream guard's settings. What is wrong with the file is
 /// said, and its defaults used.
-fn target(given: &Given) -> Result<(Target, AlertSettings), String> {
+fn target(given: &Given) -> Result<(Target, settings::SavedConnection), String> {
     let saved = given.settings_path().map(|path| settings::read_connection(&path)).unwrap_or_default();
     for warning in &saved.warnings {
         eprintln!("onair: settings file: {warning}");
     }
-    Ok((given.target(&saved.host, saved.port)?, saved.alerts))
+    Ok((given.target(&saved.host, saved.port)?, saved))
 }
 
 fn read_stdin_line() -> Result<String, String> {
@@ -295,7 +297,7 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
     if let Some(Command::History { json, count }) = cli.command {
         return history_command(crate::history::default_path().as_deref(), json, count, &mut std::io::stdout());
     }
-    let (target, alerts) = match target(&cli.given_flags()) {
+    let (target, saved) = match target(&cli.given_flags()) {
         Ok(found) => found,
         Err(message) => {
             eprintln!("onair: {message}");
@@ -314,7 +316,9 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
         }
     };
     let timeout = Duration::from_secs_f64(cli.timeout);
-    let config = SessionConfig { alerts, ..SessionConfig::new(Ok(target), password) };
+    // `--mic` replaces the settings' list for this run.
+    let mics = if cli.mics.is_empty() { saved.mics } else { cli.mics.clone() };
+    let config = SessionConfig { alerts: saved.alerts, mics, ..SessionConfig::new(Ok(target), password) };
     let (session, moments, task) = Session::spawn_subscribed(config);
     let code = match (cli.command, control) {
         (_, Some(control)) => act(&session, timeout, control).await,

@@ -93,6 +93,23 @@ pub struct ObsStatus {
     pub scene_collection_changing: bool,
     /// The stream guard's alerts open now, oldest kind first.
     pub alerts: Vec<OpenAlert>,
+    /// The watched mics (OBS's own mic slots, and those named in the settings), in that order.
+    pub mics: Vec<MicStatus>,
+}
+
+/// A watched mic as OBS has it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MicStatus {
+    pub name: String,
+    /// obs-websocket 5.4+ names inputs by uuid too, which survives a rename.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    pub muted: bool,
+    /// The loudest peak over the last second, in dBFS, after OBS's mute and volume;
+    /// `None` while not metered (no stream or recording).
+    pub level_dbfs: Option<f64>,
+    /// The same before the mute: what the mic hears.
+    pub input_level_dbfs: Option<f64>,
 }
 
 impl ObsStatus {
@@ -111,6 +128,7 @@ impl ObsStatus {
             stats: None,
             scene_collection_changing: false,
             alerts: Vec::new(),
+            mics: Vec::new(),
         }
     }
 }

@@ -394,6 +394,7 @@ mod tests {
             stats: None,
             scene_collection_changing: false,
             alerts: Vec::new(),
+            mics: Vec::new(),
         }
     }
 

@@ -756,6 +756,7 @@ fn sync_answers() -> BoxedStrategy<SyncAnswers> {
             scenes: decoded(&scenes, json!({})),
             studio_mode,
             stats: stats.map(|s| decoded(&s, json!({}))),
+            mics: Vec::new(),
         })
         .boxed()
 }

@@ -142,6 +142,7 @@ impl Obs {
             scenes: SceneList { current_program_scene_name: Some("Scene".into()), scenes: vec![] },
             studio_mode: false,
             stats: Some(self.stats()),
+            mics: Vec::new(),
         }
     }
 

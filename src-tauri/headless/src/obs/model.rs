@@ -10,14 +10,16 @@
 //! frame count, which only restarts with OBS, and when OBS's counters last
 //! restarted; and it adds the counters up across their resets.
 
+use crate::guard::MicReading;
 use crate::guard::{
     AlertChange, AlertSettings, EngineFrames, Guard, GuardInput, RecordPoll, StatsPoll, StreamPoll, Transition,
 };
 use crate::obs::protocol::responses::{OutputActive, RecordStatus, SceneList, Stats, StreamStatus};
+use crate::obs::protocol::InputEvent;
 use crate::obs::protocol::{scenes_top_first, status, ObsEvent, OutputState};
 use crate::obs::RequestError;
 use crate::state::{
-    AlertLasted, Moment, ObsStats, ObsStatus, OutputActivity, RecordingState, StreamHealth, StreamState,
+    AlertLasted, MicStatus, Moment, ObsStats, ObsStatus, OutputActivity, RecordingState, StreamHealth, StreamState,
 };
 
 /// Without OBS's render frame count, a live stream found after a reconnect whose
@@ -42,6 +44,8 @@ pub struct SyncAnswers {
     pub studio_mode: bool,
     /// `GetStats`, for OBS's render frame count; `None` if OBS did not answer it.
     pub stats: Option<Stats>,
+    /// The watched mics that exist in OBS, with their mute.
+    pub mics: Vec<MicStatus>,
 }
 
 impl SyncAnswers {
@@ -72,6 +76,7 @@ impl SyncAnswers {
             stats: None,
             scene_collection_changing: false,
             alerts: Vec::new(),
+            mics: self.mics.clone(),
         }
     }
 
@@ -259,6 +264,27 @@ impl Model {
         moments
     }
 
+    /// An input's event (a watched mic muted, removed, its levels).
+    pub fn on_input_event(&mut self, event: &InputEvent, now_ms: u64) -> Vec<Moment> {
+        let Some(status) = self.current.as_mut() else { return Vec::new() };
+        let is = |mic: &MicStatus, input: &crate::obs::protocol::InputRef| match (&mic.uuid, &input.input_uuid) {
+            (Some(a), Some(b)) => a == b,
+            _ => mic.name == input.input_name,
+        };
+        match event {
+            InputEvent::MuteStateChanged { input, muted } => {
+                let Some(mic) = status.mics.iter_mut().find(|m| is(m, input)) else { return Vec::new() };
+                mic.muted = *muted;
+            }
+            InputEvent::Removed { input } => status.mics.retain(|m| !is(m, input)),
+            // A watched name created anew is found at the next sync; meters come later.
+            InputEvent::Created { .. } | InputEvent::VolumeMeters(_) => return Vec::new(),
+        }
+        let mut moments = self.guard_moments(now_ms);
+        self.summarize(&mut moments, now_ms);
+        moments
+    }
+
     /// After a health poll: the stream guard looks at what the polls said.
     pub fn on_polled(&mut self, now_ms: u64) -> Vec<Moment> {
         let mut moments = self.guard_moments(now_ms);
@@ -271,6 +297,16 @@ impl Model {
     /// call it too, since the polls stop with the outputs.
     fn guard_moments(&mut self, now_ms: u64) -> Vec<Moment> {
         let Some(status) = self.current.as_ref() else { return Vec::new() };
+        let mics: Vec<MicReading> = status
+            .mics
+            .iter()
+            .map(|m| MicReading {
+                name: m.name.clone(),
+                muted: m.muted,
+                peak_dbfs: m.level_dbfs,
+                input_peak_dbfs: m.input_level_dbfs,
+            })
+            .collect();
         let stream = status.stream_health.as_ref().map(|h| StreamPoll {
             polled_at_ms: h.polled_at_ms,
             output_bytes: h.bytes,
@@ -287,7 +323,7 @@ impl Model {
             stats: self.stats_poll,
             record: self.record_poll,
             program: None,
-            mics: &[],
+            mics: &mics,
         };
         self.guard.observe(&input).into_iter().map(alert_moment).collect()
     }
@@ -727,7 +763,14 @@ impl Model {
             ObsEvent::ExitStarted => self.obs_exiting = true,
             // Nothing OnAir shows depends on input names yet, and the profile's
             // outputs are fetched again by the session.
-            ObsEvent::InputNameChanged { .. } | ObsEvent::CurrentProfileChanged | ObsEvent::Other { .. } => {}
+            ObsEvent::InputNameChanged { old_name, new_name } => {
+                // A watched mic keeps being watched under its new name.
+                for mic in status.mics.iter_mut().filter(|m| m.name == *old_name) {
+                    mic.name = new_name.clone();
+                }
+                self.guard.rename_mic(old_name, new_name);
+            }
+            ObsEvent::CurrentProfileChanged | ObsEvent::Other { .. } => {}
         }
         if let Some(status) = self.current.as_mut() {
             if !status.stream.is_on_air() && !status.recording.is_active() {
@@ -1094,6 +1137,7 @@ mod tests {
             scenes: SceneList { current_program_scene_name: Some("Scene".into()), scenes: vec![] },
             studio_mode: false,
             stats: None,
+            mics: Vec::new(),
         }
     }
 

@@ -27,9 +27,10 @@ pub const RPC_VERSION: u32 = 1;
 /// The websocket subprotocol for JSON text frames.
 pub const SUBPROTOCOL: &str = "obswebsocket.json";
 
-/// Event subscription bits a status tray needs: General | Config | Scenes | Outputs | Ui.
+/// Event subscription bits a status tray needs: General | Config | Scenes | Inputs | Outputs | Ui.
 /// The high-volume events (volume meters, transforms) stay off.
-pub const TRAY_EVENT_SUBSCRIPTIONS: u32 = 1 | 2 | 4 | 64 | 1024;
+/// Inputs (8) too, for the watched mics' mutes and names.
+pub const TRAY_EVENT_SUBSCRIPTIONS: u32 = 1 | 2 | 4 | 8 | 64 | 1024;
 
 /// Event subscription bits, by obs-websocket's names (`EventSubscription`).
 pub mod subscription {

@@ -31,6 +31,8 @@ pub struct SessionConfig {
     pub moment_capacity: usize,
     /// The stream guard's switches and thresholds.
     pub alerts: AlertSettings,
+    /// Inputs to watch as mics besides OBS's own mic slots (settings `[audio] mics`, or `--mic`).
+    pub mics: Vec<String>,
 }
 
 impl SessionConfig {
@@ -44,6 +46,7 @@ impl SessionConfig {
             healthy_after: Duration::from_secs(10),
             moment_capacity: 1024,
             alerts: AlertSettings::default(),
+            mics: Vec::new(),
         }
     }
 }

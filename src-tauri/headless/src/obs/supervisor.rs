@@ -22,7 +22,7 @@ use crate::obs::FailureKind;
 use crate::obs::{Client, ClientEvent, CloseReason, ConnectError, Connection, RequestError};
 use crate::obs::{Model, SyncAnswers};
 use crate::settings::{Password, Target};
-use crate::state::{now_ms, ConnectionState, Moment, Noticed, State};
+use crate::state::{now_ms, ConnectionState, MicStatus, Moment, Noticed, State};
 
 /// What the supervisor does next, after an attempt or a wait.
 #[derive(Debug, PartialEq)]
@@ -453,8 +453,12 @@ impl Supervisor {
         let mut rounds = 0;
         loop {
             rounds += 1;
+            let named_mics = self.config.mics.clone();
             let requests = async {
-                tokio::join!(client.request_as::<responses::Version>("GetVersion", None), fetch_sync_answers(client))
+                tokio::join!(
+                    client.request_as::<responses::Version>("GetVersion", None),
+                    fetch_sync_answers(client, &named_mics)
+                )
             };
             tokio::pin!(requests);
             let mut buffered: Vec<ObsEvent> = Vec::new();
@@ -632,7 +636,10 @@ impl Supervisor {
                 event = events.recv() => match event {
                     Ok(event) => {
                         let now = now_ms();
-                        let moments = self.model.on_event(&event.event, now);
+                        let mut moments = self.model.on_event(&event.event, now);
+                        if let Some(input) = &event.input {
+                            moments.extend(self.model.on_input_event(input, now));
+                        }
                         self.publish();
                         self.announce(moments);
                         let switching = self.model.status().is_some_and(|s| s.scene_collection_changing);
@@ -826,8 +833,8 @@ async fn fetch_profile_outputs(client: Client) -> Option<Background> {
 
 /// The sync requests, concurrently. Replay buffer and virtual camera may answer
 /// "not available", which is an answer, not a failure.
-async fn fetch_sync_answers(client: &Client) -> Result<SyncAnswers, RequestError> {
-    let (stream, record, replay_buffer, virtual_camera, scenes, studio, stats) = tokio::join!(
+async fn fetch_sync_answers(client: &Client, named_mics: &[String]) -> Result<SyncAnswers, RequestError> {
+    let (stream, record, replay_buffer, virtual_camera, scenes, studio, stats, mics) = tokio::join!(
         client.request_as::<StreamStatus>("GetStreamStatus", None),
         client.request_as::<responses::RecordStatus>("GetRecordStatus", None),
         client.request_as::<responses::OutputActive>("GetReplayBufferStatus", None),
@@ -836,6 +843,7 @@ async fn fetch_sync_answers(client: &Client) -> Result<SyncAnswers, RequestError
         client.request_as::<responses::StudioMode>("GetStudioModeEnabled", None),
         // Only for OBS's render frame count, which tells a restarted OBS.
         client.request_as::<Stats>("GetStats", None),
+        fetch_mics(client, named_mics),
     );
     for optional in [&replay_buffer, &virtual_camera] {
         if let Err(e @ (RequestError::TimedOut(_) | RequestError::ConnectionClosed)) = optional {
@@ -850,7 +858,43 @@ async fn fetch_sync_answers(client: &Client) -> Result<SyncAnswers, RequestError
         scenes: scenes?,
         studio_mode: studio?.studio_mode_enabled,
         stats: stats.ok(),
+        mics: mics?,
     })
+}
+
+/// The watched mics that exist: OBS's own mic slots first, then the named ones,
+/// each once, with its mute (and its uuid from 5.4). A name OBS does not know is
+/// left out; only a lost connection or a timeout fails the sync.
+async fn fetch_mics(client: &Client, named: &[String]) -> Result<Vec<MicStatus>, RequestError> {
+    let specials = match client.request_as::<responses::SpecialInputs>("GetSpecialInputs", None).await {
+        Ok(specials) => specials.mics(),
+        Err(e @ (RequestError::TimedOut(_) | RequestError::ConnectionClosed)) => return Err(e),
+        Err(_) => Vec::new(),
+    };
+    let mut names: Vec<String> = Vec::new();
+    for name in specials.into_iter().chain(named.iter().cloned()) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let mut mics = Vec::new();
+    for name in names {
+        let asked = client
+            .request_as::<responses::InputMute>("GetInputMute", Some(serde_json::json!({ "inputName": name })))
+            .await;
+        match asked {
+            Ok(mute) => mics.push(MicStatus {
+                name,
+                uuid: None,
+                muted: mute.input_muted,
+                level_dbfs: None,
+                input_level_dbfs: None,
+            }),
+            Err(e @ (RequestError::TimedOut(_) | RequestError::ConnectionClosed)) => return Err(e),
+            Err(error) => tracing::debug!(mic = %name, %error, "a watched mic is not in OBS"),
+        }
+    }
+    Ok(mics)
 }
 
 #[cfg(test)]

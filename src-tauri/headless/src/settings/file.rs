@@ -28,6 +28,8 @@ pub struct Settings {
     pub confirm_stop_stream: bool,
     pub start_on_login: bool,
     /// The stream guard: each alert kind on or off, and each threshold.
+    /// Inputs watched as mics besides OBS's own mic slots (`[audio] mics`).
+    pub mics: Vec<String>,
     pub alerts: AlertSettings,
 }
 
@@ -41,6 +43,7 @@ impl Default for Settings {
             confirm_stop_stream: false,
             start_on_login: false,
             alerts: AlertSettings::default(),
+            mics: Vec::new(),
         }
     }
 }
@@ -102,6 +105,8 @@ pub struct SavedConnection {
     pub port: u16,
     /// The stream guard's switches and thresholds (`[alerts]`), which a command watches by.
     pub alerts: AlertSettings,
+    /// `[audio] mics`.
+    pub mics: Vec<String>,
     /// What was wrong with the file or the table; each bad value is its default.
     pub warnings: Vec<String>,
 }
@@ -113,6 +118,7 @@ impl Default for SavedConnection {
             host: DEFAULT_HOST.to_string(),
             port: DEFAULT_PORT,
             alerts: AlertSettings::default(),
+            mics: Vec::new(),
             warnings: Vec::new(),
         }
     }
@@ -130,6 +136,7 @@ pub fn read_connection(path: &Path) -> SavedConnection {
     if let Some(a) = table(&raw, "alerts", &mut warnings) {
         read_alerts(a, &mut saved.alerts, &mut warnings);
     }
+    saved.mics = read_mics(&raw, &mut warnings);
     SavedConnection { warnings, ..saved }
 }
 
@@ -287,7 +294,28 @@ fn from_table(raw: &toml::Table, warnings: &mut Vec<String>) -> Settings {
     if let Some(a) = table(raw, "alerts", warnings) {
         read_alerts(a, &mut settings.alerts, warnings);
     }
+    settings.mics = read_mics(raw, warnings);
     settings
+}
+
+/// `[audio] mics = ["Mic/Aux", "Podcast Mic"]`: names, each once; anything else
+/// in the list is left out with a warning.
+fn read_mics(raw: &toml::Table, warnings: &mut Vec<String>) -> Vec<String> {
+    let Some(audio) = table(raw, "audio", warnings) else { return Vec::new() };
+    let Some(value) = audio.get("mics") else { return Vec::new() };
+    let Some(list) = value.as_array() else {
+        warnings.push(format!("audio.mics must be a list of input names, not {value}"));
+        return Vec::new();
+    };
+    let mut mics: Vec<String> = Vec::new();
+    for item in list {
+        match item.as_str().map(str::trim).filter(|name| !name.is_empty()) {
+            Some(name) if !mics.iter().any(|m| m == name) => mics.push(name.to_string()),
+            Some(_) => {}
+            None => warnings.push(format!("audio.mics: {item} is not an input name; left out")),
+        }
+    }
+    mics
 }
 
 /// The `[alerts]` table: each kind switched by its wire name (as in
@@ -351,6 +379,10 @@ fn into_table(raw: &mut toml::Table, s: &Settings) {
     for action in HotkeyAction::ALL {
         let binding = s.hotkeys.binding(action).unwrap_or_default();
         h.insert(action.key().into(), toml::Value::String(binding));
+    }
+    if !s.mics.is_empty() || raw.contains_key("audio") {
+        let mics = s.mics.iter().map(|m| toml::Value::String(m.clone())).collect();
+        section(raw, "audio").insert("mics".into(), toml::Value::Array(mics));
     }
     let b = section(raw, "behaviour");
     b.insert("confirm_stop_stream".into(), toml::Value::Boolean(s.confirm_stop_stream));
