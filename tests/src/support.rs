@@ -126,9 +126,15 @@ impl Watcher {
     /// Starts `onair watch --json` against 127.0.0.1:`port`; the password goes
     /// through `ONAIR_PASSWORD` when given.
     pub fn spawn(port: u16, password: Option<&str>) -> Watcher {
+        Watcher::spawn_with(port, password, &[])
+    }
+
+    /// [`Watcher::spawn`] with more arguments (e.g. `--mic NAME`).
+    pub fn spawn_with(port: u16, password: Option<&str>, args: &[&str]) -> Watcher {
         let mut command = tokio::process::Command::new(onair_bin());
         command
             .args(["watch", "--json", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(args)
             .env_remove("ONAIR_PASSWORD")
             .env("XDG_CONFIG_HOME", std::env::temp_dir().join("onair-tests-no-config"))
             .stdin(std::process::Stdio::null())

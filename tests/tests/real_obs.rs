@@ -630,3 +630,42 @@ async fn a_start_whose_events_come_late_still_exits_0_when_obs_goes_live() {
     }
     expect.verify("");
 }
+
+/// The audio guard on real OBS: a test input playing a tone, watched with `--mic`,
+/// is in the state with its mute; muted while live it raises one muted-while-live
+/// alert (3 s by default), and unmuted it clears.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watched_mic_muted_while_live_raises_one_alert_until_unmuted() {
+    use onair_system_tests::world::TestAudio;
+    let world = world(WorldOptions::default()).await;
+    world.add_test_audio("Test Mic", TestAudio::Tone).await.expect("a test mic");
+    let port = world.ws_port();
+    let watcher = Watcher::spawn_with(port, Some(PASSWORD), &["--mic", "Test Mic"]);
+    let mic_muted = |s: &Value| {
+        s["obs"]["mics"].as_array().and_then(|m| m.iter().find(|m| m["name"] == "Test Mic")).map(|m| m["muted"] == true)
+    };
+    watcher.wait_state("the mic watched, unmuted", T, |s| mic_muted(s) == Some(false)).await;
+    world.start_stream(T).await.expect("live");
+    watcher.wait_moment("live", 1, T).await;
+    world.request("SetInputMute", json!({ "inputName": "Test Mic", "inputMuted": true })).await.expect("mute");
+    watcher.wait_state("the mute followed", T, |s| mic_muted(s) == Some(true)).await;
+    watcher.wait_moment("alert", 1, T).await;
+    let alert = &watcher.moment_lines("alert")[0];
+    assert_eq!(
+        (alert["alert"].as_str(), alert["mic"].as_str()),
+        (Some("muted-while-live"), Some("Test Mic")),
+        "{alert}"
+    );
+    world.request("SetInputMute", json!({ "inputName": "Test Mic", "inputMuted": false })).await.expect("unmute");
+    watcher.wait_moment("alert-cleared", 1, T).await;
+    let cleared = &watcher.moment_lines("alert-cleared")[0];
+    assert!(cleared["lasted_ms"].as_u64().is_some_and(|ms| ms >= 3_000), "{cleared}");
+    settle().await;
+    let alerts: Vec<String> = watcher.moment_lines("alert").iter().map(|a| a["alert"].to_string()).collect();
+    assert_eq!(alerts, ["\"muted-while-live\""], "no other alert on a healthy stream");
+    world.request("StopStream", Value::Null).await.expect("stop");
+    watcher.wait_moment("ended", 1, T).await;
+    let ended = &watcher.moment_lines("ended")[0];
+    assert_eq!(ended["alerts"][0]["alert"], "muted-while-live", "{ended}");
+    watcher.stop().await;
+}
