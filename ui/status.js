@@ -1,9 +1,10 @@
 // The status page and its header, composed from one module per job: the
-// header, the controls and scenes, the health figures, the moments log and the
-// recent streams.
+// header, the controls and scenes, the stream guard's open alerts, the health
+// figures, the moments log and the recent streams.
 // Everything is drawn from what the backend last pushed (State, controls,
 // moments); a 1 s tick only re-draws the clocks.
 
+import { createAlerts } from "./alerts.js";
 import { createControls } from "./controls.js";
 import { createHeader } from "./header.js";
 import { createHealth } from "./health.js";
@@ -13,6 +14,7 @@ import { createMoments } from "./moments.js";
 export function createStatus({ invoke, openSettings }) {
   const header = createHeader({ openSettings });
   const controls = createControls({ invoke });
+  const alerts = createAlerts();
   const health = createHealth();
   const moments = createMoments();
   const streams = createHistory();
@@ -24,6 +26,7 @@ export function createStatus({ invoke, openSettings }) {
       const now = Date.now();
       header.setState(next, now);
       controls.setObs(next?.obs);
+      alerts.setObs(next?.obs, now);
       health.setObs(next?.obs, now);
     },
     setHistory: health.setHistory,
@@ -39,6 +42,7 @@ export function createStatus({ invoke, openSettings }) {
       if (!state) return;
       const now = Date.now();
       header.tick(now);
+      alerts.tick(now);
       health.tick(now);
     },
   };
