@@ -632,8 +632,9 @@ async fn a_start_whose_events_come_late_still_exits_0_when_obs_goes_live() {
 }
 
 /// The audio guard on real OBS: a test input playing a tone, watched with `--mic`,
-/// is in the state with its mute; muted while live it raises one muted-while-live
-/// alert (3 s by default), and unmuted it clears.
+/// is in the state with its mute; muted while live (with `onair mute on INPUT`) it
+/// raises one muted-while-live alert (3 s by default), and unmuted (with `onair mute
+/// off`, which takes the first watched mic) it clears. `onair audio` lists it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_watched_mic_muted_while_live_raises_one_alert_until_unmuted() {
     use onair_system_tests::world::TestAudio;
@@ -647,8 +648,13 @@ async fn a_watched_mic_muted_while_live_raises_one_alert_until_unmuted() {
     watcher.wait_state("the mic watched, unmuted", T, |s| mic_muted(s) == Some(false)).await;
     world.start_stream(T).await.expect("live");
     watcher.wait_moment("live", 1, T).await;
-    world.request("SetInputMute", json!({ "inputName": "Test Mic", "inputMuted": true })).await.expect("mute");
+    let (code, stdout, stderr) = onair(port, Some(PASSWORD), &["mute", "on", "Test Mic"]).await;
+    assert_eq!((code, stdout.trim()), (0, "Test Mic muted"), "{stderr}");
+    let muted = world.request("GetInputMute", json!({ "inputName": "Test Mic" })).await.expect("read the mute");
+    assert_eq!(muted["inputMuted"], true);
     watcher.wait_state("the mute followed", T, |s| mic_muted(s) == Some(true)).await;
+    let (code, stdout, _) = onair(port, Some(PASSWORD), &["--mic", "Test Mic", "audio"]).await;
+    assert_eq!((code, stdout.trim()), (0, "Test Mic\tmuted"));
     watcher.wait_moment("alert", 1, T).await;
     let alert = &watcher.moment_lines("alert")[0];
     assert_eq!(
@@ -656,7 +662,8 @@ async fn a_watched_mic_muted_while_live_raises_one_alert_until_unmuted() {
         (Some("muted-while-live"), Some("Test Mic")),
         "{alert}"
     );
-    world.request("SetInputMute", json!({ "inputName": "Test Mic", "inputMuted": false })).await.expect("unmute");
+    let (code, stdout, stderr) = onair(port, Some(PASSWORD), &["--mic", "Test Mic", "mute", "off"]).await;
+    assert_eq!((code, stdout.trim()), (0, "Test Mic unmuted"), "{stderr}");
     watcher.wait_moment("alert-cleared", 1, T).await;
     let cleared = &watcher.moment_lines("alert-cleared")[0];
     assert!(cleared["lasted_ms"].as_u64().is_some_and(|ms| ms >= 3_000), "{cleared}");

@@ -105,6 +105,18 @@ pub enum Command {
         /// The scene's name, as OBS shows it.
         name: String,
     },
+    /// Mute, unmute or toggle a mic (default: the first watched mic).
+    Mute {
+        action: OnOffToggle,
+        /// The input, as OBS names it.
+        input: Option<String>,
+    },
+    /// The watched mics (OBS's mic slots, and `[audio] mics` or `--mic`) with their mute.
+    Audio {
+        /// Print them as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Store OBS's password in the OS keyring (read from stdin), or clear it.
     Password { action: PasswordAction },
     /// The streams the tray app saw end, newest first (it needs no OBS).
@@ -131,9 +143,16 @@ impl Command {
             Command::Replay { action } => (value_word(action), "replay-buffer"),
             Command::Vcam { action } => (value_word(action), "virtual-camera"),
             Command::Scene { name } => return Some(Control::parse("switch-scene", Some(name))),
-            Command::Status { .. } | Command::Watch { .. } | Command::Password { .. } | Command::History { .. } => {
-                return None
+            Command::Mute { action, input: Some(input) } => {
+                return Some(Control::parse(&mute_word(*action), Some(input)))
             }
+            // Without an input, the first watched mic, once OBS is seen.
+            Command::Mute { input: None, .. }
+            | Command::Audio { .. }
+            | Command::Status { .. }
+            | Command::Watch { .. }
+            | Command::Password { .. }
+            | Command::History { .. } => return None,
         };
         Some(Control::parse(&format!("{verb}-{object}"), None))
     }
@@ -150,6 +169,23 @@ pub enum PasswordAction {
     Set,
     /// Remove the stored password for this host and port.
     Clear,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OnOffToggle {
+    On,
+    Off,
+    Toggle,
+}
+
+/// The mute control's wire word.
+fn mute_word(action: OnOffToggle) -> String {
+    match action {
+        OnOffToggle::On => "mute-on",
+        OnOffToggle::Off => "mute-off",
+        OnOffToggle::Toggle => "toggle-mute",
+    }
+    .to_string()
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -324,6 +360,8 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
         (_, Some(control)) => act(&session, timeout, control).await,
         (Some(Command::Watch { json }), None) => watch(&session, moments, json).await,
         (Some(Command::Status { json }), None) => status(&session, timeout, json).await,
+        (Some(Command::Mute { action, input: None }), None) => mute_first_mic(&session, timeout, action).await,
+        (Some(Command::Audio { json }), None) => audio(&session, timeout, json).await,
         (_, None) => watch(&session, moments, false).await,
     };
     session.shutdown().await;
@@ -579,7 +617,50 @@ async fn act(session: &Session, timeout: Duration, control: Control) -> u8 {
         println!("Recording stopped{}", outcome.path.map(|p| format!(": {p}")).unwrap_or_default());
         return exit::OK;
     }
+    if let Control::Mute { input, muted } = &control {
+        let now_muted = muted.or(outcome.active).unwrap_or(true);
+        println!("{input} {}", if now_muted { "muted" } else { "unmuted" });
+        return exit::OK;
+    }
     println!("{}", text::status_line(&state.borrow(), now_ms()));
+    exit::OK
+}
+
+/// `onair mute on|off|toggle` with no input: the first watched mic.
+async fn mute_first_mic(session: &Session, timeout: Duration, action: OnOffToggle) -> u8 {
+    let state = match connected(session, timeout).await {
+        Ok(state) => state,
+        Err(code) => return code,
+    };
+    let Some(mic) = state.obs.as_ref().and_then(|o| o.mics.first()) else {
+        eprintln!("onair: no mic is watched: name one (onair mute on \"Mic/Aux\"), or list them in [audio] mics");
+        return exit::USAGE;
+    };
+    match Control::parse(&mute_word(action), Some(&mic.name)) {
+        Ok(control) => act(session, timeout, control).await,
+        Err(error) => {
+            eprintln!("onair: {error}");
+            exit::USAGE
+        }
+    }
+}
+
+/// `onair audio`: the watched mics and their mute, one a line, or as JSON.
+async fn audio(session: &Session, timeout: Duration, json: bool) -> u8 {
+    let state = match connected(session, timeout).await {
+        Ok(state) => state,
+        Err(code) => return code,
+    };
+    let mics = state.obs.map(|o| o.mics).unwrap_or_default();
+    if json {
+        println!("{}", serde_json::to_string(&mics).unwrap_or_default());
+    } else if mics.is_empty() {
+        println!("No mic is watched (OBS has none in its audio settings; add some to [audio] mics, or use --mic)");
+    } else {
+        for mic in &mics {
+            println!("{}\t{}", mic.name, if mic.muted { "muted" } else { "live" });
+        }
+    }
     exit::OK
 }
 
@@ -599,6 +680,16 @@ mod tests {
     fn control_of(args: &[&str]) -> Option<Result<Control, ControlError>> {
         let cli = Cli::try_parse_from(std::iter::once("onair").chain(args.iter().copied())).expect("valid arguments");
         cli.command.as_ref().and_then(Command::control)
+    }
+
+    #[test]
+    fn mute_names_its_input_or_waits_to_take_the_first_watched_mic() {
+        let mic = Control::Mute { input: "Mic/Aux".into(), muted: Some(true) };
+        assert_eq!(control_of(&["mute", "on", "Mic/Aux"]), Some(Ok(mic)));
+        let toggle = Control::Mute { input: "Podcast Mic".into(), muted: None };
+        assert_eq!(control_of(&["mute", "toggle", "Podcast Mic"]), Some(Ok(toggle)));
+        assert_eq!(control_of(&["mute", "off"]), None, "resolved once OBS's mics are known");
+        assert_eq!(control_of(&["audio"]), None);
     }
 
     #[test]

@@ -59,6 +59,11 @@ pub enum Control {
     StopVirtualCamera,
     ToggleVirtualCamera,
     SwitchScene(String),
+    /// Mutes (`Some(true)`), unmutes (`Some(false)`) or toggles (`None`) an input.
+    Mute {
+        input: String,
+        muted: Option<bool>,
+    },
 }
 
 impl Control {
@@ -81,6 +86,8 @@ impl Control {
             Control::StopVirtualCamera => "StopVirtualCam",
             Control::ToggleVirtualCamera => "ToggleVirtualCam",
             Control::SwitchScene(_) => "SetCurrentProgramScene",
+            Control::Mute { muted: Some(_), .. } => "SetInputMute",
+            Control::Mute { muted: None, .. } => "ToggleInputMute",
         }
     }
 
@@ -92,7 +99,7 @@ impl Control {
             | ToggleRecordingPause => Some(Output::Recording),
             StartReplayBuffer | StopReplayBuffer | ToggleReplayBuffer | SaveReplay => Some(Output::ReplayBuffer),
             StartVirtualCamera | StopVirtualCamera | ToggleVirtualCamera => Some(Output::VirtualCamera),
-            SwitchScene(_) => None,
+            SwitchScene(_) | Mute { .. } => None,
         }
     }
 }
@@ -143,6 +150,9 @@ impl Control {
             Control::StopVirtualCamera => "stop-virtual-camera",
             Control::ToggleVirtualCamera => "toggle-virtual-camera",
             Control::SwitchScene(_) => "switch-scene",
+            Control::Mute { muted: Some(true), .. } => "mute-on",
+            Control::Mute { muted: Some(false), .. } => "mute-off",
+            Control::Mute { muted: None, .. } => "toggle-mute",
         }
     }
 
@@ -158,6 +168,21 @@ impl Control {
                 )));
             }
             return Ok(Control::SwitchScene(name.to_string()));
+        }
+        let muted = match word {
+            "mute-on" => Some(Some(true)),
+            "mute-off" => Some(Some(false)),
+            "toggle-mute" => Some(None),
+            _ => None,
+        };
+        if let Some(muted) = muted {
+            let input = scene.ok_or_else(|| ControlError::InvalidInput(format!("{word} needs an input name")))?;
+            if input.trim().is_empty() || input.len() > MAX_SCENE_NAME {
+                return Err(ControlError::InvalidInput(format!(
+                    "an input name must have 1 to {MAX_SCENE_NAME} characters"
+                )));
+            }
+            return Ok(Control::Mute { input: input.to_string(), muted });
         }
         Control::WITHOUT_ARGUMENT.into_iter().find(|control| control.wire_word() == word).ok_or_else(|| {
             // Whatever came in is echoed back only in part: it may be anything.
@@ -185,6 +210,9 @@ impl Control {
             Control::ToggleVirtualCamera => "start or stop the virtual camera",
             Control::StopVirtualCamera => "stop the virtual camera",
             Control::SwitchScene(_) => "switch scenes",
+            Control::Mute { muted: Some(true), .. } => "mute the mic",
+            Control::Mute { muted: Some(false), .. } => "unmute the mic",
+            Control::Mute { muted: None, .. } => "mute or unmute the mic",
         }
     }
 }
@@ -264,6 +292,7 @@ pub enum ControlError {
     /// OBS accepted a pause but the recording did not pause (it shares the stream's encoder).
     PauseIgnored,
     SceneNotFound(String),
+    InputNotFound(String),
     InvalidInput(String),
     /// OBS is busy (switching scene collections); try again shortly.
     ObsBusy,
@@ -287,6 +316,7 @@ impl ControlError {
             ControlError::NotConfigured(_) => "not-configured",
             ControlError::PauseIgnored => "pause-ignored",
             ControlError::SceneNotFound(_) => "scene-not-found",
+            ControlError::InputNotFound(_) => "input-not-found",
             ControlError::InvalidInput(_) => "invalid-input",
             ControlError::ObsBusy => "obs-busy",
             ControlError::TimedOut(_) => "timed-out",
@@ -315,6 +345,7 @@ impl std::fmt::Display for ControlError {
                 "OBS accepted the pause but kept recording (a recording that shares the stream's encoder cannot pause)",
             ),
             ControlError::SceneNotFound(name) => write!(f, "OBS has no scene named {name:?}"),
+            ControlError::InputNotFound(name) => write!(f, "OBS has no input named {name:?}"),
             ControlError::InvalidInput(m) => f.write_str(m),
             ControlError::ObsBusy => f.write_str("OBS is busy switching scene collections; try again in a moment"),
             ControlError::TimedOut(d) => write!(f, "OBS did not answer within {:.1} s", d.as_secs_f64()),
@@ -341,11 +372,16 @@ pub async fn execute(
             }
             Some(json!({ "sceneName": name }))
         }
+        Control::Mute { input, muted: Some(muted) } => Some(json!({ "inputName": input, "inputMuted": muted })),
+        Control::Mute { input, muted: None } => Some(json!({ "inputName": input })),
         _ => None,
     };
     let answer = client.request(control.request_type(), data).await.map_err(|e| to_control_error(control, e))?;
     let outcome = ControlOutcome {
-        active: parse::<responses::OutputActive>(&answer).map(|a| a.output_active),
+        // For a mute: whether the input is now muted.
+        active: parse::<responses::OutputActive>(&answer)
+            .map(|a| a.output_active)
+            .or_else(|| parse::<responses::InputMute>(&answer).map(|m| m.input_muted)),
         path: parse::<responses::OutputPath>(&answer).and_then(|p| p.output_path),
     };
     if *control == Control::PauseRecording {
@@ -397,6 +433,7 @@ fn to_control_error(control: &Control, error: RequestError) -> ControlError {
             }
             (status::RESOURCE_NOT_FOUND, None) => match control {
                 Control::SwitchScene(name) => ControlError::SceneNotFound(name.clone()),
+                Control::Mute { input, .. } => ControlError::InputNotFound(input.clone()),
                 _ => ControlError::Refused { code, message: comment.unwrap_or_default() },
             },
             (status::NOT_READY, _) => ControlError::ObsBusy,
@@ -411,6 +448,19 @@ fn to_control_error(control: &Control, error: RequestError) -> ControlError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mute_words_take_an_input_and_read_back() {
+        for muted in [Some(true), Some(false), None] {
+            let control = Control::Mute { input: "Mic/Aux".into(), muted };
+            assert_eq!(Control::parse(control.wire_word(), Some("Mic/Aux")), Ok(control.clone()));
+        }
+        assert!(matches!(Control::parse("mute-on", None), Err(ControlError::InvalidInput(_))));
+        assert!(matches!(Control::parse("toggle-mute", Some(" ")), Err(ControlError::InvalidInput(_))));
+        let missing = to_control_error(&Control::Mute { input: "Nope".into(), muted: None }, failed(600));
+        assert_eq!(missing, ControlError::InputNotFound("Nope".into()));
+        assert_eq!(missing.to_string(), "OBS has no input named \"Nope\"");
+    }
 
     fn failed(code: u32) -> RequestError {
         RequestError::Failed { code, comment: Some("x".into()) }
@@ -449,7 +499,7 @@ mod tests {
         // No wildcard: a new control does not compile here until it has a word.
         for control in Control::WITHOUT_ARGUMENT {
             match control {
-                Control::SwitchScene(_) => panic!("switch-scene takes an argument"),
+                Control::SwitchScene(_) | Control::Mute { .. } => panic!("{control:?} takes an argument"),
                 Control::StartStream
                 | Control::StopStream
                 | Control::ToggleStream
