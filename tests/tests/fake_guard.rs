@@ -171,3 +171,68 @@ async fn a_mic_muted_while_live_raises_one_alert_until_it_is_unmuted() {
     .await;
     assert_eq!(moments.count("alert"), 1, "{:?}", moments.kinds());
 }
+
+/// One `InputVolumeMeters` event: the mic's one channel at `[magnitude, peak, input_peak]`.
+fn meters(mic: &str, peak: f64, input_peak: f64) -> Value {
+    json!({"inputs": [{"inputName": mic, "inputLevelsMul": [[peak, peak, input_peak]]}]})
+}
+
+#[tokio::test]
+async fn meters_are_asked_for_only_while_live_and_a_muted_mic_that_hears_speech_alerts() {
+    let state = FakeState { muted: ["Mic/Aux".to_string()].into(), ..FakeState::default() };
+    let (_fake, session, moments, serve) = served(state).await;
+    wait_state(&session, "the mic", T, |s| !mics(s).is_empty()).await;
+    let meters_bit = 1 << 16;
+    assert_eq!(serve.event_subscriptions().map(|s| s & meters_bit), Some(0), "an idle OnAir asks for no meters");
+
+    serve.update_state(|s| s.stream_active = true);
+    serve.send_event("StreamStateChanged", stream_event("STARTING")).await;
+    serve.send_event("StreamStateChanged", stream_event("STARTED")).await;
+    let deadline = tokio::time::Instant::now() + T;
+    while serve.event_subscriptions().map(|s| s & meters_bit) != Some(meters_bit) {
+        assert!(tokio::time::Instant::now() < deadline, "live with a mic watched: the meters are asked for");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Speech into the muted mic: its raw input peak at about -12 dBFS, nothing goes out.
+    while_flowing(&serve, async {
+        let talking = async {
+            loop {
+                serve.send_event("InputVolumeMeters", meters("Mic/Aux", 0.0, 0.25)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::select! {
+            () = talking => {}
+            () = async {
+                while !moments.kinds().contains(&"alert") || moments.count("alert") < 2 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            } => {}
+            () = tokio::time::sleep(T) => panic!("no alerts for a muted mic that hears speech: {:?}", moments.kinds()),
+        }
+    })
+    .await;
+    let alerts: Vec<String> = moments
+        .all()
+        .iter()
+        .filter(|n| n.moment.kind() == "alert")
+        .map(|n| serde_json::to_value(&n.moment).expect("json")["alert"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(alerts.contains(&"talking-while-muted".to_string()), "{alerts:?}");
+    let s = wait_state(&session, "the level", T, |s| {
+        s.obs.as_ref().and_then(|o| o.mics.first()).and_then(|m| m.input_level_dbfs).is_some()
+    })
+    .await;
+    let mic = &s.obs.expect("obs").mics[0];
+    assert!((mic.input_level_dbfs.unwrap_or(0.0) + 12.0).abs() < 0.5, "{mic:?}");
+    assert_eq!(mic.level_dbfs, Some(-100.0), "muted: nothing goes out");
+
+    serve.update_state(|s| s.stream_active = false);
+    serve.send_event("StreamStateChanged", stream_event("STOPPING")).await;
+    serve.send_event("StreamStateChanged", stream_event("STOPPED")).await;
+    let deadline = tokio::time::Instant::now() + T;
+    while serve.event_subscriptions().map(|s| s & meters_bit) != Some(0) {
+        assert!(tokio::time::Instant::now() < deadline, "off the air: the meters are switched off again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -633,8 +633,9 @@ async fn a_start_whose_events_come_late_still_exits_0_when_obs_goes_live() {
 
 /// The audio guard on real OBS: a test input playing a tone, watched with `--mic`,
 /// is in the state with its mute; muted while live (with `onair mute on INPUT`) it
-/// raises one muted-while-live alert (3 s by default), and unmuted (with `onair mute
-/// off`, which takes the first watched mic) it clears. `onair audio` lists it.
+/// raises one muted-while-live alert (3 s by default) and, as the tone still reaches
+/// it, one talking-while-muted alert; unmuted (with `onair mute off`, which takes the
+/// first watched mic) both clear. `onair audio` lists it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_watched_mic_muted_while_live_raises_one_alert_until_unmuted() {
     use onair_system_tests::world::TestAudio;
@@ -655,24 +656,31 @@ async fn a_watched_mic_muted_while_live_raises_one_alert_until_unmuted() {
     watcher.wait_state("the mute followed", T, |s| mic_muted(s) == Some(true)).await;
     let (code, stdout, _) = onair(port, Some(PASSWORD), &["--mic", "Test Mic", "audio"]).await;
     assert_eq!((code, stdout.trim()), (0, "Test Mic\tmuted"));
-    watcher.wait_moment("alert", 1, T).await;
-    let alert = &watcher.moment_lines("alert")[0];
-    assert_eq!(
-        (alert["alert"].as_str(), alert["mic"].as_str()),
-        (Some("muted-while-live"), Some("Test Mic")),
-        "{alert}"
-    );
+    // The tone still reaches the muted mic (OBS's raw input peak, about -12 dBFS):
+    // talking into a muted mic after 1 s, muted while live after 3 s.
+    watcher.wait_moment("alert", 2, T).await;
+    let kinds = |lines: Vec<Value>| {
+        let mut kinds: Vec<String> = lines
+            .iter()
+            .map(|a| format!("{} {}", a["alert"].as_str().unwrap_or("?"), a["mic"].as_str().unwrap_or("?")))
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    assert_eq!(kinds(watcher.moment_lines("alert")), ["muted-while-live Test Mic", "talking-while-muted Test Mic"]);
+    let state = watcher.last_state().unwrap_or_default();
+    let mic = state["obs"]["mics"].as_array().and_then(|m| m.first()).cloned().unwrap_or_default();
+    assert!(mic["input_level_dbfs"].as_f64().is_some_and(|db| db > -30.0), "the mic hears the tone: {mic}");
     let (code, stdout, stderr) = onair(port, Some(PASSWORD), &["--mic", "Test Mic", "mute", "off"]).await;
     assert_eq!((code, stdout.trim()), (0, "Test Mic unmuted"), "{stderr}");
-    watcher.wait_moment("alert-cleared", 1, T).await;
-    let cleared = &watcher.moment_lines("alert-cleared")[0];
-    assert!(cleared["lasted_ms"].as_u64().is_some_and(|ms| ms >= 3_000), "{cleared}");
+    watcher.wait_moment("alert-cleared", 2, T).await;
+    let muted_for = watcher.moment_lines("alert-cleared").iter().find(|c| c["alert"] == "muted-while-live").cloned();
+    assert!(muted_for.is_some_and(|c| c["lasted_ms"].as_u64().is_some_and(|ms| ms >= 3_000)));
     settle().await;
-    let alerts: Vec<String> = watcher.moment_lines("alert").iter().map(|a| a["alert"].to_string()).collect();
-    assert_eq!(alerts, ["\"muted-while-live\""], "no other alert on a healthy stream");
+    assert_eq!(watcher.moment_lines("alert").len(), 2, "no other alert on a healthy stream");
     world.request("StopStream", Value::Null).await.expect("stop");
     watcher.wait_moment("ended", 1, T).await;
     let ended = &watcher.moment_lines("ended")[0];
-    assert_eq!(ended["alerts"][0]["alert"], "muted-while-live", "{ended}");
+    assert_eq!(ended["alerts"].as_array().map(Vec::len), Some(2), "{ended}");
     watcher.stop().await;
 }

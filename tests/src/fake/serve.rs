@@ -154,6 +154,11 @@ impl ServeHandle {
         self.link.go_silent()
     }
 
+    /// The client's event subscriptions now (after any Reidentify); `None`: not said.
+    pub fn event_subscriptions(&self) -> Option<u64> {
+        self.shared.lock().event_subscriptions
+    }
+
     pub fn pings_received(&self) -> usize {
         self.link.pings()
     }

@@ -10,6 +10,8 @@
 //! frame count, which only restarts with OBS, and when OBS's counters last
 //! restarted; and it adds the counters up across their resets.
 
+use std::collections::{HashMap, VecDeque};
+
 use crate::guard::MicReading;
 use crate::guard::{
     AlertChange, AlertSettings, EngineFrames, Guard, GuardInput, RecordPoll, StatsPoll, StreamPoll, Transition,
@@ -240,6 +242,22 @@ pub struct Model {
     /// The last GetStats and GetRecordStatus answers, for the guard.
     stats_poll: Option<StatsPoll>,
     record_poll: Option<RecordPoll>,
+    /// Each watched mic's meter readings of the last second: (when, peak, input peak), linear.
+    meters: HashMap<String, VecDeque<(u64, f64, f64)>>,
+}
+
+/// How far back a mic's level looks: its peak over this window.
+const LEVEL_WINDOW_MS: u64 = 1_000;
+/// The level shown for digital silence (the meters read 0, which is minus infinity).
+const SILENCE_DBFS: f64 = -100.0;
+
+/// A linear level (1.0 = full scale) in dBFS, silence floored.
+fn dbfs(linear: f64) -> f64 {
+    if linear > 0.0 {
+        (20.0 * linear.log10()).max(SILENCE_DBFS)
+    } else {
+        SILENCE_DBFS
+    }
 }
 
 impl Model {
@@ -277,8 +295,23 @@ impl Model {
                 mic.muted = *muted;
             }
             InputEvent::Removed { input } => status.mics.retain(|m| !is(m, input)),
-            // A watched name created anew is found at the next sync; meters come later.
-            InputEvent::Created { .. } | InputEvent::VolumeMeters(_) => return Vec::new(),
+            InputEvent::VolumeMeters(levels) => {
+                let metering = status.stream.is_on_air() || status.recording.is_active();
+                for mic in status.mics.iter_mut() {
+                    let window = self.meters.entry(mic.name.clone()).or_default();
+                    if let Some(level) = levels.iter().find(|l| is(mic, &l.input)).filter(|_| metering) {
+                        window.push_back((now_ms, level.peak(), level.input_peak()));
+                    }
+                    while window.front().is_some_and(|(at, ..)| now_ms.saturating_sub(*at) > LEVEL_WINDOW_MS) {
+                        window.pop_front();
+                    }
+                    let loudest = |pick: fn(&(u64, f64, f64)) -> f64| window.iter().map(pick).reduce(f64::max);
+                    mic.level_dbfs = loudest(|m| m.1).map(dbfs);
+                    mic.input_level_dbfs = loudest(|m| m.2).map(dbfs);
+                }
+            }
+            // A watched name created anew is found at the next sync.
+            InputEvent::Created { .. } => return Vec::new(),
         }
         let mut moments = self.guard_moments(now_ms);
         self.summarize(&mut moments, now_ms);
@@ -296,6 +329,15 @@ impl Model {
     /// yet, and the alerts that no longer matter (an output stopped). Events
     /// call it too, since the polls stop with the outputs.
     fn guard_moments(&mut self, now_ms: u64) -> Vec<Moment> {
+        if let Some(status) = self.current.as_mut() {
+            if !status.stream.is_on_air() && !status.recording.is_active() {
+                // Not metered any more: no level is a current level.
+                self.meters.clear();
+                for mic in &mut status.mics {
+                    (mic.level_dbfs, mic.input_level_dbfs) = (None, None);
+                }
+            }
+        }
         let Some(status) = self.current.as_ref() else { return Vec::new() };
         let mics: Vec<MicReading> = status
             .mics
@@ -906,6 +948,12 @@ impl Model {
             render_total_frames: count(stats.render_total_frames),
             polled_at_ms: now_ms,
         });
+    }
+
+    /// Whether OBS's volume meters are wanted now: a mic is watched while the
+    /// stream or a recording is active (an idle OnAir asks for none).
+    pub fn wants_meters(&self) -> bool {
+        self.current.as_ref().is_some_and(|s| !s.mics.is_empty() && (s.stream.is_on_air() || s.recording.is_active()))
     }
 
     /// Whether health and stats are worth polling now.

@@ -17,7 +17,7 @@ use super::session::{describe_target, Command, SessionConfig};
 use crate::control::{self, ControlError};
 use crate::guard::AlertSettings;
 use crate::obs::protocol::responses::{self, RecordStatus, SceneList, Stats, StreamStatus};
-use crate::obs::protocol::ObsEvent;
+use crate::obs::protocol::{subscription, InputEvent, ObsEvent};
 use crate::obs::FailureKind;
 use crate::obs::{Client, ClientEvent, CloseReason, ConnectError, Connection, RequestError};
 use crate::obs::{Model, SyncAnswers};
@@ -620,6 +620,23 @@ impl Supervisor {
         }
     }
 
+    /// Subscribes to OBS's volume meters while the model wants them, and off
+    /// again when not (Reidentify, sent off the loop). Returns whether they are on.
+    fn switch_meters(&self, client: &Client, on: bool) -> bool {
+        let wanted = self.model.wants_meters();
+        if wanted != on {
+            let base = self.config.client.event_subscriptions;
+            let subscriptions = if wanted { base | subscription::INPUT_VOLUME_METERS } else { base };
+            let client = client.clone();
+            tokio::spawn(async move {
+                if let Err(error) = client.reidentify(subscriptions).await {
+                    tracing::warn!(%error, meters = wanted, "OBS did not take the new event subscriptions");
+                }
+            });
+        }
+        wanted
+    }
+
     async fn follow(&mut self, client: Client, mut events: broadcast::Receiver<ClientEvent>) -> Ended {
         let (background_tx, mut background) = mpsc::channel::<Background>(8);
         let mut poll = tokio::time::interval(self.config.poll_interval);
@@ -628,6 +645,8 @@ impl Supervisor {
         let mut poll_failures_logged = false;
         let mut scene_list = SceneListFetch::default();
         let state_rx = self.state.subscribe();
+        let mut levels_published = Instant::now();
+        let mut meters_on = self.switch_meters(&client, false);
         let ended = loop {
             // Events first: what OBS said just before closing (ExitStarted, a last
             // STOPPED) must count before the close does.
@@ -640,8 +659,15 @@ impl Supervisor {
                         if let Some(input) = &event.input {
                             moments.extend(self.model.on_input_event(input, now));
                         }
-                        self.publish();
+                        // Meters come about 20 times a second: the levels are
+                        // published once a second, or at once with a moment.
+                        let meters = matches!(event.input, Some(InputEvent::VolumeMeters(_)));
+                        if !meters || !moments.is_empty() || levels_published.elapsed() >= Duration::from_secs(1) {
+                            levels_published = Instant::now();
+                            self.publish();
+                        }
                         self.announce(moments);
+                        meters_on = self.switch_meters(&client, meters_on);
                         let switching = self.model.status().is_some_and(|s| s.scene_collection_changing);
                         match &event.event {
                             // A collection switch replaces every scene; the list after it is the truth.
