@@ -297,6 +297,55 @@ async fn clicks_and_hotkeys_become_the_requests_their_labels_promise() {
 }
 
 #[tokio::test]
+async fn the_mute_item_the_hotkey_and_the_window_button_mute_and_unmute_the_watched_mic() {
+    // The fake OBS's mic slot holds "Mic/Aux", unmuted.
+    let obs = fake_obs(FakeState::default()).await;
+    let running = rig("mute", Arc::new(MemoryStore::default()), RunOverride::default(), &obs.file("")).run();
+    let (_listener, served) = obs.serving().await;
+    let mute_item = |checked: bool| MenuEntry::Check {
+        action: MenuAction::ToggleMute("Mic/Aux".into()),
+        label: "Mute Mic".into(),
+        checked,
+        enabled: true,
+    };
+    let menu_with = |item: MenuEntry| {
+        move |c: &Call| match c {
+            Call::Tray { menu, .. } if menu.contains(&item) => Some(()),
+            _ => None,
+        }
+    };
+    running.desktop.wait_for("an unchecked Mute Mic", menu_with(mute_item(false))).await;
+
+    // The tray's item asks for what its check mark does not show.
+    running.desktop.take();
+    running.press(DesktopInput::Menu(MenuAction::ToggleMute("Mic/Aux".into()))).await;
+    let muted = wait_for_request(&served, "SetInputMute").await;
+    assert_eq!((&muted["inputName"], &muted["inputMuted"]), (&json!("Mic/Aux"), &json!(true)), "{muted}");
+    running.desktop.wait_for("a checked Mute Mic", menu_with(mute_item(true))).await;
+    let controls =
+        running.wait_for_controls("an Unmute button", |c| c.items.iter().any(|i| i.label == "Unmute Mic/Aux")).await;
+    let button = controls.items.iter().find(|i| i.id == "mic:Mic/Aux").expect("the mic's button");
+    assert_eq!((button.action, button.input.as_deref(), button.on), (Some("mute-off"), Some("Mic/Aux"), true));
+
+    // The hotkey is the first watched mic's item: now it unmutes.
+    running.desktop.take();
+    running.press(DesktopInput::Hotkey(HotkeyAction::ToggleMute)).await;
+    running.desktop.wait_for("an unchecked Mute Mic again", menu_with(mute_item(false))).await;
+    let sent: Vec<_> = served.requests().into_iter().filter(|r| r.request_type == "SetInputMute").collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(sent[1].data.as_ref().map(|d| d["inputMuted"].clone()), Some(json!(false)));
+
+    // The window's button sends the word and the input it carries.
+    let control = Control::parse("mute-on", Some("Mic/Aux")).expect("a mute");
+    running.desktop.take();
+    let reply = running.ask(|reply| WindowRequest::Control(control, reply)).await;
+    assert!(matches!(reply, Ok(ControlReply::Done { .. })), "{reply:?}");
+    running.desktop.wait_for("a checked Mute Mic again", menu_with(mute_item(true))).await;
+    assert_eq!(requested(&served, "ToggleInputMute"), 0, "each press said which way");
+    running.looping.abort();
+}
+
+#[tokio::test]
 async fn a_stop_needs_its_second_press_whether_it_comes_from_the_tray_a_hotkey_or_the_window() {
     let obs = fake_obs(FakeState { stream_active: true, ..FakeState::default() }).await;
     let file = obs.file("[behaviour]\nconfirm_stop_stream = true\n");

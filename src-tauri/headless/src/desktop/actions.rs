@@ -39,6 +39,12 @@ pub fn menu_control(action: &MenuAction, obs: Option<&ObsStatus>) -> Option<Cont
         }
         MenuAction::ToggleVirtualCamera => Control::StartVirtualCamera,
         MenuAction::SwitchScene(name) => Control::SwitchScene(name.clone()),
+        // The item is checked while the mic is muted: a click asks for the other
+        // state. A mic OnAir has not seen (yet) is toggled, and OBS answers.
+        MenuAction::ToggleMute(input) => Control::Mute {
+            input: input.clone(),
+            muted: obs.and_then(|o| o.mics.iter().find(|m| &m.name == input)).map(|m| !m.muted),
+        },
         MenuAction::Reconnect | MenuAction::OpenWindow | MenuAction::OpenSettings | MenuAction::Quit => return None,
     })
 }
@@ -68,9 +74,11 @@ pub fn press(
     }
 }
 
-/// The menu action a hotkey stands for now (scene steps depend on the current scene).
+/// The menu action a hotkey stands for now (scene steps depend on the current
+/// scene; the mute is the first watched mic's, and nothing without one).
 pub fn hotkey_action(hotkey: HotkeyAction, obs: Option<&ObsStatus>) -> Option<MenuAction> {
     Some(match hotkey {
+        HotkeyAction::ToggleMute => MenuAction::ToggleMute(obs?.mics.first()?.name.clone()),
         HotkeyAction::ToggleStream => MenuAction::ToggleStream,
         HotkeyAction::ToggleRecording => MenuAction::ToggleRecording,
         HotkeyAction::PauseRecording => MenuAction::TogglePause,
@@ -94,7 +102,7 @@ pub fn hotkey_action(hotkey: HotkeyAction, obs: Option<&ObsStatus>) -> Option<Me
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::StreamState;
+    use crate::state::{MicStatus, StreamState};
 
     fn obs(stream: StreamState, recording: RecordingState) -> ObsStatus {
         ObsStatus {
@@ -171,5 +179,43 @@ mod tests {
         assert_eq!(next(&status), None);
         assert_eq!(hotkey_action(HotkeyAction::NextScene, None), None, "no scene step without OBS");
         assert_eq!(hotkey_action(HotkeyAction::ToggleStream, None), Some(MenuAction::ToggleStream));
+    }
+
+    fn mic(name: &str, muted: bool) -> MicStatus {
+        MicStatus { name: name.into(), uuid: None, muted, level_dbfs: None, input_level_dbfs: None }
+    }
+
+    #[test]
+    fn a_mute_click_asks_for_the_state_the_check_mark_does_not_show() {
+        let mut status = obs(LIVE, RecordingState::Off);
+        status.mics = vec![mic("Mic/Aux", false), mic("Podcast Mic", true)];
+        let click = |name: &str, o: Option<&ObsStatus>| menu_control(&MenuAction::ToggleMute(name.into()), o);
+        assert_eq!(click("Mic/Aux", Some(&status)), Some(Control::Mute { input: "Mic/Aux".into(), muted: Some(true) }));
+        assert_eq!(
+            click("Podcast Mic", Some(&status)),
+            Some(Control::Mute { input: "Podcast Mic".into(), muted: Some(false) })
+        );
+        // A mic not (or no longer) in the state is toggled, and OBS says whether it exists.
+        assert_eq!(click("Other", Some(&status)), Some(Control::Mute { input: "Other".into(), muted: None }));
+        assert_eq!(click("Mic/Aux", None), Some(Control::Mute { input: "Mic/Aux".into(), muted: None }));
+        // Never held back by the stop confirmation.
+        let mut guard = StopGuard::default();
+        let mute = Control::Mute { input: "Mic/Aux".into(), muted: Some(true) };
+        assert_eq!(press(mute.clone(), Some(&status), &mut guard, true, 0), Press::Send(mute));
+    }
+
+    #[test]
+    fn the_mute_hotkey_is_the_first_watched_mics() {
+        let mut status = obs(LIVE, RecordingState::Off);
+        assert_eq!(hotkey_action(HotkeyAction::ToggleMute, Some(&status)), None, "no mic watched");
+        assert_eq!(hotkey_action(HotkeyAction::ToggleMute, None), None, "no OBS");
+        status.mics = vec![mic("Mic/Aux", true), mic("Podcast Mic", false)];
+        assert_eq!(
+            hotkey_action(HotkeyAction::ToggleMute, Some(&status)),
+            Some(MenuAction::ToggleMute("Mic/Aux".into()))
+        );
+        let control = hotkey_action(HotkeyAction::ToggleMute, Some(&status))
+            .and_then(|action| menu_control(&action, Some(&status)));
+        assert_eq!(control, Some(Control::Mute { input: "Mic/Aux".into(), muted: Some(false) }));
     }
 }

@@ -11,8 +11,9 @@ use crate::state::{OutputActivity, RecordingState, State, StreamState};
 /// One button of the window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ControlView {
-    /// Which button: `stream`, `record`, `pause`, `replay` or `vcam`.
-    pub id: &'static str,
+    /// Which button: `stream`, `record`, `pause`, `replay`, `vcam`, or
+    /// `mic:<name>` for each watched mic's mute ([`mic_control_id`]).
+    pub id: String,
     pub label: String,
     /// The control's wire word ([`Control::wire_word`]), as the window sends it
     /// back; `None` when disabled.
@@ -24,6 +25,10 @@ pub struct ControlView {
     pub armed: bool,
     /// Why the button cannot act now.
     pub why: Option<String>,
+    /// What the action acts on, sent back with it: the mic's input name for a
+    /// mute. Absent for the outputs' buttons.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
 }
 
 /// Every button, and a line under them when none can act.
@@ -33,11 +38,20 @@ pub struct Controls {
     pub hint: Option<String>,
 }
 
-fn button(id: &'static str, label: &str, action: Option<&'static str>, on: bool) -> ControlView {
-    ControlView { id, label: label.into(), action, enabled: action.is_some(), on, armed: false, why: None }
+fn button(id: &str, label: &str, action: Option<&'static str>, on: bool) -> ControlView {
+    ControlView {
+        id: id.into(),
+        label: label.into(),
+        action,
+        enabled: action.is_some(),
+        on,
+        armed: false,
+        why: None,
+        input: None,
+    }
 }
 
-fn disabled(id: &'static str, label: &str, on: bool, why: &str) -> ControlView {
+fn disabled(id: &str, label: &str, on: bool, why: &str) -> ControlView {
     ControlView { why: Some(why.into()), ..button(id, label, None, on) }
 }
 
@@ -106,13 +120,32 @@ pub fn window_controls(state: &State, stop_armed: bool) -> Controls {
         OutputActivity::Stopping => disabled("vcam", "Stopping camera…", true, "OBS is stopping the virtual camera"),
         OutputActivity::Unavailable => disabled("vcam", "Virtual camera", false, "This OBS has no virtual camera"),
     };
-    Controls { items: vec![stream, record, pause, replay, vcam], hint: None }
+    let mut items = vec![stream, record, pause, replay, vcam];
+    items.extend(obs.mics.iter().map(|mic| mic_button(&mic.name, mic.muted)));
+    Controls { items, hint: None }
+}
+
+/// The id of a watched mic's mute button (and what the tray asks of it).
+pub(crate) fn mic_control_id(name: &str) -> String {
+    format!("mic:{name}")
+}
+
+/// A watched mic's mute button. It sends the explicit mute or unmute its label
+/// names, not a toggle, so a double press or a mute clicked in OBS meanwhile
+/// cannot turn it into the opposite of what the button said.
+fn mic_button(name: &str, muted: bool) -> ControlView {
+    let (label, control) = if muted {
+        (format!("Unmute {name}"), Control::Mute { input: name.into(), muted: Some(false) })
+    } else {
+        (format!("Mute {name}"), Control::Mute { input: name.into(), muted: Some(true) })
+    };
+    ControlView { input: Some(name.into()), ..button(&mic_control_id(name), &label, Some(control.wire_word()), muted) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{ConnectionState, ObsStatus};
+    use crate::state::{ConnectionState, MicStatus, ObsStatus};
 
     fn state(obs: Option<ObsStatus>) -> State {
         let connection = ConnectionState::Connected { obs_version: "29".into(), websocket_version: "5.1.0".into() };
@@ -179,10 +212,16 @@ mod tests {
                 for vcam in [OutputActivity::On, OutputActivity::Off] {
                     let mut status = obs(stream.clone(), recording.clone());
                     (status.virtual_camera, status.replay_buffer) = (vcam, OutputActivity::On);
+                    status.mics = vec![mic("Mic/Aux", vcam == OutputActivity::On), mic("Podcast Mic", false)];
                     for armed in [false, true] {
                         for control in window_controls(&state(Some(status.clone())), armed).items {
                             let Some(action) = control.action else { continue };
-                            assert_eq!(Control::parse(action, None).map(|c| c.wire_word()), Ok(action));
+                            // The window sends the button's input along with its action.
+                            let parsed = Control::parse(action, control.input.as_deref());
+                            assert_eq!(parsed.as_ref().map(|c| c.wire_word()), Ok(action));
+                            if let Ok(Control::Mute { input, .. }) = &parsed {
+                                assert_eq!(control.id, format!("mic:{input}"));
+                            }
                             seen += 1;
                         }
                     }
@@ -190,5 +229,48 @@ mod tests {
             }
         }
         assert!(seen > 20, "{seen}");
+    }
+
+    fn mic(name: &str, muted: bool) -> MicStatus {
+        MicStatus { name: name.into(), uuid: None, muted, level_dbfs: None, input_level_dbfs: None }
+    }
+
+    #[test]
+    fn each_watched_mic_has_a_mute_button_that_says_and_sends_the_opposite_of_its_state() {
+        let mut status = obs(StreamState::Live { since_ms: 0 }, RecordingState::Off);
+        status.mics = vec![mic("Mic/Aux", false), mic("Podcast Mic", true)];
+        let controls = window_controls(&state(Some(status)), false);
+        let mute = |name: &str, label: &str, action: &'static str, on: bool| ControlView {
+            id: format!("mic:{name}"),
+            label: label.into(),
+            action: Some(action),
+            enabled: true,
+            on,
+            armed: false,
+            why: None,
+            input: Some(name.into()),
+        };
+        assert_eq!(
+            controls.items[5..],
+            [
+                mute("Mic/Aux", "Mute Mic/Aux", "mute-on", false),
+                mute("Podcast Mic", "Unmute Podcast Mic", "mute-off", true)
+            ]
+        );
+        // Towards the window the input rides along; the outputs' buttons carry none.
+        let json = serde_json::to_value(&controls).unwrap();
+        assert_eq!(json["items"][5]["input"], "Mic/Aux");
+        assert_eq!(json["items"][5]["id"], "mic:Mic/Aux");
+        assert!(json["items"][0].get("input").is_none(), "{json}");
+    }
+
+    #[test]
+    fn no_watched_mic_no_mute_button() {
+        let controls = window_controls(&state(Some(obs(StreamState::Offline, RecordingState::Off))), false);
+        assert_eq!(
+            controls.items.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["stream", "record", "pause", "replay", "vcam"]
+        );
+        assert_eq!(window_controls(&state(None), false).items.len(), 5, "without OBS no mic is known");
     }
 }

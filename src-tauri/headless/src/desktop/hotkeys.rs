@@ -4,7 +4,7 @@
 //! Hotkeys are off until the user turns them on: a global grab steals the key
 //! from every other program, games and OBS included, and a streamer should choose
 //! that. The defaults use Ctrl+Alt+Shift with a letter, a chord that OBS (no
-//! default hotkeys), GNOME, KDE and common games leave free.
+//! default hotkeys), GNOME, KDE and common games leave free; M mutes the mic.
 
 use std::collections::BTreeMap;
 
@@ -20,10 +20,12 @@ pub enum HotkeyAction {
     ToggleVirtualCamera,
     PreviousScene,
     NextScene,
+    /// Mutes or unmutes the first watched mic.
+    ToggleMute,
 }
 
 impl HotkeyAction {
-    pub const ALL: [HotkeyAction; 7] = [
+    pub const ALL: [HotkeyAction; 8] = [
         HotkeyAction::ToggleStream,
         HotkeyAction::ToggleRecording,
         HotkeyAction::PauseRecording,
@@ -31,6 +33,7 @@ impl HotkeyAction {
         HotkeyAction::ToggleVirtualCamera,
         HotkeyAction::PreviousScene,
         HotkeyAction::NextScene,
+        HotkeyAction::ToggleMute,
     ];
 
     /// The key in the settings file's `[hotkeys]` table.
@@ -43,6 +46,7 @@ impl HotkeyAction {
             HotkeyAction::ToggleVirtualCamera => "toggle_virtual_camera",
             HotkeyAction::PreviousScene => "previous_scene",
             HotkeyAction::NextScene => "next_scene",
+            HotkeyAction::ToggleMute => "toggle_mute",
         }
     }
 
@@ -56,6 +60,7 @@ impl HotkeyAction {
             HotkeyAction::ToggleVirtualCamera => "toggle-virtual-camera",
             HotkeyAction::PreviousScene => "previous-scene",
             HotkeyAction::NextScene => "next-scene",
+            HotkeyAction::ToggleMute => "toggle-mute",
         }
     }
 
@@ -74,6 +79,7 @@ impl HotkeyAction {
             HotkeyAction::ToggleVirtualCamera => "Start/stop virtual camera",
             HotkeyAction::PreviousScene => "Previous scene",
             HotkeyAction::NextScene => "Next scene",
+            HotkeyAction::ToggleMute => "Mute/unmute mic",
         }
     }
 
@@ -86,6 +92,7 @@ impl HotkeyAction {
             HotkeyAction::ToggleVirtualCamera => "Ctrl+Alt+Shift+V",
             HotkeyAction::PreviousScene => "Ctrl+Alt+Shift+PageUp",
             HotkeyAction::NextScene => "Ctrl+Alt+Shift+PageDown",
+            HotkeyAction::ToggleMute => "Ctrl+Alt+Shift+M",
         }
     }
 }
@@ -228,6 +235,9 @@ mod tests {
             assert_eq!(action.key().replace('_', "-"), action.wire_name(), "the file's key in the other spelling");
         }
         assert_eq!(HotkeyAction::from_wire_name("toggle_stream"), None);
+        let mute = HotkeyAction::ToggleMute;
+        assert_eq!((mute.key(), mute.wire_name(), mute.label()), ("toggle_mute", "toggle-mute", "Mute/unmute mic"));
+        assert_eq!(mute.default_binding(), "Ctrl+Alt+Shift+M");
     }
 
     #[test]

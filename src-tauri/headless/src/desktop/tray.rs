@@ -9,6 +9,7 @@
 //! the first row names the oldest alert with its running time, so a glance at
 //! the panel says something is wrong even with the notification gone.
 
+use crate::desktop::controls::mic_control_id;
 use crate::desktop::window_controls;
 use crate::guard::OpenAlert;
 use crate::state::{ConnectionState, OutputActivity, RecordingState, State, StreamState};
@@ -23,6 +24,9 @@ pub enum MenuAction {
     SaveReplay,
     ToggleVirtualCamera,
     SwitchScene(String),
+    /// Mutes or unmutes this watched mic (by its name in OBS), whichever the
+    /// check item's state says it is not.
+    ToggleMute(String),
     Reconnect,
     OpenWindow,
     OpenSettings,
@@ -39,6 +43,7 @@ impl MenuAction {
             MenuAction::SaveReplay => "replay-save".into(),
             MenuAction::ToggleVirtualCamera => "vcam".into(),
             MenuAction::SwitchScene(name) => format!("scene:{name}"),
+            MenuAction::ToggleMute(name) => format!("mute:{name}"),
             MenuAction::Reconnect => "reconnect".into(),
             MenuAction::OpenWindow => "open".into(),
             MenuAction::OpenSettings => "settings".into(),
@@ -49,6 +54,9 @@ impl MenuAction {
     pub fn from_id(id: &str) -> Option<MenuAction> {
         if let Some(name) = id.strip_prefix("scene:") {
             return Some(MenuAction::SwitchScene(name.to_string()));
+        }
+        if let Some(name) = id.strip_prefix("mute:") {
+            return Some(MenuAction::ToggleMute(name.to_string()));
         }
         Some(match id {
             "stream" => MenuAction::ToggleStream,
@@ -160,6 +168,19 @@ pub fn menu_model(state: &State, context: &MenuContext, now_ms: u64) -> Vec<Menu
         Some(OutputActivity::Off | OutputActivity::Unavailable) | None => "Start Virtual Camera",
     };
     entries.push(Item { action: MenuAction::ToggleVirtualCamera, label: label.into(), enabled: enabled("vcam") });
+
+    // One check item per watched mic, checked while muted. With a single mic
+    // "Mute Mic" says it all; with several each names its input.
+    let mics = obs.map(|o| o.mics.as_slice()).unwrap_or_default();
+    for mic in mics {
+        let label = if mics.len() == 1 { "Mute Mic".to_string() } else { format!("Mute {}", mic.name) };
+        entries.push(Check {
+            action: MenuAction::ToggleMute(mic.name.clone()),
+            label,
+            checked: mic.muted,
+            enabled: enabled(&mic_control_id(&mic.name)),
+        });
+    }
 
     let scenes: Vec<MenuEntry> = obs
         .map(|o| {
@@ -279,7 +300,7 @@ mod tests {
     use super::*;
     use crate::desktop::{StopDecision, StopGuard};
     use crate::guard::AlertKind;
-    use crate::state::{ObsStatus, OutputActivity};
+    use crate::state::{MicStatus, ObsStatus, OutputActivity};
 
     fn state(obs: Option<ObsStatus>, connection: ConnectionState) -> State {
         State { target: "localhost:4455".into(), connection, obs }
@@ -561,6 +582,8 @@ mod tests {
             MenuAction::SaveReplay,
             MenuAction::ToggleVirtualCamera,
             MenuAction::SwitchScene("Just: Chatting".into()),
+            MenuAction::ToggleMute("Mic/Aux".into()),
+            MenuAction::ToggleMute("mute:scene:x".into()),
             MenuAction::Reconnect,
             MenuAction::OpenWindow,
             MenuAction::OpenSettings,
@@ -569,5 +592,51 @@ mod tests {
             assert_eq!(MenuAction::from_id(&action.id()), Some(action));
         }
         assert_eq!(MenuAction::from_id("nonsense"), None);
+        // A scene and a mic of the same name are two items.
+        assert_ne!(MenuAction::SwitchScene("Mic".into()).id(), MenuAction::ToggleMute("Mic".into()).id());
+    }
+
+    fn mic(name: &str, muted: bool) -> MicStatus {
+        MicStatus { name: name.into(), uuid: None, muted, level_dbfs: Some(-20.0), input_level_dbfs: Some(-20.0) }
+    }
+
+    fn mute_check(name: &str, label: &str, checked: bool) -> MenuEntry {
+        Check { action: MenuAction::ToggleMute(name.into()), label: label.into(), checked, enabled: true }
+    }
+
+    /// The entries between the virtual camera and the scenes.
+    fn mic_rows(menu: &[MenuEntry]) -> Vec<MenuEntry> {
+        let vcam = menu
+            .iter()
+            .position(|e| matches!(e, Item { action: MenuAction::ToggleVirtualCamera, .. }))
+            .expect("a virtual camera item");
+        menu[vcam + 1..].iter().take_while(|e| !matches!(e, MenuEntry::Submenu { .. })).cloned().collect()
+    }
+
+    #[test]
+    fn one_watched_mic_is_a_mute_mic_check_item_checked_while_muted() {
+        let mut obs = offline();
+        obs.mics = vec![mic("Mic/Aux", false)];
+        let menu = menu_model(&state(Some(obs.clone()), connected()), &MenuContext::default(), 0);
+        assert_eq!(mic_rows(&menu), vec![mute_check("Mic/Aux", "Mute Mic", false)]);
+        obs.mics[0].muted = true;
+        let menu = menu_model(&state(Some(obs), connected()), &MenuContext::default(), 0);
+        assert_eq!(mic_rows(&menu), vec![mute_check("Mic/Aux", "Mute Mic", true)]);
+    }
+
+    #[test]
+    fn several_watched_mics_each_name_their_input_and_none_is_no_item() {
+        let mut obs = offline();
+        obs.mics = vec![mic("Mic/Aux", true), mic("Podcast Mic", false)];
+        let menu = menu_model(&state(Some(obs.clone()), connected()), &MenuContext::default(), 0);
+        assert_eq!(
+            mic_rows(&menu),
+            vec![mute_check("Mic/Aux", "Mute Mic/Aux", true), mute_check("Podcast Mic", "Mute Podcast Mic", false)]
+        );
+        obs.mics.clear();
+        let menu = menu_model(&state(Some(obs), connected()), &MenuContext::default(), 0);
+        assert_eq!(mic_rows(&menu), vec![]);
+        let waiting = state(None, ConnectionState::WaitingForObs { reason: "refused".into() });
+        assert_eq!(mic_rows(&menu_model(&waiting, &MenuContext::default(), 0)), vec![]);
     }
 }
