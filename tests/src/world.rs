@@ -217,6 +217,7 @@ impl ObsWorld {
             match tokio::time::timeout(Duration::from_secs(3), self.identified()).await {
                 Ok(Ok(ws)) => {
                     close(ws).await;
+                    self.ensure_pictures().await;
                     return Ok(());
                 }
                 Ok(Err(e)) => last_err = e,
@@ -231,6 +232,25 @@ impl ObsWorld {
             OBS_READY_TIMEOUT,
             log_excerpt(&log, 40)
         ))
+    }
+
+    /// The world's scenes show a picture, as a streamer's do: an empty scene is
+    /// black, and the stream guard would rightly say so in every test that goes
+    /// live. After a restart they may be there already; the refusals are fine.
+    async fn ensure_pictures(&self) {
+        let settings = json!({ "color": 4_282_664_004u32, "width": 640, "height": 360 });
+        let _ = self
+            .request(
+                "CreateInput",
+                json!({ "sceneName": "Scene", "inputName": "Picture", "inputKind": "color_source_v3",
+                        "inputSettings": settings, "sceneItemEnabled": true }),
+            )
+            .await;
+        let items = self.request("GetSceneItemList", json!({ "sceneName": "Gameplay" })).await;
+        let has_picture = items.is_ok_and(|v| v["sceneItems"].as_array().is_some_and(|i| !i.is_empty()));
+        if !has_picture {
+            let _ = self.request("CreateSceneItem", json!({ "sceneName": "Gameplay", "sourceName": "Picture" })).await;
+        }
     }
 
     /// SIGKILLs OBS's whole process group and waits until it is gone. Connected

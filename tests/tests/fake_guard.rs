@@ -33,6 +33,7 @@ async fn served_watching(state: FakeState, mics: &[&str]) -> (FakeObs, Session, 
     let mut config = fast_config(fake.port(), None);
     config.alerts.stalled_s = 1.0;
     config.alerts.muted_while_live_s = 1.0;
+    config.alerts.black_s = 1.0;
     config.mics = mics.iter().map(|m| m.to_string()).collect();
     let (session, _task) = Session::spawn(config);
     let moments = MomentLog::record(&session);
@@ -235,4 +236,18 @@ async fn meters_are_asked_for_only_while_live_and_a_muted_mic_that_hears_speech_
         assert!(tokio::time::Instant::now() < deadline, "off the air: the meters are switched off again");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn a_black_program_while_live_alerts_and_a_picture_clears_it() {
+    let state = FakeState { stream_active: true, program_black: true, ..FakeState::default() };
+    let (_fake, session, moments, serve) = served(state).await;
+    while_flowing(&serve, moments.wait_for("alert", 1, T)).await;
+    wait_state(&session, "black open", T, |s| open_alerts(s) == [AlertKind::Black]).await;
+    let shots = serve.requests().into_iter().filter(|r| r.request_type == "GetSourceScreenshot").collect::<Vec<_>>();
+    let asked = shots.first().and_then(|r| r.data.clone()).unwrap_or_default();
+    assert_eq!((asked["sourceName"].as_str(), asked["imageFormat"].as_str()), (Some("Scene"), Some("ppm")), "{asked}");
+    serve.update_state(|s| s.program_black = false);
+    while_flowing(&serve, moments.wait_for("alert-cleared", 1, T)).await;
+    assert_eq!(moments.count("alert"), 1, "{:?}", moments.kinds());
 }

@@ -684,3 +684,30 @@ async fn a_watched_mic_muted_while_live_raises_one_alert_until_unmuted() {
     assert_eq!(ended["alerts"].as_array().map(Vec::len), Some(2), "{ended}");
     watcher.stop().await;
 }
+
+/// The black-program check on real OBS: live on the world's scene (a picture), then
+/// on an empty scene (black) for a few seconds: one black alert; back on the
+/// picture: cleared. The program is looked at with tiny PPM screenshots.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_program_while_live_raises_black_until_the_picture_is_back() {
+    let world = world(WorldOptions::default()).await;
+    world.request("CreateScene", json!({ "sceneName": "Empty" })).await.expect("an empty scene");
+    let port = world.ws_port();
+    let watcher = Watcher::spawn(port, Some(PASSWORD));
+    watcher.wait_state("connected", T, connected).await;
+    world.start_stream(T).await.expect("live");
+    watcher.wait_moment("live", 1, T).await;
+    // Well within the 5 s a black program takes to be an alert: nothing yet.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(watcher.moment_lines("alert").is_empty(), "the picture is not black: {:?}", watcher.moment_lines("alert"));
+    world.request("SetCurrentProgramScene", json!({ "sceneName": "Empty" })).await.expect("black on air");
+    watcher.wait_moment("alert", 1, T).await;
+    assert_eq!(watcher.moment_lines("alert")[0]["alert"], "black");
+    world.request("SetCurrentProgramScene", json!({ "sceneName": "Scene" })).await.expect("the picture back");
+    watcher.wait_moment("alert-cleared", 1, T).await;
+    assert_eq!(watcher.moment_lines("alert-cleared")[0]["alert"], "black");
+    settle().await;
+    assert_eq!(watcher.moment_lines("alert").len(), 1, "one alert for the episode");
+    world.request("StopStream", Value::Null).await.expect("stop");
+    watcher.stop().await;
+}

@@ -285,8 +285,19 @@ async fn test_audio_plays_and_a_picture_ends_a_black_program() {
         .await
         .expect("world starts");
     let t = Duration::from_secs(20);
-    let shot = json!({ "sourceName": "Scene", "imageFormat": "png", "imageWidth": 16, "imageHeight": 9 });
+    // The world's own scenes show a picture; a new one is empty, so black.
+    world.request("CreateScene", json!({ "sceneName": "Empty" })).await.expect("a scene");
+    world.request("SetCurrentProgramScene", json!({ "sceneName": "Empty" })).await.expect("on air");
+    let shot = json!({ "sourceName": "Empty", "imageFormat": "png", "imageWidth": 16, "imageHeight": 9 });
     let black = world.request("GetSourceScreenshot", shot.clone()).await.expect("a screenshot of the empty scene");
+    let of_scene = world
+        .request(
+            "GetSourceScreenshot",
+            json!({ "sourceName": "Scene", "imageFormat": "png", "imageWidth": 16, "imageHeight": 9 }),
+        )
+        .await
+        .expect("a screenshot of the world's own scene");
+    assert_ne!(of_scene["imageData"], black["imageData"], "the world's own scene shows a picture");
     world.add_test_audio("Test Mic", TestAudio::Tone).await.expect("a tone");
     world.add_test_audio("Quiet Mic", TestAudio::Silence).await.expect("silence");
     for input in ["Test Mic", "Quiet Mic"] {

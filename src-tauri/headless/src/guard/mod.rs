@@ -29,7 +29,7 @@ use serde::Serialize;
 
 pub use disk::LowDisk;
 pub use mic::{MicSilent, MutedWhileLive, TalkingWhileMuted};
-pub use picture::{is_black_frame, luma_summary, Black, LumaSummary, PixelLayout};
+pub use picture::{is_black_frame, luma_summary, ppm_data_url_pixels, Black, LumaSummary, PixelLayout};
 pub use stream::{DroppingFrames, EncoderLagging, EngineFrames, LowBitrate, Stalled};
 pub use watch::{
     AlertChange, Guard, GuardInput, MicReading, OpenAlert, ProgramShot, RecordPoll, StatsPoll, StreamPoll,

@@ -76,6 +76,41 @@ pub fn luma_summary(pixels: &[u8], layout: PixelLayout) -> Option<LumaSummary> {
 
 /// Whether these pixels are black by `max_mean_percent` (the settings'
 /// `black_luma_percent`); no pixels is not black.
+/// The RGB pixels of a binary PPM (`P6`, 8 bits) in a data URL, as OBS's
+/// `GetSourceScreenshot` answers with `imageFormat: "ppm"`: the simplest format
+/// OBS writes, so no image decoder is needed. `None` for anything else.
+pub fn ppm_data_url_pixels(data_url: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let encoded = data_url.strip_prefix("data:image/")?.split_once(";base64,")?.1;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    // Header: "P6", width, height, maxval, each after whitespace; then one whitespace byte.
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while fields.len() < 4 {
+        while bytes.get(at)?.is_ascii_whitespace() {
+            at += 1;
+        }
+        if bytes[at] == b'#' {
+            while *bytes.get(at)? != b'\n' {
+                at += 1;
+            }
+            continue;
+        }
+        let start = at;
+        while !bytes.get(at)?.is_ascii_whitespace() {
+            at += 1;
+        }
+        fields.push(std::str::from_utf8(&bytes[start..at]).ok()?.to_string());
+    }
+    let (width, height, max): (usize, usize, u32) =
+        (fields[1].parse().ok()?, fields[2].parse().ok()?, fields[3].parse().ok()?);
+    if fields[0] != "P6" || max != 255 || width == 0 || height == 0 || width * height > 1 << 20 {
+        return None;
+    }
+    let pixels = bytes.get(at + 1..at + 1 + width * height * 3)?;
+    Some(pixels.to_vec())
+}
+
 pub fn is_black_frame(pixels: &[u8], layout: PixelLayout, max_mean_percent: f64) -> bool {
     luma_summary(pixels, layout).is_some_and(|s| s.is_black(max_mean_percent))
 }
@@ -135,6 +170,28 @@ impl Black {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ppm_url(width: usize, height: usize, rgb: [u8; 3]) -> String {
+        use base64::Engine;
+        let mut bytes = format!("P6\n{width} {height}\n255\n").into_bytes();
+        for _ in 0..width * height {
+            bytes.extend_from_slice(&rgb);
+        }
+        format!("data:image/ppm;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    #[test]
+    fn obs_ppm_screenshots_decode_to_their_pixels() {
+        let white = ppm_data_url_pixels(&ppm_url(32, 18, [255, 255, 255])).expect("a ppm");
+        assert_eq!(white.len(), 32 * 18 * 3);
+        assert!(!is_black_frame(&white, PixelLayout::Rgb, 4.0));
+        let black = ppm_data_url_pixels(&ppm_url(32, 18, [0, 0, 0])).expect("a ppm");
+        assert!(is_black_frame(&black, PixelLayout::Rgb, 4.0));
+        assert_eq!(ppm_data_url_pixels("data:image/png;base64,iVBORw0KGgo="), None);
+        assert_eq!(ppm_data_url_pixels("not a data url"), None);
+        let short = ppm_url(32, 18, [0, 0, 0]);
+        assert_eq!(ppm_data_url_pixels(&short[..short.len() - 40]), None, "cut short");
+    }
 
     /// A 32x18 RGBA picture of one colour, with `dots` pixels of another.
     fn picture(rgb: [u8; 3], dots: usize, dot: [u8; 3]) -> Vec<u8> {

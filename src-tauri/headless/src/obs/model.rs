@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::guard::MicReading;
+use crate::guard::{luma_summary, MicReading, PixelLayout, ProgramShot};
 use crate::guard::{
     AlertChange, AlertSettings, EngineFrames, Guard, GuardInput, RecordPoll, StatsPoll, StreamPoll, Transition,
 };
@@ -242,6 +242,8 @@ pub struct Model {
     /// The last GetStats and GetRecordStatus answers, for the guard.
     stats_poll: Option<StatsPoll>,
     record_poll: Option<RecordPoll>,
+    /// The program's last screenshot, summed up for the black-program check.
+    program_shot: Option<ProgramShot>,
     /// Each watched mic's meter readings of the last second: (when, peak, input peak), linear.
     meters: HashMap<String, VecDeque<(u64, f64, f64)>>,
 }
@@ -364,7 +366,7 @@ impl Model {
             stream,
             stats: self.stats_poll,
             record: self.record_poll,
-            program: None,
+            program: self.program_shot.filter(|_| status.stream.is_on_air()),
             mics: &mics,
         };
         self.guard.observe(&input).into_iter().map(alert_moment).collect()
@@ -948,6 +950,12 @@ impl Model {
             render_total_frames: count(stats.render_total_frames),
             polled_at_ms: now_ms,
         });
+    }
+
+    /// A screenshot of the program (8-bit RGB pixels), for the guard's next look.
+    pub fn on_program_shot(&mut self, pixels: &[u8], now_ms: u64) {
+        self.program_shot =
+            luma_summary(pixels, PixelLayout::Rgb).map(|luma| ProgramShot { taken_at_ms: now_ms, luma });
     }
 
     /// Whether OBS's volume meters are wanted now: a mic is watched while the

@@ -633,6 +633,13 @@ pub mod responses {
         }
     }
 
+    /// GetSourceScreenshot: the picture as a data URL.
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct SourceScreenshot {
+        pub image_data: String,
+    }
+
     /// GetInputMute and ToggleInputMute.
     #[derive(Debug, Clone, PartialEq, Deserialize)]
     #[serde(rename_all = "camelCase")]

@@ -11,11 +11,12 @@
 
 use std::time::{Duration, Instant};
 
+use serde_json::json;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::session::{describe_target, Command, SessionConfig};
 use crate::control::{self, ControlError};
-use crate::guard::AlertSettings;
+use crate::guard::{ppm_data_url_pixels, AlertSettings};
 use crate::obs::protocol::responses::{self, RecordStatus, SceneList, Stats, StreamStatus};
 use crate::obs::protocol::{subscription, InputEvent, ObsEvent};
 use crate::obs::FailureKind;
@@ -67,6 +68,8 @@ enum Background {
         stream: Option<Result<StreamStatus, RequestError>>,
         record: Option<Result<RecordStatus, RequestError>>,
         stats: Result<Stats, RequestError>,
+        /// A tiny screenshot of the program scene, for the black-program check.
+        shot: Option<Result<responses::SourceScreenshot, RequestError>>,
         at_ms: u64,
     },
     /// `with_program_scene`: the answer's program scene replaces the model's
@@ -646,6 +649,7 @@ impl Supervisor {
         let mut scene_list = SceneListFetch::default();
         let state_rx = self.state.subscribe();
         let mut levels_published = Instant::now();
+        let mut last_shot: Option<Instant> = None;
         let mut meters_on = self.switch_meters(&client, false);
         let ended = loop {
             // Events first: what OBS said just before closing (ExitStarted, a last
@@ -709,10 +713,17 @@ impl Supervisor {
                     let status = self.model.status();
                     let stream_on_air = status.is_some_and(|s| s.stream.is_on_air());
                     let recording = status.is_some_and(|s| s.recording.is_active());
-                    spawn_background(&background_tx, poll_health(client.clone(), stream_on_air, recording));
+                    // The program (not a studio-mode preview), only while live, every 2 s at most.
+                    let shot_of = status
+                        .filter(|_| stream_on_air && last_shot.is_none_or_elapsed(PROGRAM_SHOT_EVERY))
+                        .and_then(|s| s.program_scene.clone());
+                    if shot_of.is_some() {
+                        last_shot = Some(Instant::now());
+                    }
+                    spawn_background(&background_tx, poll_health(client.clone(), stream_on_air, recording, shot_of));
                 }
                 Some(done) = background.recv() => match done {
-                    Background::Polled { stream, record, stats, at_ms } => {
+                    Background::Polled { stream, record, stats, shot, at_ms } => {
                         poll_in_flight = false;
                         let mut moments = Vec::new();
                         let mut failures = Vec::new();
@@ -729,6 +740,14 @@ impl Supervisor {
                         match stats {
                             Ok(stats) => self.model.on_stats(&stats, at_ms),
                             Err(e) => failures.push(format!("GetStats: {e}")),
+                        }
+                        match shot {
+                            Some(Ok(shot)) => match ppm_data_url_pixels(&shot.image_data) {
+                                Some(pixels) => self.model.on_program_shot(&pixels, at_ms),
+                                None => failures.push("GetSourceScreenshot: not a PPM picture".into()),
+                            },
+                            Some(Err(e)) => failures.push(format!("GetSourceScreenshot: {e}")),
+                            None => {}
                         }
                         moments.extend(self.model.on_polled(at_ms));
                         // The figures keep the time of their last answer, so the
@@ -827,7 +846,26 @@ where
     });
 }
 
-async fn poll_health(client: Client, stream_on_air: bool, recording: bool) -> Option<Background> {
+/// Whether `since` is unset, or at least `every` ago.
+trait ElapsedOrNone {
+    fn is_none_or_elapsed(&self, every: Duration) -> bool;
+}
+
+impl ElapsedOrNone for Option<Instant> {
+    fn is_none_or_elapsed(&self, every: Duration) -> bool {
+        self.map_or(true, |at| at.elapsed() >= every)
+    }
+}
+
+/// How often the program is looked at while live, at the most.
+const PROGRAM_SHOT_EVERY: Duration = Duration::from_secs(2);
+
+async fn poll_health(
+    client: Client,
+    stream_on_air: bool,
+    recording: bool,
+    shot_of: Option<String>,
+) -> Option<Background> {
     let stream = async {
         match stream_on_air {
             true => Some(client.request_as::<StreamStatus>("GetStreamStatus", None).await),
@@ -840,8 +878,15 @@ async fn poll_health(client: Client, stream_on_air: bool, recording: bool) -> Op
             false => None,
         }
     };
-    let (stream, record, stats) = tokio::join!(stream, record, client.request_as::<Stats>("GetStats", None));
-    Some(Background::Polled { stream, record, stats, at_ms: now_ms() })
+    let shot = async {
+        let scene = shot_of?;
+        // 32x18 PPM: enough to tell black from a picture, and cheap for OBS to make.
+        let asked = json!({ "sourceName": scene, "imageFormat": "ppm", "imageWidth": 32, "imageHeight": 18 });
+        Some(client.request_as::<responses::SourceScreenshot>("GetSourceScreenshot", Some(asked)).await)
+    };
+    let (stream, record, stats, shot) =
+        tokio::join!(stream, record, client.request_as::<Stats>("GetStats", None), shot);
+    Some(Background::Polled { stream, record, stats, shot, at_ms: now_ms() })
 }
 
 async fn fetch_scene_list(client: Client, with_program_scene: bool) -> Option<Background> {

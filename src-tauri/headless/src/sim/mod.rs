@@ -186,6 +186,9 @@ pub struct SimObs {
     pub studio_mode: bool,
     /// Input names in OBS's order (GetInputList).
     pub inputs: Vec<String>,
+    /// The program shows nothing (GetSourceScreenshot answers a black picture), as an
+    /// empty scene does; otherwise a white one.
+    pub program_black: bool,
     /// The inputs whose mute is on.
     pub muted: BTreeSet<String>,
     /// GetSpecialInputs: `mic1`..`mic4`, `desktop1`, `desktop2` -> the input in that slot of
@@ -328,6 +331,7 @@ impl Default for SimObs {
             program_scene: "Scene".into(),
             studio_mode: false,
             inputs: vec!["Mic/Aux".into(), "Desktop Audio".into()],
+            program_black: false,
             muted: BTreeSet::new(),
             special_inputs: BTreeMap::from([
                 ("mic1".to_string(), "Mic/Aux".to_string()),

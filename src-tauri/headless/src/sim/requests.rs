@@ -243,6 +243,28 @@ impl SimObs {
                     .collect();
                 Answer::ok(json!({ "inputs": inputs }))
             }
+            "GetSourceScreenshot" => {
+                if let Err(answer) = required_string(data, "sourceName") {
+                    return answer;
+                }
+                let format = match required_string(data, "imageFormat") {
+                    Ok(format) => format,
+                    Err(answer) => return answer,
+                };
+                if format != "ppm" {
+                    // The sim draws PPM only; OBS would answer any Qt format.
+                    return Answer::error(status::INVALID_REQUEST_FIELD, Some("The sim draws ppm only."));
+                }
+                let size =
+                    |field: &str| data.and_then(|d| d.get(field)).and_then(Value::as_u64).unwrap_or(8).clamp(1, 64);
+                let (width, height) = (size("imageWidth") as usize, size("imageHeight") as usize);
+                let value = if self.program_black { 0u8 } else { 255 };
+                let mut ppm = format!("P6\n{width} {height}\n255\n").into_bytes();
+                ppm.extend(std::iter::repeat(value).take(width * height * 3));
+                use base64::Engine;
+                let encoded = base64::engine::general_purpose::STANDARD.encode(ppm);
+                Answer::ok(json!({ "imageData": format!("data:image/ppm;base64,{encoded}") }))
+            }
             "GetSpecialInputs" => {
                 let slot = |name: &str| self.special_inputs.get(name).map_or(Value::Null, |input| json!(input));
                 Answer::ok(json!({
