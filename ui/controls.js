@@ -4,9 +4,13 @@
 // re-derive it from OBS's state. The stop confirmation is the backend's
 // too: a first press answers "armed" and the pushed controls say so. This module
 // only owns what is the window's alone: which command is on its way, and focus.
+// Each watched mic has a mute button of its own (the backend's `mic:<name>`
+// controls, drawn from mics.js), sent with the input it acts on, and its level
+// beside it.
 
 import { $, make, setAttr, showText } from "./dom.js";
 import { controlFace, errorText } from "./format.js";
+import { micControls, micLevel } from "./mics.js";
 
 const CONTROL_IDS = ["stream", "record", "pause", "replay", "vcam"];
 
@@ -14,6 +18,7 @@ export function createControls({ invoke }) {
   let view = null; // the last ControlsView: { items: [ControlView], hint }
   let obs = null; // the last State's obs, for the scenes
   let busy = null; // the action being sent
+  let busyId = null; // the button that sent it
 
   const buttons = Object.fromEntries(CONTROL_IDS.map((id) => [id, $(`btn-${id}`)]));
 
@@ -65,9 +70,12 @@ export function createControls({ invoke }) {
     showText(el, message);
   }
 
-  async function send(action, scene) {
+  // `scene` is what the action acts on: the scene to switch to, or the mic to
+  // mute (the IPC command reads it as the action's argument either way).
+  async function send(action, scene, id = null) {
     showOutcome(null);
     busy = action;
+    busyId = id;
     render();
     try {
       const answer = await invoke("control", scene === undefined ? { action } : { action, scene });
@@ -77,15 +85,65 @@ export function createControls({ invoke }) {
       showOutcome(errorText(e));
     } finally {
       busy = null;
+      busyId = null;
       render();
     }
   }
 
-  for (const button of Object.values(buttons)) {
+  for (const [id, button] of Object.entries(buttons)) {
     button.addEventListener("click", () => {
       const action = button.dataset.action;
       if (!action || busy !== null) return;
-      send(action);
+      send(action, undefined, id);
+    });
+  }
+
+  // ---- mics ----------------------------------------------------------------
+
+  function micRow(c) {
+    const b = make("button", "control control-mic");
+    b.type = "button";
+    b.dataset.id = c.id;
+    b.addEventListener("click", () => {
+      const action = b.dataset.action;
+      if (!action || busy !== null) return;
+      send(action, b.dataset.input, b.dataset.id);
+    });
+    const level = make("span", "mic-level");
+    const li = make("li", "mic");
+    li.append(b, level);
+    return li;
+  }
+
+  function renderMics() {
+    const list = $("mics");
+    if (!list) return;
+    const mics = micControls(view);
+    const shown = [...list.querySelectorAll("button.control-mic")].map((b) => b.dataset.id);
+    if (shown.length !== mics.length || shown.some((id, i) => id !== mics[i].id)) {
+      const focused = document.activeElement?.classList?.contains("control-mic") ? document.activeElement.dataset.id : null;
+      list.replaceChildren(...mics.map(micRow));
+      if (focused !== null) {
+        [...list.querySelectorAll("button.control-mic")].find((b) => b.dataset.id === focused)?.focus();
+      }
+    }
+    list.hidden = mics.length === 0;
+    list.querySelectorAll("li.mic").forEach((li, i) => {
+      const c = mics[i];
+      const b = li.querySelector("button");
+      const face = controlFace(c, busyId === c.id ? busy : null);
+      b.textContent = face.label;
+      b.dataset.action = face.action;
+      b.dataset.input = c.input;
+      b.dataset.on = face.on ? "true" : "false";
+      b.disabled = !face.action;
+      setAttr(b, "aria-disabled", busy !== null);
+      setAttr(b, "aria-busy", face.sending);
+      if (face.why) b.title = face.why;
+      else b.removeAttribute("title");
+      const level = li.querySelector(".mic-level");
+      level.textContent = micLevel(obs?.mics, c.input);
+      level.dataset.muted = face.on ? "true" : "false";
     });
   }
 
@@ -131,6 +189,7 @@ export function createControls({ invoke }) {
 
   function render() {
     renderButtons();
+    renderMics();
     renderScenes();
   }
 
@@ -139,10 +198,12 @@ export function createControls({ invoke }) {
     setControls(next) {
       view = next && typeof next === "object" ? next : null;
       renderButtons();
+      renderMics();
     },
-    /** What OBS is doing (State.obs, null when unseen): the scenes are drawn from it. */
+    /** What OBS is doing (State.obs, null when unseen): the scenes and the mics' levels are drawn from it. */
     setObs(next) {
       obs = next ?? null;
+      renderMics();
       renderScenes();
     },
   };

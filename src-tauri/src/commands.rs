@@ -80,6 +80,9 @@ pub async fn test_connection(
     ask(&app, |reply| WindowRequest::TestConnection { host, port, password, reply }).await?
 }
 
+/// Sends one control. `scene` is the action's argument, whatever it names: the
+/// scene for `switch-scene`, the input for `mute-on`, `mute-off` and
+/// `toggle-mute` (the window's mic buttons send their `input` in it).
 #[tauri::command]
 pub async fn control(
     app: tauri::State<'_, AppState>,
@@ -200,6 +203,11 @@ mod ipc_tests {
         let err = invoke(&app, "control", serde_json::json!({"action": "start-stream"})).unwrap_err();
         assert_eq!(err["code"], "not-connected", "{err}");
         assert!(err["message"].as_str().unwrap_or_default().starts_with("not connected to OBS"), "{err}");
+        // A mic's mute button sends its input as the argument; without one it is refused.
+        let err = invoke(&app, "control", serde_json::json!({"action": "mute-on"})).unwrap_err();
+        assert_eq!(err["code"], "invalid-input", "{err}");
+        let err = invoke(&app, "control", serde_json::json!({"action": "mute-on", "scene": "Mic/Aux"})).unwrap_err();
+        assert_eq!(err["code"], "not-connected", "{err}");
     }
 
     #[test]
