@@ -448,7 +448,10 @@ impl<I: GuiIntegration> Controller<I> {
                 return false;
             }
             DesktopInput::Menu(action) => action,
-            DesktopInput::Hotkey(hotkey) => match hotkey_action(hotkey, state.obs.as_ref()) {
+            // As OBS is, or was when last seen: a hotkey pressed while OBS is away
+            // then says what it would have done ("Could not mute the mic: ...").
+            DesktopInput::Hotkey(hotkey) => match hotkey_action(hotkey, state.obs.as_ref().or(self.last_seen.as_ref()))
+            {
                 Some(action) => action,
                 None => return false,
             },
