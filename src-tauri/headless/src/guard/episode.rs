@@ -9,6 +9,8 @@
 //! break for the clear time; Between breaks both runs, so a value going back
 //! and forth across a threshold neither starts nor clears anything.
 
+use crate::guard::{AlertDetail, Transition};
+
 /// How one sample looks to a detector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reading {
@@ -25,6 +27,15 @@ pub enum Edge {
     /// `lasted_ms`: from when the bad run began to the first sample of the good
     /// run that cleared it (or to the end, for [`Episode::end`]).
     Cleared { lasted_ms: u64 },
+}
+
+/// An edge as the guard says it: a started alert with the figures `detail`
+/// gives (asked only when it starts), or a cleared one.
+pub(crate) fn transition(edge: Option<Edge>, detail: impl FnOnce() -> AlertDetail) -> Option<Transition> {
+    match edge? {
+        Edge::Started { since_ms } => Some(Transition::Started { since_ms, detail: detail() }),
+        Edge::Cleared { lasted_ms } => Some(Transition::Cleared { lasted_ms }),
+    }
 }
 
 /// One problem's state: not there, building up, or open.

@@ -6,7 +6,7 @@
 //! neither starts nor clears anything. A muted mic's post-fader level is
 //! silence, so talking-while-muted reads the raw input peak instead.
 
-use crate::guard::episode::{Edge, Episode, Reading};
+use crate::guard::episode::{transition, Episode, Reading};
 use crate::guard::{ms, AlertDetail, AlertSettings, Transition};
 
 /// How far a level must come back past its threshold to count as clearly
@@ -16,13 +16,6 @@ pub const LEVEL_MARGIN_DB: f64 = 6.0;
 /// A muted mic's input quiet this long ends talking-while-muted: speech has
 /// pauses, and each pause must not make a new alert.
 pub const TALKING_CLEAR_MS: u64 = 5_000;
-
-fn transition(edge: Option<Edge>, detail: impl FnOnce() -> AlertDetail) -> Option<Transition> {
-    match edge? {
-        Edge::Started { since_ms } => Some(Transition::Started { since_ms, detail: detail() }),
-        Edge::Cleared { lasted_ms } => Some(Transition::Cleared { lasted_ms }),
-    }
-}
 
 /// muted-while-live: muted for the hold time while live. Clears the moment the
 /// mic is unmuted (mute is a deliberate switch, not a value that hovers).

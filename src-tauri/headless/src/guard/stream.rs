@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 
-use crate::guard::episode::{Edge, Episode, Reading};
+use crate::guard::episode::{transition, Episode, Reading};
 use crate::guard::{ms, AlertDetail, AlertSettings, Transition};
 
 /// A frame ratio needs this much of its window covered by polls before it is
@@ -28,13 +28,6 @@ pub const STALL_CLEAR_MS: u64 = 2_000;
 
 /// low-bitrate clears when the window is back above this many times its threshold.
 pub const BITRATE_CLEAR_FACTOR: f64 = 1.2;
-
-fn transition(edge: Option<Edge>, detail: impl FnOnce() -> AlertDetail) -> Option<Transition> {
-    match edge? {
-        Edge::Started { since_ms } => Some(Transition::Started { since_ms, detail: detail() }),
-        Edge::Cleared { lasted_ms } => Some(Transition::Cleared { lasted_ms }),
-    }
-}
 
 /// stalled: live, not reconnecting, and `outputBytes` not growing for the hold
 /// time, counted from the last poll that saw them grow. Clears when they have
