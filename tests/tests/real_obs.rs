@@ -713,3 +713,30 @@ async fn an_empty_program_while_live_raises_black_until_the_picture_is_back() {
     world.request("StopStream", Value::Null).await.expect("stop");
     watcher.stop().await;
 }
+
+/// mic-silent on real OBS: a watched mic that plays digital silence, unmuted, while
+/// live for the default 20 s raises one mic-silent alert, cleared just before the
+/// stream's `ended`, which lists it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watched_mic_that_hears_nothing_while_live_raises_mic_silent() {
+    use onair_system_tests::world::TestAudio;
+    let world = world(WorldOptions::default()).await;
+    world.add_test_audio("Quiet Mic", TestAudio::Silence).await.expect("a silent mic");
+    let port = world.ws_port();
+    let watcher = Watcher::spawn_with(port, Some(PASSWORD), &["--mic", "Quiet Mic"]);
+    watcher.wait_state("connected", T, connected).await;
+    world.start_stream(T).await.expect("live");
+    watcher.wait_moment("live", 1, T).await;
+    watcher.wait_moment("alert", 1, Duration::from_secs(40)).await;
+    let alert = &watcher.moment_lines("alert")[0];
+    assert_eq!((alert["alert"].as_str(), alert["mic"].as_str()), (Some("mic-silent"), Some("Quiet Mic")), "{alert}");
+    world.request("StopStream", Value::Null).await.expect("stop");
+    watcher.wait_moment("ended", 1, T).await;
+    let moments = watcher.moments();
+    let ended_at = moments.iter().position(|m| m == "ended").expect("ended");
+    assert_eq!(moments[ended_at - 1], "alert-cleared", "{moments:?}");
+    let ended = &watcher.moment_lines("ended")[0];
+    assert_eq!(ended["alerts"][0]["alert"], "mic-silent", "{ended}");
+    assert_eq!(watcher.moment_lines("alert").len(), 1, "only the silent mic alerts");
+    watcher.stop().await;
+}
