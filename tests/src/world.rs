@@ -430,6 +430,21 @@ impl ObsWorld {
         .map(|_| ())
     }
 
+    /// Sets the stream's video bitrate (simple output mode, x264 CBR, which pads with
+    /// filler so the stream really is that fast even on the tiny canvas). A stalled
+    /// ingest only stops `outputBytes` once the kernel's socket buffers (some MB) are
+    /// full: at the default 300 kb/s that takes longer than OBS waits before it
+    /// reconnects, at 8000 kb/s about 4 s (docs/obs-websocket-v5.md, third round).
+    pub async fn set_stream_bitrate(&self, kbps: u32) -> Result<(), String> {
+        self.request(
+            "SetProfileParameter",
+            json!({ "parameterCategory": "SimpleOutput", "parameterName": "VBitrate",
+                    "parameterValue": kbps.to_string() }),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Makes the program scene show a picture (an opaque white `color_source_v3`), so the
     /// program is not black.
     pub async fn add_picture(&self, name: &str) -> Result<(), String> {

@@ -740,3 +740,58 @@ async fn a_watched_mic_that_hears_nothing_while_live_raises_mic_silent() {
     assert_eq!(watcher.moment_lines("alert").len(), 1, "only the silent mic alerts");
     watcher.stop().await;
 }
+
+/// stalled on real OBS: live at 8000 kb/s through a proxy in front of the ingest; the
+/// proxy stops taking the stream while the network still looks up. Once the socket
+/// buffers are full OBS's `outputBytes` stops growing (about 4 s in) and, 5 s later,
+/// one `stalled` alert comes while OBS still says active and not reconnecting; the
+/// proxy taking the stream again clears it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ingest_that_stops_taking_the_stream_raises_stalled_until_it_takes_it_again() {
+    let world = world(WorldOptions::default()).await;
+    let proxy = TcpProxy::start(world.rtmp_port()).await.expect("proxy");
+    world.stream_through(proxy.port()).await.expect("stream through the proxy");
+    world.set_stream_bitrate(20000).await.expect("a fast stream");
+    let port = world.ws_port();
+    let watcher = Watcher::spawn(port, Some(PASSWORD));
+    watcher.wait_state("connected", T, connected).await;
+    world.start_stream(T).await.expect("live");
+    watcher.wait_moment("live", 1, T).await;
+    // Well within the 5 s of unchanged bytes a stall needs: a flowing stream is not stalled.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(
+        watcher.moment_lines("alert").iter().all(|a| a["alert"] != "stalled"),
+        "{:?}",
+        watcher.moment_lines("alert")
+    );
+    proxy.stall();
+    let stalled_at = Instant::now();
+    let deadline = stalled_at + Duration::from_secs(15);
+    let stalled = loop {
+        if let Some(alert) = watcher.moment_lines("alert").into_iter().find(|a| a["alert"] == "stalled") {
+            break alert;
+        }
+        assert!(Instant::now() < deadline, "no stalled alert 15 s into the stall: {:?}", watcher.moments());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    eprintln!("stalled alert {:?} into the stall: {stalled}", stalled_at.elapsed());
+    assert!(
+        !watcher.moments().contains(&"reconnecting".to_string()),
+        "OBS had not given up yet: {:?}",
+        watcher.moments()
+    );
+    proxy.resume();
+    let deadline = Instant::now() + T;
+    while !watcher.moment_lines("alert-cleared").iter().any(|c| c["alert"] == "stalled") {
+        assert!(
+            Instant::now() < deadline,
+            "stalled not cleared after the ingest took the stream again: {:?}",
+            watcher.moments()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stalls = watcher.moment_lines("alert").iter().filter(|a| a["alert"] == "stalled").count();
+    assert_eq!(stalls, 1, "one alert for the episode: {:?}", watcher.moment_lines("alert"));
+    world.request("StopStream", Value::Null).await.expect("stop");
+    watcher.stop().await;
+}

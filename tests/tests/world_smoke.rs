@@ -327,6 +327,7 @@ async fn a_stalled_proxy_in_front_of_the_ingest_stops_the_stream_s_bytes() {
     let world = ObsWorld::start(WorldOptions::default()).await.expect("world starts");
     let proxy = TcpProxy::start(world.rtmp_port()).await.expect("proxy");
     world.stream_through(proxy.port()).await.expect("stream through the proxy");
+    world.set_stream_bitrate(20000).await.expect("a fast stream");
     world.start_stream(Duration::from_secs(30)).await.expect("live through the proxy");
     let bytes = |v: &Value| v["outputBytes"].as_u64().unwrap_or(0);
     world
@@ -342,6 +343,9 @@ async fn a_stalled_proxy_in_front_of_the_ingest_stops_the_stream_s_bytes() {
         eprintln!("{:>5.1} s into the stall: {status}", stalled_at.elapsed().as_secs_f64());
         if status["outputReconnecting"] == true || bytes(&status) == last {
             eprintln!("stalled after {:?}: {status}", stalled_at.elapsed());
+            // The premise of the `stalled` alert: at this bitrate the bytes stop
+            // while OBS still says it is streaming, well before it gives up.
+            assert_eq!(status["outputReconnecting"], false, "bytes kept growing until OBS reconnected");
             break;
         }
         last = bytes(&status);
