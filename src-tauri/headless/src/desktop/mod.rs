@@ -5,6 +5,7 @@
 //! out what these decide, and tests compare the decisions with `==`.
 
 mod actions;
+pub mod autostart;
 mod controls;
 mod hotkeys;
 mod notify;
