@@ -302,9 +302,14 @@ export function errorText(e) {
 export const HOST_MESSAGE = "Give only the host name or IP address, e.g. localhost";
 export const PORT_MESSAGE = "Port must be a number from 1 to 65535 (OBS's default is 4455)";
 
-/** null when the host looks usable, otherwise the reason. */
+/**
+ * null when the host looks usable, otherwise the reason. OBS's own
+ * obsws://HOST:PORT/PASSWORD URL (its Show Connect Info) is let through: the
+ * backend splits it into host, port and password, and says what is wrong with it.
+ */
 export function hostProblem(host) {
   const h = String(host ?? "").trim();
+  if (/^obsws:\/\/./i.test(h)) return null;
   if (h === "" || h.includes("://") || /\s/.test(h) || h.includes("/")) return HOST_MESSAGE;
   return null;
 }

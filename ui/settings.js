@@ -439,8 +439,9 @@ export function createSettings({ invoke }) {
     try {
       const r = await invoke("test_connection", { host: target.host, port: target.port, password: typed ? typed : null });
       const msg = typeof r?.message === "string" && r.message.trim() ? r.message.trim() : "";
-      if (!r?.reachable) status(result, `Not reachable at ${target.host}:${target.port}${msg ? `: ${msg}` : ""}. Is OBS running, with its WebSocket server on?`, "bad");
-      else if (!r.authenticated) status(result, `Reachable, but the password was rejected${msg ? ` (${msg})` : ""}.`, "warn");
+      // The backend's message names the cause and what to do about it.
+      if (!r?.reachable) status(result, msg || `Not reachable at ${target.host}:${target.port}`, "bad");
+      else if (!r.authenticated) status(result, msg || "Reachable, but not connected", "warn");
       else {
         const parts = [r.obs_version ? `OBS ${r.obs_version}` : "OBS", r.websocket_version ? `obs-websocket ${r.websocket_version}` : ""].filter(Boolean);
         status(result, `Connected: ${parts.join(", ")} ✓`, "ok");

@@ -7,11 +7,11 @@
 
 use std::time::Duration;
 
+use onair_headless::connect::{self, Cause};
 use onair_headless::desktop::{normalize_hotkey, HotkeyAction};
-use onair_headless::obs::{ClientOptions, ConnectError};
 use onair_headless::settings::{
-    validate_host, validate_port, KeyringWorker, Password, PendingCall, RunOverride, Settings, SettingsFile,
-    StoreError, Target,
+    looks_like_connect_url, parse_connect_url, validate_host, validate_port, KeyringWorker, Password, PendingCall,
+    RunOverride, Settings, SettingsFile, StoreError, Target,
 };
 use onair_headless::state::MomentKind;
 
@@ -203,7 +203,6 @@ pub async fn test_connection(
         Some(p) => Some(Password::new(p)),
         None => keyring.get(&target).within(limit).await.map_err(keyring_error)?,
     };
-    let options = ClientOptions { handshake_timeout: Duration::from_secs(4), ..ClientOptions::default() };
     let failed = |reachable: bool, message: String| TestResult {
         reachable,
         authenticated: false,
@@ -211,52 +210,37 @@ pub async fn test_connection(
         websocket_version: None,
         message,
     };
-    Ok(
-        match onair_headless::obs::connect(&target.host, target.port, password.as_ref().map(Password::expose), &options)
-            .await
-        {
-            Ok(connection) => {
-                let version = connection
-                    .client
-                    .request_as::<onair_headless::obs::protocol::responses::Version>("GetVersion", None)
-                    .await
-                    .ok();
-                connection.client.close().await;
-                let obs_version = version.as_ref().map(|v| v.obs_version.clone());
-                let websocket_version = Some(connection.hello.obs_web_socket_version.clone());
-                TestResult {
-                    reachable: true,
-                    authenticated: true,
-                    message: format!(
-                        "Connected to OBS {} (obs-websocket {}) at {target}",
-                        obs_version.clone().unwrap_or_else(|| "?".into()),
-                        connection.hello.obs_web_socket_version
-                    ),
-                    obs_version,
-                    websocket_version,
-                }
-            }
-            Err(ConnectError::PasswordRequired) => {
-                failed(true, format!("OBS at {target} wants a password and none is set"))
-            }
-            Err(ConnectError::Closed { code: 4009, .. }) => {
-                failed(true, format!("OBS at {target} rejected the password"))
-            }
-            Err(ConnectError::Closed { code, reason }) => {
-                failed(true, format!("OBS at {target} closed the connection ({code} {reason})"))
-            }
-            Err(ConnectError::Incompatible(m)) => failed(true, m),
-            Err(ConnectError::NotObs(m)) => {
-                failed(true, format!("something answered at {target}, but not OBS's WebSocket server ({m})"))
-            }
-            Err(ConnectError::Unreachable(m)) => {
-                failed(false, format!("{m}: is OBS running with its WebSocket server enabled?"))
-            }
-            Err(ConnectError::TimedOut(step)) => {
-                failed(false, format!("no answer from {target} (timed out waiting for {step})"))
-            }
+    Ok(match connect::command::check(&target, password.as_ref(), Duration::from_secs(4)).await {
+        Ok(checked) => TestResult {
+            reachable: true,
+            authenticated: true,
+            message: checked.to_string(),
+            obs_version: checked.obs_version,
+            websocket_version: Some(checked.websocket_version),
         },
-    )
+        Err(error) => {
+            let cause = error.cause();
+            let why = cause.explain(&target).unwrap_or_else(|| error.to_string());
+            let reachable = !matches!(cause, Cause::Refused | Cause::Unresolved | Cause::NoAnswer | Cause::Unreachable);
+            failed(reachable, format!("OBS at {target}: {why}"))
+        }
+    })
+}
+
+/// The `obsws://HOST:PORT[/PASSWORD]` URL of OBS's Show Connect Info, pasted
+/// into the host field, split into the form's host, port and password (the
+/// URL's password replaces a typed one). Anything else is left as typed.
+pub fn split_connect_url(host: &mut String, port: &mut i64, password: &mut Option<String>) -> Result<(), ApiError> {
+    if !looks_like_connect_url(host) {
+        return Ok(());
+    }
+    let url = parse_connect_url(host).map_err(|e| ApiError::invalid(Some("host"), e))?;
+    *host = url.target.host;
+    *port = i64::from(url.target.port);
+    if let Some(from_url) = url.password {
+        *password = Some(from_url.expose().to_string());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -323,6 +307,25 @@ mod tests {
             }),
             "hotkeys.launch-rockets"
         );
+    }
+
+    #[test]
+    fn a_connect_url_in_the_host_field_is_split_into_host_port_and_password() {
+        let (mut host, mut port, mut password) = ("obsws://192.168.1.20:4460/s%2Fcret".to_string(), 4455, None);
+        split_connect_url(&mut host, &mut port, &mut password).unwrap();
+        assert_eq!((host.as_str(), port, password.as_deref()), ("192.168.1.20", 4460, Some("s/cret")));
+        // Without a password in it, a typed one stays.
+        let (mut host, mut port, mut password) = ("obsws://studio.lan:4461".to_string(), 4455, Some("typed".into()));
+        split_connect_url(&mut host, &mut port, &mut password).unwrap();
+        assert_eq!((host.as_str(), port, password.as_deref()), ("studio.lan", 4461, Some("typed")));
+        // A plain host is left for the usual checks.
+        let (mut host, mut port, mut password) = ("ws://x".to_string(), 4455, None);
+        split_connect_url(&mut host, &mut port, &mut password).unwrap();
+        assert_eq!(host, "ws://x");
+        let mut host = "obsws://studio.lan/secret".to_string();
+        let error = split_connect_url(&mut host, &mut port, &mut password).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("host"));
+        assert!(!error.message.contains("secret"), "{}", error.message);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use onair_headless::obs::Session;
 use onair_headless::state::State;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::changes::split_connect_url;
 use crate::window::{ApiError, ControlReply, SettingsInput, SettingsView, Snapshot, TestResult, WindowRequest};
 
 /// What the window's commands hold on to.
@@ -48,7 +49,12 @@ pub fn check_password(password: &str) -> Result<(), ApiError> {
 }
 
 #[tauri::command]
-pub async fn save_settings(app: tauri::State<'_, AppState>, settings: SettingsInput) -> Result<SettingsView, ApiError> {
+pub async fn save_settings(
+    app: tauri::State<'_, AppState>,
+    mut settings: SettingsInput,
+) -> Result<SettingsView, ApiError> {
+    // OBS's obsws:// URL pasted into the host field: its password is saved like a typed one.
+    split_connect_url(&mut settings.host, &mut settings.port, &mut settings.password)?;
     // An empty field means "no new password", as the form's other password buttons do.
     if let Some(password) = settings.password.as_deref().filter(|p| !p.is_empty()) {
         check_password(password)?;
@@ -70,10 +76,11 @@ pub async fn clear_password(app: tauri::State<'_, AppState>) -> Result<SettingsV
 #[tauri::command]
 pub async fn test_connection(
     app: tauri::State<'_, AppState>,
-    host: String,
-    port: i64,
-    password: Option<String>,
+    mut host: String,
+    mut port: i64,
+    mut password: Option<String>,
 ) -> Result<TestResult, ApiError> {
+    split_connect_url(&mut host, &mut port, &mut password)?;
     if password.as_ref().is_some_and(|p| p.len() > MAX_PASSWORD) {
         return Err(ApiError::invalid(Some("password"), "that does not look like an OBS WebSocket password"));
     }
@@ -122,6 +129,13 @@ mod ipc_tests {
     /// The commands wired to a real controller (with a fake desktop) and a
     /// session that waits for an OBS that is not there.
     fn app() -> tauri::App<tauri::test::MockRuntime> {
+        app_saving_to(None)
+    }
+
+    /// [`app`], saving the settings to this file.
+    fn app_saving_to(
+        settings_file: Option<onair_headless::settings::SettingsFile>,
+    ) -> tauri::App<tauri::test::MockRuntime> {
         // Port 9 (discard) on loopback: nothing answers, so the session waits for OBS.
         let mut settings = Settings::default();
         (settings.host, settings.port) = ("127.0.0.1".into(), 9);
@@ -132,7 +146,7 @@ mod ipc_tests {
             let store: Arc<dyn PasswordStore> = Arc::new(MemoryStore::default());
             let parts = ControllerParts {
                 settings,
-                settings_file: None,
+                settings_file,
                 run: RunOverride::default(),
                 keyring: KeyringWorker::start(Arc::clone(&store)),
                 store,
@@ -150,7 +164,7 @@ mod ipc_tests {
         });
         mock_builder()
             .manage(AppState { session, window })
-            .invoke_handler(tauri::generate_handler![get_state, control])
+            .invoke_handler(tauri::generate_handler![get_state, control, save_settings, test_connection])
             // The real context, so the real capabilities (ACL) apply.
             .build(tauri::generate_context!("../tauri.conf.json"))
             .expect("mock app")
@@ -208,6 +222,42 @@ mod ipc_tests {
         assert_eq!(err["code"], "invalid-input", "{err}");
         let err = invoke(&app, "control", serde_json::json!({"action": "mute-on", "scene": "Mic/Aux"})).unwrap_err();
         assert_eq!(err["code"], "not-connected", "{err}");
+    }
+
+    #[test]
+    fn obss_obsws_url_pasted_as_the_host_saves_host_port_and_password_and_tests_the_same() {
+        let dir = std::env::temp_dir().join(format!("onair-ipc-connect-url-{}", std::process::id()));
+        let path = dir.join("settings.toml");
+        let app = app_saving_to(Some(onair_headless::settings::SettingsFile::load(&path).file));
+        let settings = serde_json::json!({
+            "host": "obsws://127.0.0.1:19/s%2Fcret",
+            "port": 4455,
+            "password": null,
+            "hotkeys": {"enabled": false},
+            "confirm_stop_stream": false,
+            "start_on_login": false,
+        });
+        let view = invoke(&app, "save_settings", serde_json::json!({ "settings": settings })).expect("saved");
+        assert_eq!((view["host"].as_str(), view["port"].as_u64()), (Some("127.0.0.1"), Some(19)), "{view}");
+        assert_eq!(view["password_stored"], true, "the URL's password is stored with them: {view}");
+        assert!(!view.to_string().contains("cret"), "the password is never sent back: {view}");
+        let saved = onair_headless::settings::read_connection(&path);
+        assert_eq!((saved.host.as_str(), saved.port), ("127.0.0.1", 19));
+        let written = std::fs::read_to_string(&path).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(!written.contains("cret") && !written.contains("obsws"), "{written}");
+        // Nothing listens on loopback's port 9: the test says why, by its cause.
+        let tested = invoke(&app, "test_connection", serde_json::json!({"host": "obsws://127.0.0.1:9", "port": 1}))
+            .expect("tested");
+        assert_eq!(tested["reachable"], false, "{tested}");
+        let message = tested["message"].as_str().unwrap_or_default();
+        assert!(
+            message.starts_with("OBS at 127.0.0.1:9: OBS is not running, or its WebSocket server is off"),
+            "{message}"
+        );
+        let bad = serde_json::json!({"host": "obsws://127.0.0.1/secret", "port": 1});
+        let err = invoke(&app, "test_connection", bad).unwrap_err();
+        assert_eq!((err["code"].as_str(), err["field"].as_str()), (Some("invalid-input"), Some("host")), "{err}");
     }
 
     #[test]

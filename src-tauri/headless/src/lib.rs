@@ -25,11 +25,14 @@
 //!   environment, file and keyring disagree (`target`), the settings file and
 //!   its one reader (`file`), the password store (`secrets`).
 //! - [`cli`]: the `onair` command line.
+//! - [`connect`]: `onair connect` (OBS's own settings or its `obsws://` URL
+//!   into OnAir's) and the one vocabulary of why a connection fails (`Cause`).
 //! - [`history`]: the ended streams, one JSON line each, bounded; read newest first.
 //! - [`sim`]: a simulated OBS, request in, answer and events out, no sockets, no clock.
 //! - [`demo`]: a simulated OBS playing a scripted show, for `--demo`.
 
 pub mod cli;
+pub mod connect;
 pub mod control;
 pub mod demo;
 pub mod desktop;

@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::connect::Cause;
 use crate::guard::{AlertDetail, AlertKind, OpenAlert};
+use crate::settings::Target;
 
 /// Everything OnAir knows right now.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -37,9 +39,11 @@ pub enum ConnectionState {
         obs_version: String,
         websocket_version: String,
     },
-    /// OBS is not there (not running, websocket server off); retrying.
+    /// OBS is not there (not running, websocket server off, ...); retrying.
+    /// Serialized flat: `{"state": "waiting-for-obs", "cause": ..., "reason": ...}`.
     WaitingForObs {
-        reason: String,
+        #[serde(flatten)]
+        reason: WaitReason,
     },
     /// OBS rejected the password or wants one; no retry until the settings change.
     AuthFailed {
@@ -59,6 +63,47 @@ pub enum ConnectionState {
     },
     /// The session was shut down.
     Stopped,
+}
+
+/// Why OnAir waits for OBS: the cause by kind, in words that say what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaitReason {
+    pub cause: Cause,
+    /// The cause and its next step (see [`Cause::explain`]), or, for
+    /// [`Cause::Other`], the failure's own words.
+    pub reason: String,
+    /// The failure as the system reported it, for a post-mortem.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+impl WaitReason {
+    /// A failure of `cause` reaching `target`; `detail` is the system's own message.
+    pub fn new(cause: Cause, target: &Target, detail: String) -> WaitReason {
+        match cause.explain(target) {
+            Some(reason) => WaitReason { cause, reason, detail },
+            None => WaitReason { cause, reason: detail, detail: String::new() },
+        }
+    }
+}
+
+/// A reason with no known cause: its words are all there is.
+impl From<String> for WaitReason {
+    fn from(reason: String) -> WaitReason {
+        WaitReason { cause: Cause::Other, reason, detail: String::new() }
+    }
+}
+
+impl From<&str> for WaitReason {
+    fn from(reason: &str) -> WaitReason {
+        WaitReason::from(reason.to_string())
+    }
+}
+
+impl std::fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
 }
 
 impl ConnectionState {
@@ -618,5 +663,21 @@ mod tests {
         let json = serde_json::to_value(&state).unwrap();
         assert!(json.get("moment").is_none());
         assert_eq!(json["connection"]["state"], "connecting");
+    }
+
+    #[test]
+    fn waiting_for_obs_carries_the_cause_beside_its_words() {
+        let target = Target::new("localhost", 4455).unwrap();
+        let reason = WaitReason::new(Cause::Refused, &target, "nothing is listening at localhost:4455".into());
+        let json = serde_json::to_value(ConnectionState::WaitingForObs { reason }).unwrap();
+        assert_eq!(json["state"], "waiting-for-obs");
+        assert_eq!(json["cause"], "refused");
+        assert!(json["reason"].as_str().unwrap().starts_with("OBS is not running"), "{json}");
+        assert_eq!(json["detail"], "nothing is listening at localhost:4455");
+        // A reason with no known cause keeps its own words.
+        let json =
+            serde_json::to_value(ConnectionState::WaitingForObs { reason: "GetStats: no answer".into() }).unwrap();
+        assert_eq!((json["cause"].as_str(), json["reason"].as_str()), (Some("other"), Some("GetStats: no answer")));
+        assert!(json.get("detail").is_none());
     }
 }

@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use crate::connect::{Cause, PASSWORD_NEXT_STEP};
 use crate::guard::{AlertDetail, AlertKind};
 use crate::state::{
     figures_current, AlertLasted, ConnectionState, Moment, ObsStatus, RecordingState, State, StreamState,
@@ -228,8 +229,12 @@ pub fn connection_line(state: &State) -> String {
         ConnectionState::Connected { obs_version, websocket_version } => {
             format!("Connected to OBS {obs_version} (obs-websocket {websocket_version}) at {}", state.target)
         }
+        // A known cause is said with what to do; another reason is the window's detail.
+        ConnectionState::WaitingForObs { reason } if reason.cause != Cause::Other => {
+            format!("Waiting for OBS at {}: {}", state.target, reason.reason)
+        }
         ConnectionState::WaitingForObs { .. } => format!("Waiting for OBS at {}", state.target),
-        ConnectionState::AuthFailed { message } => message.clone(),
+        ConnectionState::AuthFailed { message } => format!("{message}: {PASSWORD_NEXT_STEP}"),
         ConnectionState::Incompatible { message } => message.clone(),
         ConnectionState::SessionInvalidated { message } => message.clone(),
         ConnectionState::InvalidSettings { message } => format!("Invalid settings: {message}"),
@@ -426,6 +431,24 @@ mod tests {
             obs: None,
         };
         assert_eq!(status_line(&state, 0), "Waiting for OBS at localhost:4455");
+    }
+
+    #[test]
+    fn not_connected_names_the_cause_and_the_next_step() {
+        let target = crate::settings::Target::new("localhost", 4455).unwrap();
+        let reason = crate::state::WaitReason::new(Cause::Refused, &target, "nothing is listening".into());
+        let state =
+            State { target: target.to_string(), connection: ConnectionState::WaitingForObs { reason }, obs: None };
+        assert_eq!(
+            connection_line(&state),
+            "Waiting for OBS at localhost:4455: OBS is not running, or its WebSocket server is off: start OBS and turn its server on: Tools › WebSocket Server Settings › Enable WebSocket server"
+        );
+        let rejected = ConnectionState::AuthFailed { message: "OBS rejected the password".into() };
+        let line = connection_line(&State { connection: rejected, ..state });
+        assert!(
+            line.starts_with("OBS rejected the password: copy it from OBS's Tools › WebSocket Server Settings"),
+            "{line}"
+        );
     }
 
     fn ended(duration_ms: Option<u64>, bytes: Option<u64>, frames: Option<(u64, u64)>, reconnects: u32) -> Moment {

@@ -98,3 +98,12 @@ test("the button whose command is on its way says so, with one ellipsis", () => 
   assert.equal(f.controlFace(starting, "stop-stream").label, "Starting stream…");
   assert.deepEqual([f.controlFace(stop, "start-recording").label, f.controlFace(stop, "start-recording").sending], ["Stop streaming", false]);
 });
+
+test("the host field takes a host, or OBS's obsws:// URL for the backend to split", () => {
+  assert.equal(f.hostProblem("studio.lan"), null);
+  assert.equal(f.hostProblem(" obsws://192.168.1.20:4455/secret "), null);
+  assert.equal(f.hostProblem("OBSWS://[::1]:4455"), null);
+  assert.equal(f.hostProblem("ws://localhost:4455"), f.HOST_MESSAGE);
+  assert.equal(f.hostProblem("obsws://"), f.HOST_MESSAGE);
+  assert.equal(f.hostProblem("a/b"), f.HOST_MESSAGE);
+});

@@ -410,7 +410,8 @@ mod tests {
     fn a_rejected_password_shows_the_error_icon_and_try_again() {
         let s = state(None, ConnectionState::AuthFailed { message: "OBS rejected the password".into() });
         let menu = menu_model(&s, &MenuContext::default(), 0);
-        assert_eq!(menu[0], Info { id: "status", label: "OBS rejected the password".into() });
+        let Info { id: "status", label } = &menu[0] else { panic!("the state row first: {menu:?}") };
+        assert!(label.starts_with("OBS rejected the password: copy it from OBS's Tools › WebSocket Server Settings"));
         assert!(menu.contains(&item(MenuAction::Reconnect, "Try Again", true)));
         assert_eq!(tray_icon(&s), TrayIcon::Error);
     }

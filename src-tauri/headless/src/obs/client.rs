@@ -23,6 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::connect::Cause;
 use crate::obs::authentication_string;
 use crate::obs::protocol::{
     client_frame, close, op, Hello, Identify, InputEvent, ObsEvent, Reidentify, Request, ServerMessage, RPC_VERSION,
@@ -60,11 +61,20 @@ impl Default for ClientOptions {
     }
 }
 
-/// Why a connection could not be set up.
+/// Why a connection could not be set up. [`ConnectError::cause`] says it in
+/// the words every face of OnAir uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConnectError {
-    /// Nothing answered at that address (OBS not running, websocket server off, wrong port).
+    /// The host name did not resolve.
+    Unresolved(String),
+    /// Nothing accepts connections at that address (OBS not running, websocket server off, wrong port).
+    Refused(String),
+    /// The connection could not be made otherwise (no route, network down, ...).
     Unreachable(String),
+    /// The connection dropped during the handshake.
+    Dropped(String),
+    /// A web server answered the upgrade with this HTTP status.
+    Http(u16),
     /// Something answered but did not speak obs-websocket.
     NotObs(String),
     /// OBS asked for a password and none is set.
@@ -72,15 +82,62 @@ pub enum ConnectError {
     /// OBS closed the connection during the handshake (4009 wrong password, 4010 ...).
     Closed { code: u16, reason: String },
     /// A handshake step took longer than the timeout.
-    TimedOut(&'static str),
+    TimedOut(HandshakeStep),
     /// OBS speaks an RPC version this client does not.
     Incompatible(String),
+}
+
+/// The steps of a handshake, for saying which one took too long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeStep {
+    Tcp,
+    Upgrade,
+    Hello,
+    Identify,
+    Identified,
+}
+
+impl std::fmt::Display for HandshakeStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HandshakeStep::Tcp => "the TCP connection",
+            HandshakeStep::Upgrade => "the websocket upgrade",
+            HandshakeStep::Hello => "Hello",
+            HandshakeStep::Identify => "Identify to be sent",
+            HandshakeStep::Identified => "Identified",
+        })
+    }
+}
+
+impl ConnectError {
+    /// The cause, by kind: what the state, the tray, the window and the CLI word.
+    pub fn cause(&self) -> Cause {
+        match self {
+            ConnectError::Unresolved(_) => Cause::Unresolved,
+            ConnectError::Refused(_) => Cause::Refused,
+            ConnectError::Unreachable(_) => Cause::Unreachable,
+            ConnectError::Dropped(_) => Cause::Dropped,
+            ConnectError::Http(_) => Cause::Http,
+            ConnectError::NotObs(_) => Cause::NotObs,
+            ConnectError::PasswordRequired => Cause::PasswordMissing,
+            ConnectError::Closed { code, .. } if *code == close::AUTHENTICATION_FAILED => Cause::PasswordRejected,
+            ConnectError::Closed { code, .. } if *code == close::UNSUPPORTED_RPC_VERSION => Cause::Incompatible,
+            ConnectError::Closed { .. } => Cause::Other,
+            ConnectError::TimedOut(HandshakeStep::Tcp) => Cause::NoAnswer,
+            ConnectError::TimedOut(_) => Cause::Silent,
+            ConnectError::Incompatible(_) => Cause::Incompatible,
+        }
+    }
 }
 
 impl std::fmt::Display for ConnectError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ConnectError::Unreachable(m) => write!(f, "{m}"),
+            ConnectError::Unresolved(m) | ConnectError::Refused(m) | ConnectError::Unreachable(m) => {
+                write!(f, "{m}")
+            }
+            ConnectError::Dropped(m) => write!(f, "{m}"),
+            ConnectError::Http(status) => write!(f, "not obs-websocket: an HTTP server answered ({status})"),
             ConnectError::NotObs(m) => write!(f, "not obs-websocket: {m}"),
             ConnectError::PasswordRequired => f.write_str("OBS requires a password and none is set"),
             ConnectError::Closed { code, reason } if reason.is_empty() => {
@@ -104,6 +161,18 @@ pub enum CloseReason {
     Unresponsive(Duration),
     /// This side closed it (or every handle was dropped).
     ClosedByClient,
+}
+
+impl CloseReason {
+    /// The cause, by kind, as [`ConnectError::cause`] says it for a connect.
+    pub fn cause(&self) -> Cause {
+        match self {
+            CloseReason::ClosedByObs { code, .. } if *code == close::AUTHENTICATION_FAILED => Cause::PasswordRejected,
+            CloseReason::ClosedByObs { code, .. } if *code == close::UNSUPPORTED_RPC_VERSION => Cause::Incompatible,
+            CloseReason::ClosedByObs { .. } | CloseReason::ClosedByClient => Cause::Other,
+            CloseReason::Dropped(_) | CloseReason::Unresponsive(_) => Cause::Dropped,
+        }
+    }
 }
 
 impl std::fmt::Display for CloseReason {
@@ -264,12 +333,22 @@ pub async fn connect(
     options: &ClientOptions,
 ) -> Result<Connection, ConnectError> {
     let deadline = tokio::time::Instant::now() + options.handshake_timeout;
-    let step = |name: &'static str| move |_| ConnectError::TimedOut(name);
+    let step = |step: HandshakeStep| move |_| ConnectError::TimedOut(step);
 
-    let tcp = tokio::time::timeout_at(deadline, TcpStream::connect((host, port)))
+    // Resolved apart from the connect, so a name that does not resolve is told
+    // from an address that does not answer.
+    let addresses: Vec<std::net::SocketAddr> = tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, port)))
         .await
-        .map_err(step("the TCP connection"))?
-        .map_err(|e| ConnectError::Unreachable(describe_io_error(&e, host, port)))?;
+        .map_err(step(HandshakeStep::Tcp))?
+        .map_err(|e| ConnectError::Unresolved(format!("cannot resolve {host}: {e}")))?
+        .collect();
+    if addresses.is_empty() {
+        return Err(ConnectError::Unresolved(format!("{host} has no address")));
+    }
+    let tcp = tokio::time::timeout_at(deadline, TcpStream::connect(&addresses[..]))
+        .await
+        .map_err(step(HandshakeStep::Tcp))?
+        .map_err(|e| io_error(&e, host, port))?;
     let _ = tcp.set_nodelay(true);
 
     let url_host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
@@ -279,13 +358,14 @@ pub async fn connect(
     request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(SUBPROTOCOL));
     let (mut ws, _response) = tokio::time::timeout_at(deadline, tokio_tungstenite::client_async(request, tcp))
         .await
-        .map_err(step("the websocket upgrade"))?
-        .map_err(|e| ConnectError::NotObs(format!("websocket upgrade failed: {e}")))?;
+        .map_err(step(HandshakeStep::Upgrade))?
+        .map_err(upgrade_error)?;
 
-    let hello = loop {
-        match next_message(&mut ws, deadline, "Hello").await? {
-            ServerMessage::Hello(hello) => break hello,
-            other => tracing::debug!(?other, "ignoring a frame before Hello"),
+    let hello = match next_message(&mut ws, deadline, HandshakeStep::Hello).await? {
+        ServerMessage::Hello(hello) => hello,
+        // obs-websocket speaks first, and says Hello: anything else is another server.
+        other => {
+            return Err(ConnectError::NotObs(format!("its first message was not Hello ({})", message_kind(&other))))
         }
     };
     if hello.rpc_version < RPC_VERSION {
@@ -308,10 +388,10 @@ pub async fn connect(
         Identify { rpc_version: RPC_VERSION, authentication, event_subscriptions: options.event_subscriptions };
     tokio::time::timeout_at(deadline, ws.send(Message::Text(client_frame(op::IDENTIFY, &identify))))
         .await
-        .map_err(step("Identify to be sent"))?
-        .map_err(|e| ConnectError::Unreachable(format!("the connection dropped during the handshake: {e}")))?;
+        .map_err(step(HandshakeStep::Identify))?
+        .map_err(|e| ConnectError::Dropped(format!("the connection dropped during the handshake: {e}")))?;
     loop {
-        match next_message(&mut ws, deadline, "Identified").await? {
+        match next_message(&mut ws, deadline, HandshakeStep::Identified).await? {
             ServerMessage::Identified(_) => break,
             // obs-websocket does not send events before Identified, but a server
             // that does must not derail the handshake.
@@ -345,36 +425,66 @@ pub async fn connect(
     Ok(Connection { client, hello, events: events_rx })
 }
 
-fn describe_io_error(e: &std::io::Error, host: &str, port: u16) -> String {
+/// A failed TCP connect, by its cause.
+fn io_error(e: &std::io::Error, host: &str, port: u16) -> ConnectError {
     match e.kind() {
-        std::io::ErrorKind::ConnectionRefused => format!("nothing is listening at {host}:{port}"),
-        _ => format!("cannot reach {host}:{port}: {e}"),
+        std::io::ErrorKind::ConnectionRefused => {
+            ConnectError::Refused(format!("nothing is listening at {host}:{port}"))
+        }
+        std::io::ErrorKind::TimedOut => ConnectError::TimedOut(HandshakeStep::Tcp),
+        _ => ConnectError::Unreachable(format!("cannot reach {host}:{port}: {e}")),
     }
 }
 
-/// Reads the next obs-websocket message during the handshake, skipping
-/// unparseable frames and turning a close frame into [`ConnectError::Closed`].
+/// A failed websocket upgrade: a web server's answer, another websocket
+/// server (one that does not speak obs-websocket's subprotocol), or a drop.
+fn upgrade_error(e: tokio_tungstenite::tungstenite::Error) -> ConnectError {
+    use tokio_tungstenite::tungstenite::Error;
+    match e {
+        Error::Http(response) => ConnectError::Http(response.status().as_u16()),
+        Error::Io(e) => ConnectError::Dropped(format!("the connection dropped during the websocket upgrade: {e}")),
+        Error::ConnectionClosed | Error::AlreadyClosed => {
+            ConnectError::Dropped("the connection closed during the websocket upgrade".into())
+        }
+        other => ConnectError::NotObs(format!("websocket upgrade failed: {other}")),
+    }
+}
+
+/// What kind of message came, for saying what came instead of Hello.
+fn message_kind(message: &ServerMessage) -> &'static str {
+    match message {
+        ServerMessage::Hello(_) => "Hello",
+        ServerMessage::Identified(_) => "Identified",
+        ServerMessage::Event(_) => "an event",
+        ServerMessage::RequestResponse(_) => "a request response",
+        ServerMessage::Other { .. } => "another message",
+    }
+}
+
+/// Reads the next obs-websocket message during the handshake, turning a close
+/// frame into [`ConnectError::Closed`]. Before Hello, a frame that is not
+/// obs-websocket's means another server; later, one is skipped.
 async fn next_message(
     ws: &mut Socket,
     deadline: tokio::time::Instant,
-    waiting_for: &'static str,
+    waiting_for: HandshakeStep,
 ) -> Result<ServerMessage, ConnectError> {
+    let first = waiting_for == HandshakeStep::Hello;
     loop {
         let frame =
             tokio::time::timeout_at(deadline, ws.next()).await.map_err(|_| ConnectError::TimedOut(waiting_for))?;
         match frame {
             None => {
-                return Err(ConnectError::Unreachable(format!(
-                    "the connection dropped while waiting for {waiting_for}"
-                )))
+                return Err(ConnectError::Dropped(format!("the connection dropped while waiting for {waiting_for}")))
             }
             Some(Err(e)) => {
-                return Err(ConnectError::Unreachable(format!(
+                return Err(ConnectError::Dropped(format!(
                     "the connection failed while waiting for {waiting_for}: {e}"
                 )))
             }
             Some(Ok(Message::Text(text))) => match ServerMessage::parse(&text) {
                 Ok(message) => return Ok(message),
+                Err(e) if first => return Err(ConnectError::NotObs(format!("it said something else first ({e})"))),
                 Err(e) => tracing::warn!(error = %e, "skipping a malformed frame during the handshake"),
             },
             Some(Ok(Message::Close(frame))) => {
@@ -382,6 +492,9 @@ async fn next_message(
                     .map(|f| (u16::from(f.code), f.reason.into_owned()))
                     .unwrap_or((close::NO_STATUS, String::new()));
                 return Err(ConnectError::Closed { code, reason });
+            }
+            Some(Ok(Message::Binary(_))) if first => {
+                return Err(ConnectError::NotObs("it sent a binary frame first, not Hello".into()))
             }
             Some(Ok(Message::Binary(_))) => tracing::warn!("skipping a binary frame during the handshake"),
             Some(Ok(_)) => {}

@@ -16,6 +16,8 @@ mod supervisor;
 
 pub use auth::authentication_string;
 pub use backoff::{Backoff, FailureKind};
-pub use client::{connect, Client, ClientEvent, ClientOptions, CloseReason, ConnectError, Connection, RequestError};
+pub use client::{
+    connect, Client, ClientEvent, ClientOptions, CloseReason, ConnectError, Connection, HandshakeStep, RequestError,
+};
 pub use model::{Model, SyncAnswers};
 pub use session::{Session, SessionConfig};

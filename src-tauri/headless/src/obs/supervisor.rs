@@ -15,6 +15,7 @@ use serde_json::json;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use super::session::{describe_target, Command, SessionConfig};
+use crate::connect::Cause;
 use crate::control::{self, ControlError};
 use crate::guard::{ppm_data_url_pixels, AlertSettings};
 use crate::obs::protocol::responses::{self, RecordStatus, SceneList, Stats, StreamStatus};
@@ -23,13 +24,13 @@ use crate::obs::FailureKind;
 use crate::obs::{Client, ClientEvent, CloseReason, ConnectError, Connection, RequestError};
 use crate::obs::{Model, SyncAnswers};
 use crate::settings::{Password, Target};
-use crate::state::{now_ms, ConnectionState, MicStatus, Moment, Noticed, State};
+use crate::state::{now_ms, ConnectionState, MicStatus, Moment, Noticed, State, WaitReason};
 
 /// What the supervisor does next, after an attempt or a wait.
 #[derive(Debug, PartialEq)]
 enum Next {
     /// Connect again after the backoff for `kind`, showing `reason` meanwhile.
-    Retry { kind: FailureKind, reason: String },
+    Retry { kind: FailureKind, reason: WaitReason },
     /// Stay in the state just published (one that only the user can change)
     /// until new settings or a reconnect come.
     WaitForUser,
@@ -42,7 +43,7 @@ enum Next {
 impl Next {
     /// A retry on `kind`'s curve, or a wait for the user when `kind` is `None`
     /// (the classification has already published why).
-    fn retry_or_wait(kind: Option<FailureKind>, reason: String) -> Next {
+    fn retry_or_wait(kind: Option<FailureKind>, reason: WaitReason) -> Next {
         match kind {
             Some(kind) => Next::Retry { kind, reason },
             None => Next::WaitForUser,
@@ -180,7 +181,15 @@ impl Supervisor {
     fn after_connect_error(&mut self, error: &ConnectError) -> Next {
         self.lose_connection(&error.to_string());
         let kind = self.classify_connect_error(error);
-        Next::retry_or_wait(kind, error.to_string())
+        Next::retry_or_wait(kind, self.wait_reason(error.cause(), error.to_string()))
+    }
+
+    /// Why OnAir waits, in the one vocabulary of causes.
+    fn wait_reason(&self, cause: Cause, detail: String) -> WaitReason {
+        match &self.config.target {
+            Ok(target) => WaitReason::new(cause, target, detail),
+            Err(_) => WaitReason::from(detail),
+        }
     }
 
     /// A connected stretch that ended after `lasted`.
@@ -198,7 +207,7 @@ impl Supervisor {
             }
             Ended::SyncFailed(reason) => {
                 self.lose_connection(&reason);
-                Next::Retry { kind: FailureKind::Transient, reason }
+                Next::Retry { kind: FailureKind::Transient, reason: reason.into() }
             }
             Ended::Lost(reason) => {
                 if lasted >= self.config.healthy_after {
@@ -206,15 +215,15 @@ impl Supervisor {
                 }
                 self.lose_connection(&reason.to_string());
                 let kind = self.classify_close(&reason);
-                Next::retry_or_wait(kind, reason.to_string())
+                Next::retry_or_wait(kind, self.wait_reason(reason.cause(), reason.to_string()))
             }
         }
     }
 
     /// Waits out the backoff for `kind`, still answering commands.
-    async fn retry_later(&mut self, kind: FailureKind, reason: String) -> Next {
+    async fn retry_later(&mut self, kind: FailureKind, reason: WaitReason) -> Next {
         let delay = self.config.backoff.next_delay(kind);
-        tracing::debug!(?kind, delay_ms = delay.as_millis() as u64, %reason, "retrying later");
+        tracing::debug!(?kind, delay_ms = delay.as_millis() as u64, cause = reason.cause.wire_name(), detail = %reason.detail, %reason, "retrying later");
         self.set_connection(ConnectionState::WaitingForObs { reason });
         match self.while_serving(tokio::time::sleep(delay)).await {
             Some(()) => Next::Again,
@@ -298,15 +307,20 @@ impl Supervisor {
     /// The retry curve for a failed connect, or `None` for failures that wait for the user.
     fn classify_connect_error(&mut self, error: &ConnectError) -> Option<FailureKind> {
         match error {
-            ConnectError::Unreachable(_) | ConnectError::TimedOut(_) => Some(FailureKind::Transient),
-            ConnectError::NotObs(_) => Some(FailureKind::Protocol),
+            ConnectError::Unresolved(_)
+            | ConnectError::Refused(_)
+            | ConnectError::Unreachable(_)
+            | ConnectError::Dropped(_)
+            | ConnectError::TimedOut(_) => Some(FailureKind::Transient),
+            ConnectError::NotObs(_) | ConnectError::Http(_) => Some(FailureKind::Protocol),
             ConnectError::PasswordRequired => {
-                self.auth_failed("OBS wants a password and none is set".into());
+                self.auth_failed(Cause::PasswordMissing);
                 None
             }
             ConnectError::Closed { code, reason } => self.classify_close_code(*code, reason),
             ConnectError::Incompatible(message) => {
-                self.set_connection(ConnectionState::Incompatible { message: message.clone() });
+                tracing::warn!(%message, "OBS is incompatible");
+                self.incompatible();
                 None
             }
         }
@@ -326,20 +340,13 @@ impl Supervisor {
         use super::protocol::close;
         match code {
             close::AUTHENTICATION_FAILED => {
-                let message = if reason.to_ascii_lowercase().contains("missing") {
-                    "OBS wants a password and none is set".to_string()
-                } else {
-                    "OBS rejected the password".to_string()
-                };
-                self.auth_failed(message);
+                let missing = reason.to_ascii_lowercase().contains("missing");
+                self.auth_failed(if missing { Cause::PasswordMissing } else { Cause::PasswordRejected });
                 None
             }
             close::UNSUPPORTED_RPC_VERSION => {
-                self.set_connection(ConnectionState::Incompatible {
-                    message: format!(
-                        "OBS does not speak this OnAir's protocol version (obs-websocket 5.x is needed): {reason}"
-                    ),
-                });
+                tracing::warn!(reason, "OBS is incompatible");
+                self.incompatible();
                 None
             }
             close::SESSION_INVALIDATED => {
@@ -357,7 +364,17 @@ impl Supervisor {
         }
     }
 
-    fn auth_failed(&mut self, message: String) {
+    /// OBS speaks another protocol version: said in the vocabulary's words.
+    fn incompatible(&mut self) {
+        let target = self.config.target.clone().unwrap_or_default();
+        let message = Cause::Incompatible.explain(&target).unwrap_or_default();
+        self.set_connection(ConnectionState::Incompatible { message });
+    }
+
+    /// `cause` is one of the password causes; the state carries its words.
+    fn auth_failed(&mut self, cause: Cause) {
+        let target = self.config.target.clone().unwrap_or_default();
+        let message = cause.what(&target).unwrap_or_default();
         let moments = self.model.on_auth_failed(&message);
         self.set_connection(ConnectionState::AuthFailed { message });
         self.announce(moments);
@@ -993,10 +1010,20 @@ mod tests {
     #[test]
     fn failures_retrying_can_fix_are_retried_on_their_curve() {
         let (mut s, _state, _commands) = supervisor();
+        let Next::Retry { kind, reason } = s.after_connect_error(&ConnectError::Refused("nothing listens".into()))
+        else {
+            panic!("a refused connect is retried")
+        };
         assert_eq!(
-            s.after_connect_error(&ConnectError::Unreachable("refused".into())),
-            Next::Retry { kind: FailureKind::Transient, reason: "refused".into() }
+            (kind, reason.cause, reason.detail.as_str()),
+            (FailureKind::Transient, Cause::Refused, "nothing listens")
         );
+        assert!(reason.reason.starts_with("OBS is not running, or its WebSocket server is off: "), "{reason}");
+        let Next::Retry { reason, .. } = s.after_connect_error(&ConnectError::TimedOut(crate::obs::HandshakeStep::Tcp))
+        else {
+            panic!("a connect that timed out is retried")
+        };
+        assert_eq!(reason.cause, Cause::NoAnswer);
         assert!(matches!(
             s.after_connect_error(&ConnectError::NotObs("x".into())),
             Next::Retry { kind: FailureKind::Protocol, .. }

@@ -140,6 +140,24 @@ pub fn read_connection(path: &Path) -> SavedConnection {
     SavedConnection { warnings, ..saved }
 }
 
+/// Writes OBS's host and port into the file's `[obs]` table and leaves every
+/// other key as it is (`onair connect`). A file that is not valid TOML is not
+/// touched: the error says so, and nothing is written.
+pub fn save_connection(path: &Path, target: &Target) -> Result<(), String> {
+    let mut raw = match std::fs::read_to_string(path) {
+        Ok(text) => text.parse::<toml::Table>().map_err(|e| {
+            format!("{} is not valid TOML ({}); fix or remove it first", path.display(), first_line(&e.to_string()))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let obs = section(&mut raw, "obs");
+    obs.insert("host".into(), toml::Value::String(target.host.clone()));
+    obs.insert("port".into(), toml::Value::Integer(i64::from(target.port)));
+    let text = toml::to_string_pretty(&raw).map_err(|e| format!("cannot encode the settings: {e}"))?;
+    write_atomically(path, text.as_bytes())
+}
+
 /// What to do with a file that is not valid TOML.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Broken {
@@ -575,6 +593,26 @@ mod tests {
         let loaded = SettingsFile::load(&path);
         assert_eq!(loaded.settings.alerts, AlertSettings::default());
         assert!(loaded.warnings.iter().any(|w| w.contains("[alerts]")), "{:?}", loaded.warnings);
+    }
+
+    #[test]
+    fn saving_the_connection_changes_only_obs_host_and_port() {
+        let dir = temp_dir("connection");
+        let path = dir.join("settings.toml");
+        let target = Target::new("studio.lan", 4460).unwrap();
+        save_connection(&path, &target).unwrap();
+        let saved = read_connection(&path);
+        assert_eq!((saved.host.as_str(), saved.port), ("studio.lan", 4460));
+        std::fs::write(&path, "[obs]\nhost = \"old\"\nfancy = 1\n[notifications]\nlive = false\n").unwrap();
+        save_connection(&path, &Target::new("localhost", 4455).unwrap()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("fancy = 1") && text.contains("live = false"), "{text}");
+        assert!(!text.contains("[hotkeys]"), "no defaults written: {text}");
+        let loaded = SettingsFile::load(&path);
+        assert_eq!((loaded.settings.host.as_str(), loaded.settings.port), ("localhost", 4455));
+        std::fs::write(&path, "[obs\n").unwrap();
+        assert!(save_connection(&path, &target).unwrap_err().contains("not valid TOML"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "[obs\n", "a broken file is left alone");
     }
 
     #[test]

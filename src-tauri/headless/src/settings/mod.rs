@@ -2,13 +2,18 @@
 //! the environment, the file and the keyring disagree (`target`); the settings
 //! file that keeps it with the rest of OnAir's preferences, and its one reader
 //! (`file`); and where the password lives instead (`secrets`: the OS keyring,
-//! never a file).
+//! never a file). OBS's own WebSocket settings, read from its config folder
+//! (`obs_config`), and the `obsws://` URL of its Show Connect Info
+//! (`connect_url`), so OnAir can connect with nothing typed.
 
+pub mod connect_url;
 mod file;
+pub mod obs_config;
 mod secrets;
 mod target;
 
-pub use file::{read_connection, write_atomically, Loaded, SavedConnection, Settings, SettingsFile};
+pub use connect_url::{looks_like_connect_url, parse_connect_url, ConnectUrl};
+pub use file::{read_connection, save_connection, write_atomically, Loaded, SavedConnection, Settings, SettingsFile};
 pub use secrets::{
     keyring_user, FallbackStore, KeyringWorker, LockedStore, MemoryStore, PasswordStore, PendingCall, StoreError,
     KEYRING_SERVICE, KEYRING_TIMEOUT,
