@@ -269,7 +269,8 @@ async fn a_wrong_password_gives_exactly_one_auth_failed_notification() {
     let world = world(WorldOptions::default()).await;
     let mut desktop = desktop(DesktopOptions::default()).await;
     let app = TrayApp::start(&mut desktop, world.ws_port(), &[("ONAIR_PASSWORD", "not it")]).await;
-    let menu = app.wait_menu(&desktop, "rejected", T, |m| first_row(m) == "OBS rejected the password").await;
+    let menu =
+        app.wait_menu(&desktop, "rejected", T, |m| first_row(m).starts_with("OBS rejected the password: ")).await;
     assert!(enabled(&menu, "Try Again"), "{}", menu.render());
     desktop.notifications().wait_for(|n| n.category() == Some("x-onair.auth-failed"), T).await.unwrap();
     tokio::time::sleep(Duration::from_secs(4)).await;
