@@ -79,25 +79,11 @@ impl<R: Runtime> GuiIntegration for TauriIntegration<R> {
     fn set_start_on_login(&mut self, wanted: bool) {
         // It writes a file (or asks launchd, the registry): not on the controller's task.
         let app = self.app.clone();
-        std::thread::spawn(move || sync_autostart(&app, wanted));
+        std::thread::spawn(move || crate::autostart::sync(&app, wanted));
     }
 
     fn quit(&mut self) {
         self.app.exit(0);
-    }
-}
-
-fn sync_autostart<R: Runtime>(app: &AppHandle<R>, wanted: bool) {
-    use tauri_plugin_autostart::ManagerExt;
-    let autolaunch = app.autolaunch();
-    let result = match (wanted, autolaunch.is_enabled()) {
-        (true, Ok(false)) => autolaunch.enable(),
-        (false, Ok(true)) => autolaunch.disable(),
-        (_, Err(e)) => Err(e),
-        _ => Ok(()),
-    };
-    if let Err(e) = result {
-        tracing::warn!(error = %e, "cannot change start on login");
     }
 }
 

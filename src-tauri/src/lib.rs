@@ -20,6 +20,7 @@
 //!   (menu model), `notify.rs` (notification policy), `hotkeys.rs`,
 //!   `secrets.rs` (the OS keyring as the password store), and `logging.rs`.
 
+mod autostart;
 mod changes;
 mod commands;
 mod controller;
