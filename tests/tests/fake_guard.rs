@@ -1,15 +1,19 @@
 //! The stream guard through a real session against the fake OBS: the stream's
 //! alerts start once, clear when the problem is over, are cleared when the stream
 //! ends, and are listed in its `ended`; the recording's low-disk alert; and the
-//! same moments on `onair watch --json`. (The detectors' thresholds and
-//! hysteresis are unit-tested in the headless crate; mics and the black program
-//! need the audio and picture plumbing that comes next.)
+//! same moments on `onair watch --json`; the mics and the black program. And the
+//! kinds real OBS cannot be made to show on demand, on a fake OBS whose outputs run
+//! in real time ([`ServeHandle::run_clock`]) with the thresholds shortened to
+//! seconds: a bitrate fallen under half its median, render and encoder lag,
+//! network drops across RTMP reconnects (whose counters OBS restarts), and values
+//! hovering at a threshold, which make one alert an episode at most. (The
+//! detectors' own rules are unit-tested in the headless crate.)
 
 use std::time::Duration;
 
 use onair_headless::guard::AlertKind;
-use onair_headless::obs::Session;
-use onair_headless::state::{Moment, State};
+use onair_headless::obs::{Session, SessionConfig};
+use onair_headless::state::{now_ms, Moment, State};
 use onair_system_tests::fake::{FakeObs, FakeState, ServeHandle};
 use onair_system_tests::support::{fast_config, wait_state, MomentLog, Watcher};
 use serde_json::{json, Value};
@@ -29,12 +33,23 @@ async fn served(state: FakeState) -> (FakeObs, Session, MomentLog, ServeHandle) 
 /// The same, watching these inputs as mics besides OBS's own mic slots, with a
 /// muted mic called after 1 s.
 async fn served_watching(state: FakeState, mics: &[&str]) -> (FakeObs, Session, MomentLog, ServeHandle) {
+    served_with(state, |config| {
+        config.alerts.stalled_s = 1.0;
+        config.alerts.muted_while_live_s = 1.0;
+        config.alerts.black_s = 1.0;
+        config.mics = mics.iter().map(|m| m.to_string()).collect();
+    })
+    .await
+}
+
+/// A session on the fake OBS serving `state`, with the test timings and `configure`'s changes.
+async fn served_with(
+    state: FakeState,
+    configure: impl FnOnce(&mut SessionConfig),
+) -> (FakeObs, Session, MomentLog, ServeHandle) {
     let mut fake = FakeObs::start().await;
     let mut config = fast_config(fake.port(), None);
-    config.alerts.stalled_s = 1.0;
-    config.alerts.muted_while_live_s = 1.0;
-    config.alerts.black_s = 1.0;
-    config.mics = mics.iter().map(|m| m.to_string()).collect();
+    configure(&mut config);
     let (session, _task) = Session::spawn(config);
     let moments = MomentLog::record(&session);
     let mut conn = fake.accept(T).await.expect("the session connects");
@@ -249,5 +264,266 @@ async fn a_black_program_while_live_alerts_and_a_picture_clears_it() {
     assert_eq!((asked["sourceName"].as_str(), asked["imageFormat"].as_str()), (Some("Scene"), Some("ppm")), "{asked}");
     serve.update_state(|s| s.program_black = false);
     while_flowing(&serve, moments.wait_for("alert-cleared", 1, T)).await;
+    assert_eq!(moments.count("alert"), 1, "{:?}", moments.kinds());
+}
+
+// --- The kinds real OBS cannot be made to show, on a fake OBS running in real time ---
+
+/// A session on the fake OBS serving `state`, whose outputs run in real time from
+/// now on, with `configure`'s thresholds.
+async fn served_running(
+    state: FakeState,
+    configure: impl FnOnce(&mut SessionConfig),
+) -> (FakeObs, Session, MomentLog, ServeHandle) {
+    let (fake, session, moments, serve) = served_with(state, configure).await;
+    serve.run_clock();
+    (fake, session, moments, serve)
+}
+
+/// One alert moment: `alert` or `alert-cleared`, its JSON, and when it was said.
+#[derive(Debug, Clone)]
+struct Said {
+    moment: &'static str,
+    json: Value,
+    at_ms: u64,
+}
+
+/// The `alert` and `alert-cleared` moments of one kind so far, in the order said.
+fn trail(moments: &MomentLog, kind: &str) -> Vec<Said> {
+    moments
+        .all()
+        .into_iter()
+        .filter(|n| matches!(n.moment.kind().wire_name(), "alert" | "alert-cleared"))
+        .map(|n| Said {
+            moment: n.moment.kind().wire_name(),
+            json: serde_json::to_value(&n.moment).expect("json"),
+            at_ms: n.at_ms,
+        })
+        .filter(|s| s.json["alert"] == kind)
+        .collect()
+}
+
+fn trail_moments(trail: &[Said]) -> Vec<&'static str> {
+    trail.iter().map(|s| s.moment).collect()
+}
+
+/// Waits until `kind` has said `n` alert moments (alerts and clearings) in all.
+async fn wait_trail(moments: &MomentLog, kind: &str, n: usize, timeout: Duration) -> Vec<Said> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let said = trail(moments, kind);
+        if said.len() >= n {
+            return said;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {n} {kind} moments; {kind}: {:?}; all: {:?}",
+            trail_moments(&said),
+            moments.kinds()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// For `total`, changes the served OBS with `change(state, high)` every `every`,
+/// `high` true and false in turn: a value hovering at a threshold.
+async fn hover(serve: &ServeHandle, total: Duration, every: Duration, change: impl Fn(&mut FakeState, bool)) {
+    let until = tokio::time::Instant::now() + total;
+    let mut high = true;
+    while tokio::time::Instant::now() < until {
+        serve.update_state(|s| change(s, high));
+        high = !high;
+        tokio::time::sleep(every).await;
+    }
+}
+
+fn number(json: &Value, field: &str) -> f64 {
+    json[field].as_f64().unwrap_or_else(|| panic!("no {field} in {json}"))
+}
+
+#[tokio::test]
+async fn a_bitrate_fallen_under_half_its_median_alerts_once_after_its_hold_and_clears_when_it_recovers() {
+    // The 10-s window, 15-s hold and 30-s grace, at 1 s, 1.5 s and 3 s.
+    let state = FakeState { stream_active: true, ..FakeState::default() };
+    let (_fake, _session, moments, serve) = served_running(state, |c| {
+        c.alerts.low_bitrate_window_s = 1.0;
+        c.alerts.low_bitrate_s = 1.5;
+        c.alerts.low_bitrate_grace_s = 3.0;
+    })
+    .await;
+    // 7 s at 6 Mb/s (give or take the sim's wobble): past the grace, with a median.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(moments.count("alert"), 0, "a steady stream: {:?}", moments.kinds());
+
+    let dropped_at = now_ms();
+    serve.update_state(|s| s.bitrate_bps = 1_000_000);
+    let said = wait_trail(&moments, "low-bitrate", 1, T).await;
+    let alert = &said[0];
+    assert_eq!(alert.moment, "alert", "{said:?}");
+    let since = alert.json["since_ms"].as_u64().expect("since_ms");
+    assert!(since + 100 >= dropped_at, "the bad run began with the drop: {since} vs {dropped_at}");
+    assert!(alert.at_ms >= since + 1_500 && alert.at_ms >= dropped_at + 1_500, "after the hold: {alert:?}");
+    let (kbps, median) = (number(&alert.json, "kbps"), number(&alert.json, "median_kbps"));
+    assert!((700.0..=1_400.0).contains(&kbps), "the last window's bitrate: {}", alert.json);
+    assert!((5_000.0..=7_000.0).contains(&median), "the stream's median: {}", alert.json);
+
+    // Still low: never repeated while it lasts.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(trail_moments(&trail(&moments, "low-bitrate")), ["alert"]);
+
+    let recovered_at = now_ms();
+    serve.update_state(|s| s.bitrate_bps = 6_000_000);
+    let said = wait_trail(&moments, "low-bitrate", 2, T).await;
+    assert_eq!(trail_moments(&said), ["alert", "alert-cleared"]);
+    let lasted = said[1].json["lasted_ms"].as_u64().expect("lasted_ms");
+    assert!(lasted.abs_diff(recovered_at - since) <= 1_500, "lasted {lasted} ms, low for {}", recovered_at - since);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(trail(&moments, "low-bitrate").len(), 2, "cleared once");
+    assert_eq!(moments.count("alert"), 1, "nothing else alerted: {:?}", moments.kinds());
+}
+
+#[tokio::test]
+async fn render_then_encoder_lag_in_get_stats_are_each_one_encoder_lagging_episode() {
+    let state = FakeState { stream_active: true, active_fps: 60.0, ..FakeState::default() };
+    let (_fake, _session, moments, serve) = served_running(state, |c| c.alerts.encoder_lagging_window_s = 3.0).await;
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    assert_eq!(moments.count("alert"), 0, "OBS keeping up: {:?}", moments.kinds());
+
+    // The renderer misses one frame in 20 (5 %).
+    serve.update_state(|s| s.render_skip_one_in = 20);
+    let said = wait_trail(&moments, "encoder-lagging", 1, T).await;
+    assert_eq!(said[0].moment, "alert");
+    let percent = number(&said[0].json, "percent");
+    assert!(percent > 1.0 && percent <= 5.5, "{}", said[0].json);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(trail(&moments, "encoder-lagging").len(), 1, "not repeated while it lasts");
+    serve.update_state(|s| s.render_skip_one_in = 0);
+    let said = wait_trail(&moments, "encoder-lagging", 2, T).await;
+    assert_eq!(trail_moments(&said), ["alert", "alert-cleared"]);
+
+    // Then the encoders skip one frame in ten: a new episode.
+    serve.update_state(|s| s.encoder_skip_one_in = 10);
+    let said = wait_trail(&moments, "encoder-lagging", 3, T).await;
+    assert_eq!(said[2].moment, "alert");
+    let percent = number(&said[2].json, "percent");
+    assert!(percent > 1.0 && percent <= 10.5, "{}", said[2].json);
+    serve.update_state(|s| s.encoder_skip_one_in = 0);
+    let said = wait_trail(&moments, "encoder-lagging", 4, T).await;
+    assert_eq!(trail_moments(&said), ["alert", "alert-cleared", "alert", "alert-cleared"]);
+    assert_eq!(moments.count("alert"), 2, "the network's drops are not the encoder's: {:?}", moments.kinds());
+}
+
+#[tokio::test]
+async fn dropped_frames_add_up_across_rtmp_reconnects_that_restart_obs_counters() {
+    // 600 fps so a 4-s window holds thousands of frames; 0.2 % dropped is healthy.
+    let state = FakeState { stream_active: true, active_fps: 600.0, stream_skip_one_in: 500, ..FakeState::default() };
+    let (_fake, session, moments, serve) = served_running(state, |c| c.alerts.dropping_frames_window_s = 4.0).await;
+    // Two outages: each time OBS starts outputSkippedFrames and outputTotalFrames over
+    // from zero. A reset taken as a (negative or wrapped) delta would be a false alarm.
+    for outage in [Duration::from_millis(1_500), Duration::from_millis(800)] {
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        serve.rtmp_outage().await;
+        tokio::time::sleep(outage).await;
+        serve.rtmp_recovered().await;
+    }
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(moments.count("reconnected"), 2, "{:?}", moments.kinds());
+    assert_eq!(moments.count("alert"), 0, "healthy across the resets: {:?}", moments.kinds());
+    let s = wait_state(&session, "the health", T, |s| s.obs.as_ref().is_some_and(|o| o.stream_health.is_some())).await;
+    let health = s.obs.and_then(|o| o.stream_health).expect("health");
+    assert!(health.total_frames >= 600 * 6, "the frames of every connection add up: {health:?}");
+
+    // Now 5 % dropped, in connections of 1 s: shorter than the window's minimum
+    // span, so only counts added up across the resets can tell.
+    let drops_at = now_ms();
+    serve.update_state(|s| s.stream_skip_one_in = 20);
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        serve.rtmp_outage().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        serve.rtmp_recovered().await;
+    }
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let said = trail(&moments, "dropping-frames");
+    assert_eq!(trail_moments(&said), ["alert"], "one alert across the reconnects, none missed, none cleared");
+    assert!(said[0].at_ms < drops_at + 4_000, "seen within seconds: {} ms", said[0].at_ms - drops_at);
+    let percent = number(&said[0].json, "percent");
+    assert!(percent > 1.0 && percent <= 5.5, "{}", said[0].json);
+
+    serve.update_state(|s| s.stream_skip_one_in = 0);
+    let said = wait_trail(&moments, "dropping-frames", 2, T).await;
+    assert_eq!(trail_moments(&said), ["alert", "alert-cleared"]);
+    assert_eq!(moments.count("alert"), 1, "{:?}", moments.kinds());
+}
+
+#[tokio::test]
+async fn dropped_frames_hovering_at_one_percent_are_one_episode_at_most() {
+    let state = FakeState { stream_active: true, active_fps: 600.0, stream_skip_one_in: 0, ..FakeState::default() };
+    let (_fake, _session, moments, serve) = served_running(state, |c| c.alerts.dropping_frames_window_s = 4.0).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // 1.25 % and 0.8 % in turn: the window's share hovers about 1 %.
+    let at_one_percent = |s: &mut FakeState, high: bool| s.stream_skip_one_in = if high { 80 } else { 125 };
+    hover(&serve, Duration::from_secs(6), Duration::from_millis(700), at_one_percent).await;
+    let said = trail(&moments, "dropping-frames");
+    assert!(said.len() <= 1 && said.iter().all(|s| s.moment == "alert"), "{:?}", trail_moments(&said));
+    // A clear stretch of 5 % (opening the episode if the hovering did not), then hovering again.
+    serve.update_state(|s| s.stream_skip_one_in = 20);
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    hover(&serve, Duration::from_secs(6), Duration::from_millis(700), at_one_percent).await;
+    assert_eq!(trail_moments(&trail(&moments, "dropping-frames")), ["alert"], "one episode, never repeated");
+
+    serve.update_state(|s| s.stream_skip_one_in = 0);
+    let said = wait_trail(&moments, "dropping-frames", 2, T).await;
+    assert_eq!(trail_moments(&said), ["alert", "alert-cleared"]);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(trail(&moments, "dropping-frames").len(), 2);
+}
+
+#[tokio::test]
+async fn a_bitrate_hovering_at_half_its_median_stays_one_episode() {
+    let state = FakeState { stream_active: true, ..FakeState::default() };
+    let (_fake, _session, moments, serve) = served_running(state, |c| {
+        c.alerts.low_bitrate_window_s = 1.0;
+        c.alerts.low_bitrate_s = 1.5;
+        c.alerts.low_bitrate_grace_s = 3.0;
+    })
+    .await;
+    // A long steady stretch, so the low and hovering samples below do not move the median.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    serve.update_state(|s| s.bitrate_bps = 1_000_000);
+    wait_trail(&moments, "low-bitrate", 1, T).await;
+    // 2.4 and 3.2 Mb/s in turn, a few polls each: the window's mean crosses the
+    // threshold (3 Mb/s) back and forth and never reaches its clear level (3.6).
+    hover(&serve, Duration::from_secs(3), Duration::from_millis(1_100), |s, high| {
+        s.bitrate_bps = if high { 3_200_000 } else { 2_400_000 }
+    })
+    .await;
+    assert_eq!(trail_moments(&trail(&moments, "low-bitrate")), ["alert"], "no flapping");
+    serve.update_state(|s| s.bitrate_bps = 6_000_000);
+    let said = wait_trail(&moments, "low-bitrate", 2, T).await;
+    assert_eq!(trail_moments(&said), ["alert", "alert-cleared"]);
+}
+
+#[tokio::test]
+async fn free_disk_hovering_at_five_gigabytes_raises_low_disk_once_until_there_is_room() {
+    let state = FakeState { record_active: true, available_disk_space: 20_000.0, ..FakeState::default() };
+    let (_fake, _session, moments, serve) = served_running(state, |_| {}).await;
+    // Just above 5 GB (5120 MB), under the clear level (6 GB): not low.
+    hover(&serve, Duration::from_secs(3), Duration::from_millis(600), |s, high| {
+        s.available_disk_space = if high { 5_700.0 } else { 5_300.0 }
+    })
+    .await;
+    assert_eq!(moments.count("alert"), 0, "{:?}", moments.kinds());
+    // Across it: 5.2 and 4.9 GB in turn.
+    hover(&serve, Duration::from_secs(4), Duration::from_millis(600), |s, high| {
+        s.available_disk_space = if high { 5_300.0 } else { 5_000.0 }
+    })
+    .await;
+    let said = trail(&moments, "low-disk");
+    assert_eq!(trail_moments(&said), ["alert"], "one alert, never repeated while it hovers");
+    assert!((5_000.0..=5_300.0).contains(&number(&said[0].json, "free_mb")), "{}", said[0].json);
+    serve.update_state(|s| s.available_disk_space = 8_000.0);
+    let said = wait_trail(&moments, "low-disk", 2, T).await;
+    assert_eq!(trail_moments(&said), ["alert", "alert-cleared"]);
     assert_eq!(moments.count("alert"), 1, "{:?}", moments.kinds());
 }

@@ -3,8 +3,8 @@
 //! events only to subscribers, 207 NotReady (or silence) while a 5.3+ OBS loads or switches scene
 //! collections, the session closed with OBS's close code when the client sends something
 //! malformed. The [`ServeHandle`] steers it meanwhile: it changes the state, plays OBS-side
-//! happenings, and injects faults (held or reordered responses, a close, a dropped or silent
-//! connection).
+//! happenings, lets the state run in real time ([`ServeHandle::run_clock`]), and injects faults
+//! (held or reordered responses, a close, a dropped or silent connection).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -64,12 +64,23 @@ struct ServeInner {
     event_subscriptions: Option<u64>,
     /// Requests left unanswered during a silent collection switch, answered when it ends.
     deferred: Vec<FakeRequest>,
+    /// With [`ServeHandle::run_clock`]: the time the state has been advanced to.
+    clock: Option<Instant>,
 }
 
 impl ServeInner {
     /// Whether requests wait for the end of a silent collection switch.
     fn defers_requests(&self) -> bool {
         self.collection_switching && self.state.profile.answers_not_ready() && self.state.collection_switch_silent
+    }
+
+    /// With the clock running, lets the state's outputs run until now.
+    fn tick(&mut self) {
+        if let Some(advanced_to) = self.clock {
+            let now = Instant::now();
+            self.state.advance(now.saturating_duration_since(advanced_to));
+            self.clock = Some(now);
+        }
     }
 
     /// Whether a 5.3+ OBS would answer 207 NotReady now (loading, or switching collections).
@@ -99,6 +110,7 @@ impl ServeShared {
                 collection_switching: false,
                 event_subscriptions,
                 deferred: Vec::new(),
+                clock: None,
             }),
             request_logged: Notify::new(),
         }
@@ -165,17 +177,35 @@ impl ServeHandle {
 
     /// A copy of the current state (after the changes requests made).
     pub fn state(&self) -> FakeState {
-        self.shared.lock().state.clone()
+        let mut inner = self.shared.lock();
+        inner.tick();
+        inner.state.clone()
     }
 
     /// Replaces the state answers come from. Sends no events: push those with `send_event`.
     pub fn set_state(&self, state: FakeState) {
-        self.shared.lock().state = state;
+        let mut inner = self.shared.lock();
+        inner.tick();
+        inner.state = state;
     }
 
-    /// Changes the state in place (no events sent).
+    /// Changes the state in place (no events sent). With the clock running, what ran until now
+    /// ran at the old rates, and the change applies from now on.
     pub fn update_state(&self, change: impl FnOnce(&mut FakeState)) {
-        change(&mut self.shared.lock().state)
+        let mut inner = self.shared.lock();
+        inner.tick();
+        change(&mut inner.state)
+    }
+
+    /// From now on the served OBS runs in real time: before each answer and each change the
+    /// state is advanced ([`FakeState::advance`]) by the time since the last, so a live stream's
+    /// bytes and frames grow at its bitrate and frame rate (and skip as its knobs say) as a
+    /// real OBS's do, with no test pumping them.
+    pub fn run_clock(&self) {
+        let mut inner = self.shared.lock();
+        if inner.clock.is_none() {
+            inner.clock = Some(Instant::now());
+        }
     }
 
     /// Every request received so far (held ones included, batch entries too), in arrival order.
@@ -249,7 +279,11 @@ impl ServeHandle {
     /// Changes the state, then sends the events `change` returns as OBS would send them to this
     /// client: only those it subscribed to, and none while a 5.3+ OBS switches collections.
     async fn happen(&self, change: impl FnOnce(&mut FakeState) -> Vec<Event>) {
-        let events = change(&mut self.shared.lock().state);
+        let events = {
+            let mut inner = self.shared.lock();
+            inner.tick();
+            change(&mut inner.state)
+        };
         for (event_type, data) in events {
             let sends = self.shared.lock().sends_event(event_type);
             if sends {
@@ -305,6 +339,7 @@ impl ServeHandle {
     pub async fn end_collection_switch(&self, name: &str, change: impl FnOnce(&mut FakeState)) {
         let deferred = {
             let mut inner = self.shared.lock();
+            inner.tick();
             change(&mut inner.state);
             inner.state.scene_collection = name.to_owned();
             inner.collection_switching = false;
@@ -443,6 +478,7 @@ fn answer_served(inner: &mut ServeInner, req: &FakeRequest) -> Answer {
     if inner.not_ready() {
         return Answer::error(status::NOT_READY, Some(NOT_READY_COMMENT));
     }
+    inner.tick();
     inner.state.answer(&req.request_type, req.data.as_ref())
 }
 

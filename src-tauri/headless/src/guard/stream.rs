@@ -16,7 +16,8 @@ use crate::guard::episode::{transition, Episode, Reading};
 use crate::guard::{ms, AlertDetail, AlertSettings, Transition};
 
 /// A frame ratio needs this much of its window covered by polls before it is
-/// judged, so a handful of frames at the start cannot make a percentage.
+/// judged, so a handful of frames at the start cannot make a percentage; or a
+/// third of a shorter window (a window under 10 s would never be judged else).
 pub const MIN_FRAME_SPAN_MS: u64 = 10_000;
 
 /// A frame ratio clears under this share of its threshold (hysteresis).
@@ -84,6 +85,8 @@ pub struct FrameWindow {
     points: VecDeque<(u64, u64, u64)>,
     skipped: u64,
     total: u64,
+    /// How much of the window the polls must span before it is judged.
+    min_span_ms: u64,
 }
 
 impl FrameWindow {
@@ -99,6 +102,7 @@ impl FrameWindow {
         self.skipped = self.skipped.saturating_add(ds);
         self.total = self.total.saturating_add(dt);
         self.points.push_back((now_ms, self.skipped, self.total));
+        self.min_span_ms = MIN_FRAME_SPAN_MS.min(window_ms / 3);
         // Keep the newest point at or before the window's start as its base.
         let start = now_ms.saturating_sub(window_ms);
         while self.points.len() > 1 && self.points.get(1).is_some_and(|p| p.0 <= start) {
@@ -107,12 +111,13 @@ impl FrameWindow {
     }
 
     /// Skipped over total frames in the window, in percent; `None` while the
-    /// polls span less than [`MIN_FRAME_SPAN_MS`] or no frame went out.
+    /// polls span less than [`MIN_FRAME_SPAN_MS`] (or a third of a shorter
+    /// window) or no frame went out.
     pub fn percent(&self) -> Option<f64> {
         let (&(first_at, first_skipped, first_total), &(last_at, skipped, total)) =
             (self.points.front()?, self.points.back()?);
         let frames = total - first_total;
-        if last_at.saturating_sub(first_at) < MIN_FRAME_SPAN_MS || frames == 0 {
+        if last_at.saturating_sub(first_at) < self.min_span_ms || frames == 0 {
             return None;
         }
         Some(((skipped - first_skipped) as f64 / frames as f64 * 100.0).min(100.0))
@@ -488,6 +493,32 @@ mod tests {
             assert_eq!(d.sample(&s, t * 1000, true, t * 15, t * 30), None);
         }
         assert!(is_started(&d.sample(&s, 10_000, true, 150, 300)));
+    }
+
+    #[test]
+    fn a_window_shorter_than_ten_seconds_is_judged_once_a_third_of_it_is_covered() {
+        // A 3-s window: the polls can never span 10 s of it, so a fixed minimum
+        // span would leave both frame alerts silent whatever OBS drops.
+        let mut s = AlertSettings::default();
+        (s.dropping_frames_window_s, s.encoder_lagging_window_s) = (3.0, 3.0);
+        let mut d = DroppingFrames::default();
+        let mut e = EncoderLagging::default();
+        let mut seen = (None, None);
+        for tick in 0..=20u64 {
+            let (at, frames) = (tick * 500, tick * 15);
+            if d.sample(&s, at, true, frames / 10, frames).is_some() {
+                seen.0.get_or_insert(at);
+            }
+            let lag = EngineFrames { render_skipped: frames / 10, render_total: frames, ..EngineFrames::default() };
+            if e.sample(&s, at, true, lag).is_some() {
+                seen.1.get_or_insert(at);
+            }
+        }
+        assert_eq!(seen, (Some(1000), Some(1000)), "judged from 1 s of polls on");
+        // The default window still waits for 10 s.
+        let mut d = DroppingFrames::default();
+        let first = (0..=30u64).find(|t| d.sample(&AlertSettings::default(), t * 1000, true, t * 3, t * 30).is_some());
+        assert_eq!(first, Some(10));
     }
 
     #[test]

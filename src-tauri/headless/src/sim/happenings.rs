@@ -151,9 +151,6 @@ impl SimObs {
     }
 }
 
-/// Skipped frames: one in this many of a live stream's frames (three a minute at 60 fps), so a
-/// health view has a small, steady drop rate to show.
-const SKIPPED_ONE_IN: u64 = 1200;
 /// How far the bitrate wobbles around [`SimObs::bitrate_bps`] (a fraction of it), and how fast
 /// (radians a second; a period of about 10 s), so a bitrate graph has something to draw.
 const WOBBLE_DEPTH: f64 = 0.08;
@@ -162,8 +159,10 @@ const WOBBLE_RATE: f64 = 60.0 / 97.0;
 impl SimObs {
     /// Time passing: the counters of the running outputs grow as OBS's would. A live stream that
     /// is not reconnecting adds to its duration, frames (at [`SimObs::active_fps`]), skipped
-    /// frames and bytes (at about [`SimObs::bitrate_bps`]); a recording that is not paused adds to
-    /// its duration and bytes; OBS renders frames all the while. As on real OBS, the stream's
+    /// frames (one in [`SimObs::stream_skip_one_in`]) and bytes (at about
+    /// [`SimObs::bitrate_bps`]); a recording that is not paused adds to its duration and bytes;
+    /// OBS renders and hands frames to its encoders all the while, skipping some when told to
+    /// ([`SimObs::render_skip_one_in`], [`SimObs::encoder_skip_one_in`]). As on real OBS, the stream's
     /// counters stand still while it reconnects (`outputDuration` is frames times frame time, not
     /// a clock). Each counter is a function of its output's duration, so many small steps add up
     /// to what one long step gives.
@@ -171,13 +170,17 @@ impl SimObs {
         let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         let (up_before, up_after) = (self.uptime_ms, self.uptime_ms.saturating_add(ms));
         self.uptime_ms = up_after;
-        self.render_total_frames += self.frames_at(up_after) - self.frames_at(up_before);
+        let (rendered_before, rendered_after) = (self.frames_at(up_before), self.frames_at(up_after));
+        self.render_total_frames += rendered_after - rendered_before;
+        self.render_skipped_frames += one_in(rendered_before, rendered_after, self.render_skip_one_in);
+        self.encoder_total_frames += rendered_after - rendered_before;
+        self.encoder_skipped_frames += one_in(rendered_before, rendered_after, self.encoder_skip_one_in);
         if self.stream_active && !self.stream_reconnecting {
             let (before, after) = (self.stream_duration_ms, self.stream_duration_ms.saturating_add(ms));
             let (frames_before, frames_after) = (self.frames_at(before), self.frames_at(after));
             self.stream_duration_ms = after;
             self.stream_total += frames_after - frames_before;
-            self.stream_skipped += frames_after / SKIPPED_ONE_IN - frames_before / SKIPPED_ONE_IN;
+            self.stream_skipped += one_in(frames_before, frames_after, self.stream_skip_one_in);
             self.stream_bytes += self.bytes_at(after) - self.bytes_at(before);
         }
         if self.record_active && !self.record_paused {
@@ -198,6 +201,15 @@ impl SimObs {
         let seconds = ms as f64 / 1000.0;
         let wobble = WOBBLE_DEPTH / WOBBLE_RATE * (1.0 - (WOBBLE_RATE * seconds).cos());
         (self.bitrate_bps as f64 / 8.0 * (seconds + wobble)) as u64
+    }
+}
+
+/// How many of the frames numbered `before..after` fall on every `n`th (none when `n` is 0): a
+/// function of the frame numbers, so a rate that changes mid-run applies from then on.
+fn one_in(before: u64, after: u64, n: u64) -> u64 {
+    match n {
+        0 => 0,
+        n => after / n - before / n,
     }
 }
 
@@ -255,6 +267,27 @@ mod tests {
         st.advance(Duration::from_secs(1));
         assert_eq!((st.stream_duration_ms, st.stream_total), (1_000, 60), "counted again from the reconnect");
         assert_eq!(st.record_duration_ms, record_ms + 1_000);
+    }
+
+    #[test]
+    fn the_skip_knobs_count_render_encoder_and_network_skips_from_when_they_are_set() {
+        let mut st = SimObs { stream_active: true, active_fps: 100.0, stream_skip_one_in: 0, ..SimObs::default() };
+        st.advance(Duration::from_secs(10));
+        assert_eq!((st.stream_skipped, st.render_skipped_frames, st.encoder_skipped_frames), (0, 0, 0));
+        assert_eq!((st.render_total_frames, st.encoder_total_frames), (3_600 + 1_000, 3_600 + 1_000));
+        (st.stream_skip_one_in, st.render_skip_one_in, st.encoder_skip_one_in) = (100, 20, 10);
+        st.advance(Duration::from_secs(10));
+        assert_eq!((st.stream_skipped, st.render_skipped_frames, st.encoder_skipped_frames), (10, 50, 100));
+        st.rtmp_outage();
+        st.advance(Duration::from_secs(10));
+        assert_eq!(st.stream_skipped, 10, "the stream's counters stand still while it reconnects");
+        assert_eq!((st.render_skipped_frames, st.encoder_skipped_frames), (100, 200), "OBS goes on rendering");
+        let stats = st.answer("GetStats", None).data.expect("stats");
+        assert_eq!(
+            (stats["renderSkippedFrames"].clone(), stats["outputSkippedFrames"].clone()),
+            (json!(100), json!(200))
+        );
+        assert_eq!(stats["outputTotalFrames"], json!(3_600 + 3_000));
     }
 
     #[test]

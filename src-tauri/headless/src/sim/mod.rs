@@ -148,6 +148,9 @@ pub struct SimObs {
     pub stream_bytes: u64,
     pub stream_skipped: u64,
     pub stream_total: u64,
+    /// A live stream loses one in this many of its frames on the network (`outputSkippedFrames`
+    /// of GetStreamStatus, counted by [`SimObs::advance`]); 0: none.
+    pub stream_skip_one_in: u64,
     /// 0..1
     pub congestion: f64,
     /// What the encoder sends while an output runs, in bits per second ([`SimObs::advance`]).
@@ -163,6 +166,17 @@ pub struct SimObs {
     /// GetStats `renderTotalFrames`: frames OBS rendered since it started (only an OBS restart
     /// takes it back).
     pub render_total_frames: u64,
+    /// GetStats `renderSkippedFrames`: frames the renderer missed since OBS started, one in
+    /// [`SimObs::render_skip_one_in`] of the rendered ones (0: none).
+    pub render_skipped_frames: u64,
+    pub render_skip_one_in: u64,
+    /// GetStats `outputTotalFrames` and `outputSkippedFrames`: the frames OBS's video output
+    /// handed to the encoders since OBS started, and those skipped for encoding lag, one in
+    /// [`SimObs::encoder_skip_one_in`] (0: none). Not the stream's counters: those are
+    /// GetStreamStatus' and restart at every reconnect.
+    pub encoder_total_frames: u64,
+    pub encoder_skipped_frames: u64,
+    pub encoder_skip_one_in: u64,
     /// How long [`SimObs::advance`] has let OBS run (it renders frames all the while).
     pub uptime_ms: u64,
     pub record_active: bool,
@@ -308,6 +322,7 @@ impl Default for SimObs {
             stream_bytes: 0,
             stream_skipped: 0,
             stream_total: 0,
+            stream_skip_one_in: 1200,
             congestion: 0.0,
             bitrate_bps: 6_000_000,
             cpu_usage: 2.5,
@@ -316,6 +331,11 @@ impl Default for SimObs {
             active_fps: 30.0,
             average_frame_render_time: 0.8,
             render_total_frames: 3600,
+            render_skipped_frames: 0,
+            render_skip_one_in: 0,
+            encoder_total_frames: 3600,
+            encoder_skipped_frames: 0,
+            encoder_skip_one_in: 0,
             uptime_ms: 0,
             record_active: false,
             record_paused: false,

@@ -76,10 +76,10 @@ impl SimObs {
                 "availableDiskSpace": self.available_disk_space,
                 "activeFps": self.active_fps,
                 "averageFrameRenderTime": self.average_frame_render_time,
-                "renderSkippedFrames": 0,
+                "renderSkippedFrames": self.render_skipped_frames,
                 "renderTotalFrames": self.render_total_frames,
-                "outputSkippedFrames": self.stream_skipped,
-                "outputTotalFrames": self.stream_total,
+                "outputSkippedFrames": self.encoder_skipped_frames,
+                "outputTotalFrames": self.encoder_total_frames,
             })),
 
             "GetStreamStatus" => Answer::ok(json!({
