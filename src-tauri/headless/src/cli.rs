@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::connect::{command as connect, Cause};
 use crate::control::{Awaited, Control, ControlError};
 use crate::obs::{Session, SessionConfig};
 use crate::settings::{self, Given, Password, Target};
@@ -119,6 +120,20 @@ pub enum Command {
     },
     /// Store OBS's password in the OS keyring (read from stdin), or clear it.
     Password { action: PasswordAction },
+    /// Connect with nothing typed: take OBS's address and password from OBS's own
+    /// settings on this machine, or from the URL of its Show Connect Info; save them
+    /// (the password in the keyring) and check the connection.
+    Connect {
+        /// Read OBS's WebSocket settings from its config folder on this machine (host localhost).
+        #[arg(long, conflicts_with = "url")]
+        from_obs: bool,
+        /// OBS's config folder, instead of the usual places (with --from-obs).
+        #[arg(long, value_name = "DIR", conflicts_with = "url")]
+        obs_config: Option<PathBuf>,
+        /// obsws://HOST:PORT[/PASSWORD], from OBS's Tools › WebSocket Server Settings › Show Connect Info.
+        #[arg(value_name = "URL", required_unless_present = "from_obs")]
+        url: Option<String>,
+    },
     /// The streams the tray app saw end, newest first (it needs no OBS).
     History {
         /// One JSON object a line, as the tray app recorded it.
@@ -152,6 +167,7 @@ impl Command {
             | Command::Status { .. }
             | Command::Watch { .. }
             | Command::Password { .. }
+            | Command::Connect { .. }
             | Command::History { .. } => return None,
         };
         Some(Control::parse(&format!("{verb}-{object}"), None))
@@ -333,6 +349,20 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
     if let Some(Command::History { json, count }) = cli.command {
         return history_command(crate::history::default_path().as_deref(), json, count, &mut std::io::stdout());
     }
+    // `connect` finds OBS's address itself, and saves it.
+    if let Some(Command::Connect { obs_config, url, .. }) = &cli.command {
+        if cli.host.is_some() || cli.port.is_some() {
+            eprintln!("onair: connect takes OBS's address from OBS's settings or the URL, not from --host/--port");
+            return exit::USAGE;
+        }
+        let source = match url {
+            Some(url) => connect::Source::Url(url.clone()),
+            None => connect::Source::FromObs { config_dir: obs_config.clone() },
+        };
+        let settings = cli.given_flags().settings_path();
+        let timeout = Duration::from_secs_f64(cli.timeout);
+        return connect::run(&source, settings::obs_config::config_dirs, settings.as_deref(), store, timeout).await;
+    }
     let (target, saved) = match target(&cli.given_flags()) {
         Ok(found) => found,
         Err(message) => {
@@ -416,11 +446,15 @@ fn not_connected(state: &State) -> (u8, String) {
         ConnectionState::AuthFailed { .. } => exit::AUTH,
         ConnectionState::Incompatible { .. } | ConnectionState::SessionInvalidated { .. } => exit::INCOMPATIBLE,
         ConnectionState::InvalidSettings { .. } => exit::USAGE,
-        ConnectionState::WaitingForObs { reason } => {
+        // A known cause is in the line already, with what to do.
+        ConnectionState::WaitingForObs { reason } if reason.cause == Cause::Other => {
             return (exit::UNREACHABLE, format!("{line}: {reason}"));
         }
+        ConnectionState::WaitingForObs { .. } => return (exit::UNREACHABLE, line),
+        // Nothing answered the first attempt within the time given.
         ConnectionState::Connecting => {
-            return (exit::UNREACHABLE, format!("could not connect to OBS at {} in time", state.target));
+            let why = Cause::NoAnswer.explain_at(&state.target).unwrap_or_else(|| "no answer in time".into());
+            return (exit::UNREACHABLE, format!("Waiting for OBS at {}: {why}", state.target));
         }
         ConnectionState::Syncing | ConnectionState::Connected { .. } => exit::TIMED_OUT,
         ConnectionState::Stopped => exit::REFUSED,
@@ -715,7 +749,14 @@ mod tests {
         for (args, control) in expected {
             assert_eq!(control_of(args), Some(Ok(control)), "{args:?}");
         }
-        for args in [&["status"][..], &["watch", "--json"], &["password", "clear"], &["history", "-n", "3"], &[]] {
+        for args in [
+            &["status"][..],
+            &["watch", "--json"],
+            &["password", "clear"],
+            &["history", "-n", "3"],
+            &["connect", "--from-obs"],
+            &[],
+        ] {
             assert_eq!(control_of(args), None, "{args:?}");
         }
     }
@@ -788,6 +829,26 @@ mod tests {
         let parsed = Cli::try_parse_from(["onair", "history", "--json", "-n", "3"]).unwrap();
         assert!(matches!(parsed.command, Some(Command::History { json: true, count: 3 })));
         assert!(Cli::try_parse_from(["onair", "history", "-n", "-1"]).is_err(), "a count is a whole number");
+    }
+
+    #[test]
+    fn connect_takes_obss_settings_or_a_url_but_not_both() {
+        let parsed = |args: &[&str]| Cli::try_parse_from(std::iter::once("onair").chain(args.iter().copied()));
+        let Ok(Cli { command: Some(Command::Connect { from_obs: true, obs_config, url: None }), .. }) =
+            parsed(&["connect", "--from-obs", "--obs-config", "/x/obs-studio"])
+        else {
+            panic!("--from-obs with a folder")
+        };
+        assert_eq!(obs_config, Some(PathBuf::from("/x/obs-studio")));
+        let Ok(Cli { command: Some(Command::Connect { from_obs: false, url: Some(url), .. }), .. }) =
+            parsed(&["connect", "obsws://studio.lan:4455/secret"])
+        else {
+            panic!("a URL")
+        };
+        assert_eq!(url, "obsws://studio.lan:4455/secret");
+        assert!(parsed(&["connect"]).is_err(), "one of them is needed");
+        assert!(parsed(&["connect", "--from-obs", "obsws://h:1"]).is_err(), "not both");
+        assert!(parsed(&["connect", "--obs-config", "/x", "obsws://h:1"]).is_err(), "a folder only with --from-obs");
     }
 
     #[test]

@@ -128,6 +128,14 @@ impl Cause {
     }
 }
 
+impl Cause {
+    /// [`Cause::explain`] for a target as the state shows it (`host:port`, `[v6]:port`).
+    pub fn explain_at(self, target: &str) -> Option<String> {
+        let (host, port) = target.rsplit_once(':')?;
+        self.explain(&Target::new(host, port.parse().ok()?).ok()?)
+    }
+}
+
 /// What to do when OBS wants a password: the same whether none was set or the
 /// one set was wrong.
 pub const PASSWORD_NEXT_STEP: &str =
@@ -184,5 +192,8 @@ mod tests {
         }
         assert!(Cause::Unresolved.explain(&target).unwrap().contains("studio.lan does not resolve"));
         assert!(Cause::NoAnswer.explain(&target).unwrap().contains("firewall"));
+        assert_eq!(Cause::NoAnswer.explain_at("studio.lan:4455"), Cause::NoAnswer.explain(&target));
+        assert_eq!(Cause::Refused.explain_at("[::1]:4455"), Cause::Refused.explain(&Target::new("::1", 4455).unwrap()));
+        assert_eq!(Cause::Refused.explain_at("(invalid settings)"), None);
     }
 }
