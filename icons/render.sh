@@ -26,4 +26,10 @@ render icon.svg 32 32x32.png
 render icon.svg 128 128x128.png
 render icon.svg 256 128x128@2x.png
 
+# The hicolor theme's sizes for the Linux packages (the bundler files each PNG
+# by its size; 32, 128 and 512 are above). The SVG goes in as scalable/.
+for size in 16 22 24 48 64 256; do
+  render icon.svg "$size" "${size}x${size}.png"
+done
+
 echo "render.sh: rendered $(ls -1 ./*.png | wc -l) PNGs"
