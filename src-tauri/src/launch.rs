@@ -4,13 +4,13 @@
 
 use std::process::ExitCode;
 
+use onair_cli::secrets::KeyringStore;
 use onair_headless::cli::Cli;
 use onair_headless::settings::{FallbackStore, KeyringWorker, PasswordStore, StoreError, KEYRING_TIMEOUT};
 use onair_headless::settings::{Given, SettingsFile};
 
 use crate::controller::{ControllerParts, StartupNotes};
 use crate::logging;
-use crate::secrets::KeyringStore;
 use crate::{run, AppOptions};
 
 pub fn start(cli: Cli) -> ExitCode {

@@ -1,7 +1,8 @@
 //! The OnAir desktop app: the headless crate in the tray.
 //!
-//! One binary: with a subcommand it is the `onair` command line
-//! (`onair_headless::cli`), with none it starts the tray app. The app is an
+//! The `onair-tray` binary: with no subcommand it starts the tray app (the
+//! lean `onair` command of `onair-cli` execs it); given one, it runs the
+//! command line (`onair_headless::cli`) as `onair` does. The app is an
 //! actor: one task, the [`controller`], owns the session, the settings and the
 //! notification policy; menu clicks, hotkeys and window requests reach it over
 //! channels, and it acts on the desktop only through
@@ -18,7 +19,7 @@
 //! - `window.rs`: the window's vocabulary; `commands.rs`: its IPC commands.
 //! - Adapters, named after the headless policy they carry out: `tray.rs`
 //!   (menu model), `notify.rs` (notification policy), `hotkeys.rs`,
-//!   `secrets.rs` (the OS keyring as the password store), and `logging.rs`.
+//!   and `logging.rs`; the OS keyring as the password store is `onair_cli::secrets`.
 
 mod autostart;
 mod changes;
@@ -29,7 +30,6 @@ mod integration;
 mod launch;
 mod logging;
 mod notify;
-mod secrets;
 mod tray;
 mod window;
 
@@ -46,9 +46,9 @@ use crate::hotkeys::HotkeyMap;
 use crate::integration::TauriIntegration;
 use crate::window::{Page, WindowRequest};
 
-/// Entry point of the `onair` binary.
+/// Entry point of the `onair-tray` binary.
 pub fn main() -> ExitCode {
-    let store = secrets::KeyringStore;
+    let store = onair_cli::secrets::KeyringStore;
     onair_headless::cli::main_with(&store, launch::start)
 }
 

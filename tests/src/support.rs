@@ -75,44 +75,53 @@ impl MomentLog {
     }
 }
 
-/// The `onair` binary of this workspace, brought up to date once per test process
-/// (a stale binary would test old code). `ONAIR_BIN` points the tests at another
-/// build instead, e.g. the release binary users get.
+/// The binaries `onair_bin` and `onair_release_bin` build: the lean `onair`
+/// command (onair-cli) and the tray app it execs when given no command
+/// (onair-tray), which must sit beside it.
+const BINARIES: [&str; 8] = ["-p", "onair-cli", "-p", "onair", "--bin", "onair", "--bin", "onair-tray"];
+
+/// Builds both binaries with `profile_args` (e.g. `--release`) and returns the
+/// `onair` command's path; `onair-tray` is beside it.
+fn build_binaries(profile_args: &[&str], profile_dir: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet"])
+        .args(profile_args)
+        .args(BINARIES)
+        .current_dir(&root)
+        .status()
+        .expect("run cargo build for the onair and onair-tray binaries");
+    assert!(status.success(), "cargo build of the onair and onair-tray binaries failed");
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join(profile_dir)
+        .join("onair")
+}
+
+/// The `onair` binary of this workspace, with `onair-tray` beside it, brought up
+/// to date once per test process (a stale binary would test old code).
+/// `ONAIR_BIN` points the tests at another build instead, e.g. the release
+/// binary users get (its `onair-tray` beside it).
 pub fn onair_bin() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
-        .get_or_init(|| {
-            if let Some(bin) = std::env::var_os("ONAIR_BIN") {
-                return PathBuf::from(bin);
-            }
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
-            let status = std::process::Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "-p", "onair", "--bin", "onair"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("run cargo build for the onair binary");
-            assert!(status.success(), "cargo build of the onair binary failed");
-            target.join("debug").join("onair")
+        .get_or_init(|| match std::env::var_os("ONAIR_BIN") {
+            Some(bin) => PathBuf::from(bin),
+            None => build_binaries(&[], "debug"),
         })
         .clone()
 }
 
-/// The release build of the `onair` binary, built now (benchmarks measure it).
+/// The tray app that `onair` (as [`onair_bin`] finds it) execs with no command.
+pub fn onair_tray_bin() -> PathBuf {
+    onair_bin().with_file_name("onair-tray")
+}
+
+/// The release build of the `onair` binary, with `onair-tray` beside it, both
+/// built now (benchmarks measure them).
 pub fn onair_release_bin() -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--release", "-p", "onair", "--bin", "onair"])
-        .current_dir(&root)
-        .status()
-        .expect("run cargo build --release for the onair binary");
-    assert!(status.success(), "cargo build --release of the onair binary failed");
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("release")
-        .join("onair")
+    build_binaries(&["--release"], "release")
 }
 
 /// `onair watch --json` running as a child process: the CLI contract, read line by line.
@@ -278,7 +287,8 @@ pub async fn onair(port: u16, password: Option<&str>, args: &[&str]) -> (i32, St
     )
 }
 
-/// The tray app (`onair` with no subcommand) running in a private [`Desktop`](crate::desktop::Desktop),
+/// The tray app (`onair` with no subcommand, which execs `onair-tray` in the same
+/// process) running in a private [`Desktop`](crate::desktop::Desktop),
 /// with its menu found on the session bus.
 pub struct TrayApp {
     pub pid: u32,

@@ -195,14 +195,17 @@ impl Driver {
         group_members(self.pid, false)
     }
 
-    /// The live processes of the group whose executable is `app` (the app a session runs).
+    /// The live processes of the group whose executable is `app` (the app a session runs),
+    /// or the `onair-tray` beside it, which `onair` with no command execs in the same process.
     pub fn app_processes(&self, app: &Path) -> Vec<(u32, String)> {
         let app = fs::canonicalize(app).unwrap_or_else(|_| app.to_path_buf());
+        let tray = app.with_file_name("onair-tray");
         self.processes()
             .into_iter()
             .filter(|(pid, _)| {
                 fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| {
-                    exe == app || exe.to_string_lossy().trim_end_matches(" (deleted)") == app.to_string_lossy()
+                    let exe = exe.to_string_lossy().trim_end_matches(" (deleted)").to_string();
+                    [&app, &tray].iter().any(|candidate| exe == candidate.to_string_lossy())
                 })
             })
             .collect()

@@ -285,12 +285,39 @@ fn read_stdin_line() -> Result<String, String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-/// The password: the one given for this run, else the keyring's for `target`.
-fn password(given: &Given, target: &Target, store: &dyn PasswordStore) -> Option<Password> {
-    given.password_or(|| store.get(target)).unwrap_or_else(|e| {
-        eprintln!("onair: cannot read the stored password: {e}");
-        None
-    })
+/// The keyring's password for this OBS, asked at most once and only once OBS
+/// has said it wants a password this run was not given: an answer that needs
+/// none (OBS without one, nothing listening at the port) never touches the
+/// keyring, and costs no D-Bus round trips or warnings.
+struct StoredPassword<'a> {
+    target: &'a Target,
+    store: &'a dyn PasswordStore,
+    asked: bool,
+}
+
+impl StoredPassword<'_> {
+    /// The stored password, when `state` shows OBS wants one and the keyring
+    /// has not been asked yet.
+    fn wanted(&mut self, state: &State) -> Option<Password> {
+        if self.asked || !matches!(state.connection, ConnectionState::AuthFailed { .. }) {
+            return None;
+        }
+        self.asked = true;
+        // The keyring blocks on D-Bus; the session's task goes on meanwhile.
+        tokio::task::block_in_place(|| self.store.get(self.target)).unwrap_or_else(|e| {
+            eprintln!("onair: cannot read the stored password: {e}");
+            None
+        })
+    }
+}
+
+/// The state once the first attempt has an outcome (it left `Connecting`), or
+/// as it is when `timeout` passes first.
+async fn first_outcome(session: &Session, timeout: Duration) -> State {
+    let mut state = session.state();
+    let _ = tokio::time::timeout(timeout, state.wait_for(|s| s.connection != ConnectionState::Connecting)).await;
+    let current = state.borrow().clone();
+    current
 }
 
 fn password_command(action: PasswordAction, target: &Target, store: &dyn PasswordStore) -> u8 {
@@ -375,24 +402,32 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
         return password_command(action, &target, store);
     }
     let password = match cli.given() {
-        Ok(given) => password(&given, &target, store),
+        Ok(given) => given.password,
         Err(message) => {
             eprintln!("onair: {message}");
             return exit::USAGE;
         }
     };
+    let mut stored = StoredPassword { target: &target, store, asked: password.is_some() };
     let timeout = Duration::from_secs_f64(cli.timeout);
     // `--mic` replaces the settings' list for this run.
     let mics = if cli.mics.is_empty() { saved.mics } else { cli.mics.clone() };
-    let config = SessionConfig { alerts: saved.alerts, mics, ..SessionConfig::new(Ok(target), password) };
-    let (session, moments, task) = Session::spawn_subscribed(config);
+    let config = SessionConfig { alerts: saved.alerts, mics, ..SessionConfig::new(Ok(target.clone()), password) };
+    let (mut session, mut moments, mut task) = Session::spawn_subscribed(config.clone());
+    // OBS wanted a password: start over with the stored one, so that neither a
+    // command nor a watch sees the refusal that asked for it.
+    if let Some(password) = stored.wanted(&first_outcome(&session, timeout).await) {
+        session.shutdown().await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        (session, moments, task) = Session::spawn_subscribed(SessionConfig { password: Some(password), ..config });
+    }
     let code = match (cli.command, control) {
         (_, Some(control)) => act(&session, timeout, control).await,
-        (Some(Command::Watch { json }), None) => watch(&session, moments, json).await,
+        (Some(Command::Watch { json }), None) => watch(&session, moments, json, &mut stored).await,
         (Some(Command::Status { json }), None) => status(&session, timeout, json).await,
         (Some(Command::Mute { action, input: None }), None) => mute_first_mic(&session, timeout, action).await,
         (Some(Command::Audio { json }), None) => audio(&session, timeout, json).await,
-        (_, None) => watch(&session, moments, false).await,
+        (_, None) => watch(&session, moments, false, &mut stored).await,
     };
     session.shutdown().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
@@ -463,15 +498,64 @@ fn not_connected(state: &State) -> (u8, String) {
 }
 
 async fn connected(session: &Session, timeout: Duration) -> Result<State, u8> {
-    session.wait_connected(timeout).await.map_err(|state| {
+    wait_connected(session, timeout).await.map_err(|state| {
         let (code, message) = not_connected(&state);
         eprintln!("onair: {message}");
         code
     })
 }
 
+/// [`Session::wait_connected`], except that a port that refuses the
+/// connection is an answer at once: the session would go on retrying it, as the
+/// tray app wants, but a command has nothing to wait for there.
+async fn wait_connected(session: &Session, timeout: Duration) -> Result<State, State> {
+    let mut state = session.state();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let current = state.borrow_and_update().clone();
+        if current.obs.is_some() {
+            return Ok(current);
+        }
+        if current.connection.needs_user() || current.connection == ConnectionState::Stopped {
+            return Err(current);
+        }
+        let waiting = matches!(current.connection, ConnectionState::WaitingForObs { .. });
+        // The probe runs beside the wait: a host that drops it must not hide a change.
+        let probe = async {
+            if waiting && refuses(&current.target).await {
+                return Next::Refused;
+            }
+            std::future::pending().await
+        };
+        let next = tokio::time::timeout_at(deadline, async {
+            tokio::select! {
+                next = probe => next,
+                changed = state.changed() => if changed.is_ok() { Next::Changed } else { Next::Ended },
+            }
+        });
+        match next.await {
+            Ok(Next::Changed) => {}
+            Ok(Next::Refused) => return Err(current),
+            Ok(Next::Ended) | Err(_) => return Err(state.borrow().clone()),
+        }
+    }
+}
+
+/// What ended one wait of [`wait_connected`].
+enum Next {
+    Changed,
+    Refused,
+    Ended,
+}
+
+/// Whether nothing listens at `address` (the state's target, `host:port` or
+/// `[v6]:port`): refused at once, unlike a host that does not answer.
+async fn refuses(address: &str) -> bool {
+    matches!(tokio::net::TcpStream::connect(address).await, Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused)
+}
+
 async fn status(session: &Session, timeout: Duration, json: bool) -> u8 {
-    let result = session.wait_connected(timeout).await;
+    let result = wait_connected(session, timeout).await;
     let state = match &result {
         Ok(state) | Err(state) => state,
     };
@@ -491,7 +575,14 @@ async fn status(session: &Session, timeout: Duration, json: bool) -> u8 {
 }
 
 /// Follows the session; `moments` was subscribed before the session started.
-async fn watch(session: &Session, mut moments: tokio::sync::broadcast::Receiver<Noticed>, json: bool) -> u8 {
+/// A password OBS asks for later (it was not running at the start) comes
+/// from the keyring then, through `stored`.
+async fn watch(
+    session: &Session,
+    mut moments: tokio::sync::broadcast::Receiver<Noticed>,
+    json: bool,
+    stored: &mut StoredPassword<'_>,
+) -> u8 {
     let mut state = session.state();
     state.mark_changed();
     let mut last_headline = String::new();
@@ -507,6 +598,9 @@ async fn watch(session: &Session, mut moments: tokio::sync::broadcast::Receiver<
                     return exit::OK;
                 }
                 let current = state.borrow_and_update().clone();
+                if let Some(password) = stored.wanted(&current) {
+                    session.reconfigure(Ok(stored.target.clone()), Some(password)).await;
+                }
                 if json {
                     let line = serde_json::json!({ "at_ms": now_ms(), "state": current });
                     Some(line.to_string())

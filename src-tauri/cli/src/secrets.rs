@@ -1,10 +1,13 @@
 //! The OS keyring (Secret Service on Linux, Keychain on macOS, Credential
 //! Manager on Windows) as the headless crate's [`PasswordStore`]: the adapter for
-//! `onair_headless::settings`'s password store.
+//! `onair_headless::settings`'s password store. It lives here, beside the lean
+//! `onair` binary, because it needs libdbus and no GUI; the tray app takes it
+//! from here too, so both binaries read and write the same entries.
 
 use onair_headless::settings::{keyring_user, PasswordStore, StoreError, KEYRING_SERVICE};
 use onair_headless::settings::{Password, Target};
 
+/// The OS keyring, one entry per OBS host and port.
 pub struct KeyringStore;
 
 fn entry(target: &Target) -> Result<keyring::Entry, StoreError> {
