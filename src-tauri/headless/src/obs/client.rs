@@ -361,11 +361,10 @@ pub async fn connect(
         .map_err(step(HandshakeStep::Upgrade))?
         .map_err(upgrade_error)?;
 
-    let hello = match next_message(&mut ws, deadline, HandshakeStep::Hello).await? {
-        ServerMessage::Hello(hello) => hello,
-        // obs-websocket speaks first, and says Hello: anything else is another server.
-        other => {
-            return Err(ConnectError::NotObs(format!("its first message was not Hello ({})", message_kind(&other))))
+    let hello = loop {
+        match next_message(&mut ws, deadline, HandshakeStep::Hello).await? {
+            ServerMessage::Hello(hello) => break hello,
+            other => tracing::debug!(?other, "ignoring a frame before Hello"),
         }
     };
     if hello.rpc_version < RPC_VERSION {
@@ -450,20 +449,9 @@ fn upgrade_error(e: tokio_tungstenite::tungstenite::Error) -> ConnectError {
     }
 }
 
-/// What kind of message came, for saying what came instead of Hello.
-fn message_kind(message: &ServerMessage) -> &'static str {
-    match message {
-        ServerMessage::Hello(_) => "Hello",
-        ServerMessage::Identified(_) => "Identified",
-        ServerMessage::Event(_) => "an event",
-        ServerMessage::RequestResponse(_) => "a request response",
-        ServerMessage::Other { .. } => "another message",
-    }
-}
-
 /// Reads the next obs-websocket message during the handshake, turning a close
 /// frame into [`ConnectError::Closed`]. Before Hello, a frame that is not
-/// obs-websocket's means another server; later, one is skipped.
+/// obs-websocket's at all means another server; later, one is skipped.
 async fn next_message(
     ws: &mut Socket,
     deadline: tokio::time::Instant,
