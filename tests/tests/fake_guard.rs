@@ -14,8 +14,8 @@ use std::time::Duration;
 use onair_headless::guard::AlertKind;
 use onair_headless::obs::{Session, SessionConfig};
 use onair_headless::state::{now_ms, Moment, State};
-use onair_system_tests::fake::{FakeObs, FakeState, ServeHandle};
-use onair_system_tests::support::{fast_config, wait_state, MomentLog, Watcher};
+use onair_system_tests::fake::{FakeObs, FakeState, Profile, ServeHandle};
+use onair_system_tests::support::{fast_config, onair, onair_bin, wait_state, MomentLog, Watcher};
 use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(10);
@@ -526,4 +526,74 @@ async fn free_disk_hovering_at_five_gigabytes_raises_low_disk_once_until_there_i
     let said = wait_trail(&moments, "low-disk", 2, T).await;
     assert_eq!(trail_moments(&said), ["alert", "alert-cleared"]);
     assert_eq!(moments.count("alert"), 1, "{:?}", moments.kinds());
+}
+
+// --- onair audio ---
+
+/// Runs `onair ARGS` against a fake OBS serving `state`: (exit code, stdout, stderr)
+/// and the handle of the connection it made.
+async fn onair_against(state: FakeState, args: &[&str]) -> (i32, String, String, ServeHandle) {
+    onair_bin();
+    let mut fake = FakeObs::start().await;
+    let port = fake.port();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let cli = tokio::spawn(async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        onair(port, None, &args).await
+    });
+    let mut conn = fake.accept(Duration::from_secs(60)).await.expect("onair connects");
+    conn.handshake_profile(None, state.profile).await.expect("handshake");
+    let serve = conn.serve_with(state);
+    let (code, stdout, stderr) = cli.await.expect("onair ran");
+    (code, stdout, stderr, serve)
+}
+
+/// An OBS of `profile` with two mics (one in OBS's mic slot, one muted), desktop
+/// audio, and a camera that has no audio.
+fn studio(profile: Profile) -> FakeState {
+    let mut state = FakeState::for_profile(profile);
+    state.inputs = ["Mic/Aux", "Desktop Audio", "Camera", "Podcast Mic"].map(String::from).to_vec();
+    state.inputs_without_audio.insert("Camera".into());
+    state.muted.insert("Podcast Mic".into());
+    state
+}
+
+#[tokio::test]
+async fn onair_audio_lists_every_audio_input_with_its_mute_and_marks_the_watched_ones() {
+    for profile in [Profile::V5_3, Profile::V5_4] {
+        let (code, stdout, stderr, serve) = onair_against(studio(profile), &["--mic", "Podcast Mic", "audio"]).await;
+        assert_eq!(code, 0, "{profile}: {stderr}");
+        assert_eq!(
+            stdout, "Mic/Aux\tlive\twatched\nDesktop Audio\tlive\nPodcast Mic\tmuted\twatched\n",
+            "{profile}: every input with audio, the camera left out"
+        );
+        // Each input's mute asked once for the list: by uuid where OBS gives one.
+        let state = serve.state();
+        let asked: Vec<Value> =
+            serve.requests().into_iter().filter(|r| r.request_type == "GetInputMute").filter_map(|r| r.data).collect();
+        for name in ["Desktop Audio", "Camera"] {
+            let by = match profile.has_uuids() {
+                true => json!({ "inputUuid": state.uuid_of(name) }),
+                false => json!({ "inputName": name }),
+            };
+            assert_eq!(asked.iter().filter(|a| **a == by).count(), 1, "{profile}: {name} asked as {by}: {asked:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn onair_audio_json_gives_each_input_its_uuid_kind_mute_and_watched() {
+    let state = studio(Profile::V5_4);
+    let desktop_uuid = state.uuid_of("Desktop Audio");
+    let (code, stdout, stderr, _serve) = onair_against(state, &["audio", "--json"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let inputs: Value = serde_json::from_str(stdout.trim()).expect("one JSON array");
+    let names: Vec<&str> = inputs.as_array().expect("array").iter().filter_map(|i| i["name"].as_str()).collect();
+    assert_eq!(names, ["Mic/Aux", "Desktop Audio", "Podcast Mic"]);
+    assert_eq!(
+        inputs[1],
+        json!({"name": "Desktop Audio", "uuid": desktop_uuid, "kind": "pulse_input_capture", "muted": false, "watched": false})
+    );
+    assert_eq!((inputs[0]["watched"].clone(), inputs[2]["muted"].clone()), (json!(true), json!(true)), "{inputs}");
+    assert_eq!(inputs[2]["watched"], false, "no --mic: only OBS's mic slot is watched");
 }

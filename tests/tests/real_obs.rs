@@ -7,8 +7,9 @@
 use std::time::{Duration, Instant};
 
 use onair_headless::state::now_ms;
+use onair_system_tests::desktop::{Desktop, DesktopOptions};
 use onair_system_tests::proxy::TcpProxy;
-use onair_system_tests::support::{onair, Watcher};
+use onair_system_tests::support::{onair, onair_in, Watcher};
 use onair_system_tests::world::{ObsWorld, WorldOptions};
 use serde_json::{json, Value};
 
@@ -637,7 +638,8 @@ async fn a_start_whose_events_come_late_still_exits_0_when_obs_goes_live() {
 /// is in the state with its mute; muted while live (with `onair mute on INPUT`) it
 /// raises one muted-while-live alert (3 s by default) and, as the tone still reaches
 /// it, one talking-while-muted alert; unmuted (with `onair mute off`, which takes the
-/// first watched mic) both clear. `onair audio` lists it.
+/// first watched mic) both clear. `onair audio` lists it as watched, and not the
+/// picture, which has no audio.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_watched_mic_muted_while_live_raises_one_alert_until_unmuted() {
     use onair_system_tests::world::TestAudio;
@@ -656,8 +658,12 @@ async fn a_watched_mic_muted_while_live_raises_one_alert_until_unmuted() {
     let muted = world.request("GetInputMute", json!({ "inputName": "Test Mic" })).await.expect("read the mute");
     assert_eq!(muted["inputMuted"], true);
     watcher.wait_state("the mute followed", T, |s| mic_muted(s) == Some(true)).await;
-    let (code, stdout, _) = onair(port, Some(PASSWORD), &["--mic", "Test Mic", "audio"]).await;
-    assert_eq!((code, stdout.trim()), (0, "Test Mic\tmuted"));
+    // Every audio input, the watched one marked; the picture (a colour source, no audio) left out.
+    let (code, stdout, stderr) = onair(port, Some(PASSWORD), &["--mic", "Test Mic", "audio"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines.contains(&"Test Mic\tmuted\twatched"), "{stdout:?}");
+    assert!(!lines.iter().any(|l| l.starts_with("Picture\t")), "no audio, not listed: {stdout:?}");
     // The tone still reaches the muted mic (OBS's raw input peak, about -12 dBFS):
     // talking into a muted mic after 1 s, muted while live after 3 s.
     watcher.wait_moment("alert", 2, T).await;
@@ -794,4 +800,30 @@ async fn an_ingest_that_stops_taking_the_stream_raises_stalled_until_it_takes_it
     assert_eq!(stalls, 1, "one alert for the episode: {:?}", watcher.moment_lines("alert"));
     world.request("StopStream", Value::Null).await.expect("stop");
     watcher.stop().await;
+}
+
+/// `onair connect --from-obs` against a real OBS started from its config
+/// folder (OBS 29's global.ini, with a password): the port and the password
+/// found there go to the settings file and the keyring (a private desktop's
+/// gnome-keyring), the check connects, and the commands use them from then on.
+#[tokio::test(flavor = "multi_thread")]
+async fn connect_from_obs_takes_a_real_obss_settings_and_the_commands_use_them() {
+    let world = world(WorldOptions { with_rtmp: false, ..WorldOptions::default() }).await;
+    let desktop = Desktop::start(DesktopOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
+    let folder = world.home().join(".config/obs-studio");
+    let args = ["connect", "--from-obs", "--obs-config", &folder.display().to_string()];
+    let (code, stdout, stderr) = onair_in(&desktop, &args, None).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let port = world.ws_port();
+    let ini = folder.join("global.ini");
+    assert!(stdout.contains(&format!("Found OBS at localhost:{port} in OBS's settings in {}", ini.display())), "{stdout}");
+    assert!(stdout.contains(&format!("Stored the password for OBS at localhost:{port} in the keyring")), "{stdout}");
+    assert!(stdout.contains(&format!("(obs-websocket 5.1.0) at localhost:{port}")), "{stdout}");
+    assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD), "the password is never printed");
+    let settings = std::fs::read_to_string(desktop.home().join(".config/onair/settings.toml")).unwrap_or_default();
+    assert!(settings.contains(&format!("port = {port}")) && !settings.contains(PASSWORD), "{settings}");
+    // No flag, no environment: the saved address and the stored password.
+    let (code, stdout, stderr) = onair_in(&desktop, &["status"], None).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.starts_with("Offline"), "{stdout}");
 }

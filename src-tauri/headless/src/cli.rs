@@ -112,7 +112,8 @@ pub enum Command {
         /// The input, as OBS names it.
         input: Option<String>,
     },
-    /// The watched mics (OBS's mic slots, and `[audio] mics` or `--mic`) with their mute.
+    /// Every audio input in OBS with its mute; the watched mics (OBS's mic slots,
+    /// and `[audio] mics` or `--mic`) are marked.
     Audio {
         /// Print them as JSON instead.
         #[arg(long)]
@@ -773,20 +774,31 @@ async fn mute_first_mic(session: &Session, timeout: Duration, action: OnOffToggl
     }
 }
 
-/// `onair audio`: the watched mics and their mute, one a line, or as JSON.
+/// `onair audio`: every audio input and its mute, one a line (name, `muted` or
+/// `live`, and `watched` for a watched mic, tab-separated), or as JSON.
 async fn audio(session: &Session, timeout: Duration, json: bool) -> u8 {
-    let state = match connected(session, timeout).await {
-        Ok(state) => state,
-        Err(code) => return code,
+    if let Err(code) = connected(session, timeout).await {
+        return code;
+    }
+    let inputs = match tokio::time::timeout(timeout, session.audio_inputs()).await {
+        Ok(Ok(inputs)) => inputs,
+        Ok(Err(error)) => {
+            eprintln!("onair: {error}");
+            return control_exit_code(&error);
+        }
+        Err(_) => {
+            eprintln!("onair: OBS did not list its inputs within {} s", timeout.as_secs());
+            return exit::TIMED_OUT;
+        }
     };
-    let mics = state.obs.map(|o| o.mics).unwrap_or_default();
     if json {
-        println!("{}", serde_json::to_string(&mics).unwrap_or_default());
-    } else if mics.is_empty() {
-        println!("No mic is watched (OBS has none in its audio settings; add some to [audio] mics, or use --mic)");
+        println!("{}", serde_json::to_string(&inputs).unwrap_or_default());
+    } else if inputs.is_empty() {
+        println!("OBS has no audio input");
     } else {
-        for mic in &mics {
-            println!("{}\t{}", mic.name, if mic.muted { "muted" } else { "live" });
+        for input in &inputs {
+            let muted = if input.muted { "muted" } else { "live" };
+            println!("{}\t{muted}{}", input.name, if input.watched { "\twatched" } else { "" });
         }
     }
     exit::OK

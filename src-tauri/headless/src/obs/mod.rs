@@ -19,5 +19,5 @@ pub use backoff::{Backoff, FailureKind};
 pub use client::{
     connect, Client, ClientEvent, ClientOptions, CloseReason, ConnectError, Connection, HandshakeStep, RequestError,
 };
-pub use model::{Model, SyncAnswers};
+pub use model::{AudioInput, Model, SyncAnswers};
 pub use session::{Session, SessionConfig};

@@ -16,7 +16,9 @@ use crate::guard::{luma_summary, MicReading, PixelLayout, ProgramShot};
 use crate::guard::{
     AlertChange, AlertSettings, EngineFrames, Guard, GuardInput, RecordPoll, StatsPoll, StreamPoll, Transition,
 };
-use crate::obs::protocol::responses::{OutputActive, RecordStatus, SceneList, Stats, StreamStatus};
+use serde::Serialize;
+
+use crate::obs::protocol::responses::{InputListEntry, OutputActive, RecordStatus, SceneList, Stats, StreamStatus};
 use crate::obs::protocol::InputEvent;
 use crate::obs::protocol::{scenes_top_first, status, ObsEvent, OutputState};
 use crate::obs::RequestError;
@@ -206,6 +208,52 @@ struct Outages {
 /// How far a poll's `outputDuration` may run ahead of the time since OBS
 /// restarted its counters and still be counted from that restart.
 const RESTART_SLACK_MS: u64 = 3_000;
+
+/// One of OBS's audio inputs with its mute, as `onair audio` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AudioInput {
+    pub name: String,
+    /// From obs-websocket 5.4.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    /// OBS's input kind (unversioned), e.g. `pulse_input_capture`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    pub muted: bool,
+    /// One of the mics OnAir watches.
+    pub watched: bool,
+}
+
+impl AudioInput {
+    /// The inputs of `GetInputList` that answered `GetInputMute` (`mutes`, one
+    /// per input: `None` for an input without audio, which OBS refuses), in
+    /// OBS's order, each marked when it is one of the watched `mics`.
+    pub fn listed(inputs: &[InputListEntry], mutes: &[Option<bool>], mics: &[MicStatus]) -> Vec<AudioInput> {
+        inputs
+            .iter()
+            .zip(mutes)
+            .filter_map(|(input, muted)| {
+                let uuid = input.input_uuid.as_deref();
+                Some(AudioInput {
+                    name: input.input_name.clone(),
+                    uuid: uuid.map(str::to_string),
+                    kind: input.unversioned_input_kind.clone().or_else(|| input.input_kind.clone()),
+                    muted: (*muted)?,
+                    watched: mics.iter().any(|mic| is_input(mic, &input.input_name, uuid)),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Whether `mic` is the input OBS names `name` (and `uuid`, from 5.4): by uuid
+/// where both have one, which survives a rename; by name otherwise.
+pub(crate) fn is_input(mic: &MicStatus, name: &str, uuid: Option<&str>) -> bool {
+    match (mic.uuid.as_deref(), uuid) {
+        (Some(a), Some(b)) => a == b,
+        _ => mic.name == name,
+    }
+}
 
 /// State and memory across connections.
 #[derive(Debug, Default)]

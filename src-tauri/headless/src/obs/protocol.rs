@@ -487,8 +487,6 @@ impl ObsEvent {
     }
 }
 
-/// Response bodies of the requests the engine makes. Every field that any
-/// 5.x version may leave out is optional.
 /// An input's event, for the audio guard: kept apart from [`ObsEvent`] because
 /// only a session that watches mics subscribes to them (Inputs, and the meters).
 #[derive(Debug, Clone, PartialEq)]
@@ -600,6 +598,17 @@ fn input_levels(entry: &Value) -> Option<InputLevels> {
     Some(InputLevels { input, channels })
 }
 
+/// `requestData` naming one input: by `inputUuid` where OBS gave one (5.4+, and
+/// obs-websocket 5.7.1 fails some lookups by name), else by `inputName`.
+pub fn input_address(name: &str, uuid: Option<&str>) -> Value {
+    match uuid {
+        Some(uuid) => serde_json::json!({ "inputUuid": uuid }),
+        None => serde_json::json!({ "inputName": name }),
+    }
+}
+
+/// Response bodies of the requests the engine makes. Every field that any
+/// 5.x version may leave out is optional.
 pub mod responses {
     use super::SceneEntry;
     use serde::Deserialize;
@@ -638,6 +647,26 @@ pub mod responses {
     #[serde(rename_all = "camelCase")]
     pub struct SourceScreenshot {
         pub image_data: String,
+    }
+
+    /// GetInputList: every input, audio or not.
+    #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+    pub struct InputList {
+        #[serde(default)]
+        pub inputs: Vec<InputListEntry>,
+    }
+
+    /// One input of [`InputList`]: its name, its uuid (5.4+) and its kind.
+    #[derive(Debug, Clone, PartialEq, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    pub struct InputListEntry {
+        pub input_name: String,
+        #[serde(default)]
+        pub input_uuid: Option<String>,
+        #[serde(default)]
+        pub input_kind: Option<String>,
+        #[serde(default)]
+        pub unversioned_input_kind: Option<String>,
     }
 
     /// GetInputMute and ToggleInputMute.
@@ -791,6 +820,22 @@ mod tests {
         assert_eq!((levels[0].peak(), levels[0].input_peak()), (0.24, 0.3));
         assert_eq!((levels[1].peak(), levels[1].input_peak()), (0.0, 0.5), "a muted mic still hears");
         assert_eq!((levels[2].peak(), levels[2].input_peak()), (0.0, 0.0));
+    }
+
+    #[test]
+    fn the_input_list_reads_with_or_without_uuids_and_inputs_are_addressed_by_uuid_first() {
+        let list: responses::InputList = serde_json::from_value(serde_json::json!({"inputs": [
+            {"inputName": "Mic/Aux", "inputUuid": "u-1", "inputKind": "pulse_input_capture",
+             "unversionedInputKind": "pulse_input_capture"},
+            {"inputName": "Old", "inputKind": "color_source_v3"},
+            {"inputName": "Null uuid", "inputUuid": null}
+        ]}))
+        .unwrap();
+        let names: Vec<_> = list.inputs.iter().map(|i| (i.input_name.as_str(), i.input_uuid.as_deref())).collect();
+        assert_eq!(names, [("Mic/Aux", Some("u-1")), ("Old", None), ("Null uuid", None)]);
+        assert_eq!(serde_json::from_value::<responses::InputList>(serde_json::json!({})).unwrap().inputs, []);
+        assert_eq!(input_address("Mic/Aux", Some("u-1")), serde_json::json!({"inputUuid": "u-1"}));
+        assert_eq!(input_address("Mic/Aux", None), serde_json::json!({"inputName": "Mic/Aux"}));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use super::supervisor::Supervisor;
 use crate::control::{Control, ControlError, ControlOutcome};
 use crate::guard::AlertSettings;
-use crate::obs::{Backoff, ClientOptions};
+use crate::obs::{AudioInput, Backoff, ClientOptions};
 use crate::settings::{Password, Target};
 use crate::state::{ConnectionState, Noticed, State};
 
@@ -58,6 +58,8 @@ pub(super) enum Command {
     ReconnectNow,
     /// New switches and thresholds for the stream guard; the connection stays.
     SetAlerts(AlertSettings),
+    /// Every audio input OBS has, with its mute.
+    AudioInputs(oneshot::Sender<Result<Vec<AudioInput>, ControlError>>),
     Shutdown,
 }
 
@@ -103,6 +105,16 @@ impl Session {
     pub async fn control(&self, control: Control) -> Result<ControlOutcome, ControlError> {
         let (reply, answer) = oneshot::channel();
         if self.commands.send(Command::Control(control, reply)).await.is_err() {
+            return Err(ControlError::NotConnected("OnAir's session has stopped".into()));
+        }
+        answer.await.unwrap_or_else(|_| Err(ControlError::NotConnected("OnAir's session has stopped".into())))
+    }
+
+    /// Every audio input OBS has (`GetInputList`, then `GetInputMute` of each), with its
+    /// mute and whether it is a watched mic.
+    pub async fn audio_inputs(&self) -> Result<Vec<AudioInput>, ControlError> {
+        let (reply, answer) = oneshot::channel();
+        if self.commands.send(Command::AudioInputs(reply)).await.is_err() {
             return Err(ControlError::NotConnected("OnAir's session has stopped".into()));
         }
         answer.await.unwrap_or_else(|_| Err(ControlError::NotConnected("OnAir's session has stopped".into())))

@@ -19,10 +19,10 @@ use crate::connect::Cause;
 use crate::control::{self, ControlError};
 use crate::guard::{ppm_data_url_pixels, AlertSettings};
 use crate::obs::protocol::responses::{self, RecordStatus, SceneList, Stats, StreamStatus};
-use crate::obs::protocol::{subscription, InputEvent, ObsEvent};
+use crate::obs::protocol::{input_address, subscription, InputEvent, ObsEvent};
 use crate::obs::FailureKind;
+use crate::obs::{AudioInput, Model, SyncAnswers};
 use crate::obs::{Client, ClientEvent, CloseReason, ConnectError, Connection, RequestError};
-use crate::obs::{Model, SyncAnswers};
 use crate::settings::{Password, Target};
 use crate::state::{now_ms, ConnectionState, MicStatus, Moment, Noticed, State, WaitReason};
 
@@ -268,6 +268,9 @@ impl Supervisor {
                     }
                     Some(Command::ReconnectNow) => return None,
                     Some(Command::SetAlerts(alerts)) => self.set_alerts(alerts),
+                    Some(Command::AudioInputs(reply)) => {
+                        let _ = reply.send(Err(self.not_connected()));
+                    }
                 }
             }
         }
@@ -619,6 +622,22 @@ impl Supervisor {
             Some(Command::ReconnectNow) => Some(Ended::ReconnectNow),
             Some(Command::SetAlerts(alerts)) => {
                 self.set_alerts(alerts);
+                None
+            }
+            Some(Command::AudioInputs(reply)) => {
+                match control_context {
+                    // Off the loop like a control: one request per input.
+                    Some((client, _)) => {
+                        let client = client.clone();
+                        let mics = self.model.status().map(|s| s.mics.clone()).unwrap_or_default();
+                        tokio::spawn(async move {
+                            let _ = reply.send(fetch_audio_inputs(&client, &mics).await);
+                        });
+                    }
+                    None => {
+                        let _ = reply.send(Err(self.not_connected()));
+                    }
+                }
                 None
             }
             Some(Command::Control(control, reply)) => {
@@ -983,6 +1002,38 @@ async fn fetch_mics(client: &Client, named: &[String]) -> Result<Vec<MicStatus>,
         }
     }
     Ok(mics)
+}
+
+/// Every audio input: `GetInputList`, then `GetInputMute` of each at once (by
+/// uuid where OBS gives one). An input without audio answers an error and is
+/// left out; a lost connection or a timeout fails the list.
+async fn fetch_audio_inputs(client: &Client, mics: &[MicStatus]) -> Result<Vec<AudioInput>, ControlError> {
+    let list = client.request_as::<responses::InputList>("GetInputList", None).await.map_err(list_error)?;
+    let asks = list.inputs.iter().map(|input| {
+        let asked = input_address(&input.input_name, input.input_uuid.as_deref());
+        client.request_as::<responses::InputMute>("GetInputMute", Some(asked))
+    });
+    let mut mutes = Vec::with_capacity(list.inputs.len());
+    for answer in futures_util::future::join_all(asks).await {
+        match answer {
+            Ok(mute) => mutes.push(Some(mute.input_muted)),
+            Err(e @ (RequestError::TimedOut(_) | RequestError::ConnectionClosed)) => return Err(list_error(e)),
+            Err(_) => mutes.push(None),
+        }
+    }
+    Ok(AudioInput::listed(&list.inputs, &mutes, mics))
+}
+
+/// Why the audio inputs could not be listed, as the controls say it.
+fn list_error(error: RequestError) -> ControlError {
+    match error {
+        RequestError::TimedOut(after) => ControlError::TimedOut(after),
+        RequestError::ConnectionClosed => {
+            ControlError::NotConnected("the connection closed before OBS answered".into())
+        }
+        RequestError::Failed { code, comment } => ControlError::Refused { code, message: comment.unwrap_or_default() },
+        RequestError::BadResponse(message) => ControlError::Refused { code: 0, message },
+    }
 }
 
 #[cfg(test)]

@@ -200,6 +200,9 @@ pub struct SimObs {
     pub studio_mode: bool,
     /// Input names in OBS's order (GetInputList).
     pub inputs: Vec<String>,
+    /// The inputs that have no audio (a colour source, a picture): the mute requests answer them
+    /// 604 "The specified input does not support audio."
+    pub inputs_without_audio: BTreeSet<String>,
     /// The program shows nothing (GetSourceScreenshot answers a black picture), as an
     /// empty scene does; otherwise a white one.
     pub program_black: bool,
@@ -351,6 +354,7 @@ impl Default for SimObs {
             program_scene: "Scene".into(),
             studio_mode: false,
             inputs: vec!["Mic/Aux".into(), "Desktop Audio".into()],
+            inputs_without_audio: BTreeSet::new(),
             program_black: false,
             muted: BTreeSet::new(),
             special_inputs: BTreeMap::from([

@@ -230,11 +230,11 @@ impl SimObs {
                     .inputs
                     .iter()
                     .map(|name| {
-                        let mut input = json!({
-                            "inputName": name,
-                            "inputKind": "pulse_input_capture",
-                            "unversionedInputKind": "pulse_input_capture",
-                        });
+                        let kind = match self.inputs_without_audio.contains(name) {
+                            true => "color_source_v3",
+                            false => "pulse_input_capture",
+                        };
+                        let mut input = json!({ "inputName": name, "inputKind": kind, "unversionedInputKind": kind });
                         if self.profile.has_uuids() {
                             input["inputUuid"] = json!(self.uuid_of(name));
                         }
@@ -276,12 +276,12 @@ impl SimObs {
                     "mic4": slot("mic4"),
                 }))
             }
-            "GetInputMute" => match self.input_named_in(data) {
+            "GetInputMute" => match self.audio_input_named_in(data) {
                 Ok(name) => Answer::ok(json!({ "inputMuted": self.muted.contains(&name) })),
                 Err(answer) => answer,
             },
             "SetInputMute" => {
-                let name = match self.input_named_in(data) {
+                let name = match self.audio_input_named_in(data) {
                     Ok(name) => name,
                     Err(answer) => return answer,
                 };
@@ -291,7 +291,7 @@ impl SimObs {
                 }
             }
             "ToggleInputMute" => {
-                let name = match self.input_named_in(data) {
+                let name = match self.audio_input_named_in(data) {
                     Ok(name) => name,
                     Err(answer) => return answer,
                 };
@@ -354,6 +354,19 @@ impl SimObs {
 
     /// The existing scene a request names by `sceneName` (or, from 5.4, `sceneUuid`), or the
     /// error obs-websocket gives.
+    /// The input with audio a request names (see [`SimObs::input_named_in`]), or OBS's refusal:
+    /// the mute requests' answer for an input that has no audio.
+    fn audio_input_named_in(&self, data: Option<&Value>) -> Result<String, Answer> {
+        let name = self.input_named_in(data)?;
+        if self.inputs_without_audio.contains(&name) {
+            return Err(Answer::error(
+                status::INVALID_RESOURCE_STATE,
+                Some("The specified input does not support audio."),
+            ));
+        }
+        Ok(name)
+    }
+
     /// The input a request names by `inputUuid` (5.4+) or `inputName`, or OBS's refusal.
     fn input_named_in(&self, data: Option<&Value>) -> Result<String, Answer> {
         if self.profile.has_uuids() {
@@ -426,6 +439,21 @@ mod tests {
             st.answer("SetInputMute", Some(&json!({ "inputName": "Mic/Aux" }))).code,
             status::MISSING_REQUEST_FIELD
         );
+    }
+
+    #[test]
+    fn an_input_without_audio_is_listed_but_has_no_mute() {
+        let mut st = SimObs::default();
+        st.inputs.push("Colour".into());
+        st.inputs_without_audio.insert("Colour".into());
+        let list = st.answer("GetInputList", None).data.expect("data");
+        assert_eq!(list["inputs"][2]["inputKind"], "color_source_v3");
+        for request in ["GetInputMute", "ToggleInputMute"] {
+            let refused = st.answer(request, Some(&json!({ "inputName": "Colour" })));
+            assert_eq!(refused.code, status::INVALID_RESOURCE_STATE, "{request}");
+            assert_eq!(refused.comment.as_deref(), Some("The specified input does not support audio."));
+        }
+        assert_eq!(st.answer("GetInputMute", Some(&json!({ "inputName": "Mic/Aux" }))).code, status::SUCCESS);
     }
 
     #[test]
