@@ -816,7 +816,8 @@ async fn connect_from_obs_takes_a_real_obss_settings_and_the_commands_use_them()
     assert_eq!(code, 0, "{stdout}{stderr}");
     let port = world.ws_port();
     let ini = folder.join("global.ini");
-    assert!(stdout.contains(&format!("Found OBS at localhost:{port} in OBS's settings in {}", ini.display())), "{stdout}");
+    let found = format!("Found OBS at localhost:{port} in OBS's settings in {}", ini.display());
+    assert!(stdout.contains(&found), "{stdout}");
     assert!(stdout.contains(&format!("Stored the password for OBS at localhost:{port} in the keyring")), "{stdout}");
     assert!(stdout.contains(&format!("(obs-websocket 5.1.0) at localhost:{port}")), "{stdout}");
     assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD), "the password is never printed");
