@@ -441,7 +441,7 @@ mod tests {
             State { target: target.to_string(), connection: ConnectionState::WaitingForObs { reason }, obs: None };
         assert_eq!(
             connection_line(&state),
-            "Waiting for OBS at localhost:4455: OBS is not running, or its WebSocket server is off: start OBS and turn its server on: Tools › WebSocket Server Settings › Enable WebSocket server"
+            "Waiting for OBS at localhost:4455: OBS is not running, or its WebSocket server is off: Tools › WebSocket Server Settings › Enable WebSocket server"
         );
         let rejected = ConnectionState::AuthFailed { message: "OBS rejected the password".into() };
         let line = connection_line(&State { connection: rejected, ..state });

@@ -90,7 +90,7 @@ impl Cause {
         let port = target.port;
         Some(match self {
             Cause::Refused if target.is_loopback() => {
-                "start OBS and turn its server on: Tools › WebSocket Server Settings › Enable WebSocket server".into()
+                "Tools › WebSocket Server Settings › Enable WebSocket server".into()
             }
             Cause::Refused => format!(
                 "is OBS running there, with Tools › WebSocket Server Settings › Enable WebSocket server on and port {port}? A firewall there may refuse it too"
@@ -98,6 +98,11 @@ impl Cause {
             Cause::Unresolved => {
                 "check the name, or use the IP address from OBS's Tools › WebSocket Server Settings › Show Connect Info"
                     .into()
+            }
+            // On this machine no firewall is likely in the way: something
+            // holds the port without answering, or the port is wrong.
+            Cause::NoAnswer if target.is_loopback() => {
+                "check the port: OBS's is in its Tools › WebSocket Server Settings (4455 unless changed)".into()
             }
             Cause::NoAnswer => format!(
                 "a firewall drops the connection, or the address is wrong: on the OBS machine, let port {port} in through its firewall, and check the address in OBS's Show Connect Info"
@@ -175,7 +180,7 @@ mod tests {
         let local = Target::new("localhost", 4455).unwrap();
         assert_eq!(
             Cause::Refused.explain(&local).unwrap(),
-            "OBS is not running, or its WebSocket server is off: start OBS and turn its server on: Tools › WebSocket Server Settings › Enable WebSocket server"
+            "OBS is not running, or its WebSocket server is off: Tools › WebSocket Server Settings › Enable WebSocket server"
         );
         let remote = Target::new("192.168.1.20", 4460).unwrap();
         let text = Cause::Refused.explain(&remote).unwrap();
@@ -192,6 +197,8 @@ mod tests {
         }
         assert!(Cause::Unresolved.explain(&target).unwrap().contains("studio.lan does not resolve"));
         assert!(Cause::NoAnswer.explain(&target).unwrap().contains("firewall"));
+        let here = Target::new("127.0.0.1", 4460).unwrap();
+        assert!(Cause::NoAnswer.explain(&here).unwrap().starts_with("no answer (timed out): check the port"));
         assert_eq!(Cause::NoAnswer.explain_at("studio.lan:4455"), Cause::NoAnswer.explain(&target));
         assert_eq!(Cause::Refused.explain_at("[::1]:4455"), Cause::Refused.explain(&Target::new("::1", 4455).unwrap()));
         assert_eq!(Cause::Refused.explain_at("(invalid settings)"), None);
