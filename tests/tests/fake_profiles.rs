@@ -439,3 +439,96 @@ async fn v5_7_a_null_program_scene_parses_and_shows_no_program_scene() {
     .await;
     assert_eq!(moments.kinds(), Vec::<&str>::new());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Mics: by uuid from 5.4, and inputs coming, going and renamed
+// ---------------------------------------------------------------------------------------------
+
+/// The watched mics: (name, uuid, muted).
+fn mics(s: &State) -> Vec<(String, Option<String>, bool)> {
+    s.obs
+        .as_ref()
+        .map(|o| o.mics.iter().map(|m| (m.name.clone(), m.uuid.clone(), m.muted)).collect())
+        .unwrap_or_default()
+}
+
+/// [`served`], watching `named` besides OBS's mic slots.
+async fn served_watching(state: FakeState, named: &[&str]) -> (FakeObs, Session, MomentLog, ServeHandle) {
+    let named: Vec<String> = named.iter().map(|n| n.to_string()).collect();
+    let (fake, session, moments, serve) =
+        start(state, |port| SessionConfig { mics: named, ..fast_config(port, None) }).await;
+    wait_state(&session, "connected", T, connected).await;
+    (fake, session, moments, serve)
+}
+
+/// The `GetInputMute` requests so far, as asked.
+fn mutes_asked(serve: &ServeHandle) -> Vec<serde_json::Value> {
+    serve.requests().into_iter().filter(|r| r.request_type == "GetInputMute").filter_map(|r| r.data).collect()
+}
+
+/// From 5.4 a mic is asked for by its uuid, which keeps working where OBS fails a lookup by
+/// name (as 5.7.1 does for some inputs); before 5.4 by name. Its mute events are followed either way.
+#[tokio::test]
+async fn mics_are_addressed_by_uuid_from_5_4_and_by_name_before() {
+    on_releases(&[Profile::V5_3, Profile::V5_4, Profile::V5_7], |profile| async move {
+        let mut state = FakeState::for_profile(profile);
+        state.muted.insert("Mic/Aux".into());
+        if profile.has_uuids() {
+            state.not_found_by_name.insert("Mic/Aux".into());
+        }
+        let uuid = profile.has_uuids().then(|| state.uuid_of("Mic/Aux"));
+        let (_fake, session, _moments, serve) = served_watching(state, &[]).await;
+        let s = wait_state(&session, "the mic", T, |s| !mics(s).is_empty()).await;
+        assert_eq!(mics(&s), [("Mic/Aux".to_string(), uuid.clone(), true)]);
+        let asked = match &uuid {
+            Some(uuid) => json!({ "inputUuid": uuid }),
+            None => json!({ "inputName": "Mic/Aux" }),
+        };
+        assert_eq!(mutes_asked(&serve), [asked]);
+        serve.mute_in_obs("Mic/Aux", false).await;
+        wait_state(&session, "the unmute followed", T, |s| mics(s) == [("Mic/Aux".to_string(), uuid.clone(), false)])
+            .await;
+    })
+    .await;
+}
+
+/// An input created with a watched name, or in one of OBS's mic slots, is watched at once with
+/// its mute (not at the next sync); one that is neither is not; a removed one is dropped; a
+/// renamed one is followed (by uuid from 5.4), and one renamed to a watched name is picked up.
+#[tokio::test]
+async fn inputs_created_removed_and_renamed_are_followed_at_once() {
+    on_releases(&[Profile::V5_3, Profile::V5_4], |profile| async move {
+        let (_fake, session, _moments, serve) =
+            served_watching(FakeState::for_profile(profile), &["Podcast Mic", "Guest Mic"]).await;
+        let uuid = |name: &str| profile.has_uuids().then(|| serve.state().uuid_of(name));
+        let s = wait_state(&session, "the slot's mic", T, |s| !mics(s).is_empty()).await;
+        assert_eq!(mics(&s), [("Mic/Aux".to_string(), uuid("Mic/Aux"), false)], "the named ones are not in OBS yet");
+
+        // Created muted, with a watched name: watched with its mute.
+        serve.update_state(|s| {
+            s.muted.insert("Podcast Mic".into());
+        });
+        serve.create_input("Podcast Mic", "pulse_input_capture", None).await;
+        let podcast = ("Podcast Mic".to_string(), uuid("Podcast Mic"), true);
+        wait_state(&session, "the created mic", T, |s| mics(s).contains(&podcast)).await;
+        // Created in OBS's second mic slot: watched too. Neither: not watched.
+        serve.create_input("Music", "pulse_output_capture", None).await;
+        serve.create_input("USB Mic", "pulse_input_capture", Some("mic2")).await;
+        let usb = ("USB Mic".to_string(), uuid("USB Mic"), false);
+        let s = wait_state(&session, "the slot's new mic", T, |s| mics(s).contains(&usb)).await;
+        assert_eq!(s.obs.map(|o| o.mics.len()), Some(3), "{:?}", mics(&session.state().borrow()));
+        assert_eq!(serve.request_count("GetVersion"), 1, "no second sync: each was asked about at once");
+
+        serve.remove_input("Podcast Mic").await;
+        wait_state(&session, "the removed mic dropped", T, |s| !mics(s).contains(&podcast)).await;
+        serve.rename_input("USB Mic", "Desk Mic").await;
+        let desk = ("Desk Mic".to_string(), uuid("USB Mic"), false);
+        wait_state(&session, "the rename followed", T, |s| mics(s).contains(&desk)).await;
+        serve.rename_input("Music", "Guest Mic").await;
+        let guest = ("Guest Mic".to_string(), uuid("Music"), false);
+        let s = wait_state(&session, "renamed to a watched name", T, |s| mics(s).contains(&guest)).await;
+        let names: Vec<String> = mics(&s).into_iter().map(|m| m.0).collect();
+        assert_eq!(names, ["Mic/Aux", "Desk Mic", "Guest Mic"]);
+    })
+    .await;
+}

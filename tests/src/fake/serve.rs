@@ -382,6 +382,17 @@ impl ServeHandle {
         self.happen(|st| st.rename_input(old, new)).await
     }
 
+    /// An audio input added in OBS (kind `kind`; in OBS's mic slot `mic_slot` if given):
+    /// InputCreated, with `inputUuid` from 5.4.
+    pub async fn create_input(&self, name: &str, kind: &str, mic_slot: Option<&str>) {
+        self.happen(|st| st.create_input(name, kind, mic_slot)).await
+    }
+
+    /// An input removed in OBS: InputRemoved, with `inputUuid` from 5.4.
+    pub async fn remove_input(&self, name: &str) {
+        self.happen(|st| st.remove_input(name)).await
+    }
+
     /// The user picks another OBS settings profile `name`: CurrentProfileChanging, `change` (what
     /// depends on the profile: replay buffer and virtual camera availability, ...), then
     /// CurrentProfileChanged.

@@ -294,6 +294,9 @@ pub struct Model {
     program_shot: Option<ProgramShot>,
     /// Each watched mic's meter readings of the last second: (when, peak, input peak), linear.
     meters: HashMap<String, VecDeque<(u64, f64, f64)>>,
+    /// Inputs asked about as possible mics, with a mute event that came while
+    /// the answer was on its way.
+    mics_asked: HashMap<String, Option<bool>>,
 }
 
 /// How far back a mic's level looks: its peak over this window.
@@ -335,16 +338,23 @@ impl Model {
     /// An input's event (a watched mic muted, removed, its levels).
     pub fn on_input_event(&mut self, event: &InputEvent, now_ms: u64) -> Vec<Moment> {
         let Some(status) = self.current.as_mut() else { return Vec::new() };
-        let is = |mic: &MicStatus, input: &crate::obs::protocol::InputRef| match (&mic.uuid, &input.input_uuid) {
-            (Some(a), Some(b)) => a == b,
-            _ => mic.name == input.input_name,
+        let is = |mic: &MicStatus, input: &crate::obs::protocol::InputRef| {
+            is_input(mic, &input.input_name, input.input_uuid.as_deref())
         };
         match event {
             InputEvent::MuteStateChanged { input, muted } => {
+                if let Some(pending) = self.mics_asked.get_mut(&input.input_name) {
+                    // Newer than the answer that is on its way.
+                    *pending = Some(*muted);
+                }
                 let Some(mic) = status.mics.iter_mut().find(|m| is(m, input)) else { return Vec::new() };
                 mic.muted = *muted;
             }
-            InputEvent::Removed { input } => status.mics.retain(|m| !is(m, input)),
+            InputEvent::Removed { input } => {
+                self.mics_asked.remove(&input.input_name);
+                status.mics.retain(|m| !is(m, input));
+                self.meters.remove(&input.input_name);
+            }
             InputEvent::VolumeMeters(levels) => {
                 let metering = status.stream.is_on_air() || status.recording.is_active();
                 for mic in status.mics.iter_mut() {
@@ -360,9 +370,38 @@ impl Model {
                     mic.input_level_dbfs = loudest(|m| m.2).map(dbfs);
                 }
             }
-            // A watched name created anew is found at the next sync.
+            // The session asks whether a new input is a mic ([`Model::on_mic_asked`]).
             InputEvent::Created { .. } => return Vec::new(),
         }
+        let mut moments = self.guard_moments(now_ms);
+        self.summarize(&mut moments, now_ms);
+        moments
+    }
+
+    /// Whether `name` (with `uuid`, from 5.4) is a watched mic now.
+    pub fn watches_mic(&self, name: &str, uuid: Option<&str>) -> bool {
+        self.current.as_ref().is_some_and(|s| s.mics.iter().any(|m| is_input(m, name, uuid)))
+    }
+
+    /// The session asked OBS about the input `name` (created, or renamed to a
+    /// watched name): its mute events until [`Model::on_mic_found`] are kept,
+    /// as they are newer than the answer.
+    pub fn on_mic_asked(&mut self, name: &str) {
+        self.mics_asked.insert(name.to_string(), None);
+    }
+
+    /// The answer about the input `name`: a mic to watch with its mute (a mute
+    /// event that came meanwhile wins), or `None` when it is not one (or has no
+    /// audio, or is gone). A muted mic found while live starts its hold now.
+    pub fn on_mic_found(&mut self, name: &str, found: Option<MicStatus>, now_ms: u64) -> Vec<Moment> {
+        let newer_mute = self.mics_asked.remove(name).flatten();
+        let Some(status) = self.current.as_mut() else { return Vec::new() };
+        let Some(mut mic) = found else { return Vec::new() };
+        if status.mics.iter().any(|m| is_input(m, &mic.name, mic.uuid.as_deref())) {
+            return Vec::new();
+        }
+        mic.muted = newer_mute.unwrap_or(mic.muted);
+        status.mics.push(mic);
         let mut moments = self.guard_moments(now_ms);
         self.summarize(&mut moments, now_ms);
         moments
@@ -425,6 +464,8 @@ impl Model {
     pub fn on_synced(&mut self, answers: &SyncAnswers, now_ms: u64) -> Vec<Moment> {
         let mut fresh = answers.to_status(now_ms);
         let mut moments = Vec::new();
+        // The sync's answers are the mics now; an answer still on its way is not older.
+        self.mics_asked.clear();
         self.auth_failure_announced = false;
         self.obs_exiting = false;
         let away_since = self.away_since_ms.take();
@@ -853,12 +894,17 @@ impl Model {
             ObsEvent::SceneCollectionChanging => status.scene_collection_changing = true,
             ObsEvent::SceneCollectionChanged => status.scene_collection_changing = false,
             ObsEvent::ExitStarted => self.obs_exiting = true,
-            // Nothing OnAir shows depends on input names yet, and the profile's
-            // outputs are fetched again by the session.
-            ObsEvent::InputNameChanged { old_name, new_name } => {
-                // A watched mic keeps being watched under its new name.
-                for mic in status.mics.iter_mut().filter(|m| m.name == *old_name) {
-                    mic.name = new_name.clone();
+            ObsEvent::InputNameChanged { old_name, new_name, uuid } => {
+                // A watched mic keeps being watched under its new name (the
+                // name stays the user-facing key; from 5.4 the uuid says which).
+                for mic in status.mics.iter_mut().filter(|m| is_input(m, old_name, uuid.as_deref())) {
+                    mic.name.clone_from(new_name);
+                    if mic.uuid.is_none() {
+                        mic.uuid.clone_from(uuid);
+                    }
+                }
+                if let Some(window) = self.meters.remove(old_name) {
+                    self.meters.insert(new_name.clone(), window);
                 }
                 self.guard.rename_mic(old_name, new_name);
             }
@@ -1269,6 +1315,68 @@ mod tests {
         let moments = model.on_synced(&offline_answers(), 0);
         assert!(moments.is_empty());
         model
+    }
+
+    fn mic(name: &str, uuid: Option<&str>, muted: bool) -> MicStatus {
+        MicStatus { name: name.into(), uuid: uuid.map(String::from), muted, level_dbfs: None, input_level_dbfs: None }
+    }
+
+    fn input(name: &str, uuid: Option<&str>) -> crate::obs::protocol::InputRef {
+        crate::obs::protocol::InputRef { input_name: name.into(), input_uuid: uuid.map(String::from) }
+    }
+
+    fn mics_of(model: &Model) -> Vec<(String, bool)> {
+        model.status().map(|s| s.mics.iter().map(|m| (m.name.clone(), m.muted)).collect()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_mute_said_while_a_new_mic_was_being_asked_about_wins_over_the_older_answer() {
+        let mut model = synced_offline();
+        model.on_mic_asked("Podcast Mic");
+        let muted = InputEvent::MuteStateChanged { input: input("Podcast Mic", Some("u-2")), muted: true };
+        assert!(model.on_input_event(&muted, 1).is_empty());
+        assert!(!model.watches_mic("Podcast Mic", Some("u-2")), "not watched until the answer");
+        // The answer was computed before the mute.
+        model.on_mic_found("Podcast Mic", Some(mic("Podcast Mic", Some("u-2"), false)), 2);
+        assert_eq!(mics_of(&model), [("Podcast Mic".to_string(), true)]);
+        // Found twice (a sync found it meanwhile): watched once.
+        model.on_mic_found("Podcast Mic", Some(mic("Podcast Mic", Some("u-2"), false)), 3);
+        assert_eq!(mics_of(&model), [("Podcast Mic".to_string(), true)]);
+        // Not a mic after all: nothing, and nothing kept.
+        model.on_mic_asked("Music");
+        model.on_mic_found("Music", None, 4);
+        assert_eq!(mics_of(&model).len(), 1);
+        assert!(model.mics_asked.is_empty());
+    }
+
+    #[test]
+    fn a_muted_mic_found_while_live_starts_its_hold_and_alerts() {
+        let mut model = Model::new();
+        model.on_synced(&live_answers(10_000.0), 0);
+        model.on_mic_asked("Mic");
+        assert!(model.on_mic_found("Mic", Some(mic("Mic", None, true)), 1_000).is_empty());
+        let moments = model.on_polled(4_000);
+        assert_eq!(kinds(&moments), ["alert"]);
+        // Removed: its alert clears.
+        let removed = model.on_input_event(&InputEvent::Removed { input: input("Mic", None) }, 5_000);
+        assert_eq!(kinds(&removed), ["alert-cleared"]);
+        assert!(mics_of(&model).is_empty());
+    }
+
+    #[test]
+    fn a_rename_is_followed_by_uuid_from_5_4_and_by_name_before() {
+        let mut model = Model::new();
+        let mut answers = offline_answers();
+        answers.mics = vec![mic("Mic", Some("u-1"), false), mic("Old", None, false)];
+        model.on_synced(&answers, 0);
+        // 5.4+: the uuid says which, whatever the old name says.
+        let renamed =
+            ObsEvent::InputNameChanged { old_name: "Other".into(), new_name: "Desk".into(), uuid: Some("u-1".into()) };
+        model.on_event(&renamed, 1);
+        let renamed = ObsEvent::InputNameChanged { old_name: "Old".into(), new_name: "New".into(), uuid: None };
+        model.on_event(&renamed, 2);
+        assert_eq!(mics_of(&model), [("Desk".to_string(), false), ("New".to_string(), false)]);
+        assert!(model.watches_mic("Desk", Some("u-1")) && model.watches_mic("New", None));
     }
 
     #[test]

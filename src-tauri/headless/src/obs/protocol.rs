@@ -348,6 +348,8 @@ pub enum ObsEvent {
     InputNameChanged {
         old_name: String,
         new_name: String,
+        /// From 5.4: the input's uuid, which the rename keeps.
+        uuid: Option<String>,
     },
     /// Replay buffer and virtual camera availability depend on the profile.
     CurrentProfileChanged,
@@ -412,6 +414,8 @@ struct SceneLifeData {
 struct InputRenameData {
     old_input_name: String,
     input_name: String,
+    #[serde(default)]
+    input_uuid: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -465,9 +469,9 @@ impl ObsEvent {
             "SceneRemoved" => serde_json::from_value::<SceneLifeData>(data)
                 .ok()
                 .map(|d| ObsEvent::SceneRemoved { name: d.scene_name, is_group: d.is_group }),
-            "InputNameChanged" => serde_json::from_value::<InputRenameData>(data)
-                .ok()
-                .map(|d| ObsEvent::InputNameChanged { old_name: d.old_input_name, new_name: d.input_name }),
+            "InputNameChanged" => serde_json::from_value::<InputRenameData>(data).ok().map(|d| {
+                ObsEvent::InputNameChanged { old_name: d.old_input_name, new_name: d.input_name, uuid: d.input_uuid }
+            }),
             "CurrentProfileChanged" => Some(ObsEvent::CurrentProfileChanged),
             "RecordFileChanged" => serde_json::from_value::<RecordFileData>(data)
                 .ok()
@@ -1003,7 +1007,11 @@ mod tests {
         );
         assert_eq!(
             event("InputNameChanged", json!({"oldInputName": "Mic", "inputName": "Mic 2"})),
-            ObsEvent::InputNameChanged { old_name: "Mic".into(), new_name: "Mic 2".into() }
+            ObsEvent::InputNameChanged { old_name: "Mic".into(), new_name: "Mic 2".into(), uuid: None }
+        );
+        assert_eq!(
+            event("InputNameChanged", json!({"oldInputName": "Mic", "inputName": "Mic 2", "inputUuid": "u-1"})),
+            ObsEvent::InputNameChanged { old_name: "Mic".into(), new_name: "Mic 2".into(), uuid: Some("u-1".into()) }
         );
         assert_eq!(event("CurrentProfileChanged", json!({"profileName": "P"})), ObsEvent::CurrentProfileChanged);
         assert_eq!(

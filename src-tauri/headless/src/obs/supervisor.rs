@@ -81,6 +81,9 @@ enum Background {
         replay_buffer: Result<responses::OutputActive, RequestError>,
         virtual_camera: Result<responses::OutputActive, RequestError>,
     },
+    /// What OBS said of the input `name` (created, or renamed to a watched
+    /// name): a mic to watch, with its mute, or `None`.
+    MicFound { name: String, mic: Option<MicStatus> },
 }
 
 /// Why the whole state is being asked for.
@@ -676,6 +679,34 @@ impl Supervisor {
         wanted
     }
 
+    /// A new input may be a mic to watch: one created with a watched name or
+    /// in one of OBS's mic slots, or one renamed to a watched name. Asked about
+    /// at once (its mute with it), rather than at the next sync.
+    fn ask_about_new_mic(
+        &mut self,
+        client: &Client,
+        event: &ObsEvent,
+        input: Option<&InputEvent>,
+        tx: &mpsc::Sender<Background>,
+    ) {
+        let (name, uuid, maybe_in_a_slot) = match (input, event) {
+            (Some(InputEvent::Created { input, .. }), _) => (&input.input_name, input.input_uuid.clone(), true),
+            (_, ObsEvent::InputNameChanged { new_name, uuid, .. }) if self.config.mics.contains(new_name) => {
+                (new_name, uuid.clone(), false)
+            }
+            _ => return,
+        };
+        if self.model.watches_mic(name, uuid.as_deref()) {
+            return;
+        }
+        let named = self.config.mics.contains(name);
+        if !named && !maybe_in_a_slot {
+            return;
+        }
+        self.model.on_mic_asked(name);
+        spawn_background(tx, fetch_new_mic(client.clone(), name.clone(), uuid, named));
+    }
+
     async fn follow(&mut self, client: Client, mut events: broadcast::Receiver<ClientEvent>) -> Ended {
         let (background_tx, mut background) = mpsc::channel::<Background>(8);
         let mut poll = tokio::time::interval(self.config.poll_interval);
@@ -701,6 +732,7 @@ impl Supervisor {
                         }
                         // Meters come about 20 times a second: the levels are
                         // published once a second, or at once with a moment.
+                        self.ask_about_new_mic(&client, &event.event, event.input.as_ref(), &background_tx);
                         let meters = matches!(event.input, Some(InputEvent::VolumeMeters(_)));
                         if !meters || !moments.is_empty() || levels_published.elapsed() >= Duration::from_secs(1) {
                             levels_published = Instant::now();
@@ -806,6 +838,12 @@ impl Supervisor {
                     Background::ProfileOutputs { replay_buffer, virtual_camera } => {
                         self.model.on_profile_outputs(&replay_buffer, &virtual_camera);
                         self.publish();
+                    }
+                    Background::MicFound { name, mic } => {
+                        let moments = self.model.on_mic_found(&name, mic, now_ms());
+                        self.publish();
+                        self.announce(moments);
+                        meters_on = self.switch_meters(&client, meters_on);
                     }
                 },
             }
@@ -970,8 +1008,10 @@ async fn fetch_sync_answers(client: &Client, named_mics: &[String]) -> Result<Sy
 }
 
 /// The watched mics that exist: OBS's own mic slots first, then the named ones,
-/// each once, with its mute (and its uuid from 5.4). A name OBS does not know is
-/// left out; only a lost connection or a timeout fails the sync.
+/// each once, with its mute and, from 5.4, its uuid (from `GetInputList`; the
+/// mute is asked by uuid then, as obs-websocket 5.7.1 fails some lookups by
+/// name). A name OBS does not know is left out; only a lost connection or a
+/// timeout fails the sync.
 async fn fetch_mics(client: &Client, named: &[String]) -> Result<Vec<MicStatus>, RequestError> {
     let specials = match client.request_as::<responses::SpecialInputs>("GetSpecialInputs", None).await {
         Ok(specials) => specials.mics(),
@@ -984,24 +1024,63 @@ async fn fetch_mics(client: &Client, named: &[String]) -> Result<Vec<MicStatus>,
             names.push(name);
         }
     }
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    // `None`: OBS would not list them; each is asked by name then.
+    let listed = match client.request_as::<responses::InputList>("GetInputList", None).await {
+        Ok(list) => Some(list.inputs),
+        Err(e @ (RequestError::TimedOut(_) | RequestError::ConnectionClosed)) => return Err(e),
+        Err(_) => None,
+    };
     let mut mics = Vec::new();
     for name in names {
-        let asked = client
-            .request_as::<responses::InputMute>("GetInputMute", Some(serde_json::json!({ "inputName": name })))
-            .await;
-        match asked {
-            Ok(mute) => mics.push(MicStatus {
-                name,
-                uuid: None,
-                muted: mute.input_muted,
-                level_dbfs: None,
-                input_level_dbfs: None,
-            }),
-            Err(e @ (RequestError::TimedOut(_) | RequestError::ConnectionClosed)) => return Err(e),
-            Err(error) => tracing::debug!(mic = %name, %error, "a watched mic is not in OBS"),
+        let uuid = match listed.as_ref().map(|inputs| inputs.iter().find(|i| i.input_name == name)) {
+            Some(Some(input)) => input.input_uuid.clone(),
+            Some(None) => {
+                tracing::debug!(mic = %name, "a watched mic is not in OBS");
+                continue;
+            }
+            None => None,
+        };
+        match fetch_mic(client, name, uuid).await {
+            Ok(Some(mic)) => mics.push(mic),
+            Ok(None) => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(mics)
+}
+
+/// One mic's mute, asked by uuid where there is one: `None` when OBS refuses
+/// (no such input, or one without audio); only a lost connection or a timeout fails.
+async fn fetch_mic(client: &Client, name: String, uuid: Option<String>) -> Result<Option<MicStatus>, RequestError> {
+    let asked = input_address(&name, uuid.as_deref());
+    match client.request_as::<responses::InputMute>("GetInputMute", Some(asked)).await {
+        Ok(mute) => {
+            Ok(Some(MicStatus { name, uuid, muted: mute.input_muted, level_dbfs: None, input_level_dbfs: None }))
+        }
+        Err(e @ (RequestError::TimedOut(_) | RequestError::ConnectionClosed)) => Err(e),
+        Err(error) => {
+            tracing::debug!(mic = %name, %error, "not a mic OBS can say the mute of");
+            Ok(None)
+        }
+    }
+}
+
+/// A new input `name`: a mic when `named` (a watched name) or now in one of
+/// OBS's mic slots; with its mute.
+async fn fetch_new_mic(client: Client, name: String, uuid: Option<String>, named: bool) -> Option<Background> {
+    let is_mic = named
+        || client
+            .request_as::<responses::SpecialInputs>("GetSpecialInputs", None)
+            .await
+            .is_ok_and(|specials| specials.mics().contains(&name));
+    let mic = match is_mic {
+        true => fetch_mic(&client, name.clone(), uuid).await.ok().flatten(),
+        false => None,
+    };
+    Some(Background::MicFound { name, mic })
 }
 
 /// Every audio input: `GetInputList`, then `GetInputMute` of each at once (by

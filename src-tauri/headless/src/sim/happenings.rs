@@ -125,6 +125,33 @@ impl SimObs {
         vec![("InputNameChanged", data)]
     }
 
+    /// An input added in OBS (an audio capture of kind `kind`), last in its list: InputCreated
+    /// `{inputName, inputKind, unversionedInputKind, inputSettings, defaultInputSettings}` (and
+    /// `inputUuid` from 5.4). `mic_slot`: OBS puts it in that slot of its audio settings (`mic2`,
+    /// ...), as it does with the device picked there.
+    pub fn create_input(&mut self, name: &str, kind: &str, mic_slot: Option<&str>) -> Vec<Event> {
+        self.inputs.push(name.to_owned());
+        if let Some(slot) = mic_slot {
+            self.special_inputs.insert(slot.to_owned(), name.to_owned());
+        }
+        let mut data = self.input_event_data(name);
+        data["inputKind"] = json!(kind);
+        data["unversionedInputKind"] = json!(kind);
+        data["inputSettings"] = json!({});
+        data["defaultInputSettings"] = json!({});
+        vec![("InputCreated", data)]
+    }
+
+    /// An input removed in OBS: InputRemoved `{inputName}` (and `inputUuid` from 5.4); its mute
+    /// and its slot go with it.
+    pub fn remove_input(&mut self, name: &str) -> Vec<Event> {
+        let data = self.input_event_data(name);
+        self.inputs.retain(|input| input != name);
+        self.muted.remove(name);
+        self.special_inputs.retain(|_, input| input != name);
+        vec![("InputRemoved", data)]
+    }
+
     /// Another OBS settings profile `name`: CurrentProfileChanging, `change` (what depends on the
     /// profile), then CurrentProfileChanged.
     pub fn switch_obs_profile(&mut self, name: &str, change: impl FnOnce(&mut SimObs)) -> Vec<Event> {
@@ -217,6 +244,7 @@ fn one_in(before: u64, after: u64, n: u64) -> u64 {
 mod tests {
     use super::*;
     use crate::sim::Profile;
+    use serde_json::Value;
 
     fn live_at_60_fps() -> SimObs {
         SimObs { stream_active: true, record_active: true, active_fps: 60.0, ..SimObs::default() }
@@ -288,6 +316,24 @@ mod tests {
             (json!(100), json!(200))
         );
         assert_eq!(stats["outputTotalFrames"], json!(3_600 + 3_000));
+    }
+
+    #[test]
+    fn inputs_come_and_go_with_their_events_and_their_slot() {
+        let mut st = SimObs::for_profile(Profile::V5_4);
+        let created = st.create_input("Podcast Mic", "pulse_input_capture", Some("mic2"));
+        assert_eq!(created[0].0, "InputCreated");
+        assert_eq!(created[0].1["inputUuid"], json!(st.uuid_of("Podcast Mic")));
+        assert_eq!(created[0].1["unversionedInputKind"], "pulse_input_capture");
+        assert_eq!(st.answer("GetSpecialInputs", None).data.expect("slots")["mic2"], "Podcast Mic");
+        st.mute_in_obs("Podcast Mic", true);
+        let removed = st.remove_input("Podcast Mic");
+        assert_eq!(
+            removed,
+            vec![("InputRemoved", json!({ "inputName": "Podcast Mic", "inputUuid": st.uuid_of("Podcast Mic") }))]
+        );
+        assert!(!st.inputs.contains(&"Podcast Mic".to_string()) && st.muted.is_empty());
+        assert_eq!(st.answer("GetSpecialInputs", None).data.expect("slots")["mic2"], Value::Null);
     }
 
     #[test]

@@ -203,6 +203,10 @@ pub struct SimObs {
     /// The inputs that have no audio (a colour source, a picture): the mute requests answer them
     /// 604 "The specified input does not support audio."
     pub inputs_without_audio: BTreeSet<String>,
+    /// Inputs OBS fails to find by name (as obs-websocket 5.7.1 fails some lookups by name):
+    /// a request naming one by `inputName` answers 600 as if it were not there; by `inputUuid` it
+    /// is found.
+    pub not_found_by_name: BTreeSet<String>,
     /// The program shows nothing (GetSourceScreenshot answers a black picture), as an
     /// empty scene does; otherwise a white one.
     pub program_black: bool,
@@ -355,6 +359,7 @@ impl Default for SimObs {
             studio_mode: false,
             inputs: vec!["Mic/Aux".into(), "Desktop Audio".into()],
             inputs_without_audio: BTreeSet::new(),
+            not_found_by_name: BTreeSet::new(),
             program_black: false,
             muted: BTreeSet::new(),
             special_inputs: BTreeMap::from([

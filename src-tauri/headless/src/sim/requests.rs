@@ -380,7 +380,7 @@ impl SimObs {
             }
         }
         let name = required_string(data, "inputName")?;
-        if !self.inputs.iter().any(|input| input == name) {
+        if !self.inputs.iter().any(|input| input == name) || self.not_found_by_name.contains(name) {
             return Err(Answer::error(
                 status::RESOURCE_NOT_FOUND,
                 Some(&format!("No source was found by the name of `{name}`.")),
@@ -454,6 +454,16 @@ mod tests {
             assert_eq!(refused.comment.as_deref(), Some("The specified input does not support audio."));
         }
         assert_eq!(st.answer("GetInputMute", Some(&json!({ "inputName": "Mic/Aux" }))).code, status::SUCCESS);
+    }
+
+    #[test]
+    fn an_input_not_found_by_name_is_found_by_uuid() {
+        let mut st = SimObs::for_profile(crate::sim::Profile::V5_7);
+        st.not_found_by_name.insert("Mic/Aux".into());
+        let by_name = st.answer("GetInputMute", Some(&json!({ "inputName": "Mic/Aux" })));
+        assert_eq!(by_name.code, status::RESOURCE_NOT_FOUND);
+        let by_uuid = st.answer("GetInputMute", Some(&json!({ "inputUuid": st.uuid_of("Mic/Aux") })));
+        assert_eq!(by_uuid.data, Some(json!({ "inputMuted": false })));
     }
 
     #[test]
