@@ -76,7 +76,7 @@ impl Cause {
             Cause::NotObs => {
                 format!("a WebSocket server answered on port {port}, but it is not OBS's (obs-websocket 5)")
             }
-            Cause::Silent => format!("something accepted the connection on port {port} but never answered as OBS does"),
+            Cause::Silent => format!("something accepted the connection on port {port} but did not answer"),
             Cause::PasswordMissing => "OBS wants a password and none is set".into(),
             Cause::PasswordRejected => "OBS rejected the password".into(),
             Cause::Incompatible => "OBS's WebSocket server speaks another protocol version".into(),
@@ -111,7 +111,12 @@ impl Cause {
                 "check the address (OBS's Tools › WebSocket Server Settings › Show Connect Info) and that this machine is on the same network"
                     .into()
             }
-            Cause::Http | Cause::NotObs | Cause::Silent => {
+            // A frozen OBS accepts connections too (the system does), and says nothing.
+            Cause::Silent => {
+                "if OBS hangs, restart it; else check the port: OBS's is in its Tools › WebSocket Server Settings (4455 unless changed)"
+                    .into()
+            }
+            Cause::Http | Cause::NotObs => {
                 "check the port: OBS's is in its Tools › WebSocket Server Settings (4455 unless changed); OBS older than 28 has no obs-websocket 5"
                     .into()
             }

@@ -170,7 +170,9 @@ impl CloseReason {
             CloseReason::ClosedByObs { code, .. } if *code == close::AUTHENTICATION_FAILED => Cause::PasswordRejected,
             CloseReason::ClosedByObs { code, .. } if *code == close::UNSUPPORTED_RPC_VERSION => Cause::Incompatible,
             CloseReason::ClosedByObs { .. } | CloseReason::ClosedByClient => Cause::Other,
-            CloseReason::Dropped(_) | CloseReason::Unresponsive(_) => Cause::Dropped,
+            CloseReason::Dropped(_) => Cause::Dropped,
+            // "OBS stopped answering (nothing heard for 4.0 s)" says it best.
+            CloseReason::Unresponsive(_) => Cause::Other,
         }
     }
 }
