@@ -6,7 +6,8 @@
 //! event in between. The model sees only what OnAir would see (events while
 //! linked, syncs on return, polls) and what it announces must keep the promises:
 //! no state while not synced, `live`/`ended` and the recording moments pair up,
-//! an outage is one `reconnecting` answered at most once, and one stream that
+//! an outage is one `reconnecting` answered at most once, an `ended` counts the
+//! `reconnecting`s of its stream and the time spent in them, and one stream that
 //! stayed up through any number of outages is one `live` and one `ended` that
 //! covers it all. `PROPTEST_CASES` runs it longer (see the README's Benchmarks).
 
@@ -166,6 +167,8 @@ struct Run {
     model: Model,
     synced: bool,
     moments: Vec<Moment>,
+    /// When each of `moments` was said, on OnAir's clock.
+    said_at: Vec<u64>,
 }
 
 impl Run {
@@ -174,13 +177,20 @@ impl Run {
         let mut model = Model::new();
         let first = model.on_synced(&obs.answers(), obs.now);
         assert!(first.is_empty());
-        Run { obs, clock_offset_ms: 0, model, synced: true, moments: Vec::new() }
+        Run { obs, clock_offset_ms: 0, model, synced: true, moments: Vec::new(), said_at: Vec::new() }
+    }
+
+    /// Moments the model said at `now` on OnAir's clock.
+    fn say(&mut self, moments: Vec<Moment>, now: u64) {
+        self.said_at.extend(moments.iter().map(|_| now));
+        self.moments.extend(moments);
     }
 
     fn event(&mut self, event: ObsEvent) {
         if self.obs.linked && self.synced {
-            let moments = self.model.on_event(&event, onair_clock(&self.obs, self.clock_offset_ms));
-            self.moments.extend(moments);
+            let now = onair_clock(&self.obs, self.clock_offset_ms);
+            let moments = self.model.on_event(&event, now);
+            self.say(moments, now);
         }
     }
 
@@ -259,18 +269,17 @@ impl Run {
                         *seen = (*seen).max(bytes as u64);
                     }
                 }
-                let moments = self.model.on_stream_status(&polled, now);
-                self.moments.extend(moments);
+                let mut moments = self.model.on_stream_status(&polled, now);
                 self.model.on_record_status(&obs.record_status(), now);
                 self.model.on_stats(&obs.stats(), now);
-                let moments = self.model.on_polled(now);
-                self.moments.extend(moments);
+                moments.extend(self.model.on_polled(now));
+                self.say(moments, now);
             }
             Step::LinkLost if obs.linked => {
                 obs.linked = false;
                 self.synced = false;
                 let moments = self.model.on_connection_lost("the connection to OBS dropped", now);
-                self.moments.extend(moments);
+                self.say(moments, now);
             }
             Step::ReconnectOnPurpose if obs.linked && self.synced => {
                 obs.linked = false;
@@ -281,11 +290,11 @@ impl Run {
                 obs.linked = true;
                 self.synced = true;
                 let moments = self.model.on_synced(&obs.answers(), now);
-                self.moments.extend(moments);
+                self.say(moments, now);
             }
             Step::Resync if obs.linked && self.synced => {
                 let moments = self.model.on_resynced(&obs.answers(), now);
-                self.moments.extend(moments);
+                self.say(moments, now);
             }
             Step::SteppedClock(ms) => self.clock_offset_ms += ms,
             Step::RestartObs if !obs.linked => {
@@ -354,6 +363,7 @@ impl Run {
                 _ => {}
             }
         }
+        self.check_outages_in_ended();
         // While synced, what the model shows is what OBS does.
         if let Some(status) = self.model.status() {
             assert_eq!(status.stream.is_on_air(), self.obs.stream != Stream::Off, "on air as OBS is");
@@ -365,6 +375,40 @@ impl Run {
             assert_eq!(live, status.stream.is_on_air(), "the moments said on air exactly when it is");
             if status.stats.is_some() {
                 assert!(status.stream.is_on_air() || status.recording.is_active(), "no figures of stopped outputs");
+            }
+        }
+    }
+}
+
+impl Run {
+    /// Every `ended` counts the `reconnecting`s said since its stream's `live`,
+    /// and its `down_ms` is the time from each of them to the `reconnected` that
+    /// answered it (or to the `ended`, for an outage still open), as said.
+    fn check_outages_in_ended(&self) {
+        let mut reconnects = 0;
+        let mut down_ms = 0;
+        let mut open_since: Option<u64> = None;
+        for (moment, &at) in self.moments.iter().zip(&self.said_at) {
+            match moment {
+                Moment::Live { .. } => (reconnects, down_ms, open_since) = (0, 0, None),
+                Moment::Reconnecting { .. } => {
+                    reconnects += 1;
+                    open_since = Some(at);
+                }
+                Moment::Reconnected { .. } => {
+                    down_ms += open_since.take().map_or(0, |since| at.saturating_sub(since));
+                }
+                Moment::Ended { reconnects: said_reconnects, down_ms: said_down_ms, .. } => {
+                    let open = open_since.take().map_or(0, |since| at.saturating_sub(since));
+                    assert_eq!(
+                        (*said_reconnects, *said_down_ms),
+                        (reconnects, down_ms + open),
+                        "ended's outages against the moments: {:?} said at {:?}",
+                        self.moments,
+                        self.said_at
+                    );
+                }
+                _ => {}
             }
         }
     }
@@ -459,6 +503,25 @@ proptest! {
         });
         prop_assert_eq!(ended, Some((Some(stopped_at - started_at), Some(seen))), "{:?}", run.moments);
     }
+}
+
+#[test]
+fn an_ended_counts_two_outages_and_the_time_in_them_with_the_one_still_open() {
+    let mut run = Run::new();
+    run.step(&Step::StartStream);
+    run.step(&Step::Wait(10_000));
+    // RECONNECTING three times, a second apart: one outage, answered 3 s after it began.
+    run.step(&Step::RtmpDown);
+    run.step(&Step::RtmpUp);
+    run.step(&Step::Wait(10_000));
+    // Still down when the stream stops: 3 s of retries and 0.8 s of stopping.
+    run.step(&Step::RtmpDown);
+    run.step(&Step::StopStream);
+    let outages = run.moments.iter().find_map(|m| match m {
+        Moment::Ended { reconnects, down_ms, .. } => Some((*reconnects, *down_ms)),
+        _ => None,
+    });
+    assert_eq!(outages, Some((2, 3_000 + 3_800)), "{:?}", run.moments);
 }
 
 #[test]

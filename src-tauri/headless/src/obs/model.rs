@@ -538,6 +538,7 @@ impl Model {
                     // Readings from before the gap say nothing about a rate now.
                     totals.previous_bytes = None;
                 }
+                let mut still_down = None;
                 match (&before.stream, &fresh.stream) {
                     (StreamState::Live { .. }, StreamState::Reconnecting { .. }) => {
                         moments.push(Moment::Reconnecting { since_ms: now_ms });
@@ -545,7 +546,16 @@ impl Model {
                     (StreamState::Reconnecting { since_ms, .. }, StreamState::Live { .. }) => {
                         moments.push(Moment::Reconnected { down_ms: now_ms.saturating_sub(*since_ms) });
                     }
+                    // Still down: the outage OnAir announced, which began when it said
+                    // so (its `reconnected`, and the `ended`, count from there).
+                    (StreamState::Reconnecting { since_ms, .. }, StreamState::Reconnecting { live_since_ms, .. }) => {
+                        still_down =
+                            Some(StreamState::Reconnecting { live_since_ms: *live_since_ms, since_ms: *since_ms });
+                    }
                     _ => {}
+                }
+                if let Some(stream) = still_down {
+                    fresh.stream = stream;
                 }
                 // OBS's counters restarted while OnAir was away (an RTMP reconnect):
                 // the next poll counts from there. A starved OBS's duration lags the
@@ -1377,6 +1387,23 @@ mod tests {
         model.on_event(&renamed, 2);
         assert_eq!(mics_of(&model), [("Desk".to_string(), false), ("New".to_string(), false)]);
         assert!(model.watches_mic("Desk", Some("u-1")) && model.watches_mic("New", None));
+    }
+
+    #[test]
+    fn an_outage_still_under_way_after_a_resync_counts_from_when_it_began() {
+        let mut model = Model::new();
+        model.on_synced(&live_answers(60_000.0), 100_000);
+        let said = model.on_event(&stream_event(OutputState::Reconnecting), 101_000);
+        assert_eq!(kinds(&said), ["reconnecting"]);
+        let mut down = live_answers(60_000.0);
+        down.stream.output_reconnecting = true;
+        assert!(model.on_resynced(&down, 104_000).is_empty(), "the same outage");
+        assert_eq!(
+            model.status().unwrap().stream,
+            StreamState::Reconnecting { live_since_ms: 40_000, since_ms: 101_000 }
+        );
+        let back = model.on_event(&stream_event(OutputState::Reconnected), 105_000);
+        assert!(matches!(back[..], [Moment::Reconnected { down_ms: 4_000 }]), "{back:?}");
     }
 
     #[test]
