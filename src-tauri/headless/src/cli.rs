@@ -415,12 +415,15 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
     let mics = if cli.mics.is_empty() { saved.mics } else { cli.mics.clone() };
     let config = SessionConfig { alerts: saved.alerts, mics, ..SessionConfig::new(Ok(target.clone()), password) };
     let (mut session, mut moments, mut task) = Session::spawn_subscribed(config.clone());
-    // OBS wanted a password: start over with the stored one, so that neither a
-    // command nor a watch sees the refusal that asked for it.
-    if let Some(password) = stored.wanted(&first_outcome(&session, timeout).await) {
-        session.shutdown().await;
-        let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
-        (session, moments, task) = Session::spawn_subscribed(SessionConfig { password: Some(password), ..config });
+    // Without a password given, the first attempt shows whether OBS wants one;
+    // if so, start over with the stored one, so that neither a command nor a
+    // watch sees the refusal that asked for it.
+    if !stored.asked {
+        if let Some(password) = stored.wanted(&first_outcome(&session, timeout).await) {
+            session.shutdown().await;
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+            (session, moments, task) = Session::spawn_subscribed(SessionConfig { password: Some(password), ..config });
+        }
     }
     let code = match (cli.command, control) {
         (_, Some(control)) => act(&session, timeout, control).await,
