@@ -467,7 +467,8 @@ fn mutes_asked(serve: &ServeHandle) -> Vec<serde_json::Value> {
 }
 
 /// From 5.4 a mic is asked for by its uuid, which keeps working where OBS fails a lookup by
-/// name (as 5.7.1 does for some inputs); before 5.4 by name. Its mute events are followed either way.
+/// name (as 5.7.1 does for some inputs); before 5.4 by name. Its mute events are followed either way,
+/// and a mute from OnAir goes by the same address.
 #[tokio::test]
 async fn mics_are_addressed_by_uuid_from_5_4_and_by_name_before() {
     on_releases(&[Profile::V5_3, Profile::V5_4, Profile::V5_7], |profile| async move {
@@ -487,6 +488,11 @@ async fn mics_are_addressed_by_uuid_from_5_4_and_by_name_before() {
         assert_eq!(mutes_asked(&serve), [asked]);
         serve.mute_in_obs("Mic/Aux", false).await;
         wait_state(&session, "the unmute followed", T, |s| mics(s) == [("Mic/Aux".to_string(), uuid.clone(), false)])
+            .await;
+        // A mute from OnAir goes by the same address (by name, 5.7.1 would not find it).
+        let outcome = session.control(Control::Mute { input: "Mic/Aux".into(), muted: Some(true) }).await;
+        assert!(outcome.is_ok(), "{profile:?}: {outcome:?}");
+        wait_state(&session, "the mute followed", T, |s| mics(s) == [("Mic/Aux".to_string(), uuid.clone(), true)])
             .await;
     })
     .await;

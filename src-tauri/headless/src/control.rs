@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use crate::obs::protocol::{responses, status};
+use crate::obs::protocol::{input_address, responses, status};
 use crate::obs::{Client, RequestError};
 use crate::state::{ObsStatus, RecordingState, State, StreamState};
 
@@ -372,8 +372,13 @@ pub async fn execute(
             }
             Some(json!({ "sceneName": name }))
         }
-        Control::Mute { input, muted: Some(muted) } => Some(json!({ "inputName": input, "inputMuted": muted })),
-        Control::Mute { input, muted: None } => Some(json!({ "inputName": input })),
+        Control::Mute { input, muted } => {
+            let mut address = mute_address(&state.borrow(), input);
+            if let (Some(muted), Some(body)) = (muted, address.as_object_mut()) {
+                body.insert("inputMuted".into(), json!(muted));
+            }
+            Some(address)
+        }
         _ => None,
     };
     let answer = client.request(control.request_type(), data).await.map_err(|e| to_control_error(control, e))?;
@@ -392,6 +397,14 @@ pub async fn execute(
         confirm_pause(state.clone()).await?;
     }
     Ok(outcome)
+}
+
+/// A watched mic is addressed by its uuid where OBS gave one (obs-websocket 5.7.1
+/// fails some lookups by name), any other input by the name the user gave.
+fn mute_address(state: &State, input: &str) -> Value {
+    let uuid =
+        state.obs.as_ref().and_then(|obs| obs.mics.iter().find(|m| m.name == input)).and_then(|m| m.uuid.as_deref());
+    input_address(input, uuid)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(answer: &Value) -> Option<T> {
@@ -448,6 +461,24 @@ fn to_control_error(control: &Control, error: RequestError) -> ControlError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_watched_mic_is_muted_by_its_uuid_any_other_input_by_name() {
+        use crate::state::ConnectionState;
+        let mut obs = ObsStatus::idle();
+        obs.mics.push(crate::state::MicStatus {
+            name: "Mic/Aux".into(),
+            uuid: Some("c0ffee".into()),
+            muted: false,
+            level_dbfs: None,
+            input_level_dbfs: None,
+        });
+        let mut state = State { target: "localhost:4455".into(), connection: ConnectionState::Connecting, obs: None };
+        assert_eq!(mute_address(&state, "Mic/Aux"), json!({ "inputName": "Mic/Aux" }), "nothing known yet");
+        state.obs = Some(obs);
+        assert_eq!(mute_address(&state, "Mic/Aux"), json!({ "inputUuid": "c0ffee" }));
+        assert_eq!(mute_address(&state, "Desk Mic"), json!({ "inputName": "Desk Mic" }));
+    }
 
     #[test]
     fn mute_words_take_an_input_and_read_back() {
