@@ -11,6 +11,7 @@ mod hotkeys;
 mod notify;
 mod stop_guard;
 mod tray;
+mod tray_host;
 
 pub use actions::{hotkey_action, menu_control, press, Press};
 pub use controls::{window_controls, ControlView, Controls};
@@ -20,3 +21,4 @@ pub use notify::{
 };
 pub use stop_guard::{StopDecision, StopGuard};
 pub use tray::{has_running_clock, menu_model, tray_icon, MenuAction, MenuContext, MenuEntry, TrayIcon};
+pub use tray_host::{tray_host_plan, TrayHostPlan, TrayHostSeen, NO_TRAY_KIND};
