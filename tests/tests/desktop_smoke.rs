@@ -374,7 +374,9 @@ async fn notifications_secrets_and_hotkeys() {
 #[tokio::test(flavor = "multi_thread")]
 async fn tray_menu_over_dbusmenu() {
     let mut desktop =
-        Desktop::start(DesktopOptions { notification_server: false, keyring: false }).await.expect("desktop starts");
+        Desktop::start(DesktopOptions { notification_server: false, keyring: false, ..Default::default() })
+            .await
+            .expect("desktop starts");
     if let Some(why) = appindicator_python_missing(&desktop).await {
         eprintln!(
             "SKIPPED tray_menu_over_dbusmenu: python3-gi with AyatanaAppIndicator3 is not available \
@@ -448,7 +450,9 @@ async fn tray_menu_over_dbusmenu() {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_servers_nothing_is_activated() {
     let mut desktop =
-        Desktop::start(DesktopOptions { notification_server: false, keyring: false }).await.expect("desktop starts");
+        Desktop::start(DesktopOptions { notification_server: false, keyring: false, ..Default::default() })
+            .await
+            .expect("desktop starts");
     let monitor = desktop.notifications();
     assert!(!desktop.name_has_owner("org.freedesktop.Notifications").await.unwrap());
     assert!(!desktop.name_has_owner("org.freedesktop.secrets").await.unwrap());

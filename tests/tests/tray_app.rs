@@ -284,7 +284,8 @@ async fn a_wrong_password_gives_exactly_one_auth_failed_notification() {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_notification_server_or_a_keyring_the_app_keeps_working() {
     let world = world(WorldOptions::default()).await;
-    let mut desktop = desktop(DesktopOptions { notification_server: false, keyring: false }).await;
+    let mut desktop =
+        desktop(DesktopOptions { notification_server: false, keyring: false, ..Default::default() }).await;
     let port = world.ws_port().to_string();
     let (code, _, stderr) = onair_in(&desktop, &["password", "set", "--port", &port], Some("x\n")).await;
     assert_eq!(code, 7, "no keyring: {stderr}");

@@ -11,6 +11,8 @@
 //! - optionally `dunst`, a real notification server, so `Notify` gets an id back,
 //! - optionally `gnome-keyring-daemon --foreground --unlock --components=secrets`, an
 //!   unlocked Secret Service (`org.freedesktop.secrets`) with a fresh login keyring,
+//! - optionally (by default) a StatusNotifierWatcher with a host, so the app finds a
+//!   tray as on KDE or GNOME with the AppIndicator extension (`watcher`),
 //! - whatever the test starts with [`Desktop::spawn_tracked`] (the app under test).
 //!
 //! The app's tray menu (libayatana-appindicator exports it as `com.canonical.dbusmenu`)
@@ -34,7 +36,8 @@
 //! Layout, one job per file: `bus` (the private session bus and `busctl`), `notifications`
 //! (dunst and the `Notify` monitor), `dbusmenu` (the tray menu over the bus), `keyring`
 //! (gnome-keyring and `secret-tool`), `procs` (tracked processes, helper commands, and finding
-//! what is left behind). This file holds the desktop itself: options, start, environment,
+//! what is left behind), `watcher` (a tray's StatusNotifierWatcher, and the visible windows).
+//! This file holds the desktop itself: options, start, environment,
 //! the X display and teardown.
 
 mod bus;
@@ -42,6 +45,7 @@ mod dbusmenu;
 mod keyring;
 mod notifications;
 mod procs;
+mod watcher;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -72,11 +76,14 @@ pub struct DesktopOptions {
     pub notification_server: bool,
     /// Start `gnome-keyring-daemon` with an unlocked login keyring (`org.freedesktop.secrets`).
     pub keyring: bool,
+    /// Own `org.kde.StatusNotifierWatcher` with a host registered: a desktop with a
+    /// tray. Without it the app finds no tray and opens its window at start.
+    pub tray_watcher: bool,
 }
 
 impl Default for DesktopOptions {
     fn default() -> Self {
-        DesktopOptions { notification_server: true, keyring: true }
+        DesktopOptions { notification_server: true, keyring: true, tray_watcher: true }
     }
 }
 
@@ -89,12 +96,13 @@ pub struct Desktop {
     dunst: Option<Group>,
     dunst_starts: u32,
     keyring: Option<Group>,
+    watcher: Option<watcher::TrayWatcher>,
     tracked: Vec<Group>,
 }
 
 impl Desktop {
     /// Starts Xvfb, then the session bus, then the notification monitor, then (per
-    /// `opts`) dunst and gnome-keyring, and checks each is up before going on.
+    /// `opts`) dunst, gnome-keyring and the tray's watcher, and checks each is up before going on.
     pub async fn start(opts: DesktopOptions) -> Result<Desktop, String> {
         // From here on `desktop` owns everything: an early return drops it and cleans up.
         let mut desktop = Desktop {
@@ -107,6 +115,7 @@ impl Desktop {
             dunst: None,
             dunst_starts: 0,
             keyring: None,
+            watcher: None,
             tracked: Vec::new(),
         };
         write_file(&desktop.home().join("bus.conf"), &bus_config(desktop.home()))?;
@@ -119,6 +128,9 @@ impl Desktop {
         }
         if opts.keyring {
             desktop.start_keyring().await?;
+        }
+        if opts.tray_watcher {
+            desktop.start_tray_watcher().await?;
         }
         Ok(desktop)
     }
@@ -232,6 +244,7 @@ impl Drop for Desktop {
         for mut group in self.tracked.drain(..) {
             group.kill(None);
         }
+        self.watcher = None;
         for mut group in [self.keyring.take(), self.dunst.take(), self.monitor_proc.take()].into_iter().flatten() {
             group.kill(None);
         }
