@@ -2,7 +2,8 @@
 //!
 //! Each binding is registered on its own so one that is taken by another
 //! program is reported by name while the others still work. On Wayland nothing
-//! can be grabbed: that is detected up front and explained.
+//! can be grabbed: the desktop portal binds them ([`crate::portal`]) where it
+//! can; elsewhere that is detected up front and explained.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -30,6 +31,11 @@ pub fn register<R: Runtime>(app: &AppHandle<R>, settings: &HotkeySettings) -> Ve
     let map = app.state::<HotkeyMap>();
     if let Ok(mut map) = map.0.lock() {
         map.clear();
+    }
+    // On Wayland with a GlobalShortcuts portal, the desktop binds the keys.
+    if let Some(portal) = app.try_state::<crate::portal::PortalShortcuts>() {
+        portal.bind(settings);
+        return Vec::new();
     }
     if !settings.enabled {
         return Vec::new();

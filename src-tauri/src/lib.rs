@@ -18,7 +18,8 @@
 //! - `integration.rs`: the desktop's effects as one trait, and Tauri's implementation.
 //! - `window.rs`: the window's vocabulary; `commands.rs`: its IPC commands.
 //! - Adapters, named after the headless policy they carry out: `tray.rs`
-//!   (menu model), `notify.rs` (notification policy), `hotkeys.rs`,
+//!   (menu model), `notify.rs` (notification policy), `hotkeys.rs` (and
+//!   `portal.rs`, the hotkeys through the desktop portal on Wayland),
 //!   and `logging.rs`; the OS keyring as the password store is `onair_cli::secrets`.
 
 mod autostart;
@@ -30,6 +31,7 @@ mod integration;
 mod launch;
 mod logging;
 mod notify;
+mod portal;
 mod tray;
 mod window;
 
@@ -71,6 +73,7 @@ pub fn run<R: Runtime>(builder: tauri::Builder<R>, options: AppOptions) -> tauri
     let single_instance_tx = desktop_tx.clone();
     let hotkey_tx = desktop_tx.clone();
     let menu_tx = desktop_tx.clone();
+    let portal_tx = desktop_tx.clone();
     let show_at_start = options.show_window;
     let mut start = Some((options, desktop_rx, window_rx, window_tx, desktop_tx));
     let app = builder
@@ -112,6 +115,10 @@ pub fn run<R: Runtime>(builder: tauri::Builder<R>, options: AppOptions) -> tauri
             let Some((options, desktop_rx, window_rx, window_tx, _desktop_tx)) = start.take() else {
                 return Ok(());
             };
+            // Before the controller registers the hotkeys, which then go to the portal.
+            if let Some(portal) = portal::start(&app.config().identifier, portal_tx) {
+                app.manage(portal);
+            }
             start_controller(app.handle().clone(), options, desktop_rx, window_rx, window_tx);
             if show_at_start {
                 integration::open_window(app.handle(), Page::Status);

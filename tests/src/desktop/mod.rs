@@ -44,6 +44,7 @@ mod bus;
 mod dbusmenu;
 mod keyring;
 mod notifications;
+mod portal;
 mod procs;
 mod watcher;
 
@@ -55,6 +56,7 @@ use crate::sandbox::{write_file, xvfb_command, Group, Kind, Sandbox};
 
 pub use dbusmenu::MenuNode;
 pub use notifications::{NotificationMonitor, SeenNotification};
+pub use portal::{BoundShortcut, FakePortal, PortalOptions, PortalRecord};
 pub use procs::{processes_mentioning, AsStdCommand};
 
 use bus::bus_config;

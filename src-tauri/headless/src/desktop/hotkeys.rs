@@ -223,6 +223,93 @@ pub fn grabbing_unavailable(session_type: Option<&str>, wayland_display: Option<
     })
 }
 
+/// The environment variable that chooses how hotkeys reach OnAir: `portal`
+/// (the XDG desktop portal's GlobalShortcuts, even outside Wayland) or `grab`
+/// (a global grab, even on Wayland); unset or anything else: decided by the session.
+pub const SHORTCUTS_ENV: &str = "ONAIR_SHORTCUTS";
+
+/// Whether to ask the desktop portal for the hotkeys instead of grabbing
+/// them: on Wayland, where no application may grab keys, or when asked to.
+pub fn wants_portal(session_type: Option<&str>, wayland_display: Option<&str>, shortcuts: Option<&str>) -> bool {
+    match shortcuts.map(str::trim) {
+        Some(s) if s.eq_ignore_ascii_case("portal") => true,
+        Some(s) if s.eq_ignore_ascii_case("grab") => false,
+        _ => grabbing_unavailable(session_type, wayland_display).is_some(),
+    }
+}
+
+/// One action as the portal's `BindShortcuts` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalShortcut {
+    pub action: HotkeyAction,
+    /// The shortcut's id: the action's wire name, which `Activated` sends back.
+    pub id: &'static str,
+    /// What the desktop's shortcut settings show for it.
+    pub description: &'static str,
+    /// The binding from the settings in the portal's syntax; the desktop may
+    /// ask the user or pick another, so this is only a wish.
+    pub preferred_trigger: Option<String>,
+}
+
+/// The shortcuts to bind through the portal: none while hotkeys are off;
+/// otherwise every action, so the user can give a trigger in the desktop's
+/// settings even to an action OnAir leaves unbound. A binding that an earlier
+/// action already has (or that has no portal spelling) is not wished for twice.
+pub fn portal_shortcuts(settings: &HotkeySettings) -> Vec<PortalShortcut> {
+    if !settings.enabled {
+        return Vec::new();
+    }
+    let mut wished = std::collections::HashSet::new();
+    HotkeyAction::ALL
+        .into_iter()
+        .map(|action| {
+            let preferred_trigger = settings
+                .binding(action)
+                .and_then(|binding| portal_trigger(&binding))
+                .filter(|trigger| wished.insert(trigger.clone()));
+            PortalShortcut { action, id: action.wire_name(), description: action.label(), preferred_trigger }
+        })
+        .collect()
+}
+
+/// A binding such as `Ctrl+Alt+Shift+PageUp` in the syntax of the XDG
+/// shortcuts specification, which the portal's `preferred_trigger` uses:
+/// upper-case modifiers (`CTRL`, `ALT`, `SHIFT`, `LOGO`) and an XKB key name
+/// (`CTRL+ALT+SHIFT+Page_Up`). `None` for what is not a valid binding.
+pub fn portal_trigger(binding: &str) -> Option<String> {
+    let canonical = normalize(binding).ok()?;
+    let mut parts: Vec<&str> = canonical.split('+').collect();
+    let key = parts.pop()?;
+    let mut out: Vec<&str> = parts
+        .into_iter()
+        .map(|modifier| match modifier {
+            "Ctrl" => "CTRL",
+            "Alt" => "ALT",
+            "Shift" => "SHIFT",
+            _ => "LOGO",
+        })
+        .collect();
+    let key = match key {
+        "Space" => "space",
+        "Enter" => "Return",
+        "Backspace" => "BackSpace",
+        "PageUp" => "Page_Up",
+        "PageDown" => "Page_Down",
+        "Minus" => "minus",
+        "Equal" => "equal",
+        "Comma" => "comma",
+        "Period" => "period",
+        "Slash" => "slash",
+        "Semicolon" => "semicolon",
+        "Quote" => "apostrophe",
+        "Backquote" => "grave",
+        // Letters, digits, F1-F24 and the rest (Tab, Home, Up...) are their XKB names already.
+        other => other,
+    };
+    out.push(key);
+    Some(out.join("+"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,5 +370,48 @@ mod tests {
         assert!(grabbing_unavailable(Some("x11"), Some("wayland-0")).is_some());
         assert!(grabbing_unavailable(Some("x11"), None).is_none());
         assert!(grabbing_unavailable(None, None).is_none());
+    }
+
+    #[test]
+    fn portal_triggers_use_the_shortcuts_spec_syntax() {
+        assert_eq!(portal_trigger("Ctrl+Alt+Shift+S").as_deref(), Some("CTRL+ALT+SHIFT+S"));
+        assert_eq!(portal_trigger("shift+ctrl+pagedown").as_deref(), Some("CTRL+SHIFT+Page_Down"));
+        assert_eq!(portal_trigger("Super+Quote").as_deref(), Some("LOGO+apostrophe"));
+        assert_eq!(portal_trigger("Alt+Space").as_deref(), Some("ALT+space"));
+        assert_eq!(portal_trigger("F13").as_deref(), Some("F13"));
+        assert_eq!(portal_trigger("Ctrl+7").as_deref(), Some("CTRL+7"));
+        assert_eq!(portal_trigger("Ctrl+Banana"), None);
+        assert_eq!(portal_trigger("S"), None);
+    }
+
+    #[test]
+    fn every_action_is_bound_through_the_portal_with_its_wish() {
+        assert!(portal_shortcuts(&HotkeySettings::default()).is_empty(), "off: nothing bound");
+        let mut settings = HotkeySettings { enabled: true, ..HotkeySettings::default() };
+        settings.bindings.insert(HotkeyAction::SaveReplay, None);
+        settings.bindings.insert(HotkeyAction::NextScene, Some("Ctrl+Alt+Shift+S".into()));
+        let shortcuts = portal_shortcuts(&settings);
+        let ids: Vec<&str> = shortcuts.iter().map(|s| s.id).collect();
+        let all: Vec<&str> = HotkeyAction::ALL.iter().map(|a| a.wire_name()).collect();
+        assert_eq!(ids, all);
+        let wish = |action: HotkeyAction| {
+            shortcuts.iter().find(|s| s.action == action).and_then(|s| s.preferred_trigger.clone())
+        };
+        assert_eq!(wish(HotkeyAction::ToggleStream).as_deref(), Some("CTRL+ALT+SHIFT+S"));
+        assert_eq!(wish(HotkeyAction::PreviousScene).as_deref(), Some("CTRL+ALT+SHIFT+Page_Up"));
+        assert_eq!(wish(HotkeyAction::SaveReplay), None, "unbound in the settings: no wish");
+        assert_eq!(wish(HotkeyAction::NextScene), None, "taken by an earlier action: no second wish");
+        let mute = shortcuts.iter().find(|s| s.action == HotkeyAction::ToggleMute).unwrap();
+        assert_eq!((mute.id, mute.description), ("toggle-mute", "Mute/unmute mic"));
+    }
+
+    #[test]
+    fn the_portal_is_wanted_on_wayland_or_when_asked() {
+        assert!(wants_portal(Some("wayland"), None, None));
+        assert!(wants_portal(None, Some("wayland-0"), None));
+        assert!(!wants_portal(Some("x11"), None, None));
+        assert!(wants_portal(Some("x11"), None, Some("portal")));
+        assert!(!wants_portal(Some("wayland"), None, Some("grab")));
+        assert!(wants_portal(Some("wayland"), None, Some("whatever")));
     }
 }

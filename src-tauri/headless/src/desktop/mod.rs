@@ -15,7 +15,10 @@ mod tray_host;
 
 pub use actions::{hotkey_action, menu_control, press, Press};
 pub use controls::{window_controls, ControlView, Controls};
-pub use hotkeys::{grabbing_unavailable, normalize as normalize_hotkey, HotkeyAction, HotkeySettings};
+pub use hotkeys::{
+    grabbing_unavailable, normalize as normalize_hotkey, portal_shortcuts, portal_trigger, wants_portal, HotkeyAction,
+    HotkeySettings, PortalShortcut, SHORTCUTS_ENV,
+};
 pub use notify::{
     NotificationAction, NotificationPlan, NotificationPolicy, Urgency, COALESCE_MS, OBS_SLOT, STREAM_SLOT,
 };
