@@ -509,53 +509,24 @@ async fn connected(session: &Session, timeout: Duration) -> Result<State, u8> {
     })
 }
 
-/// [`Session::wait_connected`], except that a port that refuses the
-/// connection is an answer at once: the session would go on retrying it, as the
+/// [`Session::wait_connected`], except that a port that refused the
+/// connection is an answer at once: the session goes on retrying it, as the
 /// tray app wants, but a command has nothing to wait for there.
 async fn wait_connected(session: &Session, timeout: Duration) -> Result<State, State> {
     let mut state = session.state();
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let current = state.borrow_and_update().clone();
-        if current.obs.is_some() {
-            return Ok(current);
-        }
-        if current.connection.needs_user() || current.connection == ConnectionState::Stopped {
-            return Err(current);
-        }
-        let waiting = matches!(current.connection, ConnectionState::WaitingForObs { .. });
-        // The probe runs beside the wait: a host that drops it must not hide a change.
-        let probe = async {
-            if waiting && refuses(&current.target).await {
-                return Next::Refused;
-            }
-            std::future::pending().await
-        };
-        let next = tokio::time::timeout_at(deadline, async {
-            tokio::select! {
-                next = probe => next,
-                changed = state.changed() => if changed.is_ok() { Next::Changed } else { Next::Ended },
-            }
-        });
-        match next.await {
-            Ok(Next::Changed) => {}
-            Ok(Next::Refused) => return Err(current),
-            Ok(Next::Ended) | Err(_) => return Err(state.borrow().clone()),
-        }
+    let answered = |s: &State| {
+        s.obs.is_some()
+            || s.connection.needs_user()
+            || s.connection == ConnectionState::Stopped
+            || matches!(&s.connection, ConnectionState::WaitingForObs { reason } if reason.cause == Cause::Refused)
+    };
+    let _ = tokio::time::timeout(timeout, state.wait_for(answered)).await;
+    let current = state.borrow().clone();
+    if current.obs.is_some() {
+        Ok(current)
+    } else {
+        Err(current)
     }
-}
-
-/// What ended one wait of [`wait_connected`].
-enum Next {
-    Changed,
-    Refused,
-    Ended,
-}
-
-/// Whether nothing listens at `address` (the state's target, `host:port` or
-/// `[v6]:port`): refused at once, unlike a host that does not answer.
-async fn refuses(address: &str) -> bool {
-    matches!(tokio::net::TcpStream::connect(address).await, Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused)
 }
 
 async fn status(session: &Session, timeout: Duration, json: bool) -> u8 {
