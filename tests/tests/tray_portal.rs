@@ -88,6 +88,14 @@ async fn on_wayland_the_hotkeys_are_bound_through_the_portal_and_activated_start
     let log = app_log(&desktop);
     let described = FakePortal::describe("CTRL+ALT+F9");
     assert!(log.contains("portal shortcut bound") && log.contains(&described), "{log}");
+    // And what the user changes in the desktop's settings later.
+    portal.change_trigger("next-scene", "LOGO+N").await.unwrap();
+    let changed = FakePortal::describe("LOGO+N");
+    let deadline = tokio::time::Instant::now() + T;
+    while !app_log(&desktop).contains(&changed) {
+        assert!(tokio::time::Instant::now() < deadline, "ShortcutsChanged not taken: {}", app_log(&desktop));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
         !desktop.notifications().all().iter().any(|n| n.category() == Some("x-onair.hotkeys")),
         "no advice to bind commands by hand: {}",

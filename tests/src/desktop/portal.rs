@@ -50,6 +50,8 @@ pub struct PortalRecord {
     /// The shortcuts of the latest `BindShortcuts` (session, shortcuts).
     pub bound: Option<(String, Vec<BoundShortcut>)>,
     pub bind_calls: usize,
+    /// Triggers the user gave in the desktop's settings ([`FakePortal::change_trigger`]), by id.
+    pub assigned: HashMap<String, String>,
 }
 
 /// What the portal offers.
@@ -138,6 +140,31 @@ impl FakePortal {
     /// How this desktop describes a trigger to the user (`trigger_description`).
     pub fn describe(trigger: &str) -> String {
         format!("Press {}", trigger.replace('+', " + "))
+    }
+
+    /// The user gave the shortcut `id` another trigger in the desktop's settings:
+    /// `ShortcutsChanged` with every bound shortcut, as the portal sends it.
+    pub async fn change_trigger(&self, id: &str, trigger: &str) -> Result<(), String> {
+        let (session, app) = {
+            let mut record = self.record.lock().map_err(|_| "the record is poisoned")?;
+            let (session, shortcuts) = record.bound.clone().ok_or("nothing is bound")?;
+            if !shortcuts.iter().any(|s| s.id == id) {
+                return Err(format!("{id} is not bound"));
+            }
+            record.assigned.insert(id.to_string(), trigger.to_string());
+            let app = record.sessions.iter().find(|(s, _)| *s == session).map(|(_, app)| app.clone());
+            (session, app.ok_or("the bound session has no owner")?)
+        };
+        let shortcuts = described(&self.record);
+        let connection = self.connection.clone();
+        let sent = self.runtime.spawn(async move {
+            let path = OwnedObjectPath::try_from(session).map_err(|e| e.to_string())?;
+            connection
+                .emit_signal(Some(app.as_str()), PATH, SHORTCUTS, "ShortcutsChanged", &(path, shortcuts))
+                .await
+                .map_err(|e| format!("emit ShortcutsChanged: {e}"))
+        });
+        sent.await.map_err(|e| format!("emit ShortcutsChanged: {e}"))?
     }
 
     /// The user pressed the shortcut `id`: `Activated` to the app that bound it.
@@ -253,21 +280,26 @@ impl GlobalShortcuts {
         });
         Ok(path)
     }
+}
 
-    fn described(&self) -> Variant<'static> {
-        let bound = self.record.lock().ok().and_then(|r| r.bound.clone()).map(|(_, s)| s).unwrap_or_default();
-        let shortcuts: Vec<(String, HashMap<String, Variant<'static>>)> = bound
-            .into_iter()
-            .map(|s| {
-                let mut details: HashMap<String, Variant<'static>> = HashMap::new();
-                details.insert("description".into(), Variant::from(s.description));
-                let described = s.preferred_trigger.as_deref().map(FakePortal::describe).unwrap_or_default();
-                details.insert("trigger_description".into(), Variant::from(described));
-                (s.id, details)
-            })
-            .collect();
-        Variant::from(shortcuts)
-    }
+/// The bound shortcuts as the portal describes them (`a(sa{sv})`): each with its
+/// description and the trigger it got, in this desktop's words.
+fn described(record: &Mutex<PortalRecord>) -> Vec<(String, HashMap<String, Variant<'static>>)> {
+    let (bound, assigned) = match record.lock() {
+        Ok(r) => (r.bound.clone().map(|(_, s)| s).unwrap_or_default(), r.assigned.clone()),
+        Err(_) => return Vec::new(),
+    };
+    bound
+        .into_iter()
+        .map(|s| {
+            let trigger = assigned.get(&s.id).cloned().or(s.preferred_trigger);
+            let mut details: HashMap<String, Variant<'static>> = HashMap::new();
+            details.insert("description".into(), Variant::from(s.description));
+            let described = trigger.as_deref().map(FakePortal::describe).unwrap_or_default();
+            details.insert("trigger_description".into(), Variant::from(described));
+            (s.id, details)
+        })
+        .collect()
 }
 
 #[zbus::interface(name = "org.freedesktop.portal.GlobalShortcuts")]
@@ -315,7 +347,7 @@ impl GlobalShortcuts {
             record.bound = Some((session_handle.to_string(), shortcuts));
         }
         let mut results = HashMap::new();
-        results.insert("shortcuts", self.described());
+        results.insert("shortcuts", Variant::from(described(&self.record)));
         self.answer(connection, &header, &options, results)
     }
 
@@ -328,7 +360,7 @@ impl GlobalShortcuts {
     ) -> zbus::fdo::Result<OwnedObjectPath> {
         self.note_call();
         let mut results = HashMap::new();
-        results.insert("shortcuts", self.described());
+        results.insert("shortcuts", Variant::from(described(&self.record)));
         self.answer(connection, &header, &options, results)
     }
 
