@@ -24,8 +24,8 @@ use std::time::Duration;
 use onair_headless::control::Control;
 use onair_headless::desktop::{
     has_running_clock, hotkey_action, menu_control, menu_model, press, tray_icon, window_controls, Controls,
-    HotkeyAction, MenuAction, MenuContext, NotificationAction, NotificationPlan, NotificationPolicy, Press, StopGuard,
-    Urgency,
+    HotkeyAction, MenuAction, MenuContext, NotificationAction, NotificationButton, NotificationPlan,
+    NotificationPolicy, Press, StopGuard, Urgency,
 };
 use onair_headless::history::{self, StreamRecord};
 use onair_headless::obs::Session;
@@ -52,6 +52,8 @@ pub enum DesktopInput {
     Hotkey(HotkeyAction),
     /// OnAir was launched again; the first instance opens its window.
     SecondLaunch,
+    /// A button on one of OnAir's notifications was pressed ("Unmute").
+    NotificationButton(NotificationButton),
 }
 
 /// The answers of work the controller handed off.
@@ -141,7 +143,15 @@ const CONFIRM_SLOT: &str = "confirm-stop";
 
 /// A notification that is not a moment (settings, hotkeys, a refused control).
 fn notice(kind: &'static str, summary: &str, body: &str, urgency: Urgency) -> NotificationPlan {
-    NotificationPlan { kind, summary: summary.to_string(), body: body.to_string(), urgency, slot: kind, replace: false }
+    NotificationPlan {
+        kind,
+        summary: summary.to_string(),
+        body: body.to_string(),
+        urgency,
+        slot: kind,
+        replace: false,
+        button: None,
+    }
 }
 
 fn confirm_notice(summary: &str, body: &str) -> NotificationPlan {
@@ -448,6 +458,13 @@ impl<I: GuiIntegration> Controller<I> {
                 return false;
             }
             DesktopInput::Menu(action) => action,
+            // Sent as the tray's items are; a refusal comes back as a notice.
+            DesktopInput::NotificationButton(button) => {
+                if let Press::Send(control) = self.press(button.control(), state.obs.as_ref(), &state) {
+                    self.send_control(control);
+                }
+                return false;
+            }
             // As OBS is, or was when last seen: a hotkey pressed while OBS is away
             // then says what it would have done ("Could not mute the mic: ...").
             DesktopInput::Hotkey(hotkey) => match hotkey_action(hotkey, state.obs.as_ref().or(self.last_seen.as_ref()))

@@ -9,7 +9,9 @@
 
 use onair_headless::desktop::{HotkeySettings, MenuEntry, NotificationAction, TrayIcon};
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
+use tokio::sync::mpsc;
 
+use crate::controller::DesktopInput;
 use crate::hotkeys;
 use crate::notify::DesktopNotifier;
 use crate::tray::TauriTray;
@@ -41,8 +43,19 @@ pub struct TauriIntegration<R: Runtime> {
 }
 
 impl<R: Runtime> TauriIntegration<R> {
-    pub fn new(app: AppHandle<R>) -> TauriIntegration<R> {
-        TauriIntegration { tray: TauriTray::new(app.clone()), notifier: DesktopNotifier::start("OnAir", "onair"), app }
+    /// `input` is where the desktop's inputs go: a notification's button
+    /// pressed reaches the controller as menu clicks do.
+    pub fn new(app: AppHandle<R>, input: mpsc::Sender<DesktopInput>) -> TauriIntegration<R> {
+        let pressed = Box::new(move |button| {
+            if input.try_send(DesktopInput::NotificationButton(button)).is_err() {
+                tracing::warn!("a notification's button was pressed while the app was busy or ending; ignored");
+            }
+        });
+        TauriIntegration {
+            tray: TauriTray::new(app.clone()),
+            notifier: DesktopNotifier::start("OnAir", "onair", pressed),
+            app,
+        }
     }
 }
 

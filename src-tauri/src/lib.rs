@@ -112,14 +112,14 @@ pub fn run<R: Runtime>(builder: tauri::Builder<R>, options: AppOptions) -> tauri
             commands::test_connection
         ])
         .setup(move |app| {
-            let Some((options, desktop_rx, window_rx, window_tx, _desktop_tx)) = start.take() else {
+            let Some((options, desktop_rx, window_rx, window_tx, desktop_tx)) = start.take() else {
                 return Ok(());
             };
             // Before the controller registers the hotkeys, which then go to the portal.
             if let Some(portal) = portal::start(&app.config().identifier, portal_tx) {
                 app.manage(portal);
             }
-            start_controller(app.handle().clone(), options, desktop_rx, window_rx, window_tx);
+            start_controller(app.handle().clone(), options, (desktop_tx, desktop_rx), window_rx, window_tx);
             if show_at_start {
                 integration::open_window(app.handle(), Page::Status);
             }
@@ -138,7 +138,7 @@ pub fn run<R: Runtime>(builder: tauri::Builder<R>, options: AppOptions) -> tauri
 fn start_controller<R: Runtime>(
     app: tauri::AppHandle<R>,
     options: AppOptions,
-    desktop: mpsc::Receiver<DesktopInput>,
+    (desktop_tx, desktop): (mpsc::Sender<DesktopInput>, mpsc::Receiver<DesktopInput>),
     window: mpsc::Receiver<WindowRequest>,
     window_tx: mpsc::Sender<WindowRequest>,
 ) {
@@ -156,7 +156,7 @@ fn start_controller<R: Runtime>(
         (session, moments)
     });
     app.manage(AppState { session: session.clone(), window: window_tx });
-    let mut controller = Controller::new(TauriIntegration::new(app), session, parts);
+    let mut controller = Controller::new(TauriIntegration::new(app, desktop_tx), session, parts);
     // On this (the main) thread, where the hotkeys and the tray are set up,
     // inside the runtime, where the controller hands off its background work.
     tauri::async_runtime::block_on(async { controller.start(notes) });

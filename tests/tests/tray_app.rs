@@ -5,9 +5,11 @@
 
 use std::time::Duration;
 
-use onair_system_tests::desktop::{Desktop, DesktopOptions, MenuNode};
+use onair_system_tests::desktop::{Desktop, DesktopOptions, MenuNode, SeenNotification};
+use onair_system_tests::fake::{FakeObs, FakeState};
 use onair_system_tests::support::{enabled, onair_in, TrayApp};
-use onair_system_tests::world::{ObsWorld, WorldOptions};
+use onair_system_tests::world::{ObsWorld, TestAudio, WorldOptions};
+use serde_json::json;
 
 const PASSWORD: &str = "tray test password";
 const T: Duration = Duration::from_secs(20);
@@ -356,4 +358,221 @@ async fn a_hotkey_pressed_while_obs_is_away_says_why_nothing_happened() {
         desktop.notifications().wait_for(|n| n.category() == Some("x-onair.control-failed"), T).await.unwrap();
     assert_eq!(refused.summary, "Could not start streaming");
     assert!(refused.body.starts_with("not connected to OBS: waiting for OBS"), "{}", refused.body);
+}
+
+/// Writes the app's settings file in the desktop's home.
+fn write_settings(desktop: &Desktop, text: &str) {
+    let config = desktop.home().join(".config/onair");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(config.join("settings.toml"), text).unwrap();
+}
+
+/// Presses the button of the notification dunst shows first until `done` (dunst may
+/// not have moved a notification it just answered onto the screen yet, and then a
+/// press does nothing), for up to 5 s: dunst takes a critical notification down after
+/// 5 s in the tests.
+async fn press_until<F: std::future::Future<Output = bool>>(desktop: &Desktop, what: &str, done: impl Fn() -> F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        desktop.press_notification_button().await.unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..10 {
+            if done().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: not done after pressing the button for 5 s");
+    }
+}
+
+/// The "Unmute" button on a mute alert, pressed through dunst: a watched mic muted while
+/// live raises the critical muted-while-live alert with the button (dunst lists the
+/// `actions` capability); pressing it unmutes the mic in real OBS, and the alert's
+/// clearing replaces it in place.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_unmute_button_of_a_muted_while_live_alert_unmutes_the_mic_in_obs() {
+    let world = world(WorldOptions::default()).await;
+    // Silence: a muted mic playing a tone would also raise talking-while-muted.
+    world.add_test_audio("Test Mic", TestAudio::Silence).await.expect("a test mic");
+    let mut desktop = desktop(DesktopOptions::default()).await;
+    write_settings(&desktop, "[audio]\nmics = [\"Test Mic\"]\n");
+    let app = TrayApp::start(&mut desktop, world.ws_port(), &[("ONAIR_PASSWORD", PASSWORD)]).await;
+    app.wait_menu(&desktop, "Offline", T, |m| first_row(m) == "Offline").await;
+    world.start_stream(T).await.unwrap();
+    desktop.notifications().wait_for(|n| n.category() == Some("x-onair.live") && n.id.is_some(), T).await.unwrap();
+    // Off the screen, so the alert is what dunst shows first.
+    desktop.close_all_notifications().await.unwrap();
+
+    world.request("SetInputMute", json!({ "inputName": "Test Mic", "inputMuted": true })).await.unwrap();
+    let alert = desktop
+        .notifications()
+        .wait_for(|n| n.category() == Some("x-onair.muted-while-live") && n.id.is_some(), T)
+        .await
+        .unwrap();
+    assert_eq!(alert.actions, ["unmute", "Unmute"], "{}", desktop.notifications().describe());
+    assert_eq!(alert.hint("urgency"), Some("2"));
+    let muted = || async {
+        world.request("GetInputMute", json!({ "inputName": "Test Mic" })).await.unwrap()["inputMuted"] == true
+    };
+    assert!(muted().await);
+
+    press_until(&desktop, "the mic unmuted in OBS", || async { !muted().await }).await;
+    let cleared = desktop.notifications().wait_for(|n| n.category() == Some("x-onair.alert-cleared"), T).await.unwrap();
+    assert_eq!(cleared.replaces_id, alert.id.unwrap_or_default(), "the note takes the alert's place");
+    assert_eq!(cleared.actions, Vec::<String>::new(), "nothing left to unmute");
+    settle().await;
+    assert_eq!(desktop.notifications().count("x-onair.muted-while-live"), 1);
+    assert_eq!(desktop.notifications().count("x-onair.alert-cleared"), 1);
+}
+
+/// Every notification goes over the one bus connection the app keeps (no connection
+/// per notification: the same sender throughout, and the app's connections on the bus
+/// do not grow), and when the notification server goes away and comes back the app
+/// says so in its log and keeps notifying, Unmute button included.
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_share_one_bus_connection_and_outlive_a_restart_of_the_server() {
+    let mut desktop = desktop(DesktopOptions::default()).await;
+    let mut fake = FakeObs::start().await;
+    let app = TrayApp::start(&mut desktop, fake.port(), &[]).await;
+    let mut conn = fake.accept(T).await.expect("the app connects");
+    conn.handshake(None).await.expect("handshake");
+    // The fake's mic slot holds "Mic/Aux".
+    let obs = conn.serve_with(FakeState::default());
+    app.wait_menu(&desktop, "Offline", T, |m| first_row(m) == "Offline").await;
+    let stream = |live: bool| {
+        obs.update_state(|s| s.stream_active = live);
+        let state = if live { "STARTED" } else { "STOPPED" };
+        obs.send_event(
+            "StreamStateChanged",
+            json!({"outputActive": live, "outputState": format!("OBS_WEBSOCKET_OUTPUT_{state}")}),
+        )
+    };
+    let notifications = desktop.notifications();
+    let answered = |category: &'static str, n: usize| {
+        let notifications = notifications.clone();
+        async move {
+            let matching = |x: &SeenNotification| x.category() == Some(category) && x.id.is_some();
+            let deadline = tokio::time::Instant::now() + T;
+            while notifications.all().iter().filter(|x| matching(x)).count() < n {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{n} answered {category}\n{}",
+                    notifications.describe()
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let connections_before = desktop.connections_of(app.pid).await.unwrap();
+
+    const ROUNDS: usize = 10;
+    for round in 1..=ROUNDS {
+        stream(true).await;
+        answered("x-onair.live", round).await;
+        stream(false).await;
+        answered("x-onair.ended", round).await;
+    }
+    let senders: std::collections::BTreeSet<String> = notifications.all().into_iter().map(|n| n.sender).collect();
+    assert_eq!(senders.len(), 1, "{} notifications over {senders:?}", notifications.all().len());
+    assert_eq!(desktop.connections_of(app.pid).await.unwrap(), connections_before, "no connection per notification");
+
+    // The server goes away: the Notify still goes out, unanswered, and the app carries on.
+    desktop.stop_notification_server().await;
+    stream(true).await;
+    notifications
+        .wait_for(|n| n.category() == Some("x-onair.live") && n.error.is_some(), T)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    desktop.start_notification_server().await.unwrap();
+    // A fresh dunst: shown again, over the same connection, with the Unmute button.
+    obs.mute_in_obs("Mic/Aux", true).await;
+    let alert = notifications
+        .wait_for(|n| n.category() == Some("x-onair.muted-while-live") && n.id.is_some(), T)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(alert.actions, ["unmute", "Unmute"]);
+    assert_eq!(alert.replaces_id, 0, "nothing of the old server's is replaced");
+    let unmuted = || async {
+        obs.requests().iter().any(|r| {
+            r.request_type == "SetInputMute"
+                && r.data.as_ref().is_some_and(|d| d["inputName"] == "Mic/Aux" && d["inputMuted"] == false)
+        })
+    };
+    press_until(&desktop, "the fake OBS asked to unmute", unmuted).await;
+    let senders: std::collections::BTreeSet<String> = notifications.all().into_iter().map(|n| n.sender).collect();
+    assert_eq!(senders.len(), 1, "{senders:?}");
+    let log = std::fs::read_to_string(desktop.logs_dir().join("onair-app.log")).unwrap_or_default();
+    assert!(log.contains("the notification server left the bus"), "{log}");
+    assert!(log.contains("a notification server took the name"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(desktop.tracked_status(app.pid).is_none(), "the app is still running");
+}
+
+/// Waits until the app's log (stderr) has a line containing `text`.
+async fn wait_app_log(desktop: &Desktop, text: &str) {
+    let path = desktop.logs_dir().join("onair-app.log");
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let log = std::fs::read_to_string(&path).unwrap_or_default();
+        if log.contains(text) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no {text:?} in the app's log:\n{log}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `want` visible windows are titled "OnAir".
+async fn wait_windows(desktop: &Desktop, want: usize) {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let seen = desktop.visible_windows("OnAir").await.unwrap_or_else(|e| panic!("{e}"));
+        if seen == want {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{seen} windows titled OnAir, not {want}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_tray_the_app_says_so_once_and_opens_its_window() {
+    let mut desktop = desktop(DesktopOptions { tray_watcher: false, ..Default::default() }).await;
+    let fake = FakeObs::start().await;
+    let _app = TrayApp::start(&mut desktop, fake.port(), &[]).await;
+    let seen = desktop.notifications().wait_for(|n| n.category() == Some("x-onair.no-tray"), T).await.unwrap();
+    assert_eq!(seen.summary, "OnAir has no tray here");
+    assert!(seen.body.contains("AppIndicator extension") && seen.body.contains("app launcher"), "{}", seen.body);
+    wait_windows(&desktop, 1).await;
+    wait_app_log(&desktop, "OnAir has no tray here: no StatusNotifierWatcher").await;
+    // A panel that comes later is only logged: no second notice, the window stays.
+    desktop.start_tray_watcher().await.unwrap();
+    wait_app_log(&desktop, "a StatusNotifierWatcher appeared").await;
+    settle().await;
+    assert_eq!(desktop.notifications().count("x-onair.no-tray"), 1);
+    assert_eq!(desktop.visible_windows("OnAir").await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_tray_the_app_starts_with_no_window_and_its_icon_registers() {
+    let mut desktop = desktop(DesktopOptions::default()).await;
+    let fake = FakeObs::start().await;
+    let app = TrayApp::start(&mut desktop, fake.port(), &[]).await;
+    // Logged once the bus was asked: from then on a window would have opened.
+    wait_app_log(&desktop, "a StatusNotifierWatcher with a host is on the session bus").await;
+    settle().await;
+    assert_eq!(desktop.visible_windows("OnAir").await.unwrap(), 0);
+    assert_eq!(desktop.notifications().count("x-onair.no-tray"), 0);
+    // libayatana registered the icon with the desktop's watcher.
+    let items = desktop
+        .busctl_json(&[
+            "get-property",
+            "org.kde.StatusNotifierWatcher",
+            "/StatusNotifierWatcher",
+            "org.kde.StatusNotifierWatcher",
+            "RegisteredStatusNotifierItems",
+        ])
+        .await
+        .unwrap();
+    assert!(items.to_string().contains(&app.bus_name), "{items} has the app's {}", app.bus_name);
 }

@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 
 use super::*;
-use crate::integration::fake::{notifications, shown, Call, FakeDesktop};
+use crate::integration::fake::{buttons, notifications, shown, Call, FakeDesktop};
 use crate::window::HotkeysInput;
 
 /// A settings file in a fresh directory, removed on drop.
@@ -631,6 +631,53 @@ async fn refused_control(rig: &mut Rig) -> &'static str {
         Feedback::Refused { what, .. } => what,
         other => panic!("expected a refused control, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn the_unmute_button_of_a_muted_while_live_alert_unmutes_that_mic_and_the_alert_clears_in_place() {
+    // The fake OBS's mic slot holds "Mic/Aux".
+    let obs = fake_obs(FakeState::default()).await;
+    let running = rig("unmute-button", Arc::new(MemoryStore::default()), RunOverride::default(), &obs.file("")).run();
+    let (_listener, served) = obs.serving().await;
+    running.wait_for_icon(TrayIcon::Offline).await;
+    running.press(DesktopInput::Menu(MenuAction::ToggleStream)).await;
+    running.wait_for_notification("You're live").await;
+
+    // Muted in OBS while live: after the guard's 3 s, the alert offers to unmute it.
+    served.mute_in_obs("Mic/Aux", true).await;
+    let alert = running
+        .desktop
+        .wait_for("the muted-while-live alert", |c| match c {
+            Call::Notify(NotificationAction::Show(plan)) if plan.kind == "muted-while-live" => Some(plan.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(alert.urgency, Urgency::Critical);
+    let offered = buttons(&running.desktop.take());
+    assert_eq!(offered, [("muted-while-live", NotificationButton::Unmute("Mic/Aux".into()))]);
+    assert_eq!(requested(&served, "SetInputMute"), 0);
+
+    // The desktop sends the pressed button back: an explicit unmute, as the tray's item sends.
+    running.press(DesktopInput::NotificationButton(offered[0].1.clone())).await;
+    let unmuted = wait_for_request(&served, "SetInputMute").await;
+    assert_eq!((&unmuted["inputName"], &unmuted["inputMuted"]), (&json!("Mic/Aux"), &json!(false)), "{unmuted}");
+    assert_eq!(requested(&served, "ToggleInputMute"), 0, "never a toggle");
+    let note = running
+        .desktop
+        .wait_for("the alert's clearing", |c| match c {
+            Call::Notify(NotificationAction::Show(plan)) if plan.kind == "alert-cleared" => Some(plan.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!((note.slot, note.replace, note.button), ("muted-while-live", true, None), "in the alert's place");
+    running.looping.abort();
+}
+
+#[tokio::test]
+async fn an_unmute_button_that_obs_refuses_says_why() {
+    let mut rig = rig("unmute-refused", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
+    rig.controller.on_input(DesktopInput::NotificationButton(NotificationButton::Unmute("Mic/Aux".into())));
+    assert_eq!(refused_control(&mut rig).await, "unmute the mic");
 }
 
 #[tokio::test]

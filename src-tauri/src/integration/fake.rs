@@ -4,7 +4,9 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use onair_headless::desktop::{HotkeySettings, MenuEntry, NotificationAction, NotificationPlan, TrayIcon};
+use onair_headless::desktop::{
+    HotkeySettings, MenuEntry, NotificationAction, NotificationButton, NotificationPlan, TrayIcon,
+};
 
 use super::GuiIntegration;
 use crate::window::{Page, WindowPush};
@@ -66,6 +68,13 @@ pub fn shown(calls: &[Call]) -> Vec<&NotificationPlan> {
             _ => None,
         })
         .collect()
+}
+
+/// The buttons the notifications among `calls` offer, with the slot of each:
+/// what a user could press, which the real desktop sends back as
+/// `DesktopInput::NotificationButton`.
+pub fn buttons(calls: &[Call]) -> Vec<(&'static str, NotificationButton)> {
+    shown(calls).into_iter().filter_map(|plan| Some((plan.slot, plan.button.clone()?))).collect()
 }
 
 /// The notification actions among `calls`, shown and closed.

@@ -73,6 +73,45 @@ impl Desktop {
         }
     }
 
+    /// Presses the button of the notification dunst shows first (`dunstctl action 0`):
+    /// dunst 1.9 invokes a notification's only action, or its "default" one, and
+    /// sends `ActionInvoked` to the notification's sender.
+    pub async fn press_notification_button(&self) -> Result<(), String> {
+        self.dunstctl(&["action", "0"]).await
+    }
+
+    /// Takes every notification dunst shows off the screen (`dunstctl close-all`).
+    pub async fn close_all_notifications(&self) -> Result<(), String> {
+        self.dunstctl(&["close-all"]).await
+    }
+
+    async fn dunstctl(&self, args: &[&str]) -> Result<(), String> {
+        let what = format!("dunstctl {}", args.join(" "));
+        let mut cmd = self.command("dunstctl");
+        cmd.args(args);
+        let out = super::procs::run(cmd, None, &what).await?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!("{what} failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()))
+        }
+    }
+
+    /// The unique names of the bus connections process `pid` holds right now.
+    pub async fn connections_of(&self, pid: u32) -> Result<Vec<String>, String> {
+        let names = self.bus_driver_call("ListNames", &[]).await?;
+        let names = names["data"][0].as_array().cloned().unwrap_or_default();
+        let mut owned = Vec::new();
+        for name in names.iter().filter_map(Value::as_str).filter(|n| n.starts_with(':')) {
+            // A connection that left meanwhile has no pid any more.
+            let Ok(reply) = self.bus_driver_call("GetConnectionUnixProcessID", &["s", name]).await else { continue };
+            if reply["data"][0].as_u64() == Some(u64::from(pid)) {
+                owned.push(name.to_string());
+            }
+        }
+        Ok(owned)
+    }
+
     pub(super) fn dunstrc(&self) -> PathBuf {
         self.home().join(".config/dunst/dunstrc")
     }

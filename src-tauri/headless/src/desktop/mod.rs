@@ -20,7 +20,8 @@ pub use hotkeys::{
     HotkeySettings, PortalShortcut, SHORTCUTS_ENV,
 };
 pub use notify::{
-    NotificationAction, NotificationPlan, NotificationPolicy, Urgency, COALESCE_MS, OBS_SLOT, STREAM_SLOT,
+    NotificationAction, NotificationButton, NotificationPlan, NotificationPolicy, Urgency, COALESCE_MS, OBS_SLOT,
+    STREAM_SLOT,
 };
 pub use stop_guard::{StopDecision, StopGuard};
 pub use tray::{has_running_clock, menu_model, tray_icon, MenuAction, MenuContext, MenuEntry, TrayIcon};

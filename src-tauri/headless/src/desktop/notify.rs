@@ -17,9 +17,15 @@
 //! its category names the alert (`x-onair.stalled`), the critical ones stay until
 //! answered, and the alert's clearing replaces it in place with a short,
 //! low-urgency note (`x-onair.alert-cleared`), or closes it when not shown.
+//! The two mute alerts carry an "Unmute" button for their mic
+//! ([`NotificationButton`]); the adapter shows it where the notification server
+//! lists the `actions` capability, and a press comes back to the controller
+//! as the control the button names.
 
 use std::collections::HashMap;
 
+use crate::control::Control;
+use crate::guard::AlertKind;
 use crate::settings::Settings;
 use crate::state::{Moment, MomentKind, Noticed};
 use crate::text;
@@ -47,6 +53,39 @@ pub struct NotificationPlan {
     pub slot: &'static str,
     /// Replace what is showing in the slot (rather than stack a new one).
     pub replace: bool,
+    /// The button it offers, where the notification server shows buttons.
+    pub button: Option<NotificationButton>,
+}
+
+/// A button on a notification: what pressing it asks of OBS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotificationButton {
+    /// Unmutes this mic (by its name in OBS): the mute alerts' answer.
+    Unmute(String),
+}
+
+impl NotificationButton {
+    /// The action key the notification server sends back when it is pressed.
+    pub fn key(&self) -> &'static str {
+        match self {
+            NotificationButton::Unmute(_) => "unmute",
+        }
+    }
+
+    /// The button's label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            NotificationButton::Unmute(_) => "Unmute",
+        }
+    }
+
+    /// What a press sends OBS: an explicit unmute, never a toggle, so a mic
+    /// unmuted meanwhile in OBS stays unmuted.
+    pub fn control(&self) -> Control {
+        match self {
+            NotificationButton::Unmute(input) => Control::Mute { input: input.clone(), muted: Some(false) },
+        }
+    }
 }
 
 impl NotificationPlan {
@@ -112,6 +151,7 @@ impl NotificationPolicy {
         // answers is over, and must not stay on screen.
         let answered = answers.filter(|slot| self.open_slots.remove(slot).is_some());
         let shown = self.shown(noticed, settings);
+        let button = button(&noticed.moment);
         match (shown, answered) {
             (Some((summary, body)), Some(slot)) => Some(NotificationAction::Show(NotificationPlan {
                 kind: category,
@@ -120,6 +160,7 @@ impl NotificationPolicy {
                 urgency: urgency(&noticed.moment),
                 slot,
                 replace: true,
+                button,
             })),
             (None, Some(slot)) => Some(NotificationAction::Close { slot }),
             (Some((summary, body)), None) => {
@@ -136,6 +177,7 @@ impl NotificationPolicy {
                     urgency: urgency(&noticed.moment),
                     slot,
                     replace,
+                    button,
                 }))
             }
             (None, None) => None,
@@ -159,6 +201,16 @@ impl NotificationPolicy {
         }
         self.last_shown = Some((kind, fingerprint, noticed.at_ms));
         Some((summary, body))
+    }
+}
+
+/// The mute alerts offer to unmute their mic; nothing else has a button.
+fn button(moment: &Moment) -> Option<NotificationButton> {
+    match moment {
+        Moment::Alert { alert: AlertKind::MutedWhileLive | AlertKind::TalkingWhileMuted, mic: Some(mic), .. } => {
+            Some(NotificationButton::Unmute(mic.clone()))
+        }
+        _ => None,
     }
 }
 
@@ -324,6 +376,40 @@ mod tests {
             policy.plan(&at(2_500, Moment::Live { since_ms: 2_000 }), &settings).is_none(),
             "the same 'live' twice in a row is noise"
         );
+    }
+
+    #[test]
+    fn the_mute_alerts_offer_to_unmute_their_mic_and_their_clearing_does_not() {
+        use crate::guard::AlertDetail;
+        let mut policy = NotificationPolicy::new();
+        let settings = Settings::default();
+        let alert = |alert: AlertKind, mic: Option<&str>| Moment::Alert {
+            alert,
+            mic: mic.map(String::from),
+            since_ms: 0,
+            detail: AlertDetail::default(),
+        };
+        let muted = shown(policy.plan(&at(3_000, alert(AlertKind::MutedWhileLive, Some("Mic/Aux"))), &settings));
+        let unmute = NotificationButton::Unmute("Mic/Aux".into());
+        assert_eq!((muted.slot, muted.button.as_ref()), ("muted-while-live", Some(&unmute)));
+        assert_eq!((unmute.key(), unmute.label()), ("unmute", "Unmute"));
+        assert_eq!(unmute.control(), Control::Mute { input: "Mic/Aux".into(), muted: Some(false) });
+        let talking = shown(policy.plan(&at(4_000, alert(AlertKind::TalkingWhileMuted, Some("Podcast"))), &settings));
+        assert_eq!(talking.button, Some(NotificationButton::Unmute("Podcast".into())));
+
+        // The note that replaces the alert in place has nothing left to unmute.
+        let cleared =
+            Moment::AlertCleared { alert: AlertKind::MutedWhileLive, mic: Some("Mic/Aux".into()), lasted_ms: 9 };
+        let note = shown(policy.plan(&at(9_000, cleared), &settings));
+        assert_eq!((note.slot, note.replace, note.button), ("muted-while-live", true, None));
+        // Other alerts, and a mute alert that names no mic, offer nothing.
+        assert_eq!(
+            shown(policy.plan(&at(10_000, alert(AlertKind::MicSilent, Some("Mic/Aux"))), &settings)).button,
+            None
+        );
+        assert_eq!(shown(policy.plan(&at(11_000, alert(AlertKind::Stalled, None)), &settings)).button, None);
+        assert_eq!(shown(policy.plan(&at(12_000, alert(AlertKind::MutedWhileLive, None)), &settings)).button, None);
+        assert_eq!(shown(policy.plan(&at(13_000, Moment::Live { since_ms: 0 }), &settings)).button, None);
     }
 
     #[test]
