@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use onair_system_tests::desktop::{Desktop, DesktopOptions};
 use onair_system_tests::fake::{FakeObs, FakeState};
+use onair_system_tests::measure::{footprint, names, process_tree, tree_cpu_ticks};
 use onair_system_tests::support::TrayApp;
 use serde_json::json;
 
@@ -24,56 +25,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// The pid and all its descendants.
-fn process_tree(root: u32) -> Vec<u32> {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-            // The command may contain spaces; fields after the last ')' are fixed.
-            let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
-            let ppid = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-            parents.push((pid, ppid));
-        }
-    }
-    let mut tree = vec![root];
-    let mut i = 0;
-    while i < tree.len() {
-        let parent = tree[i];
-        tree.extend(parents.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
-        i += 1;
-    }
-    tree
-}
-
-fn status_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
-        .unwrap_or(0)
-}
-
 fn tree_rss_kb(root: u32) -> (u64, Vec<String>) {
-    let tree = process_tree(root);
-    let names = tree
-        .iter()
-        .map(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default().trim().to_string())
-        .collect();
-    (tree.iter().map(|p| status_kb(*p, "VmRSS:")).sum(), names)
-}
-
-/// utime + stime of the tree, in clock ticks.
-fn tree_cpu_ticks(root: u32) -> u64 {
-    process_tree(root)
-        .iter()
-        .filter_map(|p| {
-            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
-            let rest = stat.rsplit_once(')')?.1.to_string();
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-        })
-        .sum()
+    let measured = footprint(root);
+    (measured.rss_kb, names(&process_tree(root)))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 
 pub mod desktop;
 pub mod fake;
+pub mod measure;
 pub mod proxy;
 pub mod sandbox;
 pub mod support;

@@ -119,9 +119,11 @@ pub fn onair_tray_bin() -> PathBuf {
 }
 
 /// The release build of the `onair` binary, with `onair-tray` beside it, both
-/// built now (benchmarks measure them).
+/// built now (benchmarks measure them), as the packages ship them: the window's
+/// pages built in (`custom-protocol`), the same build `scripts/package` makes, so
+/// the two do not rebuild each other.
 pub fn onair_release_bin() -> PathBuf {
-    build_binaries(&["--release"], "release")
+    build_binaries(&["--release", "--features", "onair/custom-protocol"], "release")
 }
 
 /// `onair watch --json` running as a child process: the CLI contract, read line by line.

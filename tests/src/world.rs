@@ -778,7 +778,8 @@ pub mod x11 {
         let delete = x.intern_atom("WM_DELETE_WINDOW")?;
         let mut closed = 0;
         for window in x.children(x.root)? {
-            let name = x.property(window, ATOM_WM_NAME)?;
+            // A window may be gone between the listing and the question (BadWindow).
+            let Ok(name) = x.property(window, ATOM_WM_NAME) else { continue };
             if name.starts_with(title_prefix.as_bytes()) {
                 x.send_client_message(window, protocols, delete)?;
                 closed += 1;
@@ -788,6 +789,21 @@ pub mod x11 {
             return Err(format!("no window titled {title_prefix:?}... on {display}"));
         }
         x.sync()
+    }
+
+    /// How many top-level windows on `display` have a WM_NAME starting with `title_prefix`.
+    pub fn count_windows(display: &str, title_prefix: &str) -> Result<usize, String> {
+        let number = display.trim_start_matches(':');
+        let mut x =
+            Conn::connect(&format!("/tmp/.X11-unix/X{number}")).map_err(|e| format!("X display {display}: {e}"))?;
+        let mut found = 0;
+        for window in x.children(x.root)? {
+            // A window may be gone between the listing and the question (BadWindow).
+            if x.property(window, ATOM_WM_NAME).is_ok_and(|name| name.starts_with(title_prefix.as_bytes())) {
+                found += 1;
+            }
+        }
+        Ok(found)
     }
 
     struct Conn {
