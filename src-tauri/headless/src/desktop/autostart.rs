@@ -72,7 +72,6 @@ pub fn launcher_text(program: &Path) -> String {
          Name=OnAir\n\
          Comment=Keep an eye on OBS Studio from the tray\n\
          Exec={}\n\
-         Icon=onair\n\
          Terminal=false\n\
          StartupNotify=false\n\
          X-GNOME-Autostart-enabled=true\n",
