@@ -27,6 +27,7 @@ use onair_headless::desktop::{
     HotkeyAction, MenuAction, MenuContext, NotificationAction, NotificationButton, NotificationPlan,
     NotificationPolicy, Press, StopGuard, Urgency,
 };
+use onair_headless::desktop::{tray_host_plan, TrayHostSeen, NO_TRAY_KIND};
 use onair_headless::history::{self, StreamRecord};
 use onair_headless::obs::Session;
 use onair_headless::settings::{
@@ -54,6 +55,8 @@ pub enum DesktopInput {
     SecondLaunch,
     /// A button on one of OnAir's notifications was pressed ("Unmute").
     NotificationButton(NotificationButton),
+    /// Whether a tray shows OnAir's icon, as the bus said at start (once).
+    TrayHost(TrayHostSeen),
 }
 
 /// The answers of work the controller handed off.
@@ -278,6 +281,7 @@ impl<I: GuiIntegration> Controller<I> {
         self.start_lookups(pending_password);
         self.load_recent_streams();
         self.render();
+        self.desktop.watch_tray_host();
     }
 
     /// Runs until Quit or until every input is gone, then shuts the session down.
@@ -319,6 +323,22 @@ impl<I: GuiIntegration> Controller<I> {
 
     fn show(&mut self, plan: NotificationPlan) {
         self.desktop.notify(NotificationAction::Show(plan));
+    }
+
+    /// With no tray to hide in, says so and opens the window; it comes once per run.
+    fn on_tray_host(&mut self, seen: &TrayHostSeen) {
+        let plan = tray_host_plan(seen);
+        if !plan.invisible {
+            tracing::info!("{}", plan.log);
+            return;
+        }
+        tracing::warn!("{}", plan.log);
+        if let Some((summary, body)) = plan.notice {
+            self.show(notice(NO_TRAY_KIND, &summary, &body, Urgency::Normal));
+        }
+        if plan.open_window {
+            self.desktop.open_window(Page::Status);
+        }
     }
 
     fn register_hotkeys(&mut self) {
@@ -455,6 +475,10 @@ impl<I: GuiIntegration> Controller<I> {
         let action = match input {
             DesktopInput::SecondLaunch => {
                 self.desktop.open_window(Page::Status);
+                return false;
+            }
+            DesktopInput::TrayHost(seen) => {
+                self.on_tray_host(&seen);
                 return false;
             }
             DesktopInput::Menu(action) => action,

@@ -33,6 +33,9 @@ pub trait GuiIntegration: Send + 'static {
     fn set_start_on_login(&mut self, wanted: bool);
     /// Ends the app, after the controller has shut the session down.
     fn quit(&mut self);
+    /// Looks once whether a tray shows OnAir's icon; what it finds comes back
+    /// as `DesktopInput::TrayHost` (Linux only: elsewhere there is always one).
+    fn watch_tray_host(&mut self);
 }
 
 /// The desktop as Tauri reaches it.
@@ -40,12 +43,14 @@ pub struct TauriIntegration<R: Runtime> {
     app: AppHandle<R>,
     tray: TauriTray<R>,
     notifier: DesktopNotifier,
+    input: mpsc::Sender<DesktopInput>,
 }
 
 impl<R: Runtime> TauriIntegration<R> {
     /// `input` is where the desktop's inputs go: a notification's button
     /// pressed reaches the controller as menu clicks do.
     pub fn new(app: AppHandle<R>, input: mpsc::Sender<DesktopInput>) -> TauriIntegration<R> {
+        let own_input = input.clone();
         let pressed = Box::new(move |button| {
             if input.try_send(DesktopInput::NotificationButton(button)).is_err() {
                 tracing::warn!("a notification's button was pressed while the app was busy or ending; ignored");
@@ -55,6 +60,7 @@ impl<R: Runtime> TauriIntegration<R> {
             tray: TauriTray::new(app.clone()),
             notifier: DesktopNotifier::start("OnAir", "onair", pressed),
             app,
+            input: own_input,
         }
     }
 }
@@ -97,6 +103,18 @@ impl<R: Runtime> GuiIntegration for TauriIntegration<R> {
 
     fn quit(&mut self) {
         self.app.exit(0);
+    }
+
+    fn watch_tray_host(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            let input = self.input.clone();
+            crate::tray_host::watch(Box::new(move |seen| {
+                if input.try_send(DesktopInput::TrayHost(seen)).is_err() {
+                    tracing::warn!("whether a tray shows OnAir's icon was found while the app was busy or ending");
+                }
+            }));
+        }
     }
 }
 

@@ -20,6 +20,7 @@
 //! - Adapters, named after the headless policy they carry out: `tray.rs`
 //!   (menu model), `notify.rs` (notification policy), `hotkeys.rs` (and
 //!   `portal.rs`, the hotkeys through the desktop portal on Wayland),
+//!   `tray_host.rs` (whether a tray shows the icon: `tray_host_plan`),
 //!   and `logging.rs`; the OS keyring as the password store is `onair_cli::secrets`.
 
 mod autostart;
@@ -33,6 +34,8 @@ mod logging;
 mod notify;
 mod portal;
 mod tray;
+#[cfg(target_os = "linux")]
+mod tray_host;
 mod window;
 
 use std::process::ExitCode;

@@ -937,3 +937,28 @@ async fn a_twelve_hour_show_keeps_the_controller_bounded() {
     // Every moment kind here notifies once (a replay each 20 s is no storm: each is a new file).
     assert!(notified > 0 && notified <= moments + hours as usize * 2, "{notified} for {moments} moments");
 }
+
+#[tokio::test]
+async fn with_no_tray_to_hide_in_the_start_says_so_once_and_opens_the_window() {
+    let mut rig = rig("no-tray", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
+    rig.controller.start(StartupNotes::default());
+    assert!(rig.desktop.take().contains(&Call::WatchTrayHost), "the start looks for a tray");
+    let running = rig.run();
+    running.press(DesktopInput::TrayHost(TrayHostSeen::NoWatcher)).await;
+    let plan = running.wait_for_notification("OnAir has no tray here").await;
+    assert_eq!((plan.category(), plan.urgency), ("x-onair.no-tray".to_string(), Urgency::Normal));
+    assert!(plan.body.contains("AppIndicator extension") && plan.body.contains("app launcher"), "{}", plan.body);
+    running.desktop.wait_for("the window", |c| (*c == Call::OpenWindow(Page::Status)).then_some(())).await;
+}
+
+#[tokio::test]
+async fn with_a_tray_host_the_app_stays_in_the_tray() {
+    let running = rig("tray-host", Arc::new(MemoryStore::default()), RunOverride::default(), FILE).run();
+    running.press(DesktopInput::TrayHost(TrayHostSeen::Watcher { host_registered: Some(true) })).await;
+    // Inputs are handled in order: once the settings open, the tray host was weighed.
+    running.press(DesktopInput::Menu(MenuAction::OpenSettings)).await;
+    running.desktop.wait_for("the settings", |c| (*c == Call::OpenWindow(Page::Settings)).then_some(())).await;
+    let calls = running.desktop.take();
+    assert!(!calls.contains(&Call::OpenWindow(Page::Status)), "{calls:?}");
+    assert!(shown(&calls).iter().all(|p| p.kind != NO_TRAY_KIND), "{calls:?}");
+}

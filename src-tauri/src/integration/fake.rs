@@ -21,6 +21,7 @@ pub enum Call {
     RegisterHotkeys(HotkeySettings),
     StartOnLogin(bool),
     Quit,
+    WatchTrayHost,
 }
 
 /// Cloned handles share one record, so a test keeps one while the controller owns another.
@@ -116,5 +117,9 @@ impl GuiIntegration for FakeDesktop {
 
     fn quit(&mut self) {
         self.record().push(Call::Quit);
+    }
+
+    fn watch_tray_host(&mut self) {
+        self.record().push(Call::WatchTrayHost);
     }
 }
