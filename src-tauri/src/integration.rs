@@ -43,6 +43,8 @@ pub struct TauriIntegration<R: Runtime> {
     app: AppHandle<R>,
     tray: TauriTray<R>,
     notifier: DesktopNotifier,
+    /// Where what the bus says about the tray goes (Linux only).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     input: mpsc::Sender<DesktopInput>,
 }
 
