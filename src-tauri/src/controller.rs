@@ -133,6 +133,8 @@ pub struct Inboxes {
     pub moments: broadcast::Receiver<Noticed>,
 }
 
+/// How long a changed state waits to be drawn, for the moments that come with it.
+const REDRAW_AFTER: Duration = Duration::from_millis(5);
 /// How much bitrate history the window's sparkline gets.
 const HISTORY_MS: u64 = 5 * 60 * 1000;
 /// How many moments the window's log keeps.
@@ -290,20 +292,32 @@ impl<I: GuiIntegration> Controller<I> {
         let mut state = self.session.state();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A state is drawn a little after it changed, so the moments published
+        // right after it are notified first: the tray's redraw takes milliseconds
+        // (a round trip to the main thread per menu item), a notification should not.
+        let mut redraw: Option<(tokio::time::Instant, State)> = None;
         loop {
+            let redraw_at = redraw.as_ref().map(|(at, _)| *at);
             tokio::select! {
-                changed = state.changed() => {
-                    if changed.is_err() {
-                        break;
-                    }
-                    let current = state.borrow_and_update().clone();
-                    self.on_state(current);
-                }
+                biased;
                 moment = inboxes.moments.recv() => match moment {
                     Ok(noticed) => self.on_moment(noticed),
                     Err(broadcast::error::RecvError::Lagged(n)) => tracing::warn!(missed = n, "missed moments"),
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
+                changed = state.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let current = state.borrow_and_update().clone();
+                    let at = redraw_at.unwrap_or_else(|| tokio::time::Instant::now() + REDRAW_AFTER);
+                    redraw = Some((at, current));
+                }
+                _ = tokio::time::sleep_until(redraw_at.unwrap_or_else(tokio::time::Instant::now)), if redraw_at.is_some() => {
+                    if let Some((_, current)) = redraw.take() {
+                        self.on_state(current);
+                    }
+                }
                 _ = tick.tick() => self.on_tick(),
                 input = inboxes.desktop.recv() => match input {
                     None => break,

@@ -360,8 +360,16 @@ async fn a_stop_needs_its_second_press_whether_it_comes_from_the_tray_a_hotkey_o
     assert!(notice.replace);
     let armed = running.wait_for_controls("an armed stream button", |c| stream_button(c).armed).await;
     assert_eq!(stream_button(&armed).label, "Press again to stop");
-    let menu = running.wait_for_icon(TrayIcon::Live).await;
-    assert_eq!(stream_item(&menu), Some(("Press Again to Stop Streaming", true)));
+    // (A redraw of the state from before the press may come first: states are drawn a little late.)
+    running
+        .desktop
+        .wait_for("the armed stop item", |c| match c {
+            Call::Tray { icon: TrayIcon::Live, menu } => {
+                (stream_item(menu) == Some(("Press Again to Stop Streaming", true))).then_some(())
+            }
+            _ => None,
+        })
+        .await;
     assert_eq!(requested(&served, "StopStream"), 0, "nothing is sent on the first press");
     let reply = running.ask(|reply| WindowRequest::Control(Control::StopStream, reply)).await;
     assert!(matches!(reply, Ok(ControlReply::Done { .. })), "{reply:?}");
