@@ -21,6 +21,7 @@
 //!   (menu model), `notify.rs` (notification policy), `hotkeys.rs` (and
 //!   `portal.rs`, the hotkeys through the desktop portal on Wayland),
 //!   `tray_host.rs` (whether a tray shows the icon: `tray_host_plan`),
+//!   `web_memory.rs` (WebKit's memory given back once the window closed),
 //!   and `logging.rs`; the OS keyring as the password store is `onair_cli::secrets`.
 
 mod autostart;
@@ -36,6 +37,7 @@ mod portal;
 mod tray;
 #[cfg(target_os = "linux")]
 mod tray_host;
+mod web_memory;
 mod window;
 
 use std::process::ExitCode;
@@ -129,11 +131,13 @@ pub fn run<R: Runtime>(builder: tauri::Builder<R>, options: AppOptions) -> tauri
             Ok(())
         })
         .build(tauri::generate_context!("../tauri.conf.json"))?;
-    app.run(|_app, event| {
+    app.run(|app, event| match event {
         // Closing the window leaves OnAir in the tray; only Quit (exit code set) ends it.
-        if let tauri::RunEvent::ExitRequested { api, code: None, .. } = event {
-            api.prevent_exit();
+        tauri::RunEvent::ExitRequested { api, code: None, .. } => api.prevent_exit(),
+        tauri::RunEvent::WindowEvent { event: tauri::WindowEvent::Destroyed, .. } => {
+            web_memory::after_window_closed(app);
         }
+        _ => {}
     });
     Ok(())
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use onair_system_tests::desktop::{Desktop, DesktopOptions};
 use onair_system_tests::fake::{FakeObs, FakeState};
-use onair_system_tests::measure::{footprint, footprint_by_process, median, Footprint};
+use onair_system_tests::measure::{footprint, footprint_by_process, median, names, process_tree, Footprint};
 use onair_system_tests::support::TrayApp;
 use onair_system_tests::world::x11;
 
@@ -68,17 +68,19 @@ struct OnAirRound {
 async fn measure_onair(bin: &Path) -> OnAirRound {
     let mut desktop = Desktop::start(DesktopOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
     let mut fake = FakeObs::start().await;
-    let app = TrayApp::start_binary(&mut desktop, bin, fake.port(), &[]).await;
-    // A loaded machine can make the app miss the fake's 5 s for Identify; it retries.
-    let mut serving = None;
-    for _ in 0..3 {
-        let mut conn = fake.accept(Duration::from_secs(20)).await.expect("the app connects");
-        if conn.handshake(None).await.is_ok() {
-            serving = Some(conn.serve_with(FakeState::default()));
-            break;
+    let port = fake.port();
+    // The fake answers at once, while the app starts: the app waits 5 s for Hello.
+    let serving = tokio::spawn(async move {
+        for _ in 0..3 {
+            let mut conn = fake.accept(Duration::from_secs(30)).await?;
+            if conn.handshake(None).await.is_ok() {
+                return Some((fake, conn.serve_with(FakeState::default())));
+            }
         }
-    }
-    let _serve = serving.expect("a handshake within 3 connections");
+        None
+    });
+    let app = TrayApp::start_binary(&mut desktop, bin, port, &[]).await;
+    let _serving = serving.await.ok().flatten().expect("a handshake within 3 connections");
     app.wait_menu(&desktop, "Offline", Duration::from_secs(10), |m| {
         m.children.first().is_some_and(|r| r.label == "Offline")
     })
@@ -99,9 +101,18 @@ async fn measure_onair(bin: &Path) -> OnAirRound {
         .map(|(name, f)| (name, f.pss_anon_kb as f64 / 1024.0, f.pss_file_kb as f64 / 1024.0))
         .collect();
 
-    // The window still opens after its processes were let go.
+    // The window still opens after its processes were let go, with WebKit's back.
     app.click(&desktop, "Open OnAir").await;
     wait_windows(&desktop, 1).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let running = names(&process_tree(app.pid));
+        if ["WebKitWebProces", "WebKitNetworkPr"].iter().all(|p| running.iter().any(|r| r == p)) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the window reopened without WebKit's processes: {running:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     desktop.kill_tracked(app.pid);
     OnAirRound { tray, open, closed, closed_by_process }
 }
