@@ -278,6 +278,12 @@ pub async fn onair(port: u16, password: Option<&str>, args: &[&str]) -> (i32, St
     if let Some(password) = password {
         command.env("ONAIR_PASSWORD", password);
     }
+    run_onair(&mut command).await
+}
+
+/// Runs an `onair` command line made ready by the caller (at most 60 s); returns
+/// (exit code, stdout, stderr).
+pub async fn run_onair(command: &mut tokio::process::Command) -> (i32, String, String) {
     let output = tokio::time::timeout(Duration::from_secs(60), command.output())
         .await
         .expect("onair finished within 60 s")

@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use onair_system_tests::fake::{FakeObs, FakeState};
-use onair_system_tests::support::onair_bin;
+use onair_system_tests::support::{onair_bin, run_onair};
 
 const T: Duration = Duration::from_secs(5);
 const KEYRING_WARNING: &str = "cannot read the stored password";
@@ -28,16 +28,8 @@ async fn onair_without_keyring(port: u16, args: &[&str]) -> (i32, String, String
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     let started = Instant::now();
-    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
-        .await
-        .expect("onair finished within 60 s")
-        .expect("run onair");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-        started.elapsed(),
-    )
+    let (code, stdout, stderr) = run_onair(&mut command).await;
+    (code, stdout, stderr, started.elapsed())
 }
 
 /// A loopback port nothing listens at (bound, read, released).

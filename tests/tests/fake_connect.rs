@@ -18,7 +18,7 @@ use onair_headless::obs::Session;
 use onair_headless::settings::Target;
 use onair_headless::state::{ConnectionState, State};
 use onair_system_tests::fake::{FakeObs, FakeState};
-use onair_system_tests::support::{fast_config, onair_bin, wait_state};
+use onair_system_tests::support::{fast_config, onair_bin, run_onair, wait_state};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
@@ -73,15 +73,7 @@ async fn onair_in(home: &Path, args: &[&str]) -> (i32, String, String) {
         .env_remove("XDG_RUNTIME_DIR")
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
-        .await
-        .expect("onair finished within 60 s")
-        .expect("run onair");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    run_onair(&mut command).await
 }
 
 /// A fresh HOME, removed on drop.
