@@ -580,3 +580,46 @@ async fn with_a_tray_the_app_starts_with_no_window_and_its_icon_registers() {
         .unwrap();
     assert!(items.to_string().contains(&app.bus_name), "{items} has the app's {}", app.bus_name);
 }
+
+/// The closed window gives WebKit's memory back (src-tauri/src/web_memory.rs): within
+/// 5 s of the window closing WebKit's network and web processes are gone, and the
+/// window opens again afterwards with WebKit's processes back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_window_lets_webkit_go_and_opens_again_with_it() {
+    use onair_system_tests::measure::{names, process_tree};
+    use onair_system_tests::world::x11;
+    const WEBKIT: [&str; 2] = ["WebKitWebProces", "WebKitNetworkPr"];
+    let mut desktop = desktop(DesktopOptions::default()).await;
+    // Nothing listens there: the app waits for OBS, and its window still opens.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port").port();
+    let app = TrayApp::start(&mut desktop, closed_port, &[]).await;
+    let webkit_running = |pid: u32| {
+        let running = names(&process_tree(pid));
+        WEBKIT.iter().filter(|p| running.iter().any(|r| r == *p)).count()
+    };
+    let wait_for = |what: &'static str, want: usize, windows: usize| {
+        let display = desktop.display().to_string();
+        let pid = app.pid;
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                let shown = x11::count_windows(&display, "OnAir").unwrap_or_else(|e| panic!("{e}"));
+                if webkit_running(pid) == want && shown == windows {
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{what}: {shown} windows, processes {:?}",
+                    names(&process_tree(pid))
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    app.click(&desktop, "Open OnAir").await;
+    wait_for("the window open with WebKit's processes", 2, 1).await;
+    x11::close_window(desktop.display(), "OnAir").unwrap_or_else(|e| panic!("{e}"));
+    wait_for("5 s after the window closed, no WebKit process", 0, 0).await;
+    app.click(&desktop, "Open OnAir").await;
+    wait_for("the window open again with WebKit's processes back", 2, 1).await;
+}
