@@ -136,7 +136,7 @@ pub async fn run(
         eprintln!("onair: this system has no config folder for OnAir's settings; use --config PATH");
         return exit::USAGE;
     };
-    if let Err(message) = save_connection(settings, target) {
+    if let Err(message) = save_connection(settings, target, None) {
         eprintln!("onair: {message}");
         return exit::USAGE;
     }

@@ -19,8 +19,14 @@ use crate::state::MomentKind;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Settings {
+    /// The first OBS: the one the window, the controls and the hotkeys act on
+    /// unless told otherwise (`[obs]`, or the first `[[connections]]` entry).
     pub host: String,
     pub port: u16,
+    /// The first OBS's name, when the file gives one (else it is called `HOST:PORT`).
+    pub name: Option<String>,
+    /// The other OBS, in the file's order (`[[connections]]` after the first).
+    pub more_connections: Vec<Connection>,
     /// Moment kind (its wire name) -> shown. Every kind in [`MomentKind::ALL`] is present.
     pub notifications: BTreeMap<String, bool>,
     pub hotkeys: HotkeySettings,
@@ -38,6 +44,8 @@ impl Default for Settings {
         Settings {
             host: DEFAULT_HOST.to_string(),
             port: DEFAULT_PORT,
+            name: None,
+            more_connections: Vec::new(),
             notifications: MomentKind::ALL.iter().map(|k| (k.wire_name().to_string(), true)).collect(),
             hotkeys: HotkeySettings::default(),
             confirm_stop_stream: false,
@@ -53,10 +61,50 @@ impl Settings {
         Target::new(&self.host, i64::from(self.port))
     }
 
+    /// Every OBS OnAir watches, the first first; never empty.
+    pub fn connections(&self) -> Vec<Connection> {
+        let first = Connection::named(self.name.as_deref(), &self.host, self.port);
+        std::iter::once(first).chain(self.more_connections.iter().cloned()).collect()
+    }
+
     /// Whether moments of this kind get a notification.
     pub fn notifies(&self, kind: MomentKind) -> bool {
         self.notifications.get(kind.wire_name()).copied().unwrap_or(true)
     }
+}
+
+/// One OBS OnAir watches: an entry of `[[connections]]`, or the single `[obs]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Connection {
+    /// What the user calls it; `HOST:PORT` when the file names none.
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Connection {
+    /// A connection called `name`, or `HOST:PORT` without one.
+    pub fn named(name: Option<&str>, host: &str, port: u16) -> Connection {
+        let name = match name {
+            Some(name) => name.to_string(),
+            None => Target { host: host.to_string(), port }.to_string(),
+        };
+        Connection { name, host: host.to_string(), port }
+    }
+
+    pub fn target(&self) -> Result<Target, String> {
+        Target::new(&self.host, i64::from(self.port))
+    }
+}
+
+/// The connection called `wanted` (names compare without regard to case), or
+/// why there is none, naming the ones there are.
+pub fn find_connection<'a>(list: &'a [Connection], wanted: &str) -> Result<&'a Connection, String> {
+    let wanted = wanted.trim();
+    list.iter().find(|c| c.name.to_lowercase() == wanted.to_lowercase()).ok_or_else(|| {
+        let names: Vec<String> = list.iter().map(|c| format!("\"{}\"", c.name)).collect();
+        format!("no OBS connection is called \"{wanted}\"; the settings have {}", names.join(", "))
+    })
 }
 
 /// The file on disk, with whatever it held that this version does not use.
@@ -107,6 +155,9 @@ pub struct SavedConnection {
     pub alerts: AlertSettings,
     /// `[audio] mics`.
     pub mics: Vec<String>,
+    /// Every OBS in the file, the first first (its host and port are the two
+    /// above); never empty.
+    pub connections: Vec<Connection>,
     /// What was wrong with the file or the table; each bad value is its default.
     pub warnings: Vec<String>,
 }
@@ -119,6 +170,7 @@ impl Default for SavedConnection {
             port: DEFAULT_PORT,
             alerts: AlertSettings::default(),
             mics: Vec::new(),
+            connections: vec![Connection::named(None, DEFAULT_HOST, DEFAULT_PORT)],
             warnings: Vec::new(),
         }
     }
@@ -132,7 +184,11 @@ pub fn read_connection(path: &Path) -> SavedConnection {
     let mut warnings = Vec::new();
     let raw = read_table(path, Broken::Leave, &mut warnings);
     let mut saved = SavedConnection::default();
-    read_obs(&raw, &mut saved.host, &mut saved.port, &mut warnings);
+    let mut name = None;
+    let mut more = Vec::new();
+    read_all_connections(&raw, (&mut saved.host, &mut saved.port, &mut name), &mut more, &mut warnings);
+    saved.connections =
+        std::iter::once(Connection::named(name.as_deref(), &saved.host, saved.port)).chain(more).collect();
     if let Some(a) = table(&raw, "alerts", &mut warnings) {
         read_alerts(a, &mut saved.alerts, &mut warnings);
     }
@@ -140,10 +196,11 @@ pub fn read_connection(path: &Path) -> SavedConnection {
     SavedConnection { warnings, ..saved }
 }
 
-/// Writes OBS's host and port into the file's `[obs]` table and leaves every
-/// other key as it is (`onair connect`). A file that is not valid TOML is not
-/// touched: the error says so, and nothing is written.
-pub fn save_connection(path: &Path, target: &Target) -> Result<(), String> {
+/// Writes OBS's host and port into the file (`onair connect`) and leaves every
+/// other key as it is: into the connection called `name`, or the first one
+/// (the `[obs]` table, or the first `[[connections]]` entry). A file that is
+/// not valid TOML is not touched: the error says so, and nothing is written.
+pub fn save_connection(path: &Path, target: &Target, name: Option<&str>) -> Result<(), String> {
     let mut raw = match std::fs::read_to_string(path) {
         Ok(text) => text.parse::<toml::Table>().map_err(|e| {
             format!("{} is not valid TOML ({}); fix or remove it first", path.display(), first_line(&e.to_string()))
@@ -151,9 +208,34 @@ pub fn save_connection(path: &Path, target: &Target) -> Result<(), String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
-    let obs = section(&mut raw, "obs");
-    obs.insert("host".into(), toml::Value::String(target.host.clone()));
-    obs.insert("port".into(), toml::Value::Integer(i64::from(target.port)));
+    let mut ignored = Vec::new();
+    let list = read_connections(&raw, &mut ignored);
+    let entry = match (&list, name) {
+        // The `[obs]` table is the one connection.
+        (None, None) => section(&mut raw, "obs"),
+        (None, Some(wanted)) => {
+            let mut only = (DEFAULT_HOST.to_string(), DEFAULT_PORT);
+            read_obs(&raw, &mut only.0, &mut only.1, &mut ignored);
+            find_connection(&[Connection::named(None, &only.0, only.1)], wanted)?;
+            section(&mut raw, "obs")
+        }
+        (Some(list), wanted) => {
+            let index = match wanted {
+                None => list[0].0,
+                Some(wanted) => {
+                    let named: Vec<Connection> = list.iter().map(|(_, c)| c.clone()).collect();
+                    let found = find_connection(&named, wanted)?;
+                    list.iter().find(|(_, c)| c == found).map(|(i, _)| *i).unwrap_or(list[0].0)
+                }
+            };
+            match raw.get_mut("connections").and_then(|c| c.as_array_mut()).and_then(|a| a.get_mut(index)) {
+                Some(toml::Value::Table(entry)) => entry,
+                _ => return Err("the [[connections]] list changed while it was read".into()),
+            }
+        }
+    };
+    entry.insert("host".into(), toml::Value::String(target.host.clone()));
+    entry.insert("port".into(), toml::Value::Integer(i64::from(target.port)));
     let text = toml::to_string_pretty(&raw).map_err(|e| format!("cannot encode the settings: {e}"))?;
     write_atomically(path, text.as_bytes())
 }
@@ -278,9 +360,99 @@ fn read_obs(raw: &toml::Table, host: &mut String, port: &mut u16, warnings: &mut
     }
 }
 
+/// The first connection (into the three it is given, each a default until
+/// read) and the others: `[[connections]]` when the file has a usable list,
+/// else the `[obs]` table.
+fn read_all_connections(
+    raw: &toml::Table,
+    first: (&mut String, &mut u16, &mut Option<String>),
+    more: &mut Vec<Connection>,
+    warnings: &mut Vec<String>,
+) {
+    let (host, port, name) = first;
+    let Some(list) = read_connections(raw, warnings) else {
+        read_obs(raw, host, port, warnings);
+        return;
+    };
+    if raw.contains_key("obs") {
+        warnings.push("[obs] is ignored: [[connections]] lists the OBS to watch".into());
+    }
+    let mut list = list.into_iter().map(|(_, c)| c);
+    if let Some(head) = list.next() {
+        *name = (head.name != Connection::named(None, &head.host, head.port).name).then(|| head.name.clone());
+        (*host, *port) = (head.host, head.port);
+    }
+    more.extend(list);
+}
+
+/// The usable entries of `[[connections]]`, each with its index in the file's
+/// list; `None` when the file has no list, or none that can be used (said why).
+/// An entry with a bad value, or with the name or the address of an earlier
+/// one, is left out with a warning: falling back to a default could make it
+/// a second copy of another connection.
+fn read_connections(raw: &toml::Table, warnings: &mut Vec<String>) -> Option<Vec<(usize, Connection)>> {
+    let value = raw.get("connections")?;
+    let Some(entries) = value.as_array() else {
+        warnings.push("connections must be a list of [[connections]] tables; [obs] is used".into());
+        return None;
+    };
+    let mut list: Vec<(usize, Connection)> = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let at = format!("connections entry {}", index + 1);
+        let Some(entry) = entry.as_table() else {
+            warnings.push(format!("{at} must be a table with host and port; left out"));
+            continue;
+        };
+        let connection = match read_entry(entry) {
+            Ok(connection) => connection,
+            Err(why) => {
+                warnings.push(format!("{at}: {why}; left out"));
+                continue;
+            }
+        };
+        let same_name = list.iter().any(|(_, c)| c.name.to_lowercase() == connection.name.to_lowercase());
+        let same_place =
+            list.iter().any(|(_, c)| c.host.eq_ignore_ascii_case(&connection.host) && c.port == connection.port);
+        if same_name || same_place {
+            let what = if same_name { "name" } else { "host and port" };
+            warnings.push(format!("{at} (\"{}\") has the {what} of an earlier one; left out", connection.name));
+            continue;
+        }
+        list.push((index, connection));
+    }
+    if list.is_empty() {
+        warnings.push("[[connections]] has no usable entry; [obs] is used".into());
+        return None;
+    }
+    Some(list)
+}
+
+/// One `[[connections]]` entry: `host` and `port` as in `[obs]` (the defaults
+/// when absent), `name` if given.
+fn read_entry(entry: &toml::Table) -> Result<Connection, String> {
+    let host = match entry.get("host") {
+        None => DEFAULT_HOST.to_string(),
+        Some(toml::Value::String(h)) => validate_host(h).map_err(|e| format!("host: {e}"))?,
+        Some(other) => return Err(format!("host must be a string, not {other}")),
+    };
+    let port = match entry.get("port") {
+        None => DEFAULT_PORT,
+        Some(toml::Value::Integer(p)) => validate_port(*p).map_err(|e| format!("port: {e}"))?,
+        Some(other) => return Err(format!("port must be a number, not {other}")),
+    };
+    let name = match entry.get("name") {
+        None => None,
+        Some(toml::Value::String(n)) if !n.trim().is_empty() && n.trim().chars().count() <= 64 => Some(n.trim()),
+        Some(toml::Value::String(_)) => return Err("name must be 1 to 64 characters".into()),
+        Some(other) => return Err(format!("name must be a string, not {other}")),
+    };
+    Ok(Connection::named(name, &host, port))
+}
+
 fn from_table(raw: &toml::Table, warnings: &mut Vec<String>) -> Settings {
     let mut settings = Settings::default();
-    read_obs(raw, &mut settings.host, &mut settings.port, warnings);
+    let first = (&mut settings.host, &mut settings.port, &mut settings.name);
+    read_all_connections(raw, first, &mut settings.more_connections, warnings);
     if let Some(n) = table(raw, "notifications", warnings) {
         for kind in MomentKind::ALL {
             let on = boolean("notifications", n, kind.wire_name(), true, warnings);
@@ -364,6 +536,17 @@ fn read_alerts(t: &toml::Table, alerts: &mut AlertSettings, warnings: &mut Vec<S
     }
 }
 
+/// A `[[connections]]` entry; the name only when it is not the default `HOST:PORT`.
+fn connection_table(c: &Connection) -> toml::Value {
+    let mut t = toml::Table::new();
+    if c.name != Connection::named(None, &c.host, c.port).name {
+        t.insert("name".into(), toml::Value::String(c.name.clone()));
+    }
+    t.insert("host".into(), toml::Value::String(c.host.clone()));
+    t.insert("port".into(), toml::Value::Integer(i64::from(c.port)));
+    toml::Value::Table(t)
+}
+
 /// A threshold as TOML: whole numbers as integers, so the file reads `stalled_s = 5`.
 fn number(value: f64) -> toml::Value {
     if value.fract() == 0.0 && value.abs() < 1e15 {
@@ -385,9 +568,17 @@ fn section<'a>(raw: &'a mut toml::Table, key: &str) -> &'a mut toml::Table {
 }
 
 fn into_table(raw: &mut toml::Table, s: &Settings) {
-    let obs = section(raw, "obs");
-    obs.insert("host".into(), toml::Value::String(s.host.clone()));
-    obs.insert("port".into(), toml::Value::Integer(i64::from(s.port)));
+    // One unnamed OBS stays the `[obs]` table older versions read; several, or
+    // a named one, are the list, which then replaces `[obs]`.
+    if s.more_connections.is_empty() && s.name.is_none() && !raw.contains_key("connections") {
+        let obs = section(raw, "obs");
+        obs.insert("host".into(), toml::Value::String(s.host.clone()));
+        obs.insert("port".into(), toml::Value::Integer(i64::from(s.port)));
+    } else {
+        let list = s.connections().iter().map(connection_table).collect();
+        raw.insert("connections".into(), toml::Value::Array(list));
+        raw.remove("obs");
+    }
     let n = section(raw, "notifications");
     for (kind, on) in &s.notifications {
         n.insert(kind.clone(), toml::Value::Boolean(*on));
@@ -600,19 +791,132 @@ mod tests {
         let dir = temp_dir("connection");
         let path = dir.join("settings.toml");
         let target = Target::new("studio.lan", 4460).unwrap();
-        save_connection(&path, &target).unwrap();
+        save_connection(&path, &target, None).unwrap();
         let saved = read_connection(&path);
         assert_eq!((saved.host.as_str(), saved.port), ("studio.lan", 4460));
         std::fs::write(&path, "[obs]\nhost = \"old\"\nfancy = 1\n[notifications]\nlive = false\n").unwrap();
-        save_connection(&path, &Target::new("localhost", 4455).unwrap()).unwrap();
+        save_connection(&path, &Target::new("localhost", 4455).unwrap(), None).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("fancy = 1") && text.contains("live = false"), "{text}");
         assert!(!text.contains("[hotkeys]"), "no defaults written: {text}");
         let loaded = SettingsFile::load(&path);
         assert_eq!((loaded.settings.host.as_str(), loaded.settings.port), ("localhost", 4455));
         std::fs::write(&path, "[obs\n").unwrap();
-        assert!(save_connection(&path, &target).unwrap_err().contains("not valid TOML"));
+        assert!(save_connection(&path, &target, None).unwrap_err().contains("not valid TOML"));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "[obs\n", "a broken file is left alone");
+    }
+
+    #[test]
+    fn the_obs_table_is_one_connection_called_by_its_address() {
+        let dir = temp_dir("one-connection");
+        let path = dir.join("settings.toml");
+        std::fs::write(&path, "[obs]\nhost = \"studio\"\nport = 4460\n").unwrap();
+        let loaded = SettingsFile::load(&path);
+        let expected = vec![Connection { name: "studio:4460".into(), host: "studio".into(), port: 4460 }];
+        assert_eq!(loaded.settings.connections(), expected);
+        assert_eq!(read_connection(&path).connections, expected);
+        assert_eq!(SavedConnection::default().connections[0].name, "localhost:4455");
+    }
+
+    #[test]
+    fn connections_list_every_obs_in_order_and_the_first_is_the_host_and_port() {
+        let dir = temp_dir("connections");
+        let path = dir.join("settings.toml");
+        std::fs::write(
+            &path,
+            "[[connections]]\nname = \"Stream PC\"\nhost = \"192.168.1.20\"\nport = 4455\n\n\
+             [[connections]]\nhost = \"localhost\"\nport = 4456\n",
+        )
+        .unwrap();
+        let loaded = SettingsFile::load(&path);
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        let names: Vec<String> = loaded.settings.connections().into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["Stream PC", "localhost:4456"]);
+        assert_eq!((loaded.settings.host.as_str(), loaded.settings.port), ("192.168.1.20", 4455));
+        assert_eq!(loaded.settings.name.as_deref(), Some("Stream PC"));
+        let saved = read_connection(&path);
+        assert_eq!(saved.connections, loaded.settings.connections());
+        assert_eq!((saved.host.as_str(), saved.port), ("192.168.1.20", 4455));
+        let list = saved.connections;
+        assert_eq!(find_connection(&list, "stream pc").unwrap().port, 4455);
+        assert_eq!(find_connection(&list, "localhost:4456").unwrap().port, 4456);
+        let missing = find_connection(&list, "Game PC").unwrap_err();
+        assert!(missing.contains("\"Stream PC\", \"localhost:4456\""), "{missing}");
+    }
+
+    #[test]
+    fn a_bad_or_repeated_connection_is_left_out_and_obs_beside_the_list_is_ignored() {
+        let dir = temp_dir("bad-connections");
+        let path = dir.join("settings.toml");
+        std::fs::write(
+            &path,
+            "[obs]\nhost = \"old\"\n\
+             [[connections]]\nname = \"A\"\nport = 4455\n\
+             [[connections]]\nname = \"B\"\nport = 99999\n\
+             [[connections]]\nname = \"a\"\nport = 4456\n\
+             [[connections]]\nname = \"C\"\nhost = \"LOCALHOST\"\nport = 4455\n\
+             [[connections]]\nname = \"D\"\nport = 4457\n",
+        )
+        .unwrap();
+        let loaded = SettingsFile::load(&path);
+        let names: Vec<String> = loaded.settings.connections().into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["A", "D"]);
+        let all = loaded.warnings.join("\n");
+        assert_eq!(loaded.warnings.len(), 4, "{all}");
+        for part in
+            ["[obs] is ignored", "entry 2: port", "entry 3 (\"a\") has the name", "entry 4 (\"C\") has the host"]
+        {
+            assert!(all.contains(part), "{part} in {all}");
+        }
+        std::fs::write(&path, "connections = 3\n[obs]\nport = 4470\n").unwrap();
+        let loaded = SettingsFile::load(&path);
+        assert_eq!(loaded.settings.connections().len(), 1);
+        assert_eq!(loaded.settings.port, 4470, "a list that is not one falls back to [obs]");
+        assert!(loaded.warnings[0].contains("[obs] is used"), "{:?}", loaded.warnings);
+    }
+
+    #[test]
+    fn connections_round_trip_and_a_single_unnamed_one_stays_the_obs_table() {
+        let dir = temp_dir("connections-save");
+        let path = dir.join("settings.toml");
+        let mut loaded = SettingsFile::load(&path);
+        let mut settings = loaded.settings.clone();
+        loaded.file.save(&settings).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("[obs]") && !text.contains("connections"), "{text}");
+        settings.name = Some("Stream PC".into());
+        settings.more_connections.push(Connection::named(Some("Game PC"), "10.0.0.2", 4455));
+        settings.more_connections.push(Connection::named(None, "localhost", 4456));
+        loaded.file.save(&settings).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("[obs]"), "the list replaces [obs]: {text}");
+        assert_eq!(text.matches("[[connections]]").count(), 3, "{text}");
+        assert!(!text.contains("name = \"localhost:4456\""), "a default name is not written: {text}");
+        let again = SettingsFile::load(&path);
+        assert!(again.warnings.is_empty(), "{:?}", again.warnings);
+        assert_eq!(again.settings, settings);
+    }
+
+    #[test]
+    fn saving_the_connection_by_name_changes_that_entry_only() {
+        let dir = temp_dir("connection-by-name");
+        let path = dir.join("settings.toml");
+        std::fs::write(
+            &path,
+            "[[connections]]\nname = \"Stream PC\"\nport = 4455\nnote = \"kept\"\n\
+             [[connections]]\nname = \"Game PC\"\nport = 4456\n",
+        )
+        .unwrap();
+        save_connection(&path, &Target::new("10.0.0.2", 4460).unwrap(), Some("game pc")).unwrap();
+        save_connection(&path, &Target::new("localhost", 4470).unwrap(), None).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("note = \"kept\""), "{text}");
+        let list = read_connection(&path).connections;
+        assert_eq!(list[0], Connection::named(Some("Stream PC"), "localhost", 4470));
+        assert_eq!(list[1], Connection::named(Some("Game PC"), "10.0.0.2", 4460));
+        let unknown = save_connection(&path, &Target::new("localhost", 1).unwrap(), Some("Laptop")).unwrap_err();
+        assert!(unknown.contains("Laptop") && unknown.contains("Game PC"), "{unknown}");
+        assert_eq!(read_connection(&path).connections, list, "nothing written for an unknown name");
     }
 
     #[test]

@@ -13,7 +13,10 @@ mod secrets;
 mod target;
 
 pub use connect_url::{looks_like_connect_url, parse_connect_url, ConnectUrl};
-pub use file::{read_connection, save_connection, write_atomically, Loaded, SavedConnection, Settings, SettingsFile};
+pub use file::{
+    find_connection, read_connection, save_connection, write_atomically, Connection, Loaded, SavedConnection, Settings,
+    SettingsFile,
+};
 pub use secrets::{
     keyring_user, FallbackStore, KeyringWorker, LockedStore, MemoryStore, PasswordStore, PendingCall, StoreError,
     KEYRING_SERVICE, KEYRING_TIMEOUT,
