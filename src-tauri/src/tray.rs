@@ -126,7 +126,8 @@ impl<R: Runtime> TauriTray<R> {
                 MenuEntry::Submenu { id, label, enabled, entries } => {
                     let children = self.build_entries(entries)?;
                     let refs: Vec<&dyn IsMenuItem<R>> = children.iter().map(|b| b.as_ref()).collect();
-                    let submenu = Submenu::with_id_and_items(&self.app, *id, toolkit_text(label), *enabled, &refs)?;
+                    let submenu =
+                        Submenu::with_id_and_items(&self.app, id.as_str(), toolkit_text(label), *enabled, &refs)?;
                     self.items.insert(format!("submenu:{id}"), Live::Submenu(submenu.clone()));
                     built.push(Box::new(submenu));
                 }
@@ -267,9 +268,9 @@ mod tests {
     fn words_do_not_change_the_shape_but_a_new_scene_does() {
         let menu = |label: &str, scenes: &[&str]| {
             vec![
-                MenuEntry::Info { id: "status", label: label.into() },
+                MenuEntry::Info { id: "status".into(), label: label.into() },
                 MenuEntry::Submenu {
-                    id: "scenes",
+                    id: "scenes".into(),
                     label: "Scenes".into(),
                     enabled: true,
                     entries: scenes

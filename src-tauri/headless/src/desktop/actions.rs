@@ -46,6 +46,8 @@ pub fn menu_control(action: &MenuAction, obs: Option<&ObsStatus>) -> Option<Cont
             muted: obs.and_then(|o| o.mics.iter().find(|m| &m.name == input)).map(|m| !m.muted),
         },
         MenuAction::Reconnect | MenuAction::OpenWindow | MenuAction::OpenSettings | MenuAction::Quit => return None,
+        // The caller has picked the connection, and `obs` is that one's.
+        MenuAction::ForConnection(_, action) => return menu_control(action, obs),
     })
 }
 

@@ -24,5 +24,8 @@ pub use notify::{
     STREAM_SLOT,
 };
 pub use stop_guard::{StopDecision, StopGuard};
-pub use tray::{has_running_clock, menu_model, tray_icon, MenuAction, MenuContext, MenuEntry, TrayIcon};
+pub use tray::{
+    has_running_clock, menu_model, menu_model_several, tray_icon, tray_icon_of_all, MenuAction, MenuContext, MenuEntry,
+    MenuSection, TrayIcon,
+};
 pub use tray_host::{tray_host_plan, TrayHostPlan, TrayHostSeen, NO_TRAY_KIND};

@@ -31,6 +31,9 @@ pub enum MenuAction {
     OpenWindow,
     OpenSettings,
     Quit,
+    /// An action for the OBS at this index of the settings' connections (0 is
+    /// the first), from its section of a menu with several.
+    ForConnection(usize, Box<MenuAction>),
 }
 
 impl MenuAction {
@@ -48,10 +51,16 @@ impl MenuAction {
             MenuAction::OpenWindow => "open".into(),
             MenuAction::OpenSettings => "settings".into(),
             MenuAction::Quit => "quit".into(),
+            MenuAction::ForConnection(index, action) => format!("obs{index}/{}", action.id()),
         }
     }
 
     pub fn from_id(id: &str) -> Option<MenuAction> {
+        if let Some((index, inner)) = id.strip_prefix("obs").and_then(|rest| rest.split_once('/')) {
+            if let Ok(index) = index.parse::<usize>() {
+                return Some(MenuAction::ForConnection(index, Box::new(MenuAction::from_id(inner)?)));
+            }
+        }
         if let Some(name) = id.strip_prefix("scene:") {
             return Some(MenuAction::SwitchScene(name.to_string()));
         }
@@ -77,7 +86,7 @@ impl MenuAction {
 pub enum MenuEntry {
     /// A disabled row that tells the state; `id` keeps it in place across updates.
     Info {
-        id: &'static str,
+        id: String,
         label: String,
     },
     Item {
@@ -92,7 +101,7 @@ pub enum MenuEntry {
         enabled: bool,
     },
     Submenu {
-        id: &'static str,
+        id: String,
         label: String,
         enabled: bool,
         entries: Vec<MenuEntry>,
@@ -107,27 +116,105 @@ pub struct MenuContext {
     pub stop_armed: bool,
 }
 
-/// The whole menu for this state.
+/// The whole menu for this state, with one OBS.
 pub fn menu_model(state: &State, context: &MenuContext, now_ms: u64) -> Vec<MenuEntry> {
+    let mut entries = state_rows(state, now_ms);
+    entries.push(MenuEntry::Separator);
+    entries.extend(control_entries(state, context));
+    entries.push(MenuEntry::Separator);
+    entries.extend(reconnect_entry(state));
+    entries.extend(app_entries());
+    entries
+}
+
+/// One OBS's part of the menu when OnAir watches several.
+#[derive(Debug, Clone, Copy)]
+pub struct MenuSection<'a> {
+    /// What the user calls this OBS (`[[connections]] name`, or `HOST:PORT`).
+    pub name: &'a str,
+    pub state: &'a State,
+    pub context: &'a MenuContext,
+}
+
+/// The menu with several OBS: a section for each, in the settings' order (its
+/// state rows, the first naming it, then its controls and scenes in a submenu
+/// named after it), then OnAir's own items. Every id in section `i` is that
+/// connection's ([`MenuAction::ForConnection`]), so a click reaches the OBS it
+/// was shown for.
+pub fn menu_model_several(sections: &[MenuSection<'_>], now_ms: u64) -> Vec<MenuEntry> {
+    let mut entries = Vec::new();
+    for (index, section) in sections.iter().enumerate() {
+        let mut rows = state_rows(section.state, now_ms);
+        // The state row says whose state it is; an alert row moves after it.
+        if let Some(at) = rows.iter().position(|row| matches!(row, Info { id, .. } if id == "status")) {
+            let mut status = rows.remove(at);
+            if let Info { label, .. } = &mut status {
+                *label = format!("{}: {label}", section.name);
+            }
+            rows.insert(0, status);
+        }
+        let mut controls = control_entries(section.state, section.context);
+        if let Some(reconnect) = reconnect_entry(section.state) {
+            controls.push(MenuEntry::Separator);
+            controls.push(reconnect);
+        }
+        rows.push(MenuEntry::Submenu {
+            id: "controls".into(),
+            label: section.name.to_string(),
+            enabled: true,
+            entries: controls,
+        });
+        entries.extend(for_connection(index, rows));
+        entries.push(MenuEntry::Separator);
+    }
+    entries.extend(app_entries());
+    entries
+}
+
+/// Entries as connection `index`'s: its ids and actions marked with it.
+fn for_connection(index: usize, entries: Vec<MenuEntry>) -> Vec<MenuEntry> {
+    let own = |id: String| format!("obs{index}/{id}");
+    let action_of = |action: MenuAction| MenuAction::ForConnection(index, Box::new(action));
+    entries
+        .into_iter()
+        .map(|entry| match entry {
+            Info { id, label } => Info { id: own(id), label },
+            Item { action, label, enabled } => Item { action: action_of(action), label, enabled },
+            Check { action, label, checked, enabled } => Check { action: action_of(action), label, checked, enabled },
+            MenuEntry::Submenu { id, label, enabled, entries } => {
+                MenuEntry::Submenu { id: own(id), label, enabled, entries: for_connection(index, entries) }
+            }
+            MenuEntry::Separator => MenuEntry::Separator,
+        })
+        .collect()
+}
+
+/// The rows that tell OBS's state in words.
+fn state_rows(state: &State, now_ms: u64) -> Vec<MenuEntry> {
     let mut entries = Vec::new();
     let obs = state.obs.as_ref();
     match obs {
-        None => entries.push(Info { id: "status", label: text::connection_line(state) }),
+        None => entries.push(Info { id: "status".into(), label: text::connection_line(state) }),
         Some(obs) => {
             if let Some(label) = alert_line(&obs.alerts, now_ms) {
-                entries.push(Info { id: "alert", label });
+                entries.push(Info { id: "alert".into(), label });
             }
-            entries.push(Info { id: "status", label: text::stream_line(obs, now_ms) });
+            entries.push(Info { id: "status".into(), label: text::stream_line(obs, now_ms) });
             if let Some(line) = text::recording_line(obs, now_ms) {
-                entries.push(Info { id: "recording", label: line });
+                entries.push(Info { id: "recording".into(), label: line });
             }
             if let Some(scene) = &obs.program_scene {
-                entries.push(Info { id: "scene", label: format!("Scene: {scene}") });
+                entries.push(Info { id: "scene".into(), label: format!("Scene: {scene}") });
             }
         }
     }
-    entries.push(MenuEntry::Separator);
+    entries
+}
 
+/// OBS's controls, its mics and its scenes.
+fn control_entries(state: &State, context: &MenuContext) -> Vec<MenuEntry> {
+    let mut entries = Vec::new();
+    let obs = state.obs.as_ref();
     // Whether each control can act is the window buttons' rule: computed once.
     let controls = window_controls(state, context.stop_armed);
     let enabled = |id: &str| controls.items.iter().any(|c| c.id == id && c.enabled);
@@ -196,26 +283,35 @@ pub fn menu_model(state: &State, context: &MenuContext, now_ms: u64) -> Vec<Menu
         })
         .unwrap_or_default();
     entries.push(MenuEntry::Submenu {
-        id: "scenes",
+        id: "scenes".into(),
         label: "Scenes".into(),
         enabled: !scenes.is_empty(),
         entries: scenes,
     });
-    entries.push(MenuEntry::Separator);
-
-    if obs.is_none() {
-        let label = match &state.connection {
-            ConnectionState::AuthFailed { .. } | ConnectionState::SessionInvalidated { .. } => "Try Again",
-            _ => "Reconnect Now",
-        };
-        let enabled = !matches!(state.connection, ConnectionState::InvalidSettings { .. } | ConnectionState::Stopped);
-        entries.push(Item { action: MenuAction::Reconnect, label: label.into(), enabled });
-    }
-    entries.push(Item { action: MenuAction::OpenWindow, label: "Open OnAir".into(), enabled: true });
-    entries.push(Item { action: MenuAction::OpenSettings, label: "Settings…".into(), enabled: true });
-    entries.push(MenuEntry::Separator);
-    entries.push(Item { action: MenuAction::Quit, label: "Quit OnAir".into(), enabled: true });
     entries
+}
+
+/// "Reconnect Now" (or "Try Again"), while OBS is not there.
+fn reconnect_entry(state: &State) -> Option<MenuEntry> {
+    if state.obs.is_some() {
+        return None;
+    }
+    let label = match &state.connection {
+        ConnectionState::AuthFailed { .. } | ConnectionState::SessionInvalidated { .. } => "Try Again",
+        _ => "Reconnect Now",
+    };
+    let enabled = !matches!(state.connection, ConnectionState::InvalidSettings { .. } | ConnectionState::Stopped);
+    Some(Item { action: MenuAction::Reconnect, label: label.into(), enabled })
+}
+
+/// OnAir's own items, at the end of every menu.
+fn app_entries() -> Vec<MenuEntry> {
+    vec![
+        Item { action: MenuAction::OpenWindow, label: "Open OnAir".into(), enabled: true },
+        Item { action: MenuAction::OpenSettings, label: "Settings…".into(), enabled: true },
+        MenuEntry::Separator,
+        Item { action: MenuAction::Quit, label: "Quit OnAir".into(), enabled: true },
+    ]
 }
 
 use MenuEntry::{Check, Info, Item};
@@ -287,6 +383,31 @@ pub fn tray_icon(state: &State) -> TrayIcon {
     }
 }
 
+/// The icon for several OBS: the most pressing of theirs, in the order a
+/// streamer needs to hear it: an error (the user must act), a stream
+/// reconnecting, an alert, then live (and recording), recording, not
+/// connected, offline. So an OBS that is not running on one machine never
+/// hides another's live stream.
+pub fn tray_icon_of_all<'a>(states: impl IntoIterator<Item = &'a State>) -> TrayIcon {
+    states.into_iter().map(tray_icon).max_by_key(|icon| icon.urgency()).unwrap_or(TrayIcon::NotConnected)
+}
+
+impl TrayIcon {
+    /// How pressing the icon's news is, for [`tray_icon_of_all`].
+    fn urgency(self) -> u8 {
+        match self {
+            TrayIcon::Offline => 0,
+            TrayIcon::NotConnected => 1,
+            TrayIcon::Recording => 2,
+            TrayIcon::Live => 3,
+            TrayIcon::LiveRecording => 4,
+            TrayIcon::Alert => 5,
+            TrayIcon::Reconnecting => 6,
+            TrayIcon::Error => 7,
+        }
+    }
+}
+
 /// Whether the menu's words change with the clock (so it needs a tick): an
 /// open alert's row counts its time too.
 pub fn has_running_clock(state: &State) -> bool {
@@ -329,14 +450,14 @@ mod tests {
         assert_eq!(
             menu,
             vec![
-                Info { id: "status", label: "Waiting for OBS at localhost:4455".into() },
+                Info { id: "status".into(), label: "Waiting for OBS at localhost:4455".into() },
                 MenuEntry::Separator,
                 item(MenuAction::ToggleStream, "Start Streaming", false),
                 item(MenuAction::ToggleRecording, "Start Recording", false),
                 item(MenuAction::TogglePause, "Pause Recording", false),
                 item(MenuAction::SaveReplay, "Save Replay", false),
                 item(MenuAction::ToggleVirtualCamera, "Start Virtual Camera", false),
-                MenuEntry::Submenu { id: "scenes", label: "Scenes".into(), enabled: false, entries: vec![] },
+                MenuEntry::Submenu { id: "scenes".into(), label: "Scenes".into(), enabled: false, entries: vec![] },
                 MenuEntry::Separator,
                 item(MenuAction::Reconnect, "Reconnect Now", true),
                 item(MenuAction::OpenWindow, "Open OnAir", true),
@@ -352,11 +473,11 @@ mod tests {
     fn offline_enables_start_and_checks_the_current_scene() {
         let s = state(Some(offline()), connected());
         let menu = menu_model(&s, &MenuContext::default(), 0);
-        assert_eq!(menu[0], Info { id: "status", label: "Offline".into() });
-        assert_eq!(menu[1], Info { id: "scene", label: "Scene: Scene".into() });
+        assert_eq!(menu[0], Info { id: "status".into(), label: "Offline".into() });
+        assert_eq!(menu[1], Info { id: "scene".into(), label: "Scene: Scene".into() });
         assert!(menu.contains(&item(MenuAction::ToggleStream, "Start Streaming", true)));
         assert!(menu.contains(&MenuEntry::Submenu {
-            id: "scenes",
+            id: "scenes".into(),
             label: "Scenes".into(),
             enabled: true,
             entries: vec![
@@ -386,8 +507,8 @@ mod tests {
         obs.replay_buffer = OutputActivity::On;
         let s = state(Some(obs), connected());
         let menu = menu_model(&s, &MenuContext::default(), 3_723_000);
-        assert_eq!(menu[0], Info { id: "status", label: "● LIVE 01:02:03".into() });
-        assert_eq!(menu[1], Info { id: "recording", label: "Recording 01:01:03".into() });
+        assert_eq!(menu[0], Info { id: "status".into(), label: "● LIVE 01:02:03".into() });
+        assert_eq!(menu[1], Info { id: "recording".into(), label: "Recording 01:01:03".into() });
         assert!(menu.contains(&item(MenuAction::ToggleStream, "Stop Streaming", true)));
         assert!(menu.contains(&item(MenuAction::ToggleRecording, "Stop Recording", true)));
         assert!(menu.contains(&item(MenuAction::TogglePause, "Pause Recording", true)));
@@ -410,7 +531,8 @@ mod tests {
     fn a_rejected_password_shows_the_error_icon_and_try_again() {
         let s = state(None, ConnectionState::AuthFailed { message: "OBS rejected the password".into() });
         let menu = menu_model(&s, &MenuContext::default(), 0);
-        let Info { id: "status", label } = &menu[0] else { panic!("the state row first: {menu:?}") };
+        let Info { id, label } = &menu[0] else { panic!("the state row first: {menu:?}") };
+        assert_eq!(id, "status");
         assert!(label.starts_with("OBS rejected the password: copy it from OBS's Tools › WebSocket Server Settings"));
         assert!(menu.contains(&item(MenuAction::Reconnect, "Try Again", true)));
         assert_eq!(tray_icon(&s), TrayIcon::Error);
@@ -437,9 +559,9 @@ mod tests {
         assert_eq!(
             menu,
             vec![
-                Info { id: "alert", label: "⚠ Stream stalled · 42 s".into() },
-                Info { id: "status", label: "● LIVE 00:01:02".into() },
-                Info { id: "scene", label: "Scene: Scene".into() },
+                Info { id: "alert".into(), label: "⚠ Stream stalled · 42 s".into() },
+                Info { id: "status".into(), label: "● LIVE 00:01:02".into() },
+                Info { id: "scene".into(), label: "Scene: Scene".into() },
                 MenuEntry::Separator,
                 item(MenuAction::ToggleStream, "Stop Streaming", true),
                 item(MenuAction::ToggleRecording, "Start Recording", true),
@@ -447,7 +569,7 @@ mod tests {
                 item(MenuAction::SaveReplay, "Save Replay", false),
                 item(MenuAction::ToggleVirtualCamera, "Start Virtual Camera", true),
                 MenuEntry::Submenu {
-                    id: "scenes",
+                    id: "scenes".into(),
                     label: "Scenes".into(),
                     enabled: true,
                     entries: vec![
@@ -475,7 +597,7 @@ mod tests {
         assert_eq!(tray_icon(&s), TrayIcon::Alert);
         // The row ticks: a minute later it says so.
         let later = menu_model(&s, &MenuContext::default(), 122_000);
-        assert_eq!(later[0], Info { id: "alert", label: "⚠ Stream stalled · 1:42".into() });
+        assert_eq!(later[0], Info { id: "alert".into(), label: "⚠ Stream stalled · 1:42".into() });
     }
 
     #[test]
@@ -489,14 +611,17 @@ mod tests {
             open_alert(AlertKind::Stalled, None, 40_000),
         ];
         let menu = menu_model(&state(Some(obs.clone()), connected()), &MenuContext::default(), 72_000);
-        assert_eq!(menu[0], Info { id: "alert", label: "⚠ Mic muted while live (Mic/Aux) · 42 s (+2 more)".into() });
-        assert_eq!(menu[1], Info { id: "status", label: "● LIVE 00:01:12".into() });
+        assert_eq!(
+            menu[0],
+            Info { id: "alert".into(), label: "⚠ Mic muted while live (Mic/Aux) · 42 s (+2 more)".into() }
+        );
+        assert_eq!(menu[1], Info { id: "status".into(), label: "● LIVE 00:01:12".into() });
         obs.alerts.remove(0);
         let menu = menu_model(&state(Some(obs.clone()), connected()), &MenuContext::default(), 72_000);
-        assert_eq!(menu[0], Info { id: "alert", label: "⚠ Stream stalled · 32 s (+1 more)".into() });
+        assert_eq!(menu[0], Info { id: "alert".into(), label: "⚠ Stream stalled · 32 s (+1 more)".into() });
         obs.alerts.clear();
         let menu = menu_model(&state(Some(obs), connected()), &MenuContext::default(), 72_000);
-        assert_eq!(menu[0], Info { id: "status", label: "● LIVE 00:01:12".into() }, "no alert, no row");
+        assert_eq!(menu[0], Info { id: "status".into(), label: "● LIVE 00:01:12".into() }, "no alert, no row");
     }
 
     #[test]
@@ -639,5 +764,105 @@ mod tests {
         assert_eq!(mic_rows(&menu), vec![]);
         let waiting = state(None, ConnectionState::WaitingForObs { reason: "refused".into() });
         assert_eq!(mic_rows(&menu_model(&waiting, &MenuContext::default(), 0)), vec![]);
+    }
+
+    #[test]
+    fn several_obs_get_a_section_each_whose_clicks_name_their_connection() {
+        let mut live = offline();
+        live.stream = StreamState::Live { since_ms: 0 };
+        let stream_pc = state(Some(live), connected());
+        let game_pc = State {
+            target: "10.0.0.2:4455".into(),
+            ..state(None, ConnectionState::WaitingForObs { reason: "refused".into() })
+        };
+        let context = MenuContext::default();
+        let sections = [
+            MenuSection { name: "Stream PC", state: &stream_pc, context: &context },
+            MenuSection { name: "Game PC", state: &game_pc, context: &context },
+        ];
+        let menu = menu_model_several(&sections, 62_000);
+        let ids: Vec<String> = menu
+            .iter()
+            .map(|e| match e {
+                Info { id, .. } | MenuEntry::Submenu { id, .. } => id.clone(),
+                Item { action, .. } | Check { action, .. } => action.id(),
+                MenuEntry::Separator => "-".into(),
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "obs0/status",
+                "obs0/scene",
+                "obs0/controls",
+                "-",
+                "obs1/status",
+                "obs1/controls",
+                "-",
+                "open",
+                "settings",
+                "-",
+                "quit"
+            ]
+        );
+        assert_eq!(menu[0], Info { id: "obs0/status".into(), label: "Stream PC: ● LIVE 00:01:02".into() });
+        assert_eq!(
+            menu[4],
+            Info { id: "obs1/status".into(), label: "Game PC: Waiting for OBS at 10.0.0.2:4455".into() }
+        );
+        let MenuEntry::Submenu { label, entries: first, .. } = &menu[2] else { panic!("{menu:?}") };
+        assert_eq!(label, "Stream PC");
+        let of = |i: usize, a: MenuAction| MenuAction::ForConnection(i, Box::new(a));
+        assert_eq!(first[0], item(of(0, MenuAction::ToggleStream), "Stop Streaming", true));
+        let MenuEntry::Submenu { label, entries: second, .. } = &menu[5] else { panic!("{menu:?}") };
+        assert_eq!(label, "Game PC");
+        assert_eq!(second[0], item(of(1, MenuAction::ToggleStream), "Start Streaming", false));
+        assert_eq!(second.last(), Some(&item(of(1, MenuAction::Reconnect), "Reconnect Now", true)));
+        // Every click comes back as the action it was shown as, scenes inside submenus too.
+        fn actions(entries: &[MenuEntry], out: &mut Vec<MenuAction>) {
+            for e in entries {
+                match e {
+                    Item { action, .. } | Check { action, .. } => out.push(action.clone()),
+                    MenuEntry::Submenu { entries, .. } => actions(entries, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut all = Vec::new();
+        actions(&menu, &mut all);
+        assert!(all.contains(&of(0, MenuAction::SwitchScene("Gameplay".into()))), "{all:?}");
+        for action in all {
+            assert_eq!(MenuAction::from_id(&action.id()), Some(action));
+        }
+    }
+
+    #[test]
+    fn an_alert_row_follows_the_named_state_row_of_its_obs() {
+        let mut obs = offline();
+        obs.stream = StreamState::Live { since_ms: 0 };
+        obs.alerts = vec![open_alert(AlertKind::Stalled, None, 20_000)];
+        let one = state(Some(obs), connected());
+        let context = MenuContext::default();
+        let menu = menu_model_several(&[MenuSection { name: "A", state: &one, context: &context }], 62_000);
+        assert_eq!(menu[0], Info { id: "obs0/status".into(), label: "A: ● LIVE 00:01:02".into() });
+        assert_eq!(menu[1], Info { id: "obs0/alert".into(), label: "⚠ Stream stalled · 42 s".into() });
+    }
+
+    #[test]
+    fn the_icon_of_several_obs_is_the_most_pressing_and_not_running_never_hides_live() {
+        let waiting = state(None, ConnectionState::WaitingForObs { reason: "refused".into() });
+        let failed = state(None, ConnectionState::AuthFailed { message: "rejected".into() });
+        let idle = state(Some(offline()), connected());
+        let mut on_air = offline();
+        on_air.stream = StreamState::Live { since_ms: 0 };
+        let live = state(Some(on_air.clone()), connected());
+        on_air.stream = StreamState::Reconnecting { live_since_ms: 0, since_ms: 0 };
+        let reconnecting = state(Some(on_air), connected());
+        assert_eq!(tray_icon_of_all([&waiting, &live]), TrayIcon::Live);
+        assert_eq!(tray_icon_of_all([&idle, &waiting]), TrayIcon::NotConnected);
+        assert_eq!(tray_icon_of_all([&idle, &idle]), TrayIcon::Offline);
+        assert_eq!(tray_icon_of_all([&live, &reconnecting]), TrayIcon::Reconnecting);
+        assert_eq!(tray_icon_of_all([&reconnecting, &failed, &live]), TrayIcon::Error);
+        assert_eq!(tray_icon_of_all([&live]), tray_icon(&live), "one OBS: its own icon");
     }
 }
