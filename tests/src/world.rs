@@ -78,17 +78,48 @@ impl Default for WorldOptions {
     }
 }
 
-/// A running, isolated OBS Studio plus its display, bus and RTMP ingest.
+/// Which OBS of a world: [`ObsId::FIRST`], the one the world starts itself and
+/// the one its own methods act on, or another started with [`ObsWorld::add_obs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ObsId(usize);
+
+impl ObsId {
+    pub const FIRST: ObsId = ObsId(0);
+}
+
+/// One OBS Studio of a world: its own HOME (config, profile, scene collection,
+/// recordings), its own obs-websocket port and password, the process while it
+/// runs, and an admin client of its own ([`Obs::request`]). The world's display,
+/// bus and RTMP ingest are shared; each OBS streams under its own key, since the
+/// ingest takes one publisher a key.
+pub struct Obs {
+    id: ObsId,
+    home: PathBuf,
+    logs_dir: PathBuf,
+    ws_port: u16,
+    password: Option<String>,
+    process: Option<Group>,
+    starts: u32,
+}
+
+/// A running, isolated OBS Studio plus its display, bus and RTMP ingest; more
+/// OBS can join it ([`ObsWorld::add_obs`]). The first OBS's own methods
+/// ([`Obs::request`], [`Obs::ws_port`], ...) are the world's through `Deref`.
 pub struct ObsWorld {
     /// The temp dir, the watchdog, Xvfb and the session bus.
     sandbox: Sandbox,
-    ws_port: u16,
     rtmp_port: u16,
-    password: Option<String>,
-    obs: Option<Group>,
-    obs_starts: u32,
+    /// The first OBS, then the others in the order they were added.
+    instances: Vec<Obs>,
     nginx: Option<Group>,
     nginx_starts: u32,
+}
+
+impl std::ops::Deref for ObsWorld {
+    type Target = Obs;
+    fn deref(&self) -> &Obs {
+        &self.instances[ObsId::FIRST.0]
+    }
 }
 
 impl ObsWorld {
@@ -96,18 +127,19 @@ impl ObsWorld {
     pub async fn start(opts: WorldOptions) -> Result<ObsWorld, String> {
         let ws_port = free_port()?;
         let rtmp_port = free_port()?;
-        // From here on `world` owns everything: an early return drops it and cleans up.
-        let mut world = ObsWorld {
-            sandbox: Sandbox::create(WORLD, &["recordings", ".cache", ".local/share", ".local/state"])?,
+        let sandbox = Sandbox::create(WORLD, &["recordings", ".cache", ".local/share", ".local/state"])?;
+        let first = Obs {
+            id: ObsId::FIRST,
+            home: sandbox.home().to_path_buf(),
+            logs_dir: sandbox.logs_dir(),
             ws_port,
-            rtmp_port,
             password: opts.password,
-            obs: None,
-            obs_starts: 0,
-            nginx: None,
-            nginx_starts: 0,
+            process: None,
+            starts: 0,
         };
-        world.write_obs_config()?;
+        // From here on `world` owns everything: an early return drops it and cleans up.
+        let mut world = ObsWorld { sandbox, rtmp_port, instances: vec![first], nginx: None, nginx_starts: 0 };
+        world.instances[0].write_config(rtmp_port)?;
         world.write_nginx_config()?;
         world.sandbox.start_xvfb(xvfb_command("1024x768x24")).await?;
         world.start_bus().await?;
@@ -120,9 +152,41 @@ impl ObsWorld {
         Ok(world)
     }
 
-    /// The obs-websocket port (OBS listens on all interfaces; connect to 127.0.0.1).
-    pub fn ws_port(&self) -> u16 {
-        self.ws_port
+    /// Adds another OBS to the world and starts it: its own HOME in the world's
+    /// temp dir (`obs-<n>/`), a free obs-websocket port, `password` (`None`: no
+    /// authentication), its own profile and scene collection (named `OnAir-<n>`,
+    /// so its window is told from the others'), streaming to the world's ingest
+    /// under its own key. Stopped and killed like the first with
+    /// [`ObsWorld::kill_instance`] and friends.
+    pub async fn add_obs(&mut self, password: Option<&str>) -> Result<ObsId, String> {
+        let id = ObsId(self.instances.len());
+        let home = self.sandbox.home().join(format!("obs-{}", id.0 + 1));
+        for sub in ["recordings", ".cache", ".local/share", ".local/state"] {
+            create_dir(&home.join(sub))?;
+        }
+        let obs = Obs {
+            id,
+            home,
+            logs_dir: self.sandbox.logs_dir(),
+            ws_port: free_port()?,
+            password: password.map(str::to_string),
+            process: None,
+            starts: 0,
+        };
+        obs.write_config(self.rtmp_port)?;
+        self.instances.push(obs);
+        self.start_instance(id).await?;
+        Ok(id)
+    }
+
+    /// One OBS of the world.
+    pub fn instance(&self, id: ObsId) -> &Obs {
+        &self.instances[id.0]
+    }
+
+    /// Every OBS of the world, the first first.
+    pub fn instances(&self) -> impl Iterator<Item = &Obs> {
+        self.instances.iter()
     }
 
     /// The loopback port of the RTMP ingest; OBS streams to `rtmp://127.0.0.1:<port>/live`.
@@ -130,19 +194,10 @@ impl ObsWorld {
         self.rtmp_port
     }
 
-    /// The obs-websocket password, when the world requires one.
-    pub fn password(&self) -> Option<&str> {
-        self.password.as_deref()
-    }
-
-    /// The temp dir: HOME of OBS, holding configs, logs and recordings.
+    /// The temp dir: HOME of the first OBS, holding configs, logs and recordings
+    /// (the other OBS have theirs in `obs-<n>/` below it).
     pub fn home(&self) -> &Path {
         self.sandbox.home()
-    }
-
-    /// Where OBS writes recordings.
-    pub fn recordings_dir(&self) -> PathBuf {
-        self.home().join("recordings")
     }
 
     /// Stdout/stderr of every process the world started (`obs-<n>.log`, `nginx-<n>.log`, ...).
@@ -155,34 +210,57 @@ impl ObsWorld {
         self.sandbox.display()
     }
 
-    /// Whether the OBS process is alive.
+    /// Whether the first OBS process is alive.
     pub fn obs_running(&mut self) -> bool {
-        self.obs.as_mut().is_some_and(Group::running)
+        self.instance_running(ObsId::FIRST)
     }
 
-    /// The pid of the OBS process while it runs (it leads its own process group).
+    /// Whether that OBS process is alive.
+    pub fn instance_running(&mut self, id: ObsId) -> bool {
+        self.instances[id.0].process.as_mut().is_some_and(Group::running)
+    }
+
+    /// The pid of the first OBS process while it runs (it leads its own process group).
     pub fn obs_pid(&mut self) -> Option<u32> {
-        let obs = self.obs.as_mut()?;
-        obs.running().then(|| obs.pgid())
+        self.instance_pid(ObsId::FIRST)
     }
 
-    /// Sends `signal` (a name `kill -s` knows: "STOP", "CONT", "TERM", ...) to OBS's
-    /// whole process group, e.g. STOP/CONT to simulate a hung OBS whose socket stays open.
+    /// The pid of that OBS process while it runs.
+    pub fn instance_pid(&mut self, id: ObsId) -> Option<u32> {
+        let process = self.instances[id.0].process.as_mut()?;
+        process.running().then(|| process.pgid())
+    }
+
+    /// Sends `signal` (a name `kill -s` knows: "STOP", "CONT", "TERM", ...) to the first
+    /// OBS's whole process group, e.g. STOP/CONT to simulate a hung OBS whose socket stays open.
     pub fn signal_obs(&mut self, signal: &str) {
-        if let Some(pgid) = self.obs_pid() {
+        self.signal_instance(ObsId::FIRST, signal);
+    }
+
+    /// [`ObsWorld::signal_obs`] for that OBS.
+    pub fn signal_instance(&mut self, id: ObsId, signal: &str) {
+        if let Some(pgid) = self.instance_pid(id) {
             send_signal(signal, &format!("-{pgid}"));
         }
     }
 
-    /// Starts OBS (when not running) and waits until an admin client can identify.
+    /// Starts the first OBS (when not running) and waits until an admin client can identify.
     pub async fn start_obs(&mut self) -> Result<(), String> {
-        if self.obs_running() {
+        self.start_instance(ObsId::FIRST).await
+    }
+
+    /// Starts that OBS (when not running) and waits until an admin client can identify.
+    pub async fn start_instance(&mut self, id: ObsId) -> Result<(), String> {
+        if self.instance_running(id) {
             return Ok(());
         }
-        self.kill_obs();
-        self.obs_starts += 1;
-        let log = self.obs_log();
-        let dir = self.home();
+        self.kill_instance(id);
+        let (display, bus) = (self.sandbox.display().to_string(), self.sandbox.bus_address().to_string());
+        let runtime = self.sandbox.home().join("runtime");
+        let obs = &mut self.instances[id.0];
+        obs.starts += 1;
+        let log = obs.obs_log();
+        let dir = obs.home.clone();
         let mut cmd = Command::new("obs");
         cmd.args([
             "--disable-updater",
@@ -191,33 +269,36 @@ impl ObsWorld {
             "--minimize-to-tray",
             "--multi",
         ])
-        .current_dir(dir)
+        .current_dir(&dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()))
         .env("LANG", "C.UTF-8")
-        .env("HOME", dir)
+        .env("HOME", &dir)
         .env("XDG_CONFIG_HOME", dir.join(".config"))
         .env("XDG_CACHE_HOME", dir.join(".cache"))
         .env("XDG_DATA_HOME", dir.join(".local/share"))
         .env("XDG_STATE_HOME", dir.join(".local/state"))
-        .env("XDG_RUNTIME_DIR", dir.join("runtime"))
-        .env("DISPLAY", self.sandbox.display())
-        .env("DBUS_SESSION_BUS_ADDRESS", self.sandbox.bus_address())
+        // The world's one runtime dir (0700), where its bus lives.
+        .env("XDG_RUNTIME_DIR", runtime)
+        .env("DISPLAY", &display)
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
         .env("QT_QPA_PLATFORM", "xcb")
         .env("NO_AT_BRIDGE", "1");
-        let obs = self.sandbox.spawn_group("obs", &mut cmd, &log, Pipes::default())?;
-        self.obs = Some(obs);
+        let process = self.sandbox.spawn_group("obs", &mut cmd, &log, Pipes::default())?;
+        let obs = &mut self.instances[id.0];
+        obs.process = Some(process);
 
         let started = Instant::now();
         let mut last_err = String::from("no attempt yet");
         while started.elapsed() < OBS_READY_TIMEOUT {
-            if let Some(obs) = self.obs.as_mut() {
-                obs.check_startup("OBS", &log, 40)?;
+            if let Some(process) = self.instances[id.0].process.as_mut() {
+                process.check_startup("OBS", &log, 40)?;
             }
-            match tokio::time::timeout(Duration::from_secs(3), self.identified()).await {
+            let obs = &self.instances[id.0];
+            match tokio::time::timeout(Duration::from_secs(3), obs.identified()).await {
                 Ok(Ok(ws)) => {
                     close(ws).await;
-                    self.ensure_pictures().await;
+                    obs.ensure_pictures().await;
                     return Ok(());
                 }
                 Ok(Err(e)) => last_err = e,
@@ -225,77 +306,75 @@ impl ObsWorld {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        self.kill_obs();
+        self.kill_instance(id);
         Err(format!(
             "OBS did not accept an Identify on port {} within {:?} (last error: {last_err}); {}",
-            self.ws_port,
+            self.instances[id.0].ws_port,
             OBS_READY_TIMEOUT,
             log_excerpt(&log, 40)
         ))
     }
 
-    /// The world's scenes show a picture, as a streamer's do: an empty scene is
-    /// black, and the stream guard would rightly say so in every test that goes
-    /// live. After a restart they may be there already; the refusals are fine.
-    async fn ensure_pictures(&self) {
-        let settings = json!({ "color": 4_282_664_004u32, "width": 640, "height": 360 });
-        let _ = self
-            .request(
-                "CreateInput",
-                json!({ "sceneName": "Scene", "inputName": "Picture", "inputKind": "color_source_v3",
-                        "inputSettings": settings, "sceneItemEnabled": true }),
-            )
-            .await;
-        let items = self.request("GetSceneItemList", json!({ "sceneName": "Gameplay" })).await;
-        let has_picture = items.is_ok_and(|v| v["sceneItems"].as_array().is_some_and(|i| !i.is_empty()));
-        if !has_picture {
-            let _ = self.request("CreateSceneItem", json!({ "sceneName": "Gameplay", "sourceName": "Picture" })).await;
-        }
-    }
-
-    /// SIGKILLs OBS's whole process group and waits until it is gone. Connected
-    /// clients see the socket drop without a close frame (1006).
+    /// SIGKILLs the first OBS's whole process group and waits until it is gone.
+    /// Connected clients see the socket drop without a close frame (1006).
     pub fn kill_obs(&mut self) {
-        if let Some(mut obs) = self.obs.take() {
-            obs.kill(self.sandbox.watchdog());
+        self.kill_instance(ObsId::FIRST);
+    }
+
+    /// [`ObsWorld::kill_obs`] for that OBS; the others run on.
+    pub fn kill_instance(&mut self, id: ObsId) {
+        if let Some(mut process) = self.instances[id.0].process.take() {
+            process.kill(self.sandbox.watchdog());
         }
     }
 
-    /// Quits OBS the way a user closing its window does: an X11 WM_DELETE_WINDOW
+    /// Quits the first OBS the way a user closing its window does: an X11 WM_DELETE_WINDOW
     /// request to OBS's main window (a clean shutdown: OBS saves its config, clients get
     /// ExitStarted, then close 1001). If that cannot be sent, SIGINT instead (OBS 29 also
     /// shuts down cleanly on it, but it runs the shutdown inside the signal handler and
     /// deadlocks now and then when the signal lands while its main thread is in libxcb).
     /// OBS is killed when it has not exited within 20 s; then the answer is an Err.
     pub async fn quit_obs(&mut self) -> Result<(), String> {
-        let log = self.obs_log();
+        self.quit_instance(ObsId::FIRST).await
+    }
+
+    /// [`ObsWorld::quit_obs`] for that OBS: only its window is asked to close
+    /// (told from the others' by its profile's name in the title).
+    pub async fn quit_instance(&mut self, id: ObsId) -> Result<(), String> {
         let display = self.display().to_string();
-        let Some(obs) = self.obs.as_mut() else {
+        let obs = &mut self.instances[id.0];
+        let log = obs.obs_log();
+        let title = format!(" - Profile: {} - ", obs.profile());
+        let Some(process) = obs.process.as_mut() else {
             return Ok(());
         };
-        let how = match x11::close_window(&display, OBS_MAIN_WINDOW_TITLE) {
-            Ok(()) => "a window close request".to_string(),
+        let ours = |name: &str| name.starts_with(OBS_MAIN_WINDOW_TITLE) && name.contains(&title);
+        let how = match x11::close_windows_where(&display, ours) {
+            Ok(1..) => "a window close request".to_string(),
+            Ok(0) => {
+                process.signal_leader("INT");
+                format!("SIGINT (no window titled ...{title}... on {display})")
+            }
             Err(e) => {
-                obs.signal_leader("INT");
+                process.signal_leader("INT");
                 format!("SIGINT (the window close request failed: {e})")
             }
         };
         let started = Instant::now();
         while started.elapsed() < OBS_QUIT_TIMEOUT {
-            if obs.exit_status().is_some() {
+            let exited = match self.instances[id.0].process.as_mut() {
+                Some(process) => process.exit_status().is_some(),
+                None => true,
+            };
+            if exited {
                 // Reap anything OBS left in its group (e.g. obs-ffmpeg-mux).
-                self.kill_obs();
+                self.kill_instance(id);
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        self.kill_obs();
+        self.kill_instance(id);
         Err(format!("OBS did not quit within {OBS_QUIT_TIMEOUT:?} of {how} and was killed; {}", log_excerpt(&log, 20)))
-    }
-
-    /// Stdout/stderr of the current (or last) OBS run; OBS writes its log there too.
-    pub fn obs_log(&self) -> PathBuf {
-        self.logs_dir().join(format!("obs-{}.log", self.obs_starts))
     }
 
     /// Starts the RTMP ingest (when not running) on the world's RTMP port and waits
@@ -346,6 +425,114 @@ impl ObsWorld {
     pub fn kill_rtmp(&mut self) {
         if let Some(mut nginx) = self.nginx.take() {
             nginx.kill(self.sandbox.watchdog());
+        }
+    }
+
+    async fn start_bus(&mut self) -> Result<(), String> {
+        let mut cmd = Command::new("dbus-daemon");
+        cmd.arg("--session")
+            .arg("--nofork")
+            .arg("--nopidfile")
+            .arg(format!("--address=unix:path={}", self.home().join("runtime/bus").display()))
+            .arg("--print-address=1")
+            .env("DISPLAY", self.display());
+        self.sandbox.start_bus(cmd).await
+    }
+
+    fn write_nginx_config(&self) -> Result<(), String> {
+        let nginx_dir = self.home().join("nginx");
+        create_dir(&nginx_dir.join("logs"))?;
+        let d = nginx_dir.display();
+        let conf = format!(
+            "load_module {RTMP_MODULE};\n\
+             daemon off;\n\
+             master_process off;\n\
+             worker_processes 1;\n\
+             pid {d}/nginx.pid;\n\
+             lock_file {d}/nginx.lock;\n\
+             error_log {d}/error.log info;\n\
+             events {{ worker_connections 64; }}\n\
+             rtmp {{\n\
+             \x20   server {{\n\
+             \x20       listen 127.0.0.1:{port};\n\
+             \x20       access_log off;\n\
+             \x20       application live {{ live on; record off; }}\n\
+             \x20   }}\n\
+             }}\n",
+            port = self.rtmp_port
+        );
+        write_file(&nginx_dir.join("nginx.conf"), &conf)
+    }
+}
+
+impl Obs {
+    /// Which OBS of the world this is.
+    pub fn id(&self) -> ObsId {
+        self.id
+    }
+
+    /// The obs-websocket port (OBS listens on all interfaces; connect to 127.0.0.1).
+    pub fn ws_port(&self) -> u16 {
+        self.ws_port
+    }
+
+    /// The obs-websocket password, when this OBS requires one.
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+
+    /// This OBS's HOME: its configs (`.config/obs-studio`) and recordings.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// Where this OBS writes recordings.
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.home.join("recordings")
+    }
+
+    /// Stdout/stderr of this OBS's current (or last) run; OBS writes its log there
+    /// too: `obs-<run>.log` for the first OBS, `obs<n>-<run>.log` for the others.
+    pub fn obs_log(&self) -> PathBuf {
+        let name = match self.id {
+            ObsId::FIRST => "obs".to_string(),
+            ObsId(i) => format!("obs{}", i + 1),
+        };
+        self.logs_dir.join(format!("{name}-{}.log", self.starts))
+    }
+
+    /// The name of its profile and scene collection, which OBS's window title shows.
+    fn profile(&self) -> String {
+        match self.id {
+            ObsId::FIRST => PROFILE.to_string(),
+            ObsId(i) => format!("{PROFILE}-{}", i + 1),
+        }
+    }
+
+    /// The world's scenes show a picture, as a streamer's do: an empty scene is
+    /// black, and the stream guard would rightly say so in every test that goes
+    /// live. After a restart they may be there already; the refusals are fine.
+    async fn ensure_pictures(&self) {
+        let settings = json!({ "color": 4_282_664_004u32, "width": 640, "height": 360 });
+        let _ = self
+            .request(
+                "CreateInput",
+                json!({ "sceneName": "Scene", "inputName": "Picture", "inputKind": "color_source_v3",
+                        "inputSettings": settings, "sceneItemEnabled": true }),
+            )
+            .await;
+        let items = self.request("GetSceneItemList", json!({ "sceneName": "Gameplay" })).await;
+        let has_picture = items.is_ok_and(|v| v["sceneItems"].as_array().is_some_and(|i| !i.is_empty()));
+        if !has_picture {
+            let _ = self.request("CreateSceneItem", json!({ "sceneName": "Gameplay", "sourceName": "Picture" })).await;
+        }
+    }
+
+    /// The key it streams under: the ingest takes one publisher a key.
+    fn stream_key(&self) -> String {
+        match self.id {
+            ObsId::FIRST => "test".to_string(),
+            ObsId(i) => format!("test-{}", i + 1),
         }
     }
 
@@ -421,7 +608,7 @@ impl ObsWorld {
     /// Points OBS's stream at `rtmp://127.0.0.1:<port>/live` (e.g. a [`crate::proxy::TcpProxy`]
     /// in front of the ingest, so a test can stall it) instead of the ingest itself.
     pub async fn stream_through(&self, port: u16) -> Result<(), String> {
-        let settings = json!({ "server": format!("rtmp://127.0.0.1:{port}/live"), "key": "test" });
+        let settings = json!({ "server": format!("rtmp://127.0.0.1:{port}/live"), "key": self.stream_key() });
         self.request(
             "SetStreamServiceSettings",
             json!({ "streamServiceType": "rtmp_custom", "streamServiceSettings": settings }),
@@ -539,61 +726,26 @@ impl ObsWorld {
         Ok(ws)
     }
 
-    async fn start_bus(&mut self) -> Result<(), String> {
-        let mut cmd = Command::new("dbus-daemon");
-        cmd.arg("--session")
-            .arg("--nofork")
-            .arg("--nopidfile")
-            .arg(format!("--address=unix:path={}", self.home().join("runtime/bus").display()))
-            .arg("--print-address=1")
-            .env("DISPLAY", self.display());
-        self.sandbox.start_bus(cmd).await
-    }
-
-    fn write_obs_config(&self) -> Result<(), String> {
+    fn write_config(&self, rtmp_port: u16) -> Result<(), String> {
         let obs_dir = self.home().join(".config/obs-studio");
-        let profile_dir = obs_dir.join("basic/profiles").join(PROFILE);
+        let profile = self.profile();
+        let profile_dir = obs_dir.join("basic/profiles").join(&profile);
         let scenes_dir = obs_dir.join("basic/scenes");
         create_dir(&profile_dir)?;
         create_dir(&scenes_dir)?;
-        write_file(&obs_dir.join("global.ini"), &global_ini(self.ws_port, self.password.as_deref()))?;
-        write_file(&profile_dir.join("basic.ini"), &profile_ini(&self.recordings_dir()))?;
+        write_file(&obs_dir.join("global.ini"), &global_ini(self.ws_port, self.password.as_deref(), &profile))?;
+        write_file(&profile_dir.join("basic.ini"), &profile_ini(&self.recordings_dir(), &profile))?;
         let service = json!({
             "type": "rtmp_custom",
             "settings": {
-                "server": format!("rtmp://127.0.0.1:{}/live", self.rtmp_port),
-                "key": "test",
+                "server": format!("rtmp://127.0.0.1:{rtmp_port}/live"),
+                "key": self.stream_key(),
                 "use_auth": false,
                 "bwtest": false
             }
         });
         write_file(&profile_dir.join("service.json"), &pretty(&service))?;
-        write_file(&scenes_dir.join(format!("{PROFILE}.json")), &pretty(&scene_collection()))
-    }
-
-    fn write_nginx_config(&self) -> Result<(), String> {
-        let nginx_dir = self.home().join("nginx");
-        create_dir(&nginx_dir.join("logs"))?;
-        let d = nginx_dir.display();
-        let conf = format!(
-            "load_module {RTMP_MODULE};\n\
-             daemon off;\n\
-             master_process off;\n\
-             worker_processes 1;\n\
-             pid {d}/nginx.pid;\n\
-             lock_file {d}/nginx.lock;\n\
-             error_log {d}/error.log info;\n\
-             events {{ worker_connections 64; }}\n\
-             rtmp {{\n\
-             \x20   server {{\n\
-             \x20       listen 127.0.0.1:{port};\n\
-             \x20       access_log off;\n\
-             \x20       application live {{ live on; record off; }}\n\
-             \x20   }}\n\
-             }}\n",
-            port = self.rtmp_port
-        );
-        write_file(&nginx_dir.join("nginx.conf"), &conf)
+        write_file(&scenes_dir.join(format!("{profile}.json")), &pretty(&scene_collection(&profile)))
     }
 }
 
@@ -601,7 +753,9 @@ impl Drop for ObsWorld {
     fn drop(&mut self) {
         // The watchdog goes first so it never signals groups whose ids may be reused.
         self.sandbox.dismiss_watchdog();
-        self.kill_obs();
+        for i in 0..self.instances.len() {
+            self.kill_instance(ObsId(i));
+        }
         self.kill_rtmp();
         // Then `sandbox` drops: it kills the bus, then Xvfb, then removes the temp dir.
     }
@@ -646,7 +800,7 @@ async fn close(mut ws: Ws) {
     .await;
 }
 
-fn global_ini(ws_port: u16, password: Option<&str>) -> String {
+fn global_ini(ws_port: u16, password: Option<&str>, profile: &str) -> String {
     format!(
         "[General]\n\
          FirstRun=true\n\
@@ -659,10 +813,10 @@ fn global_ini(ws_port: u16, password: Option<&str>) -> String {
          ConfirmOnExit=false\n\
          \n\
          [Basic]\n\
-         Profile={PROFILE}\n\
-         ProfileDir={PROFILE}\n\
-         SceneCollection={PROFILE}\n\
-         SceneCollectionFile={PROFILE}\n\
+         Profile={profile}\n\
+         ProfileDir={profile}\n\
+         SceneCollection={profile}\n\
+         SceneCollectionFile={profile}\n\
          \n\
          [BasicWindow]\n\
          PreviewEnabled=false\n\
@@ -685,10 +839,10 @@ fn global_ini(ws_port: u16, password: Option<&str>) -> String {
     )
 }
 
-fn profile_ini(recordings: &Path) -> String {
+fn profile_ini(recordings: &Path, profile: &str) -> String {
     format!(
         "[General]\n\
-         Name={PROFILE}\n\
+         Name={profile}\n\
          \n\
          [Video]\n\
          BaseCX={VIDEO_CX}\n\
@@ -717,8 +871,8 @@ fn profile_ini(recordings: &Path) -> String {
     )
 }
 
-/// Two empty scenes, "Scene" (program) and "Gameplay".
-fn scene_collection() -> Value {
+/// Two empty scenes, "Scene" (program) and "Gameplay", in the collection `name`.
+fn scene_collection(name: &str) -> Value {
     let scene = |name: &str| {
         json!({
             "id": "scene",
@@ -733,7 +887,7 @@ fn scene_collection() -> Value {
         })
     };
     json!({
-        "name": PROFILE,
+        "name": name,
         "current_scene": "Scene",
         "current_program_scene": "Scene",
         "current_transition": "Fade",
@@ -771,6 +925,16 @@ pub mod x11 {
     /// Sends WM_DELETE_WINDOW to every top-level window on `display` (":N") whose
     /// WM_NAME starts with `title_prefix`. Err when there is none or X fails.
     pub fn close_window(display: &str, title_prefix: &str) -> Result<(), String> {
+        match close_windows_where(display, |name| name.starts_with(title_prefix))? {
+            0 => Err(format!("no window titled {title_prefix:?}... on {display}")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends WM_DELETE_WINDOW to every top-level window on `display` whose WM_NAME
+    /// `wanted` accepts (e.g. one OBS's window among several), and says how many
+    /// there were. Err when X fails.
+    pub fn close_windows_where(display: &str, wanted: impl Fn(&str) -> bool) -> Result<usize, String> {
         let number = display.trim_start_matches(':');
         let mut x =
             Conn::connect(&format!("/tmp/.X11-unix/X{number}")).map_err(|e| format!("X display {display}: {e}"))?;
@@ -780,15 +944,13 @@ pub mod x11 {
         for window in x.children(x.root)? {
             // A window may be gone between the listing and the question (BadWindow).
             let Ok(name) = x.property(window, ATOM_WM_NAME) else { continue };
-            if name.starts_with(title_prefix.as_bytes()) {
+            if wanted(&String::from_utf8_lossy(&name)) {
                 x.send_client_message(window, protocols, delete)?;
                 closed += 1;
             }
         }
-        if closed == 0 {
-            return Err(format!("no window titled {title_prefix:?}... on {display}"));
-        }
-        x.sync()
+        x.sync()?;
+        Ok(closed)
     }
 
     /// How many top-level windows on `display` have a WM_NAME starting with `title_prefix`.
