@@ -26,6 +26,11 @@ use onair_system_tests::support::TrayApp;
 use onair_system_tests::world::{ObsWorld, WorldOptions};
 
 const T: Duration = Duration::from_secs(30);
+/// The app id (tauri.conf.json's identifier), which the GlobalShortcuts portal
+/// is given: the installed desktop entry is named after it, as the portal and
+/// desktops look it up.
+const APP_ID: &str = "app.onair.tray";
+const DESKTOP_ID: &str = "app.onair.tray.desktop";
 const SUITE: &str = "bookworm";
 const SOURCES: &[&str] = &[
     "deb http://deb.debian.org/debian bookworm main",
@@ -226,12 +231,29 @@ async fn the_deb_installs_on_a_clean_debian_12_and_its_programs_run_there() {
     assert_eq!(stdout.trim(), format!("onair {}", deb.version), "the installed onair's version");
 
     for installed in [
-        "usr/share/applications/onair.desktop",
-        "usr/share/metainfo/app.onair.tray.metainfo.xml",
-        "usr/share/man/man1/onair.1.gz",
+        format!("usr/share/applications/{DESKTOP_ID}"),
+        format!("usr/share/metainfo/{APP_ID}.metainfo.xml"),
+        "usr/share/man/man1/onair.1.gz".to_string(),
     ] {
-        assert!(root.path().join(installed).is_file(), "/{installed} is not installed");
+        assert!(root.path().join(&installed).is_file(), "/{installed} is not installed");
     }
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tauri.conf.json")).unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    assert_eq!(config["identifier"], APP_ID, "the app id the desktop entry is named after");
+    // One launcher, under the app id: the bundler's own name for it (productName) is gone.
+    let entries: Vec<String> = std::fs::read_dir(root.path().join("usr/share/applications"))
+        .map(|dir| dir.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    assert_eq!(entries, [DESKTOP_ID], "the desktop entries installed");
+    // Software centres find the launcher through the metainfo's launchable.
+    let metainfo = std::fs::read_to_string(root.path().join(format!("usr/share/metainfo/{APP_ID}.metainfo.xml")))
+        .unwrap_or_default();
+    assert!(
+        metainfo.contains(&format!("<launchable type=\"desktop-id\">{DESKTOP_ID}</launchable>")),
+        "the metainfo launches {DESKTOP_ID}:\n{metainfo}"
+    );
     // The bundler names the icon after the tray app's binary; the desktop entry says which.
     let icon = Path::new(deb.tray_program()).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     for installed in [
@@ -240,7 +262,8 @@ async fn the_deb_installs_on_a_clean_debian_12_and_its_programs_run_there() {
     ] {
         assert!(root.path().join(&installed).is_file(), "/{installed} is not installed");
     }
-    let entry = std::fs::read_to_string(root.path().join("usr/share/applications/onair.desktop")).unwrap_or_default();
+    let entry =
+        std::fs::read_to_string(root.path().join(format!("usr/share/applications/{DESKTOP_ID}"))).unwrap_or_default();
     assert!(entry.lines().any(|l| l == format!("Icon={icon}")), "the desktop entry names the installed icon:\n{entry}");
 
     let (code, stdout, stderr, status_s) =
