@@ -11,11 +11,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use futures_util::stream::{FuturesOrdered, StreamExt};
 
 use crate::connect::{command as connect, Cause};
 use crate::control::{Awaited, Control, ControlError};
 use crate::obs::{Session, SessionConfig};
-use crate::settings::{self, Given, Password, Target};
+use crate::settings::{self, Connection, Given, Password, Target};
 use crate::settings::{PasswordStore, StoreError};
 use crate::state::{now_ms, ConnectionState, Moment, Noticed, State};
 use crate::text;
@@ -44,9 +45,16 @@ Exit codes:
   7  no keyring to store the password in
 
 With no command, OnAir starts in the tray.
-Connection: --host/--port, then [obs] host/port in the settings file, then localhost:4455.
-Password: --password-stdin (first line of stdin), then the ONAIR_PASSWORD environment variable,
-then the OS keyring (see `onair password set`).";
+Connection: --host/--port, or --obs NAME (one of the settings' connections), else the settings
+file's first connection ([[connections]], or [obs] host/port), else localhost:4455.
+Several OBS: with more than one connection in the settings, `status` prints a line for each
+(NAME: STATUS; --json: {\"connection\": NAME, \"state\": ...} a line), all asked at once, and exits 0
+when every one is connected, else with the code of the first one that is not, in the settings'
+order; `watch` follows every one (each --json line carries \"connection\": NAME). The other
+commands act on the first connection, or the one --obs names.
+Password: --password-stdin (first line of stdin), then the ONAIR_PASSWORD environment variable
+(either one for every connection followed), then the OS keyring, per host and port
+(see `onair password set`).";
 
 #[derive(Debug, Parser)]
 #[command(name = "onair", version, about = "Keeps an eye on OBS Studio: live, offline or reconnecting, at a glance.", after_help = EXIT_CODES)]
@@ -57,6 +65,10 @@ pub struct Cli {
     /// OBS's WebSocket port (default: settings file, then 4455).
     #[arg(long, global = true, allow_negative_numbers = true)]
     pub port: Option<i64>,
+    /// Which of the settings' OBS connections to use, by its name (default: the first;
+    /// status and watch: every one). Not with --host/--port.
+    #[arg(long = "obs", global = true, value_name = "NAME")]
+    pub obs: Option<String>,
     /// The settings file to read instead of the platform's default.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -81,15 +93,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print OBS's state in one line and exit.
+    /// Print OBS's state in one line and exit (a line for each OBS of the settings).
     Status {
         /// Print the whole state as JSON instead.
         #[arg(long)]
         json: bool,
     },
-    /// Follow OBS: print moments (went live, reconnecting, ...) and state changes until interrupted.
+    /// Follow OBS: print moments (went live, reconnecting, ...) and state changes until interrupted
+    /// (every OBS of the settings, each line naming its connection when there are several).
     Watch {
-        /// One JSON object a line; moments carry a "moment" field, state lines do not.
+        /// One JSON object a line; moments carry a "moment" field, state lines do not; each
+        /// carries "connection": the connection's name.
         #[arg(long)]
         json: bool,
     },
@@ -269,15 +283,49 @@ impl Cli {
     }
 }
 
-/// Where to connect (the flags over the settings file's `[obs]` over the
-/// defaults) and the stream guard's settings. What is wrong with the file is
-/// said, and its defaults used.
-fn target(given: &Given) -> Result<(Target, settings::SavedConnection), String> {
+/// What a command needs of the settings file: the connections, the stream
+/// guard's settings and the mics. What is wrong with the file is said, and its
+/// defaults used.
+fn saved_settings(given: &Given) -> settings::SavedConnection {
     let saved = given.settings_path().map(|path| settings::read_connection(&path)).unwrap_or_default();
     for warning in &saved.warnings {
         eprintln!("onair: settings file: {warning}");
     }
-    Ok((given.target(&saved.host, saved.port)?, saved))
+    saved
+}
+
+/// The OBS this run connects to, each with where it is: the one `--obs` names
+/// among the settings' connections; the one `--host`/`--port` give, each flag
+/// over the first connection's value (called `HOST:PORT`); else every
+/// connection of the settings, the first first. `--obs` with `--host` or
+/// `--port`, an unknown name, or a bad host or port, is an error to show.
+fn chosen_connections(
+    wanted: Option<&str>,
+    given: &Given,
+    saved: &[Connection],
+) -> Result<Vec<(Connection, Target)>, String> {
+    let flags = given.host.is_some() || given.port.is_some();
+    let chosen = match (wanted, saved.first()) {
+        (Some(_), _) if flags => {
+            return Err("--obs picks one of the settings' connections; --host and --port give one themselves: use one or the other".into());
+        }
+        (Some(wanted), _) => vec![settings::find_connection(saved, wanted)?.clone()],
+        (None, first) if flags => {
+            let default = Connection::named(None, settings::DEFAULT_HOST, settings::DEFAULT_PORT);
+            let first = first.unwrap_or(&default);
+            let target = given.target(&first.host, first.port)?;
+            vec![Connection::named(None, &target.host, target.port)]
+        }
+        (None, Some(_)) => saved.to_vec(),
+        (None, None) => vec![Connection::named(None, settings::DEFAULT_HOST, settings::DEFAULT_PORT)],
+    };
+    chosen
+        .into_iter()
+        .map(|connection| {
+            let target = connection.target().map_err(|e| format!("{}: {e}", connection.name))?;
+            Ok((connection, target))
+        })
+        .collect()
 }
 
 fn read_stdin_line() -> Result<String, String> {
@@ -291,7 +339,7 @@ fn read_stdin_line() -> Result<String, String> {
 /// none (OBS without one, nothing listening at the port) never touches the
 /// keyring, and costs no D-Bus round trips or warnings.
 struct StoredPassword<'a> {
-    target: &'a Target,
+    target: Target,
     store: &'a dyn PasswordStore,
     asked: bool,
 }
@@ -305,7 +353,7 @@ impl StoredPassword<'_> {
         }
         self.asked = true;
         // The keyring blocks on D-Bus; the session's task goes on meanwhile.
-        tokio::task::block_in_place(|| self.store.get(self.target)).unwrap_or_else(|e| {
+        tokio::task::block_in_place(|| self.store.get(&self.target)).unwrap_or_else(|e| {
             eprintln!("onair: cannot read the stored password: {e}");
             None
         })
@@ -377,30 +425,44 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
     if let Some(Command::History { json, count }) = cli.command {
         return history_command(crate::history::default_path().as_deref(), json, count, &mut std::io::stdout());
     }
-    // `connect` finds OBS's address itself, and saves it.
+    let timeout = Duration::from_secs_f64(cli.timeout);
+    // `connect` finds OBS's address itself, and saves it: into the connection
+    // `--obs` names, else the first.
     if let Some(Command::Connect { obs_config, url, .. }) = &cli.command {
         if cli.host.is_some() || cli.port.is_some() {
             eprintln!("onair: connect takes OBS's address from OBS's settings or the URL, not from --host/--port");
             return exit::USAGE;
         }
+        let settings = cli.given_flags().settings_path();
+        if let Some(wanted) = &cli.obs {
+            // Said before anything is looked for or saved.
+            let saved = settings.as_deref().map(settings::read_connection).unwrap_or_default();
+            if let Err(message) = settings::find_connection(&saved.connections, wanted) {
+                eprintln!("onair: {message}");
+                return exit::USAGE;
+            }
+        }
         let source = match url {
             Some(url) => connect::Source::Url(url.clone()),
             None => connect::Source::FromObs { config_dir: obs_config.clone() },
         };
-        let settings = cli.given_flags().settings_path();
-        let timeout = Duration::from_secs_f64(cli.timeout);
-        return connect::run(&source, settings::obs_config::config_dirs, settings.as_deref(), store, timeout).await;
+        let into = connect::Destination { settings: settings.as_deref(), connection: cli.obs.as_deref() };
+        return connect::run(&source, settings::obs_config::config_dirs, into, store, timeout).await;
     }
-    let (target, saved) = match target(&cli.given_flags()) {
-        Ok(found) => found,
+    let given = cli.given_flags();
+    let saved = saved_settings(&given);
+    let connections = match chosen_connections(cli.obs.as_deref(), &given, &saved.connections) {
+        Ok(connections) => connections,
         Err(message) => {
             eprintln!("onair: {message}");
             return exit::USAGE;
         }
     };
-    // `password set` reads stdin itself: nothing else may read it first.
+    let several = connections.len() > 1;
+    // `password set` reads stdin itself: nothing else may read it first. The
+    // keyring keeps a password per host and port.
     if let Some(Command::Password { action }) = cli.command {
-        return password_command(action, &target, store);
+        return password_command(action, &connections[0].1, store);
     }
     let password = match cli.given() {
         Ok(given) => given.password,
@@ -409,33 +471,84 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
             return exit::USAGE;
         }
     };
-    let mut stored = StoredPassword { target: &target, store, asked: password.is_some() };
-    let timeout = Duration::from_secs_f64(cli.timeout);
     // `--mic` replaces the settings' list for this run.
     let mics = if cli.mics.is_empty() { saved.mics } else { cli.mics.clone() };
-    let config = SessionConfig { alerts: saved.alerts, mics, ..SessionConfig::new(Ok(target.clone()), password) };
-    let (mut session, mut moments, mut task) = Session::spawn_subscribed(config.clone());
-    // Without a password given, the first attempt shows whether OBS wants one;
-    // if so, start over with the stored one, so that neither a command nor a
-    // watch sees the refusal that asked for it.
-    if !stored.asked {
-        if let Some(password) = stored.wanted(&first_outcome(&session, timeout).await) {
-            session.shutdown().await;
-            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
-            (session, moments, task) = Session::spawn_subscribed(SessionConfig { password: Some(password), ..config });
-        }
+    let followed: Vec<Follow> = connections
+        .into_iter()
+        .map(|(connection, target)| Follow {
+            name: connection.name,
+            config: SessionConfig {
+                alerts: saved.alerts.clone(),
+                mics: mics.clone(),
+                ..SessionConfig::new(Ok(target.clone()), password.clone())
+            },
+            target,
+        })
+        .collect();
+    let watching = matches!(cli.command, Some(Command::Watch { .. }) | None);
+    if watching && control.is_none() {
+        let json = matches!(cli.command, Some(Command::Watch { json: true }));
+        return watch_all(followed, store, timeout, json).await;
     }
+    if let (Some(Command::Status { json }), None, true) = (&cli.command, &control, several) {
+        return status_all(followed, store, timeout, *json).await;
+    }
+    // The rest act on one OBS: the one `--obs` named, or the settings' first.
+    let Some(first) = followed.into_iter().next() else { return exit::USAGE };
+    let opened = Opened::open(first, store, timeout).await;
+    let session = &opened.session;
     let code = match (cli.command, control) {
-        (_, Some(control)) => act(&session, timeout, control).await,
-        (Some(Command::Watch { json }), None) => watch(&session, moments, json, &mut stored).await,
-        (Some(Command::Status { json }), None) => status(&session, timeout, json).await,
-        (Some(Command::Mute { action, input: None }), None) => mute_first_mic(&session, timeout, action).await,
-        (Some(Command::Audio { json }), None) => audio(&session, timeout, json).await,
-        (_, None) => watch(&session, moments, false, &mut stored).await,
+        (_, Some(control)) => act(session, timeout, control).await,
+        (Some(Command::Status { json }), None) => status(session, timeout, json).await,
+        (Some(Command::Mute { action, input: None }), None) => mute_first_mic(session, timeout, action).await,
+        (Some(Command::Audio { json }), None) => audio(session, timeout, json).await,
+        // Each of the others has its own way above.
+        (_, None) => exit::USAGE,
     };
-    session.shutdown().await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+    opened.close().await;
     code
+}
+
+/// One OBS this run follows: its name, where it is, and its session's settings.
+struct Follow {
+    name: String,
+    target: Target,
+    config: SessionConfig,
+}
+
+/// One OBS's session, its moments subscribed from the start, and the keyring's
+/// password for it, asked when OBS wants one.
+struct Opened<'a> {
+    name: String,
+    session: Session,
+    moments: tokio::sync::broadcast::Receiver<Noticed>,
+    task: tokio::task::JoinHandle<()>,
+    stored: StoredPassword<'a>,
+}
+
+impl<'a> Opened<'a> {
+    /// Starts the session. Without a password given, the first attempt shows
+    /// whether OBS wants one; if so, it starts over with the stored one, so that
+    /// neither a command nor a watch sees the refusal that asked for it.
+    async fn open(follow: Follow, store: &'a dyn PasswordStore, timeout: Duration) -> Opened<'a> {
+        let Follow { name, target, config } = follow;
+        let mut stored = StoredPassword { target, store, asked: config.password.is_some() };
+        let (mut session, mut moments, mut task) = Session::spawn_subscribed(config.clone());
+        if !stored.asked {
+            if let Some(password) = stored.wanted(&first_outcome(&session, timeout).await) {
+                session.shutdown().await;
+                let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+                (session, moments, task) =
+                    Session::spawn_subscribed(SessionConfig { password: Some(password), ..config });
+            }
+        }
+        Opened { name, session, moments, task, stored }
+    }
+
+    async fn close(self) {
+        self.session.shutdown().await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.task).await;
+    }
 }
 
 /// `onair history`: the newest `count` streams of the history file at `path`,
@@ -549,35 +662,113 @@ async fn status(session: &Session, timeout: Duration, json: bool) -> u8 {
     }
 }
 
-/// Follows the session; `moments` was subscribed before the session started.
-/// A password OBS asks for later (it was not running at the start) comes
-/// from the keyring then, through `stored`.
-async fn watch(
-    session: &Session,
-    mut moments: tokio::sync::broadcast::Receiver<Noticed>,
+/// `onair status` with several OBS: every one asked at once under the one
+/// timeout, a line for each in the settings' order, each printed as soon as it
+/// and the ones before it have answered. The exit code is the first failing
+/// connection's, in that order; 0 when every one is connected.
+async fn status_all(followed: Vec<Follow>, store: &dyn PasswordStore, timeout: Duration, json: bool) -> u8 {
+    let mut asked: FuturesOrdered<_> = followed
+        .into_iter()
+        .map(|follow| async move {
+            let opened = Opened::open(follow, store, timeout).await;
+            let result = wait_connected(&opened.session, timeout).await;
+            (opened, result)
+        })
+        .collect();
+    let mut code = exit::OK;
+    let mut answered = Vec::new();
+    while let Some((opened, result)) = asked.next().await {
+        let state = match &result {
+            Ok(state) | Err(state) => state,
+        };
+        let line = if json {
+            serde_json::json!({ "connection": opened.name, "state": state }).to_string()
+        } else {
+            format!("{}: {}", opened.name, text::status_line(state, now_ms()))
+        };
+        // A closed pipe (`onair status | head -1`) is no error; the exit code still tells.
+        let _ = writeln!(std::io::stdout(), "{line}");
+        if let Err(state) = &result {
+            let (failed, message) = not_connected(state);
+            eprintln!("onair: {}: {message}", opened.name);
+            if code == exit::OK {
+                code = failed;
+            }
+        }
+        answered.push(opened);
+    }
+    futures_util::future::join_all(answered.into_iter().map(Opened::close)).await;
+    code
+}
+
+/// `onair watch`: follows every OBS given, each on its own (one slow or
+/// failing OBS never holds back another's lines), until interrupted or the
+/// output is closed. Every JSON line names its connection; plain lines do
+/// when there are several.
+async fn watch_all(followed: Vec<Follow>, store: &dyn PasswordStore, timeout: Duration, json: bool) -> u8 {
+    let named = followed.len() > 1;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let watches = futures_util::future::join_all(followed.into_iter().map(|follow| {
+        let (stop, stopped) = (&stop, stopped.clone());
+        async move {
+            let opened = tokio::select! {
+                opened = Opened::open(follow, store, timeout) => opened,
+                _ = until_stopped(stopped.clone()) => return,
+            };
+            watch(opened, Lines { json, named }, stop, stopped).await;
+        }
+    }));
+    tokio::pin!(watches);
+    tokio::select! {
+        _ = &mut watches => {}
+        _ = shutdown_signal() => {
+            let _ = stop.send(true);
+            watches.await;
+        }
+    }
+    exit::OK
+}
+
+async fn until_stopped(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// How `onair watch` writes its lines.
+#[derive(Debug, Clone, Copy)]
+struct Lines {
     json: bool,
-    stored: &mut StoredPassword<'_>,
-) -> u8 {
-    let mut state = session.state();
+    /// Plain lines name their connection (there are several).
+    named: bool,
+}
+
+/// Follows one OBS until `stopped`; a closed output stops every watch
+/// (`stop`). A password OBS asks for later (it was not running at the start)
+/// comes from the keyring then.
+async fn watch(
+    mut opened: Opened<'_>,
+    lines: Lines,
+    stop: &tokio::sync::watch::Sender<bool>,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut state = opened.session.state();
     state.mark_changed();
     let mut last_headline = String::new();
-    let mut stdout = std::io::stdout();
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
+    let end = until_stopped(stopped);
+    tokio::pin!(end);
     loop {
         let line = tokio::select! {
             biased;
-            _ = &mut shutdown => return exit::OK,
+            _ = &mut end => break,
             changed = state.changed() => {
                 if changed.is_err() {
-                    return exit::OK;
+                    break;
                 }
                 let current = state.borrow_and_update().clone();
-                if let Some(password) = stored.wanted(&current) {
-                    session.reconfigure(Ok(stored.target.clone()), Some(password)).await;
+                if let Some(password) = opened.stored.wanted(&current) {
+                    opened.session.reconfigure(Ok(opened.stored.target.clone()), Some(password)).await;
                 }
-                if json {
-                    let line = serde_json::json!({ "at_ms": now_ms(), "state": current });
+                if lines.json {
+                    let line = serde_json::json!({ "at_ms": now_ms(), "connection": opened.name, "state": current });
                     Some(line.to_string())
                 } else {
                     let headline = headline(&current);
@@ -585,38 +776,51 @@ async fn watch(
                         None
                     } else {
                         last_headline = headline;
-                        Some(format!("{}  {}", timestamp(), text::status_line(&current, now_ms())))
+                        Some(format!("{}  {}", timestamp(), named(lines, &opened.name, &text::status_line(&current, now_ms()))))
                     }
                 }
             }
-            moment = moments.recv() => match moment {
-                Ok(noticed) => Some(moment_line(&noticed, json)),
+            moment = opened.moments.recv() => match moment {
+                Ok(noticed) => Some(moment_line(&noticed, &opened.name, lines)),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    eprintln!("onair: missed {n} moments (output too slow)");
+                    eprintln!("onair: {}: missed {n} moments (output too slow)", opened.name);
                     None
                 }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return exit::OK,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             },
         };
         if let Some(line) = line {
             // A closed pipe (`onair watch | head`) ends the watch quietly.
+            let mut stdout = std::io::stdout().lock();
             if writeln!(stdout, "{line}").and_then(|_| stdout.flush()).is_err() {
-                return exit::OK;
+                let _ = stop.send(true);
+                break;
             }
         }
     }
+    opened.close().await;
 }
 
-fn moment_line(noticed: &Noticed, json: bool) -> String {
-    if json {
-        return serde_json::to_string(noticed).unwrap_or_default();
+/// `NAME: text` when lines name their connection, else the text.
+fn named(lines: Lines, name: &str, text: &str) -> String {
+    if lines.named {
+        format!("{name}: {text}")
+    } else {
+        text.to_string()
+    }
+}
+
+fn moment_line(noticed: &Noticed, connection: &str, lines: Lines) -> String {
+    if lines.json {
+        let mut line = serde_json::to_value(noticed).unwrap_or_default();
+        if let Some(fields) = line.as_object_mut() {
+            fields.insert("connection".into(), connection.into());
+        }
+        return line.to_string();
     }
     let (title, body) = text::moment_text(&noticed.moment);
-    if body.is_empty() {
-        format!("{}  {title}", timestamp())
-    } else {
-        format!("{}  {title}: {body}", timestamp())
-    }
+    let said = if body.is_empty() { title } else { format!("{title}: {body}") };
+    format!("{}  {}", timestamp(), named(lines, connection, &said))
 }
 
 /// The parts of the state a person watching wants a new line for; clocks and
@@ -929,6 +1133,47 @@ mod tests {
         assert!(parsed(&["connect"]).is_err(), "one of them is needed");
         assert!(parsed(&["connect", "--from-obs", "obsws://h:1"]).is_err(), "not both");
         assert!(parsed(&["connect", "--obs-config", "/x", "obsws://h:1"]).is_err(), "a folder only with --from-obs");
+    }
+
+    #[test]
+    fn obs_picks_a_connection_by_name_and_host_or_port_give_their_own() {
+        let list = [
+            Connection::named(Some("Stream PC"), "192.168.1.20", 4455),
+            Connection::named(Some("Game PC"), "localhost", 4456),
+        ];
+        let names = |chosen: Vec<(Connection, Target)>| -> Vec<String> {
+            chosen.into_iter().map(|(connection, target)| format!("{} {target}", connection.name)).collect()
+        };
+        let none = Given::default();
+        let every = chosen_connections(None, &none, &list).unwrap();
+        assert_eq!(names(every), ["Stream PC 192.168.1.20:4455", "Game PC localhost:4456"]);
+        let picked = chosen_connections(Some(" game pc"), &none, &list).unwrap();
+        assert_eq!(names(picked), ["Game PC localhost:4456"]);
+        let unknown = chosen_connections(Some("Studio"), &none, &list).unwrap_err();
+        assert!(unknown.contains("\"Studio\"") && unknown.contains("\"Stream PC\", \"Game PC\""), "{unknown}");
+        // Each flag over the first connection's value, called by its address.
+        let port = Given { port: Some(4460), ..Given::default() };
+        assert_eq!(names(chosen_connections(None, &port, &list).unwrap()), ["192.168.1.20:4460 192.168.1.20:4460"]);
+        let host = Given { host: Some("studio".into()), ..Given::default() };
+        assert_eq!(names(chosen_connections(None, &host, &[]).unwrap()), ["studio:4455 studio:4455"]);
+        assert!(chosen_connections(Some("Game PC"), &port, &list).unwrap_err().contains("--obs"));
+        let bad = Given { port: Some(0), ..Given::default() };
+        assert!(chosen_connections(None, &bad, &list).unwrap_err().contains("out of range"));
+        assert_eq!(names(chosen_connections(None, &none, &[]).unwrap()), ["localhost:4455 localhost:4455"]);
+        let parsed = Cli::try_parse_from(["onair", "stream", "start", "--obs", "Game PC"]).unwrap();
+        assert_eq!(parsed.obs.as_deref(), Some("Game PC"), "--obs goes anywhere on the line");
+    }
+
+    #[test]
+    fn a_watch_line_names_its_connection() {
+        let noticed = Noticed { at_ms: 5, moment: Moment::Live { since_ms: 1 } };
+        let json: serde_json::Value =
+            serde_json::from_str(&moment_line(&noticed, "Game PC", Lines { json: true, named: false })).unwrap();
+        assert_eq!((json["moment"].as_str(), json["connection"].as_str()), (Some("live"), Some("Game PC")));
+        let plain = moment_line(&noticed, "Game PC", Lines { json: false, named: true });
+        assert!(plain.ends_with("  Game PC: You're live: OBS is streaming."), "{plain}");
+        let alone = moment_line(&noticed, "Game PC", Lines { json: false, named: false });
+        assert!(alone.ends_with("  You're live: OBS is streaming.") && !alone.contains("Game PC"), "{alone}");
     }
 
     #[test]

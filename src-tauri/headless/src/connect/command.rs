@@ -77,6 +77,15 @@ pub fn exit_code(cause: Cause) -> u8 {
     }
 }
 
+/// Where `onair connect` saves what it found.
+#[derive(Debug, Clone, Copy)]
+pub struct Destination<'a> {
+    /// OnAir's settings file (`None`: the system has no config folder).
+    pub settings: Option<&'a Path>,
+    /// The connection to save into, by its name (`--obs`); `None`: the first.
+    pub connection: Option<&'a str>,
+}
+
 /// What a successful check saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
@@ -108,13 +117,13 @@ pub async fn check(target: &Target, password: Option<&Password>, timeout: Durati
     Ok(Checked { obs_version, websocket_version: connection.hello.obs_web_socket_version, target: target.clone() })
 }
 
-/// `onair connect`: find, save, store, check. `settings` is OnAir's settings
-/// file; `dirs` lists OBS's config folders (asked only for `--from-obs`
-/// without a folder given).
+/// `onair connect`: find, save, store, check. `into` says where to save;
+/// `dirs` lists OBS's config folders (asked only for `--from-obs` without a
+/// folder given).
 pub async fn run(
     source: &Source,
     dirs: impl FnOnce() -> Vec<PathBuf>,
-    settings: Option<&Path>,
+    into: Destination<'_>,
     store: &dyn PasswordStore,
     timeout: Duration,
 ) -> u8 {
@@ -132,15 +141,18 @@ pub async fn run(
         (None, false) => "no password asked for",
     };
     println!("Found OBS at {target} in {}: {password_words}", found.origin);
-    let Some(settings) = settings else {
+    let Some(settings) = into.settings else {
         eprintln!("onair: this system has no config folder for OnAir's settings; use --config PATH");
         return exit::USAGE;
     };
-    if let Err(message) = save_connection(settings, target, None) {
+    if let Err(message) = save_connection(settings, target, into.connection) {
         eprintln!("onair: {message}");
         return exit::USAGE;
     }
-    println!("Saved {target} in {}", settings.display());
+    match into.connection {
+        Some(name) => println!("Saved {target} as the connection \"{name}\" in {}", settings.display()),
+        None => println!("Saved {target} in {}", settings.display()),
+    }
     // The address is right whatever the keyring says: it stays saved, and the
     // check below uses the password for this run.
     let mut keyring_failed = false;
