@@ -23,9 +23,9 @@ use std::time::Duration;
 
 use onair_headless::control::Control;
 use onair_headless::desktop::{
-    has_running_clock, hotkey_action, menu_control, menu_model, press, tray_icon, window_controls, Controls,
-    HotkeyAction, MenuAction, MenuContext, NotificationAction, NotificationButton, NotificationPlan,
-    NotificationPolicy, Press, StopGuard, Urgency,
+    has_running_clock, hotkey_action, menu_control, menu_model, menu_model_several, press, tray_icon, tray_icon_of_all,
+    window_controls, Controls, HotkeyAction, MenuAction, MenuContext, MenuSection, NotificationAction,
+    NotificationButton, NotificationPlan, NotificationPolicy, Press, StopGuard, Urgency,
 };
 use onair_headless::desktop::{tray_host_plan, TrayHostSeen, NO_TRAY_KIND};
 use onair_headless::history::{self, StreamRecord};
@@ -41,6 +41,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::changes::{carry_out, settings_from_input, test_connection, Carried, Change, ChangeDone, PasswordStep};
 use crate::integration::GuiIntegration;
+use crate::other_obs::{OtherEvent, OtherObs};
 use crate::window::{
     ApiError, BindingView, BitrateSample, ControlReply, HistoryEntry, HotkeysView, KeyringView, LoggedMoment,
     NotificationKind, Page, Reply, SettingsInput, SettingsView, Snapshot, WindowPush, WindowRequest,
@@ -53,8 +54,9 @@ pub enum DesktopInput {
     Hotkey(HotkeyAction),
     /// OnAir was launched again; the first instance opens its window.
     SecondLaunch,
-    /// A button on one of OnAir's notifications was pressed ("Unmute").
-    NotificationButton(NotificationButton),
+    /// A button on one of OnAir's notifications was pressed ("Unmute"), on a
+    /// notification about this connection (its index in the settings' list).
+    NotificationButton(usize, NotificationButton),
     /// Whether a tray shows OnAir's icon, as the bus said at start (once).
     TrayHost(TrayHostSeen),
 }
@@ -62,8 +64,9 @@ pub enum DesktopInput {
 /// The answers of work the controller handed off.
 #[derive(Debug)]
 pub enum Feedback {
-    /// OBS refused a control sent from the menu or a hotkey.
-    Refused { what: &'static str, message: String },
+    /// OBS refused a control sent from the menu or a hotkey; `obs` names
+    /// which when OnAir watches several.
+    Refused { what: &'static str, message: String, obs: Option<(usize, String)> },
     /// A settings or password change finished its keyring and file work.
     ChangeDone(Box<ChangeDone>),
     /// The keyring answered a call that was made in the background or given up on.
@@ -76,6 +79,8 @@ pub enum Feedback {
     },
     /// The newest streams of the history file, read at the start.
     RecentStreams(Vec<StreamRecord>),
+    /// The keyring answered late about one of the other OBS (its index in the settings' list).
+    OtherPassword { index: usize, answer: Result<Option<Password>, StoreError> },
 }
 
 /// What the keyring said after its caller stopped waiting.
@@ -156,7 +161,13 @@ fn notice(kind: &'static str, summary: &str, body: &str, urgency: Urgency) -> No
         slot: kind,
         replace: false,
         button: None,
+        connection: 0,
     }
+}
+
+/// A notice about one of several OBS: headed with its name, in its slots.
+fn notice_about(connection: usize, name: &str, plan: NotificationPlan) -> NotificationPlan {
+    NotificationPlan { connection, summary: format!("{name}: {}", plan.summary), ..plan }
 }
 
 fn confirm_notice(summary: &str, body: &str) -> NotificationPlan {
@@ -214,6 +225,10 @@ pub struct Controller<I: GuiIntegration> {
     last_seen: Option<ObsStatus>,
     feedback_tx: mpsc::Sender<Feedback>,
     feedback: Option<mpsc::Receiver<Feedback>>,
+    /// The other OBS, the second first (index `i` here is connection `i + 1`).
+    others: Vec<OtherObs>,
+    other_events_tx: mpsc::Sender<OtherEvent>,
+    other_events: Option<mpsc::Receiver<OtherEvent>>,
     /// Every (target, password) the session was given, in order, for the tests.
     #[cfg(test)]
     reconfigured: Arc<std::sync::Mutex<Vec<SessionSettings>>>,
@@ -224,6 +239,7 @@ impl<I: GuiIntegration> Controller<I> {
         let ControllerParts { settings, settings_file, run, store, keyring, password, password_stored, history } =
             parts;
         let (feedback_tx, feedback) = mpsc::channel(64);
+        let (other_events_tx, other_events) = mpsc::channel(256);
         Controller {
             desktop,
             session,
@@ -252,8 +268,44 @@ impl<I: GuiIntegration> Controller<I> {
             last_seen: None,
             feedback_tx,
             feedback: Some(feedback),
+            others: Vec::new(),
+            other_events_tx,
+            other_events: Some(other_events),
             #[cfg(test)]
             reconfigured: Default::default(),
+        }
+    }
+
+    /// Watches the other OBS too (inside the runtime, before [`Controller::run`]):
+    /// their moments and state changes come to the loop, a keyring lookup that
+    /// did not answer at start is used when it does, and from now on every
+    /// notification names its OBS.
+    pub fn add_others(&mut self, others: Vec<(OtherObs, Option<PendingCall<Option<Password>>>)>) {
+        for (mut other, pending) in others {
+            let index = self.others.len() + 1;
+            other.forward(index, self.other_events_tx.clone());
+            if let Some(call) = pending {
+                let feedback = self.feedback_tx.clone();
+                tokio::spawn(async move {
+                    let answer = call.late().await;
+                    let _ = feedback.send(Feedback::OtherPassword { index, answer }).await;
+                });
+            }
+            self.others.push(other);
+        }
+        if !self.others.is_empty() {
+            self.policy = NotificationPolicy::for_connection(0, Some(self.first_name()));
+        }
+    }
+
+    /// What the user calls the first OBS.
+    fn first_name(&self) -> String {
+        match &self.settings.name {
+            Some(name) => name.clone(),
+            None => match &self.target {
+                Ok(target) => target.to_string(),
+                Err(_) => self.settings.connections()[0].name.clone(),
+            },
         }
     }
 
@@ -289,13 +341,15 @@ impl<I: GuiIntegration> Controller<I> {
     /// Runs until Quit or until every input is gone, then shuts the session down.
     pub async fn run(mut self, mut inboxes: Inboxes) {
         let mut feedback = self.feedback.take().unwrap_or_else(|| mpsc::channel(1).1);
+        let mut other_events = self.other_events.take().unwrap_or_else(|| mpsc::channel(1).1);
         let mut state = self.session.state();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // A state is drawn a little after it changed, so the moments published
         // right after it are notified first: the tray's redraw takes milliseconds
         // (a round trip to the main thread per menu item), a notification should not.
-        let mut redraw: Option<(tokio::time::Instant, State)> = None;
+        // The first OBS's state comes with it; another's change redraws them all.
+        let mut redraw: Option<(tokio::time::Instant, Option<State>)> = None;
         loop {
             let redraw_at = redraw.as_ref().map(|(at, _)| *at);
             tokio::select! {
@@ -311,11 +365,19 @@ impl<I: GuiIntegration> Controller<I> {
                     }
                     let current = state.borrow_and_update().clone();
                     let at = redraw_at.unwrap_or_else(|| tokio::time::Instant::now() + REDRAW_AFTER);
-                    redraw = Some((at, current));
+                    redraw = Some((at, Some(current)));
+                }
+                Some(event) = other_events.recv() => {
+                    if self.on_other_event(event) {
+                        let at = redraw_at.unwrap_or_else(|| tokio::time::Instant::now() + REDRAW_AFTER);
+                        redraw = Some((at, redraw.and_then(|(_, first)| first)));
+                    }
                 }
                 _ = tokio::time::sleep_until(redraw_at.unwrap_or_else(tokio::time::Instant::now)), if redraw_at.is_some() => {
-                    if let Some((_, current)) = redraw.take() {
-                        self.on_state(current);
+                    match redraw.take() {
+                        Some((_, Some(current))) => self.on_state(current),
+                        Some((_, None)) => self.render(),
+                        None => {}
                     }
                 }
                 _ = tick.tick() => self.on_tick(),
@@ -332,6 +394,9 @@ impl<I: GuiIntegration> Controller<I> {
             }
         }
         self.session.shutdown().await;
+        for other in &self.others {
+            other.session.shutdown().await;
+        }
         self.desktop.quit();
     }
 
@@ -379,7 +444,10 @@ impl<I: GuiIntegration> Controller<I> {
     /// Redraws what shows a clock, and the stop confirmation when it runs out.
     fn on_tick(&mut self) {
         let current = self.current_state();
-        if has_running_clock(&current) || self.shown_armed != self.guard.is_armed(now_ms()) {
+        let now = now_ms();
+        let others_tick =
+            self.others.iter().any(|o| has_running_clock(&o.state()) || o.shown_armed != o.guard.is_armed(now));
+        if has_running_clock(&current) || self.shown_armed != self.guard.is_armed(now) || others_tick {
             self.render_state(&current);
         }
     }
@@ -394,8 +462,23 @@ impl<I: GuiIntegration> Controller<I> {
         let now = now_ms();
         self.shown_armed = self.guard.is_armed(now);
         let context = MenuContext { stop_armed: self.shown_armed };
-        let menu = menu_model(state, &context, now);
-        self.desktop.show_tray(tray_icon(state), &menu);
+        if self.others.is_empty() {
+            let menu = menu_model(state, &context, now);
+            self.desktop.show_tray(tray_icon(state), &menu);
+        } else {
+            for other in &mut self.others {
+                other.shown_armed = other.guard.is_armed(now);
+            }
+            let states: Vec<State> = self.others.iter().map(OtherObs::state).collect();
+            let contexts: Vec<MenuContext> = self.others.iter().map(OtherObs::context).collect();
+            let first_name = self.first_name();
+            let mut sections = vec![MenuSection { name: &first_name, state, context: &context }];
+            for ((other, state), context) in self.others.iter().zip(&states).zip(&contexts) {
+                sections.push(MenuSection { name: &other.name, state, context });
+            }
+            let menu = menu_model_several(&sections, now);
+            self.desktop.show_tray(tray_icon_of_all(std::iter::once(state).chain(&states)), &menu);
+        }
         let controls = window_controls(state, self.shown_armed);
         if self.shown_controls.as_ref() != Some(&controls) {
             self.shown_controls = Some(controls.clone());
@@ -426,7 +509,34 @@ impl<I: GuiIntegration> Controller<I> {
             self.desktop.notify(action);
         }
         if let Moment::Ended { .. } = noticed.moment {
-            self.record_stream(&noticed);
+            let target = self.current_state().target;
+            self.record_stream(&noticed, &target);
+        }
+    }
+
+    /// A moment or a state change of one of the other OBS; true when the tray
+    /// should be drawn again.
+    fn on_other_event(&mut self, event: OtherEvent) -> bool {
+        match event {
+            OtherEvent::StateChanged(index) => {
+                let Some(other) = self.others.get_mut(index - 1) else { return false };
+                if let Some(obs) = other.state().obs {
+                    other.last_seen = Some(obs);
+                }
+                true
+            }
+            OtherEvent::Moment(index, noticed) => {
+                let Some(other) = self.others.get_mut(index - 1) else { return false };
+                let action = other.policy.plan(&noticed, &self.settings);
+                let target = other.state().target;
+                if let Some(action) = action {
+                    self.desktop.notify(action);
+                }
+                if let Moment::Ended { .. } = noticed.moment {
+                    self.record_stream(&noticed, &target);
+                }
+                false
+            }
         }
     }
 
@@ -434,8 +544,8 @@ impl<I: GuiIntegration> Controller<I> {
     /// off this task (the file may block). Every `ended` is recorded, also one
     /// that ended while OnAir could not see OBS: it was a stream all the same,
     /// and its `while_away` says its end time and duration are upper bounds.
-    fn record_stream(&mut self, noticed: &Noticed) {
-        let Some(record) = StreamRecord::of(noticed, &self.current_state().target) else { return };
+    fn record_stream(&mut self, noticed: &Noticed, target: &str) {
+        let Some(record) = StreamRecord::of(noticed, target) else { return };
         self.keep_recent(vec![record.clone()]);
         let Some(path) = self.history_file.clone() else { return };
         let failed = Arc::clone(&self.history_failed);
@@ -495,9 +605,18 @@ impl<I: GuiIntegration> Controller<I> {
                 self.on_tray_host(&seen);
                 return false;
             }
+            DesktopInput::Menu(MenuAction::ForConnection(0, action)) => *action,
+            DesktopInput::Menu(MenuAction::ForConnection(index, action)) => {
+                self.on_other_action(index, *action);
+                return false;
+            }
             DesktopInput::Menu(action) => action,
+            DesktopInput::NotificationButton(index @ 1.., button) => {
+                self.on_other_control(index, button.control());
+                return false;
+            }
             // Sent as the tray's items are; a refusal comes back as a notice.
-            DesktopInput::NotificationButton(button) => {
+            DesktopInput::NotificationButton(_, button) => {
                 if let Press::Send(control) = self.press(button.control(), state.obs.as_ref(), &state) {
                     self.send_control(control);
                 }
@@ -550,7 +669,7 @@ impl<I: GuiIntegration> Controller<I> {
         match &pressed {
             Press::Armed | Press::AlreadyStopped => self.render_state(state),
             Press::Send(Control::StopStream) => {
-                self.desktop.notify(NotificationAction::Close { slot: CONFIRM_SLOT });
+                self.desktop.notify(NotificationAction::Close { connection: 0, slot: CONFIRM_SLOT });
                 self.render_state(state);
             }
             Press::Send(_) => {}
@@ -566,10 +685,83 @@ impl<I: GuiIntegration> Controller<I> {
         tokio::spawn(async move {
             if let Err(error) = session.control(control.clone()).await {
                 tracing::warn!(?control, %error, "control refused");
-                let refused = Feedback::Refused { what: control.intent(), message: error.to_string() };
+                let refused = Feedback::Refused { what: control.intent(), message: error.to_string(), obs: None };
                 let _ = feedback.send(refused).await;
             }
         });
+    }
+
+    /// A click in another OBS's section: its controls, through its own stop
+    /// confirmation, sent to its own session.
+    fn on_other_action(&mut self, index: usize, action: MenuAction) {
+        let Some(other) = self.others.get(index - 1) else { return };
+        match action {
+            MenuAction::Reconnect => {
+                let session = other.session.clone();
+                tokio::spawn(async move { session.reconnect_now().await });
+            }
+            action => {
+                let obs = other.state().obs.or_else(|| other.last_seen.clone());
+                if let Some(control) = menu_control(&action, obs.as_ref()) {
+                    self.on_other_control(index, control);
+                }
+            }
+        }
+    }
+
+    /// A control for another OBS, as the first's go: the stop confirmation,
+    /// then its session; a refusal comes back as a notice naming it.
+    fn on_other_control(&mut self, index: usize, control: Control) {
+        let confirm = self.settings.confirm_stop_stream;
+        let Some(other) = self.others.get_mut(index - 1) else { return };
+        let obs = other.state().obs.or_else(|| other.last_seen.clone());
+        let name = other.name.clone();
+        let pressed = press(control, obs.as_ref(), &mut other.guard, confirm, now_ms());
+        let session = other.session.clone();
+        match pressed {
+            Press::Send(control) => {
+                if control == Control::StopStream {
+                    self.desktop.notify(NotificationAction::Close { connection: index, slot: CONFIRM_SLOT });
+                }
+                let feedback = self.feedback_tx.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = session.control(control.clone()).await {
+                        tracing::warn!(connection = name.as_str(), ?control, %error, "control refused");
+                        let obs = Some((index, name));
+                        let refused = Feedback::Refused { what: control.intent(), message: error.to_string(), obs };
+                        let _ = feedback.send(refused).await;
+                    }
+                });
+            }
+            Press::Armed => self.show(notice_about(
+                index,
+                &name,
+                confirm_notice(ARMED_TITLE, "OnAir stops the stream on a second press within 3 seconds."),
+            )),
+            Press::AlreadyStopped => self.show(notice_about(
+                index,
+                &name,
+                confirm_notice(ALREADY_STOPPED_TITLE, "Nothing was sent to OBS. Press again to start streaming."),
+            )),
+        }
+        self.render();
+    }
+
+    /// The keyring's late answer for another OBS: used if it still has no password.
+    async fn on_other_password(&mut self, index: usize, answer: Result<Option<Password>, StoreError>) {
+        let Some(other) = self.others.get_mut(index - 1) else { return };
+        match answer {
+            Ok(Some(password)) if !other.has_password => {
+                tracing::info!(
+                    connection = other.name.as_str(),
+                    "the keyring answered at last: connecting with the stored password"
+                );
+                other.has_password = true;
+                other.session.reconfigure(other.target.clone(), Some(password)).await;
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(connection = other.name.as_str(), %error, "cannot read the stored password"),
+        }
     }
 
     fn on_window(&mut self, request: WindowRequest) {
@@ -626,9 +818,14 @@ impl<I: GuiIntegration> Controller<I> {
 
     async fn on_feedback(&mut self, feedback: Feedback) {
         match feedback {
-            Feedback::Refused { what, message } => {
+            Feedback::Refused { what, message, obs: None } => {
                 self.show(notice("control-failed", &format!("Could not {what}"), &message, Urgency::Normal));
             }
+            Feedback::Refused { what, message, obs: Some((index, name)) } => {
+                let plan = notice("control-failed", &format!("Could not {what}"), &message, Urgency::Normal);
+                self.show(notice_about(index, &name, plan));
+            }
+            Feedback::OtherPassword { index, answer } => self.on_other_password(index, answer).await,
             Feedback::ChangeDone(done) => self.finish_change(*done).await,
             Feedback::KeyringAnswer { epoch, target, late } => self.on_keyring_answer(epoch, target, late).await,
             Feedback::RecentStreams(streams) => self.keep_recent(streams),
@@ -776,10 +973,16 @@ impl<I: GuiIntegration> Controller<I> {
             }
             if alerts_changed {
                 self.session.set_alert_settings(self.settings.alerts.clone()).await;
+                for other in &self.others {
+                    other.session.set_alert_settings(self.settings.alerts.clone()).await;
+                }
             }
             if confirm_changed && !self.settings.confirm_stop_stream {
                 // A stop that waited for its second press needs none now.
                 self.guard = StopGuard::default();
+                for other in &mut self.others {
+                    other.guard = StopGuard::default();
+                }
                 self.render();
             }
         }

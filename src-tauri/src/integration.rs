@@ -53,8 +53,8 @@ impl<R: Runtime> TauriIntegration<R> {
     /// pressed reaches the controller as menu clicks do.
     pub fn new(app: AppHandle<R>, input: mpsc::Sender<DesktopInput>) -> TauriIntegration<R> {
         let own_input = input.clone();
-        let pressed = Box::new(move |button| {
-            if input.try_send(DesktopInput::NotificationButton(button)).is_err() {
+        let pressed = Box::new(move |connection, button| {
+            if input.try_send(DesktopInput::NotificationButton(connection, button)).is_err() {
                 tracing::warn!("a notification's button was pressed while the app was busy or ending; ignored");
             }
         });

@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use onair_cli::secrets::KeyringStore;
 use onair_headless::cli::Cli;
 use onair_headless::settings::{FallbackStore, KeyringWorker, PasswordStore, StoreError, KEYRING_TIMEOUT};
-use onair_headless::settings::{Given, SettingsFile};
+use onair_headless::settings::{Given, Settings, SettingsFile};
 
 use crate::controller::{ControllerParts, StartupNotes};
 use crate::logging;
+use crate::other_obs::OtherStart;
 use crate::{run, AppOptions};
 
 pub fn start(cli: Cli) -> ExitCode {
@@ -89,12 +90,15 @@ pub fn start(cli: Cli) -> ExitCode {
             }),
         Err(_) => given.password.clone(),
     };
+    // The other OBS of the settings, each with its stored password; with a
+    // connection given for this run (flags, the demo) only that one is watched.
+    let others = if this_run.is_empty() && !cli.demo { other_starts(&settings, &keyring) } else { Vec::new() };
     let notes = StartupNotes { warnings, keyring_problem: store.degraded(), keyring_warning, pending_password };
     // The demo's simulated streams are not the streamer's: its history stays in memory.
     let history = if cli.demo { None } else { onair_headless::history::default_path() };
     let parts =
         ControllerParts { settings, settings_file, run: this_run, store, keyring, password, password_stored, history };
-    let options = AppOptions { parts, notes, show_window: cli.show, run_mics: cli.mics.clone() };
+    let options = AppOptions { parts, notes, show_window: cli.show, run_mics: cli.mics.clone(), others };
     match run(tauri::Builder::default(), options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -103,4 +107,34 @@ pub fn start(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The other OBS's starts, each with what the keyring holds for it. The
+/// lookups are asked all at once and share one time limit, so a locked
+/// keyring costs the start a few seconds, not a few seconds per OBS; an
+/// answer that comes later is used then.
+fn other_starts(settings: &Settings, keyring: &KeyringWorker) -> Vec<OtherStart> {
+    let connections = settings.more_connections.clone();
+    let calls: Vec<_> = connections.iter().map(|c| c.target().ok().map(|t| keyring.get(&t))).collect();
+    tauri::async_runtime::block_on(async move {
+        let deadline = std::time::Instant::now() + KEYRING_TIMEOUT;
+        let mut starts = Vec::new();
+        for (connection, call) in connections.into_iter().zip(calls) {
+            let (password, pending) = match call {
+                None => (None, None),
+                Some(mut call) => {
+                    match call.within(deadline.saturating_duration_since(std::time::Instant::now())).await {
+                        Ok(password) => (password, None),
+                        Err(StoreError::TimedOut(_)) => (None, Some(call)),
+                        Err(error) => {
+                            tracing::warn!(connection = connection.name.as_str(), %error, "cannot read the stored password");
+                            (None, None)
+                        }
+                    }
+                }
+            };
+            starts.push(OtherStart { target: connection.target(), name: connection.name, password, pending });
+        }
+        starts
+    })
 }

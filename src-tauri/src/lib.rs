@@ -13,7 +13,8 @@
 //!
 //! - `lib.rs`: [`run`], the Tauri builder wiring (plugins, IPC, channels).
 //! - `launch.rs`: start-up from the command line: settings, password, logging.
-//! - `controller.rs`: the loop (and its tests with a fake desktop).
+//! - `controller.rs`: the loop (and its tests with a fake desktop);
+//!   `other_obs.rs`: the OBS watched besides the first (`[[connections]]`).
 //! - `changes.rs`: settings and password changes, "Test connection".
 //! - `integration.rs`: the desktop's effects as one trait, and Tauri's implementation.
 //! - `window.rs`: the window's vocabulary; `commands.rs`: its IPC commands.
@@ -33,6 +34,7 @@ mod integration;
 mod launch;
 mod logging;
 mod notify;
+mod other_obs;
 mod portal;
 mod tray;
 #[cfg(target_os = "linux")]
@@ -68,6 +70,8 @@ pub struct AppOptions {
     pub show_window: bool,
     /// `--mic` for this run, which replaces the settings' `[audio] mics`; empty: the settings'.
     pub run_mics: Vec<String>,
+    /// The other OBS to watch besides the first (`[[connections]]`).
+    pub others: Vec<other_obs::OtherStart>,
 }
 
 /// Builds and runs the app until Quit. Generic over the runtime, as Tauri's
@@ -149,23 +153,32 @@ fn start_controller<R: Runtime>(
     window: mpsc::Receiver<WindowRequest>,
     window_tx: mpsc::Sender<WindowRequest>,
 ) {
-    let AppOptions { parts, notes, run_mics, .. } = options;
+    let AppOptions { parts, notes, run_mics, others, .. } = options;
     let target = parts.run.target(&parts.settings.host, parts.settings.port);
     let mics = if run_mics.is_empty() { parts.settings.mics.clone() } else { run_mics };
+    let alerts = parts.settings.alerts.clone();
     let config = SessionConfig {
-        alerts: parts.settings.alerts.clone(),
-        mics,
+        alerts: alerts.clone(),
+        mics: mics.clone(),
         ..SessionConfig::new(target, parts.password.clone())
     };
     // Session::spawn needs the runtime's context; Tauri's runtime is tokio.
-    let (session, moments) = tauri::async_runtime::block_on(async move {
+    let (session, moments, others) = tauri::async_runtime::block_on(async move {
         let (session, moments, _task) = Session::spawn_subscribed(config);
-        (session, moments)
+        let others: Vec<_> = others
+            .into_iter()
+            .enumerate()
+            .map(|(i, start)| other_obs::OtherObs::spawn(i + 1, start, &alerts, &mics))
+            .collect();
+        (session, moments, others)
     });
     app.manage(AppState { session: session.clone(), window: window_tx });
     let mut controller = Controller::new(TauriIntegration::new(app, desktop_tx), session, parts);
     // On this (the main) thread, where the hotkeys and the tray are set up,
     // inside the runtime, where the controller hands off its background work.
-    tauri::async_runtime::block_on(async { controller.start(notes) });
+    tauri::async_runtime::block_on(async {
+        controller.add_others(others);
+        controller.start(notes);
+    });
     tauri::async_runtime::spawn(controller.run(Inboxes { desktop, window, moments }));
 }

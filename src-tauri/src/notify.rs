@@ -42,7 +42,7 @@ const MAX_BUTTONS: usize = 64;
 const SERVER_DEFAULT_TIMEOUT: i32 = -1;
 
 /// Called with the button a user pressed on one of OnAir's notifications.
-pub type ButtonPressed = Box<dyn Fn(NotificationButton) + Send>;
+pub type ButtonPressed = Box<dyn Fn(usize, NotificationButton) + Send>;
 
 pub struct DesktopNotifier {
     actions: mpsc::UnboundedSender<NotificationAction>,
@@ -157,10 +157,10 @@ struct Notifier {
     server: Option<Capabilities>,
     /// "no notification server" was logged, and not since answered.
     server_missing: bool,
-    /// The id of the latest notification in each slot.
-    slots: HashMap<&'static str, u32>,
-    /// The button each id shows, oldest first.
-    buttons: VecDeque<(u32, NotificationButton)>,
+    /// The id of the latest notification in each slot, by connection and slot.
+    slots: HashMap<(usize, &'static str), u32>,
+    /// The button each id shows and the connection it acts on, oldest first.
+    buttons: VecDeque<(u32, usize, NotificationButton)>,
 }
 
 impl Notifier {
@@ -193,7 +193,7 @@ impl Notifier {
             };
             match wake {
                 Wake::Action(NotificationAction::Show(plan)) => self.show(&plan).await,
-                Wake::Action(NotificationAction::Close { slot }) => self.close(slot).await,
+                Wake::Action(NotificationAction::Close { connection, slot }) => self.close(connection, slot).await,
                 Wake::Signal(message) => self.on_signal(&message).await,
                 Wake::BusLost => self.lose_bus("the session bus connection closed"),
                 Wake::Done => return,
@@ -279,7 +279,8 @@ impl Notifier {
             self.learn_capabilities().await;
         }
         let capabilities = self.server.unwrap_or_default();
-        let replaces_id = if plan.replace { self.slots.get(plan.slot).copied().unwrap_or(0) } else { 0 };
+        let slot = (plan.connection, plan.slot);
+        let replaces_id = if plan.replace { self.slots.get(&slot).copied().unwrap_or(0) } else { 0 };
         let button = plan.button.as_ref().filter(|_| capabilities.actions);
         let actions: Vec<&str> = button.map(|b| vec![b.key(), b.label()]).unwrap_or_default();
         let body = if capabilities.body_markup { escape_markup(&plan.body) } else { plan.body.clone() };
@@ -309,10 +310,10 @@ impl Notifier {
                     tracing::info!("a notification server is back");
                     self.server_missing = false;
                 }
-                self.slots.insert(plan.slot, id);
-                self.buttons.retain(|(shown, _)| *shown != id);
+                self.slots.insert(slot, id);
+                self.buttons.retain(|(shown, ..)| *shown != id);
                 if let Some(button) = button {
-                    self.buttons.push_back((id, button.clone()));
+                    self.buttons.push_back((id, plan.connection, button.clone()));
                     while self.buttons.len() > MAX_BUTTONS {
                         self.buttons.pop_front();
                     }
@@ -322,9 +323,9 @@ impl Notifier {
         }
     }
 
-    async fn close(&mut self, slot: &'static str) {
-        let Some(id) = self.slots.remove(slot) else { return };
-        self.buttons.retain(|(shown, _)| *shown != id);
+    async fn close(&mut self, connection: usize, slot: &'static str) {
+        let Some(id) = self.slots.remove(&(connection, slot)) else { return };
+        self.buttons.retain(|(shown, ..)| *shown != id);
         let Some(bus) = self.bus.as_ref() else { return };
         tracing::debug!(slot, id, "closing an answered notification");
         if let Err(error) = bus.call("CloseNotification", &(id,)).await {
@@ -345,10 +346,10 @@ impl Notifier {
         match member.as_str() {
             "ActionInvoked" => {
                 let Ok((id, key)) = message.body().deserialize::<(u32, String)>() else { return };
-                let pressed = self.buttons.iter().find(|(shown, b)| *shown == id && b.key() == key);
-                if let Some((_, button)) = pressed {
-                    tracing::info!(id, button = button.label(), "a notification's button was pressed");
-                    (self.pressed)(button.clone());
+                let pressed = self.buttons.iter().find(|(shown, _, b)| *shown == id && b.key() == key);
+                if let Some((_, connection, button)) = pressed {
+                    tracing::info!(id, connection, button = button.label(), "a notification's button was pressed");
+                    (self.pressed)(*connection, button.clone());
                 }
             }
             "NotificationClosed" => {
@@ -357,7 +358,7 @@ impl Notifier {
                 // notification), and a close of it is harmless, while a server
                 // that expired an alarm early must not make its answer stack.
                 let Ok((id, _reason)) = message.body().deserialize::<(u32, u32)>() else { return };
-                self.buttons.retain(|(shown, _)| *shown != id);
+                self.buttons.retain(|(shown, ..)| *shown != id);
             }
             "NameOwnerChanged" => {
                 let Ok((name, _old, new)) = message.body().deserialize::<(String, String, String)>() else { return };

@@ -375,7 +375,8 @@ async fn a_stop_needs_its_second_press_whether_it_comes_from_the_tray_a_hotkey_o
     assert!(matches!(reply, Ok(ControlReply::Done { .. })), "{reply:?}");
     wait_for_request(&served, "StopStream").await;
     running.wait_for_notification("Stream ended").await;
-    assert!(notifications(&running.desktop.take()).contains(&NotificationAction::Close { slot: CONFIRM_SLOT }));
+    assert!(notifications(&running.desktop.take())
+        .contains(&NotificationAction::Close { connection: 0, slot: CONFIRM_SLOT }));
 
     // Live again: the window arms, and a hotkey confirms.
     served.update_state(|s| s.stream_active = true);
@@ -666,7 +667,7 @@ async fn the_unmute_button_of_a_muted_while_live_alert_unmutes_that_mic_and_the_
     assert_eq!(requested(&served, "SetInputMute"), 0);
 
     // The desktop sends the pressed button back: an explicit unmute, as the tray's item sends.
-    running.press(DesktopInput::NotificationButton(offered[0].1.clone())).await;
+    running.press(DesktopInput::NotificationButton(0, offered[0].1.clone())).await;
     let unmuted = wait_for_request(&served, "SetInputMute").await;
     assert_eq!((&unmuted["inputName"], &unmuted["inputMuted"]), (&json!("Mic/Aux"), &json!(false)), "{unmuted}");
     assert_eq!(requested(&served, "ToggleInputMute"), 0, "never a toggle");
@@ -684,7 +685,7 @@ async fn the_unmute_button_of_a_muted_while_live_alert_unmutes_that_mic_and_the_
 #[tokio::test]
 async fn an_unmute_button_that_obs_refuses_says_why() {
     let mut rig = rig("unmute-refused", Arc::new(MemoryStore::default()), RunOverride::default(), FILE);
-    rig.controller.on_input(DesktopInput::NotificationButton(NotificationButton::Unmute("Mic/Aux".into())));
+    rig.controller.on_input(DesktopInput::NotificationButton(0, NotificationButton::Unmute("Mic/Aux".into())));
     assert_eq!(refused_control(&mut rig).await, "unmute the mic");
 }
 
@@ -708,7 +709,7 @@ async fn a_stop_armed_while_reconnecting_never_becomes_a_start() {
     rig.controller.on_input(DesktopInput::Menu(MenuAction::ToggleStream));
     rig.desktop.take();
     rig.controller.on_input(DesktopInput::Menu(MenuAction::ToggleStream));
-    assert_eq!(notifications(&rig.desktop.take()), [NotificationAction::Close { slot: CONFIRM_SLOT }]);
+    assert_eq!(notifications(&rig.desktop.take()), [NotificationAction::Close { connection: 0, slot: CONFIRM_SLOT }]);
     assert_eq!(refused_control(&mut rig).await, "stop streaming");
 }
 
@@ -736,7 +737,7 @@ async fn a_recovery_closes_its_alarm_even_when_its_own_notification_is_off() {
     rig.controller.on_moment(Noticed { at_ms: 5_000, moment: Moment::Reconnected { down_ms: 5_000 } });
     let told = notifications(&rig.desktop.take());
     assert!(matches!(&told[0], NotificationAction::Show(p) if p.kind == "reconnecting"), "{told:?}");
-    assert_eq!(told[1..], [NotificationAction::Close { slot: STREAM_SLOT }]);
+    assert_eq!(told[1..], [NotificationAction::Close { connection: 0, slot: STREAM_SLOT }]);
 }
 
 #[tokio::test]
@@ -969,4 +970,123 @@ async fn with_a_tray_host_the_app_stays_in_the_tray() {
     let calls = running.desktop.take();
     assert!(!calls.contains(&Call::OpenWindow(Page::Status)), "{calls:?}");
     assert!(shown(&calls).iter().all(|p| p.kind != NO_TRAY_KIND), "{calls:?}");
+}
+
+// ---- several OBS ---------------------------------------------------------------------------
+
+/// The first OBS's label in a menu of several: its named state row.
+fn section_row(menu: &[MenuEntry], id: &str) -> Option<String> {
+    menu.iter().find_map(|e| match e {
+        MenuEntry::Info { id: shown, label } if shown == id => Some(label.clone()),
+        _ => None,
+    })
+}
+
+fn other_start(name: &str, port: u16) -> crate::other_obs::OtherStart {
+    crate::other_obs::OtherStart {
+        name: name.into(),
+        target: Ok(target("127.0.0.1", port)),
+        password: None,
+        pending: None,
+    }
+}
+
+#[tokio::test]
+async fn several_obs_each_have_their_section_their_named_notifications_and_their_own_controls() {
+    let stream_pc = fake_obs(FakeState::default()).await;
+    let game_pc = fake_obs(FakeState::default()).await;
+    let file = format!(
+        "[[connections]]\nname = \"Stream PC\"\nhost = \"127.0.0.1\"\nport = {}\n\n\
+         [[connections]]\nname = \"Game PC\"\nhost = \"127.0.0.1\"\nport = {}\n",
+        stream_pc.port, game_pc.port
+    );
+    let mut rig = rig("several", Arc::new(MemoryStore::default()), RunOverride::default(), &file);
+    let more = rig.controller.settings.more_connections.clone();
+    assert_eq!(more.len(), 1, "{more:?}");
+    let other =
+        crate::other_obs::OtherObs::spawn(1, other_start(&more[0].name, more[0].port), &Default::default(), &[]);
+    rig.controller.add_others(vec![other]);
+    let running = rig.run();
+    let (_first_listener, first) = stream_pc.serving().await;
+    let (_second_listener, second) = game_pc.serving().await;
+    running
+        .desktop
+        .wait_for("both sections offline", |c| match c {
+            Call::Tray { icon: TrayIcon::Offline, menu }
+                if section_row(menu, "obs0/status").as_deref() == Some("Stream PC: Offline")
+                    && section_row(menu, "obs1/status").as_deref() == Some("Game PC: Offline") =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+
+    // A stream on the second is announced for the second only, and lights the icon.
+    second.update_state(|s| s.stream_active = true);
+    second
+        .send_event("StreamStateChanged", json!({"outputActive": true, "outputState": "OBS_WEBSOCKET_OUTPUT_STARTED"}))
+        .await;
+    let live = running.wait_for_notification("Game PC: You're live").await;
+    assert_eq!(live.connection, 1);
+    let menu = running.wait_for_icon(TrayIcon::Live).await;
+    assert_eq!(section_row(&menu, "obs0/status").as_deref(), Some("Stream PC: Offline"));
+    assert!(section_row(&menu, "obs1/status").is_some_and(|l| l.starts_with("Game PC: ● LIVE")), "{menu:?}");
+    let calls = running.desktop.take();
+    let told = shown(&calls);
+    assert!(!told.iter().any(|p| p.summary.starts_with("Stream PC")), "nothing about the first: {told:?}");
+
+    // Each section's items reach their own OBS.
+    let of = |i: usize, a: MenuAction| DesktopInput::Menu(MenuAction::ForConnection(i, Box::new(a)));
+    running.press(of(1, MenuAction::ToggleStream)).await;
+    wait_for_request(&second, "StopStream").await;
+    running.press(of(0, MenuAction::ToggleRecording)).await;
+    wait_for_request(&first, "StartRecord").await;
+    running.press(of(1, MenuAction::SwitchScene("Gameplay".into()))).await;
+    let switched = wait_for_request(&second, "SetCurrentProgramScene").await;
+    assert_eq!(switched["sceneName"], "Gameplay");
+    assert_eq!(requested(&first, "StopStream") + requested(&first, "SetCurrentProgramScene"), 0);
+    assert_eq!(requested(&second, "StartRecord"), 0);
+    // A hotkey acts on the first OBS.
+    running.press(DesktopInput::Hotkey(HotkeyAction::ToggleStream)).await;
+    wait_for_request(&first, "StartStream").await;
+    assert_eq!(requested(&second, "StartStream"), 0);
+    running.press(DesktopInput::Menu(MenuAction::Quit)).await;
+    running.looping.await.expect("the loop ends");
+}
+
+#[tokio::test]
+async fn another_obs_that_refuses_a_control_is_named_in_the_notice() {
+    let obs = fake_obs(FakeState::default()).await;
+    let mut rig = rig("several-refused", Arc::new(MemoryStore::default()), RunOverride::default(), &obs.file(""));
+    // Nothing listens at port 9: the second OBS is away, and a press says what it would have done.
+    let other = crate::other_obs::OtherObs::spawn(1, other_start("Game PC", 9), &Default::default(), &[]);
+    rig.controller.add_others(vec![other]);
+    let running = rig.run();
+    let (_listener, _served) = obs.serving().await;
+    // One OBS offline and one not there: the icon says not connected, the rows say which.
+    let menu = running
+        .desktop
+        .wait_for("the first offline", |c| match c {
+            Call::Tray { icon: TrayIcon::NotConnected, menu }
+                if section_row(menu, "obs0/status").is_some_and(|l| l.ends_with(": Offline")) =>
+            {
+                Some(menu.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert!(section_row(&menu, "obs1/status").is_some_and(|l| l.starts_with("Game PC: Waiting")), "{menu:?}");
+    running.press(DesktopInput::Menu(MenuAction::ForConnection(1, Box::new(MenuAction::ToggleStream)))).await;
+    let refused = running
+        .desktop
+        .wait_for("a refusal naming the second OBS", |c| match c {
+            Call::Notify(NotificationAction::Show(plan)) if plan.summary.starts_with("Game PC: Could not") => {
+                Some(plan.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!((refused.connection, refused.kind), (1, "control-failed"));
+    assert!(refused.body.contains("not connected"), "{refused:?}");
 }

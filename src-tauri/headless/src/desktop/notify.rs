@@ -55,6 +55,10 @@ pub struct NotificationPlan {
     pub replace: bool,
     /// The button it offers, where the notification server shows buttons.
     pub button: Option<NotificationButton>,
+    /// Which OBS it is about: its index in the settings' connections (0 is the
+    /// first, and OnAir's own notices). Slots are each connection's own, and a
+    /// button acts on the OBS its notification was about.
+    pub connection: usize,
 }
 
 /// A button on a notification: what pressing it asks of OBS.
@@ -102,6 +106,7 @@ pub enum NotificationAction {
     /// Take down what shows in this slot: its alarm was answered by a moment
     /// that is not itself shown.
     Close {
+        connection: usize,
         slot: &'static str,
     },
 }
@@ -113,6 +118,10 @@ pub const OBS_SLOT: &str = "obs-connection";
 
 #[derive(Debug, Default)]
 pub struct NotificationPolicy {
+    /// The connection whose moments it plans for ([`NotificationPlan::connection`]).
+    connection: usize,
+    /// Put before each summary ("Game PC: Stream is LIVE") when OnAir watches several OBS.
+    name: Option<String>,
     /// (kind, summary + body, when) of the last notification shown.
     last_shown: Option<(MomentKind, String, u64)>,
     /// Slots whose opening notification ("reconnecting", "lost OBS") is showing.
@@ -122,6 +131,12 @@ pub struct NotificationPolicy {
 impl NotificationPolicy {
     pub fn new() -> NotificationPolicy {
         NotificationPolicy::default()
+    }
+
+    /// The policy for the OBS at this index of the settings' connections, whose
+    /// notifications are headed with `name` (given when there are several).
+    pub fn for_connection(connection: usize, name: Option<String>) -> NotificationPolicy {
+        NotificationPolicy { connection, name, ..NotificationPolicy::default() }
     }
 
     /// What to do for this moment: show a notification, close an answered
@@ -150,8 +165,12 @@ impl NotificationPolicy {
         // Whatever happens to this moment's own notification, the alarm it
         // answers is over, and must not stay on screen.
         let answered = answers.filter(|slot| self.open_slots.remove(slot).is_some());
-        let shown = self.shown(noticed, settings);
+        let shown = self.shown(noticed, settings).map(|(summary, body)| match &self.name {
+            Some(name) => (format!("{name}: {summary}"), body),
+            None => (summary, body),
+        });
         let button = button(&noticed.moment);
+        let connection = self.connection;
         match (shown, answered) {
             (Some((summary, body)), Some(slot)) => Some(NotificationAction::Show(NotificationPlan {
                 kind: category,
@@ -161,8 +180,9 @@ impl NotificationPolicy {
                 slot,
                 replace: true,
                 button,
+                connection,
             })),
-            (None, Some(slot)) => Some(NotificationAction::Close { slot }),
+            (None, Some(slot)) => Some(NotificationAction::Close { connection, slot }),
             (Some((summary, body)), None) => {
                 let slot = opens.unwrap_or(kind.wire_name());
                 // An alarm raised again while its first one still shows takes its place.
@@ -178,6 +198,7 @@ impl NotificationPolicy {
                     slot,
                     replace,
                     button,
+                    connection,
                 }))
             }
             (None, None) => None,
@@ -292,7 +313,7 @@ mod tests {
         shown(policy.plan(&at(0, Moment::Reconnecting { since_ms: 0 }), &settings));
         assert_eq!(
             policy.plan(&at(5_000, Moment::Reconnected { down_ms: 5_000 }), &settings),
-            Some(NotificationAction::Close { slot: STREAM_SLOT })
+            Some(NotificationAction::Close { connection: 0, slot: STREAM_SLOT })
         );
         // Answered once: the stream ending later has nothing left to close.
         assert_eq!(shown(policy.plan(&at(9_000, ended()), &settings)).slot, "ended");
@@ -314,7 +335,10 @@ mod tests {
         let mut policy = NotificationPolicy::new();
         let settings = off(&[MomentKind::Ended]);
         shown(policy.plan(&at(0, Moment::Reconnecting { since_ms: 0 }), &settings));
-        assert_eq!(policy.plan(&at(60_000, ended()), &settings), Some(NotificationAction::Close { slot: STREAM_SLOT }));
+        assert_eq!(
+            policy.plan(&at(60_000, ended()), &settings),
+            Some(NotificationAction::Close { connection: 0, slot: STREAM_SLOT })
+        );
     }
 
     #[test]
@@ -334,7 +358,7 @@ mod tests {
         let settings = off(&[MomentKind::ObsBack]);
         shown(policy.plan(&at(0, lost()), &settings));
         let back = at(9_000, Moment::ObsBack { down_ms: 9_000, still_live: false });
-        assert_eq!(policy.plan(&back, &settings), Some(NotificationAction::Close { slot: OBS_SLOT }));
+        assert_eq!(policy.plan(&back, &settings), Some(NotificationAction::Close { connection: 0, slot: OBS_SLOT }));
         assert_eq!(policy.plan(&back, &settings), None, "closed once");
     }
 
@@ -346,7 +370,7 @@ mod tests {
         shown(policy.plan(&at(0, Moment::Reconnecting { since_ms: 0 }), &settings));
         shown(policy.plan(&at(1_000, lost()), &settings));
         let back = at(4_000, Moment::ObsBack { down_ms: 3_000, still_live: true });
-        assert_eq!(policy.plan(&back, &settings), Some(NotificationAction::Close { slot: OBS_SLOT }));
+        assert_eq!(policy.plan(&back, &settings), Some(NotificationAction::Close { connection: 0, slot: OBS_SLOT }));
         let reconnected = shown(policy.plan(&at(6_000, Moment::Reconnected { down_ms: 6_000 }), &settings));
         assert_eq!((reconnected.slot, reconnected.replace), (STREAM_SLOT, true));
         // An alarm raised again while it still shows takes the old one's place.
@@ -420,5 +444,22 @@ mod tests {
         assert!(policy
             .plan(&at(0, Moment::RecordingStopped { path: Some("/r/a.mkv".into()), duration_ms: None }), &settings)
             .is_some());
+    }
+
+    #[test]
+    fn another_obs_heads_its_notifications_with_its_name_and_keeps_its_own_slots() {
+        let settings = Settings::default();
+        let mut game_pc = NotificationPolicy::for_connection(1, Some("Game PC".into()));
+        let down = game_pc.plan(&at(1_000, Moment::Reconnecting { since_ms: 1_000 }), &settings);
+        let plan = shown(down);
+        assert!(plan.summary.starts_with("Game PC: "), "{plan:?}");
+        assert_eq!((plan.connection, plan.slot), (1, STREAM_SLOT));
+        let back = game_pc.plan(&at(60_000, ended()), &settings);
+        let Some(NotificationAction::Show(answer)) = back else { panic!("{back:?}") };
+        assert_eq!((answer.connection, answer.slot, answer.replace), (1, STREAM_SLOT, true));
+        let first = NotificationPolicy::new().plan(&at(1_000, Moment::Reconnecting { since_ms: 1_000 }), &settings);
+        let first = shown(first);
+        assert_eq!(first.connection, 0);
+        assert!(!first.summary.contains(':'), "one OBS: no name: {first:?}");
     }
 }
