@@ -148,12 +148,18 @@ impl Watcher {
             .args(args)
             .env_remove("ONAIR_PASSWORD")
             .env("XDG_CONFIG_HOME", std::env::temp_dir().join("onair-tests-no-config"))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true);
+            .stdin(std::process::Stdio::null());
         if let Some(password) = password {
             command.env("ONAIR_PASSWORD", password);
         }
+        Watcher::from_command(command)
+    }
+
+    /// Starts an `onair watch --json` command line made ready by the caller (e.g.
+    /// with `--config` and no address, or in a [`Desktop`](crate::desktop::Desktop)
+    /// for its keyring); its stdout is read here.
+    pub fn from_command(mut command: tokio::process::Command) -> Watcher {
+        command.stdout(std::process::Stdio::piped()).kill_on_drop(true);
         let mut child = command.spawn().expect("start onair watch");
         let stdout = child.stdout.take().expect("piped stdout");
         let lines = Arc::new(Mutex::new(Vec::new()));
@@ -176,6 +182,57 @@ impl Watcher {
 
     pub fn lines(&self) -> Vec<serde_json::Value> {
         self.lines.lock().expect("watch lines lock").clone()
+    }
+
+    /// The lines about the connection called `name` (their `"connection"`).
+    pub fn lines_of(&self, name: &str) -> Vec<serde_json::Value> {
+        self.lines().into_iter().filter(|l| l["connection"] == name).collect()
+    }
+
+    /// The `"moment"` of every moment line about the connection called `name`, in order.
+    pub fn moments_of(&self, name: &str) -> Vec<String> {
+        self.lines_of(name).iter().filter_map(|l| l["moment"].as_str().map(String::from)).collect()
+    }
+
+    /// Waits for a state line about the connection called `name` that satisfies
+    /// `pred`, and returns its state.
+    pub async fn wait_state_of(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let states: Vec<serde_json::Value> = self
+                .lines_of(name)
+                .into_iter()
+                .filter(|l| l.get("moment").is_none())
+                .filter_map(|l| l.get("state").cloned())
+                .collect();
+            if let Some(state) = states.iter().rev().find(|s| pred(s)) {
+                return state.clone();
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("timed out after {timeout:?} waiting for {name}: {what}; its last state: {:?}", states.last());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until the connection called `name` has announced `kind` `n` times.
+    pub async fn wait_moment_of(&self, name: &str, kind: &str, n: usize, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.moments_of(name).iter().filter(|m| *m == kind).count() < n {
+            if tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for {name}'s moment {kind} x{n}; its moments: {:?}",
+                    self.moments_of(name)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// The `"moment"` of every moment line, in order.
@@ -319,9 +376,20 @@ impl TrayApp {
         port: u16,
         env: &[(&str, &str)],
     ) -> TrayApp {
+        TrayApp::start_with_args(desktop, binary, &["--host", "127.0.0.1", "--port", &port.to_string()], env).await
+    }
+
+    /// Starts the app with these arguments only: with none, it watches what
+    /// the settings file in the desktop's home lists.
+    pub async fn start_with_args(
+        desktop: &mut crate::desktop::Desktop,
+        binary: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> TrayApp {
         let mut command = desktop.std_command(binary);
         command
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(args)
             .env_remove("ONAIR_PASSWORD")
             .env("RUST_LOG", "info,onair_headless=debug,onair_app=debug")
             .stdin(std::process::Stdio::null())
