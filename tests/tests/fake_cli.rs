@@ -306,3 +306,40 @@ async fn an_unknown_obs_name_or_obs_beside_an_address_is_bad_usage() {
     assert!(stderr.contains("--obs") && stderr.contains("--port"), "{stderr}");
     let _ = std::fs::remove_dir_all(settings.parent().unwrap_or(&settings));
 }
+
+#[tokio::test]
+async fn one_obs_given_by_address_is_called_host_port_on_every_watch_line() {
+    onair_bin();
+    let fake = FakeObs::start().await;
+    let port = fake.port();
+    let _served = serve_every_connection(fake);
+    let watcher = Watcher::spawn(port, None);
+    let name = format!("127.0.0.1:{port}");
+    watcher.wait_state_of(&name, "connected", T, |s| !s["obs"].is_null()).await;
+    assert!(watcher.lines().iter().all(|l| l["connection"] == name.as_str()), "{:?}", watcher.lines());
+    assert_eq!(watcher.stop().await, Some(0));
+}
+
+#[tokio::test]
+async fn connect_with_obs_saves_into_that_connection_and_an_unknown_one_saves_nothing() {
+    onair_bin();
+    let fake = FakeObs::start().await;
+    let port = fake.port();
+    let _served = serve_every_connection(fake);
+    let settings = settings_listing("connect", &[("Stream PC", 4455), ("Game PC", 4456)]);
+    let before = std::fs::read_to_string(&settings).expect("the settings");
+    let url = format!("obsws://127.0.0.1:{port}");
+    let (code, stdout, stderr, _) = onair_with_settings(&settings, &["connect", &url, "--obs", "Studio"]).await;
+    assert_eq!(code, 2, "{stdout} {stderr}");
+    assert!(stderr.contains("\"Stream PC\", \"Game PC\""), "{stderr}");
+    assert!(stdout.is_empty(), "nothing looked for: {stdout}");
+    assert_eq!(std::fs::read_to_string(&settings).expect("the settings"), before, "nothing saved");
+
+    let (code, stdout, stderr, _) = onair_with_settings(&settings, &["connect", &url, "--obs", "game pc"]).await;
+    assert_eq!(code, 0, "{stdout} {stderr}");
+    assert!(stdout.contains(&format!("Saved 127.0.0.1:{port} as the connection \"Game PC\"")), "{stdout}");
+    let saved = onair_headless::settings::read_connection(&settings);
+    let places: Vec<(String, u16)> = saved.connections.into_iter().map(|c| (c.name, c.port)).collect();
+    assert_eq!(places, [("Stream PC".to_string(), 4455), ("Game PC".to_string(), port)], "the named one only");
+    let _ = std::fs::remove_dir_all(settings.parent().unwrap_or(&settings));
+}

@@ -434,19 +434,23 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
             return exit::USAGE;
         }
         let settings = cli.given_flags().settings_path();
+        // An unknown name is said before anything is looked for or saved.
+        let mut connection = None;
         if let Some(wanted) = &cli.obs {
-            // Said before anything is looked for or saved.
             let saved = settings.as_deref().map(settings::read_connection).unwrap_or_default();
-            if let Err(message) = settings::find_connection(&saved.connections, wanted) {
-                eprintln!("onair: {message}");
-                return exit::USAGE;
+            match settings::find_connection(&saved.connections, wanted) {
+                Ok(found) => connection = Some(found.name.clone()),
+                Err(message) => {
+                    eprintln!("onair: {message}");
+                    return exit::USAGE;
+                }
             }
         }
         let source = match url {
             Some(url) => connect::Source::Url(url.clone()),
             None => connect::Source::FromObs { config_dir: obs_config.clone() },
         };
-        let into = connect::Destination { settings: settings.as_deref(), connection: cli.obs.as_deref() };
+        let into = connect::Destination { settings: settings.as_deref(), connection: connection.as_deref() };
         return connect::run(&source, settings::obs_config::config_dirs, into, store, timeout).await;
     }
     let given = cli.given_flags();
