@@ -10,12 +10,12 @@ use std::time::Duration;
 use onair_headless::connect::{self, Cause};
 use onair_headless::desktop::{normalize_hotkey, HotkeyAction};
 use onair_headless::settings::{
-    looks_like_connect_url, parse_connect_url, validate_host, validate_port, KeyringWorker, Password, PendingCall,
-    RunOverride, Settings, SettingsFile, StoreError, Target,
+    looks_like_connect_url, parse_connect_url, validate_host, validate_port, Connection, KeyringWorker, Password,
+    PendingCall, RunOverride, Settings, SettingsFile, StoreError, Target,
 };
 use onair_headless::state::MomentKind;
 
-use crate::window::{ApiError, Reply, SettingsInput, SettingsView, TestResult};
+use crate::window::{ApiError, ConnectionsInput, Reply, SettingsInput, SettingsView, TestResult};
 
 /// A change of the settings or the password: worked out on the controller's task,
 /// carried out off it (the keyring and the disk can block), then applied to
@@ -227,6 +227,52 @@ pub async fn test_connection(
     })
 }
 
+/// The OBS list from the window: the first OBS's name and the others, each
+/// checked as the settings file's entries are (a name of 1 to 64 characters,
+/// a host, a port, no name or address twice), with the typed passwords. An
+/// `obsws://` URL in a host field is split as in the main form.
+pub fn connections_from_input(
+    current: &Settings,
+    input: ConnectionsInput,
+) -> Result<(Settings, Vec<(Target, Password)>), ApiError> {
+    let mut settings = current.clone();
+    let name = |field: &str, name: Option<String>| -> Result<Option<String>, ApiError> {
+        match name.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(n) if n.chars().count() > 64 => Err(ApiError::invalid(Some(field), "a name is at most 64 characters")),
+            Some(n) => Ok(Some(n.to_string())),
+        }
+    };
+    settings.name = name("first_name", input.first_name)?;
+    let first = Connection::named(settings.name.as_deref(), &settings.host, settings.port);
+    let mut list = vec![first];
+    let mut typed = Vec::new();
+    for (i, row) in input.more.into_iter().enumerate() {
+        let field = |key: &str| format!("more.{i}.{key}");
+        let (mut host, mut port, mut password) = (row.host, row.port, row.password);
+        split_connect_url(&mut host, &mut port, &mut password)
+            .map_err(|e| ApiError { field: Some(field("host")), ..e })?;
+        let host = validate_host(&host).map_err(|e| ApiError::invalid(Some(&field("host")), e))?;
+        let port = validate_port(port).map_err(|e| ApiError::invalid(Some(&field("port")), e))?;
+        let connection = Connection::named(name(&field("name"), row.name)?.as_deref(), &host, port);
+        if let Some(same) = list.iter().find(|c| c.name.to_lowercase() == connection.name.to_lowercase()) {
+            let message = format!("another OBS is already called \"{}\"", same.name);
+            return Err(ApiError::invalid(Some(&field("name")), message));
+        }
+        if let Some(same) = list.iter().find(|c| c.host.eq_ignore_ascii_case(&host) && c.port == port) {
+            let message = format!("\"{}\" already connects to {host}:{port}", same.name);
+            return Err(ApiError::invalid(Some(&field("port")), message));
+        }
+        if let Some(password) = password.filter(|p| !p.is_empty()) {
+            crate::commands::check_password(&password).map_err(|e| ApiError { field: Some(field("password")), ..e })?;
+            typed.push((Target { host: host.clone(), port }, Password::new(password)));
+        }
+        list.push(connection);
+    }
+    settings.more_connections = list.split_off(1);
+    Ok((settings, typed))
+}
+
 /// The `obsws://HOST:PORT[/PASSWORD]` URL of OBS's Show Connect Info, pasted
 /// into the host field, split into the form's host, port and password (the
 /// URL's password replaces a typed one). Anything else is left as typed.
@@ -343,5 +389,39 @@ mod tests {
         i.hotkeys.bindings.insert("next-scene".into(), Some("  ".into()));
         let settings = from_form(i).unwrap();
         assert_eq!(settings.hotkeys.binding(HotkeyAction::NextScene), None);
+    }
+
+    #[test]
+    fn an_obs_list_is_checked_row_by_row_with_the_field_named() {
+        use crate::window::{ConnectionInput, ConnectionsInput};
+        let row = |name: Option<&str>, host: &str, port: i64| ConnectionInput {
+            name: name.map(String::from),
+            host: host.into(),
+            port,
+            password: None,
+        };
+        let list = |more: Vec<ConnectionInput>| ConnectionsInput { first_name: Some(" Stream PC ".into()), more };
+        let current = Settings::default();
+        let (settings, typed) = connections_from_input(
+            &current,
+            ConnectionsInput {
+                first_name: None,
+                more: vec![row(None, "obsws://10.0.0.2:4460/s3cret", 4455), row(Some("Game PC"), "10.0.0.3", 4455)],
+            },
+        )
+        .unwrap();
+        let names: Vec<String> = settings.connections().into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["localhost:4455", "10.0.0.2:4460", "Game PC"]);
+        assert_eq!(typed.len(), 1, "the URL's password");
+        assert_eq!((typed[0].0.to_string(), typed[0].1.expose()), ("10.0.0.2:4460".into(), "s3cret"));
+        let field = |input| connections_from_input(&current, input).unwrap_err().field;
+        assert_eq!(field(list(vec![row(Some("stream pc"), "10.0.0.2", 4455)])).as_deref(), Some("more.0.name"));
+        assert_eq!(field(list(vec![row(None, "LOCALHOST", 4455)])).as_deref(), Some("more.0.port"));
+        assert_eq!(field(list(vec![row(None, "a", 4455), row(None, "ws://b", 4455)])).as_deref(), Some("more.1.host"));
+        assert_eq!(field(list(vec![row(None, "a", 0)])).as_deref(), Some("more.0.port"));
+        let long = "x".repeat(65);
+        assert_eq!(field(ConnectionsInput { first_name: Some(long), more: vec![] }).as_deref(), Some("first_name"));
+        let (trimmed, _) = connections_from_input(&current, list(vec![])).unwrap();
+        assert_eq!(trimmed.name.as_deref(), Some("Stream PC"));
     }
 }

@@ -7,7 +7,9 @@ use onair_headless::state::State;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::changes::split_connect_url;
-use crate::window::{ApiError, ControlReply, SettingsInput, SettingsView, Snapshot, TestResult, WindowRequest};
+use crate::window::{
+    ApiError, ConnectionsInput, ControlReply, SettingsInput, SettingsView, Snapshot, TestResult, WindowRequest,
+};
 
 /// What the window's commands hold on to.
 pub struct AppState {
@@ -60,6 +62,21 @@ pub async fn save_settings(
         check_password(password)?;
     }
     ask(&app, |reply| WindowRequest::SaveSettings(settings, reply)).await?
+}
+
+/// The OBS list: the first OBS's name and the others (with write-only passwords).
+#[tauri::command]
+pub async fn save_connections(
+    app: tauri::State<'_, AppState>,
+    connections: ConnectionsInput,
+) -> Result<SettingsView, ApiError> {
+    ask(&app, |reply| WindowRequest::SaveConnections(connections, reply)).await?
+}
+
+/// Shows this OBS (its index in the settings' list) in the window from now on.
+#[tauri::command]
+pub async fn show_connection(app: tauri::State<'_, AppState>, index: usize) -> Result<Snapshot, ApiError> {
+    ask(&app, |reply| WindowRequest::ShowConnection(index, reply)).await?
 }
 
 #[tauri::command]

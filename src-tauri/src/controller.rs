@@ -39,12 +39,15 @@ use onair_headless::state::{now_ms, Moment, MomentKind, Noticed, ObsStatus, Stat
 use tokio::sync::oneshot;
 use tokio::sync::{broadcast, mpsc};
 
-use crate::changes::{carry_out, settings_from_input, test_connection, Carried, Change, ChangeDone, PasswordStep};
+use crate::changes::{
+    carry_out, connections_from_input, settings_from_input, test_connection, Carried, Change, ChangeDone, PasswordStep,
+};
 use crate::integration::GuiIntegration;
 use crate::other_obs::{OtherEvent, OtherObs};
 use crate::window::{
-    ApiError, BindingView, BitrateSample, ControlReply, HistoryEntry, HotkeysView, KeyringView, LoggedMoment,
-    NotificationKind, Page, Reply, SettingsInput, SettingsView, Snapshot, WindowPush, WindowRequest,
+    ApiError, BindingView, ConnectionView, ConnectionsInput, ConnectionsView, ControlReply, HistoryEntry, HotkeysView,
+    KeyringView, MoreConnectionView, NotificationKind, Page, Reply, SettingsInput, SettingsView, Snapshot, WindowFeed,
+    WindowPush, WindowRequest,
 };
 
 /// What the desktop sends the controller.
@@ -81,6 +84,9 @@ pub enum Feedback {
     RecentStreams(Vec<StreamRecord>),
     /// The keyring answered late about one of the other OBS (its index in the settings' list).
     OtherPassword { index: usize, answer: Result<Option<Password>, StoreError> },
+    /// The other OBS of an edited list, with their passwords, ready to start;
+    /// and what the keyring could not do for them.
+    OthersReady { generation: u64, starts: Vec<crate::other_obs::OtherStart>, problems: Vec<String> },
 }
 
 /// What the keyring said after its caller stopped waiting.
@@ -206,8 +212,12 @@ pub struct Controller<I: GuiIntegration> {
     changing: bool,
     waiting_changes: VecDeque<WindowRequest>,
     hotkey_problems: Vec<String>,
-    moments_log: VecDeque<LoggedMoment>,
-    bitrate_history: VecDeque<BitrateSample>,
+    /// The first OBS's moments and bitrate, for the window.
+    feed: WindowFeed,
+    /// Which OBS the window shows (its index in the settings' connections).
+    shown: usize,
+    /// The switcher's rows as last pushed.
+    shown_connections: Vec<ConnectionView>,
     /// The history file, written off this task.
     history_file: Option<PathBuf>,
     /// Set once a history write failed and was logged; later failures are quieter.
@@ -229,6 +239,11 @@ pub struct Controller<I: GuiIntegration> {
     others: Vec<OtherObs>,
     other_events_tx: mpsc::Sender<OtherEvent>,
     other_events: Option<mpsc::Receiver<OtherEvent>>,
+    /// Counts restarts of the other OBS (an edited list), so that a gone
+    /// session's late events are dropped.
+    others_generation: u64,
+    /// Passwords typed with a list being saved, for its OBS once the file is written.
+    typed_passwords: Vec<(Target, Password)>,
     /// Every (target, password) the session was given, in order, for the tests.
     #[cfg(test)]
     reconfigured: Arc<std::sync::Mutex<Vec<SessionSettings>>>,
@@ -256,8 +271,9 @@ impl<I: GuiIntegration> Controller<I> {
             changing: false,
             waiting_changes: VecDeque::new(),
             hotkey_problems: Vec::new(),
-            moments_log: VecDeque::new(),
-            bitrate_history: VecDeque::new(),
+            feed: WindowFeed::default(),
+            shown: 0,
+            shown_connections: Vec::new(),
             history_file: history,
             history_failed: Arc::default(),
             recent_streams: VecDeque::new(),
@@ -271,6 +287,8 @@ impl<I: GuiIntegration> Controller<I> {
             others: Vec::new(),
             other_events_tx,
             other_events: Some(other_events),
+            others_generation: 0,
+            typed_passwords: Vec::new(),
             #[cfg(test)]
             reconfigured: Default::default(),
         }
@@ -283,7 +301,7 @@ impl<I: GuiIntegration> Controller<I> {
     pub fn add_others(&mut self, others: Vec<(OtherObs, Option<PendingCall<Option<Password>>>)>) {
         for (mut other, pending) in others {
             let index = self.others.len() + 1;
-            other.forward(index, self.other_events_tx.clone());
+            other.forward(index, self.others_generation, self.other_events_tx.clone());
             if let Some(call) = pending {
                 let feedback = self.feedback_tx.clone();
                 tokio::spawn(async move {
@@ -293,9 +311,13 @@ impl<I: GuiIntegration> Controller<I> {
             }
             self.others.push(other);
         }
-        if !self.others.is_empty() {
-            self.policy = NotificationPolicy::for_connection(0, Some(self.first_name()));
-        }
+        self.name_first_notifications();
+    }
+
+    /// With several OBS, the first's notifications are headed with its name too.
+    fn name_first_notifications(&mut self) {
+        let name = (!self.others.is_empty()).then(|| self.first_name());
+        self.policy.set_name(name);
     }
 
     /// What the user calls the first OBS.
@@ -437,8 +459,10 @@ impl<I: GuiIntegration> Controller<I> {
             self.last_seen = Some(obs.clone());
         }
         self.render_state(&current);
-        self.record_bitrate(&current);
-        self.desktop.push(WindowPush::State(current));
+        self.feed.record_bitrate(&current, HISTORY_MS);
+        if self.shown == 0 {
+            self.desktop.push(WindowPush::State(current));
+        }
     }
 
     /// Redraws what shows a clock, and the stop confirmation when it runs out.
@@ -479,31 +503,54 @@ impl<I: GuiIntegration> Controller<I> {
             let menu = menu_model_several(&sections, now);
             self.desktop.show_tray(tray_icon_of_all(std::iter::once(state).chain(&states)), &menu);
         }
-        let controls = window_controls(state, self.shown_armed);
+        self.push_window_rows(state);
+    }
+
+    /// Pushes the shown OBS's buttons and the switcher's rows when they changed.
+    fn push_window_rows(&mut self, first: &State) {
+        let now = now_ms();
+        let controls = match self.shown {
+            0 => window_controls(first, self.shown_armed),
+            index => match self.others.get(index - 1) {
+                Some(other) => window_controls(&other.state(), other.guard.is_armed(now)),
+                None => window_controls(first, self.shown_armed),
+            },
+        };
         if self.shown_controls.as_ref() != Some(&controls) {
             self.shown_controls = Some(controls.clone());
             self.desktop.push(WindowPush::Controls(controls));
         }
+        let rows = self.connection_views(first);
+        if rows != self.shown_connections {
+            self.shown_connections = rows.clone();
+            self.desktop.push(WindowPush::Connections(rows));
+        }
     }
 
-    fn record_bitrate(&mut self, state: &State) {
-        let Some(health) = state.obs.as_ref().and_then(|o| o.stream_health.as_ref()) else { return };
-        let Some(kbps) = health.bitrate_kbps else { return };
-        if self.bitrate_history.back().is_some_and(|last| last.at_ms >= health.polled_at_ms) {
-            return;
+    /// Every OBS as the window's switcher lists it.
+    fn connection_views(&self, first: &State) -> Vec<ConnectionView> {
+        let now = now_ms();
+        let view = |index: usize, name: String, state: &State| ConnectionView {
+            index,
+            name,
+            target: state.target.clone(),
+            line: match &state.obs {
+                Some(obs) => onair_headless::text::stream_line(obs, now),
+                None => onair_headless::text::connection_line(state),
+            },
+            icon: tray_icon(state).name(),
+        };
+        let mut rows = vec![view(0, self.first_name(), first)];
+        for (i, other) in self.others.iter().enumerate() {
+            rows.push(view(i + 1, other.name.clone(), &other.state()));
         }
-        self.bitrate_history.push_back(BitrateSample { at_ms: health.polled_at_ms, kbps });
-        while self.bitrate_history.front().is_some_and(|s| health.polled_at_ms.saturating_sub(s.at_ms) > HISTORY_MS) {
-            self.bitrate_history.pop_front();
-        }
+        rows
     }
 
     fn on_moment(&mut self, noticed: Noticed) {
-        let logged = LoggedMoment::after(self.moments_log.back(), noticed.clone());
-        self.desktop.push(WindowPush::Moment(logged.clone()));
-        self.moments_log.push_back(logged);
-        if self.moments_log.len() > MOMENTS_KEPT {
-            self.moments_log.pop_front();
+        let logged = self.feed.log(noticed.clone(), MOMENTS_KEPT);
+        if self.shown == 0 {
+            self.desktop.push(WindowPush::Moment(logged));
         }
         if let Some(action) = self.policy.plan(&noticed, &self.settings) {
             self.desktop.notify(action);
@@ -518,17 +565,31 @@ impl<I: GuiIntegration> Controller<I> {
     /// should be drawn again.
     fn on_other_event(&mut self, event: OtherEvent) -> bool {
         match event {
-            OtherEvent::StateChanged(index) => {
+            OtherEvent::StateChanged { generation, .. } | OtherEvent::Moment { generation, .. }
+                if generation != self.others_generation =>
+            {
+                false
+            }
+            OtherEvent::StateChanged { index, .. } => {
                 let Some(other) = self.others.get_mut(index - 1) else { return false };
-                if let Some(obs) = other.state().obs {
-                    other.last_seen = Some(obs);
+                let state = other.state();
+                if let Some(obs) = &state.obs {
+                    other.last_seen = Some(obs.clone());
+                }
+                other.feed.record_bitrate(&state, HISTORY_MS);
+                if self.shown == index {
+                    self.desktop.push(WindowPush::State(state));
                 }
                 true
             }
-            OtherEvent::Moment(index, noticed) => {
+            OtherEvent::Moment { index, noticed, .. } => {
                 let Some(other) = self.others.get_mut(index - 1) else { return false };
+                let logged = other.feed.log(noticed.clone(), MOMENTS_KEPT);
                 let action = other.policy.plan(&noticed, &self.settings);
                 let target = other.state().target;
+                if self.shown == index {
+                    self.desktop.push(WindowPush::Moment(logged));
+                }
                 if let Some(action) = action {
                     self.desktop.notify(action);
                 }
@@ -712,17 +773,9 @@ impl<I: GuiIntegration> Controller<I> {
     /// A control for another OBS, as the first's go: the stop confirmation,
     /// then its session; a refusal comes back as a notice naming it.
     fn on_other_control(&mut self, index: usize, control: Control) {
-        let confirm = self.settings.confirm_stop_stream;
-        let Some(other) = self.others.get_mut(index - 1) else { return };
-        let obs = other.state().obs.or_else(|| other.last_seen.clone());
-        let name = other.name.clone();
-        let pressed = press(control, obs.as_ref(), &mut other.guard, confirm, now_ms());
-        let session = other.session.clone();
+        let Some((pressed, session, name)) = self.press_other(index, control) else { return };
         match pressed {
             Press::Send(control) => {
-                if control == Control::StopStream {
-                    self.desktop.notify(NotificationAction::Close { connection: index, slot: CONFIRM_SLOT });
-                }
                 let feedback = self.feedback_tx.clone();
                 tokio::spawn(async move {
                     if let Err(error) = session.control(control.clone()).await {
@@ -744,7 +797,21 @@ impl<I: GuiIntegration> Controller<I> {
                 confirm_notice(ALREADY_STOPPED_TITLE, "Nothing was sent to OBS. Press again to start streaming."),
             )),
         }
+    }
+
+    /// Puts a control for another OBS through its stop confirmation, and
+    /// shows the tray and the window what it came to; with its session and name.
+    fn press_other(&mut self, index: usize, control: Control) -> Option<(Press, Session, String)> {
+        let confirm = self.settings.confirm_stop_stream;
+        let other = self.others.get_mut(index - 1)?;
+        let obs = other.state().obs.or_else(|| other.last_seen.clone());
+        let pressed = press(control, obs.as_ref(), &mut other.guard, confirm, now_ms());
+        let found = (pressed, other.session.clone(), other.name.clone());
+        if matches!(found.0, Press::Send(Control::StopStream)) {
+            self.desktop.notify(NotificationAction::Close { connection: index, slot: CONFIRM_SLOT });
+        }
         self.render();
+        Some(found)
     }
 
     /// The keyring's late answer for another OBS: used if it still has no password.
@@ -767,16 +834,19 @@ impl<I: GuiIntegration> Controller<I> {
     fn on_window(&mut self, request: WindowRequest) {
         match request {
             WindowRequest::Snapshot(reply) => {
-                let state = self.current_state();
-                let snapshot = Snapshot {
-                    controls: window_controls(&state, self.guard.is_armed(now_ms())),
-                    state,
-                    moments: self.moments_log.iter().cloned().collect(),
-                    bitrate_history: self.bitrate_history.iter().copied().collect(),
-                    history: self.recent_streams.iter().cloned().collect(),
-                    settings: self.settings_view(),
-                };
-                let _ = reply.send(snapshot);
+                let _ = reply.send(self.snapshot());
+            }
+            WindowRequest::ShowConnection(index, reply) => {
+                if index > self.others.len() {
+                    let message = format!("there is no OBS connection {index}; there are {}", self.others.len() + 1);
+                    let _ = reply.send(Err(ApiError::invalid(None, message)));
+                    return;
+                }
+                self.shown = index;
+                self.shown_controls = None;
+                let first = self.current_state();
+                self.push_window_rows(&first);
+                let _ = reply.send(Ok(self.snapshot()));
             }
             WindowRequest::Control(control, reply) => self.on_window_control(control, reply),
             WindowRequest::TestConnection { host, port, password, reply } => {
@@ -787,10 +857,35 @@ impl<I: GuiIntegration> Controller<I> {
             }
             change @ (WindowRequest::SaveSettings(..)
             | WindowRequest::SetPassword(..)
-            | WindowRequest::ClearPassword(_)) => {
+            | WindowRequest::ClearPassword(_)
+            | WindowRequest::SaveConnections(..)) => {
                 self.waiting_changes.push_back(change);
                 self.next_change();
             }
+        }
+    }
+
+    /// Everything the window shows, of the OBS it shows.
+    fn snapshot(&self) -> Snapshot {
+        let first = self.current_state();
+        let now = now_ms();
+        let shown = self.shown.checked_sub(1).and_then(|i| self.others.get(i));
+        let (state, controls, feed) = match shown {
+            Some(other) => {
+                let state = other.state();
+                (state.clone(), window_controls(&state, other.guard.is_armed(now)), &other.feed)
+            }
+            None => (first.clone(), window_controls(&first, self.guard.is_armed(now)), &self.feed),
+        };
+        Snapshot {
+            controls,
+            state,
+            moments: feed.moments.iter().cloned().collect(),
+            bitrate_history: feed.bitrate.iter().copied().collect(),
+            history: self.recent_streams.iter().cloned().collect(),
+            settings: self.settings_view(),
+            connections: self.connection_views(&first),
+            shown_connection: if shown.is_some() { self.shown } else { 0 },
         }
     }
 
@@ -798,7 +893,15 @@ impl<I: GuiIntegration> Controller<I> {
     /// OBS's refusal) goes back to the window, which shows it by the buttons.
     fn on_window_control(&mut self, control: Control, reply: Reply<ControlReply>) {
         let state = self.current_state();
-        match self.press(control, state.obs.as_ref(), &state) {
+        let pressed = match self.shown {
+            0 => Some((self.press(control, state.obs.as_ref(), &state), self.session.clone())),
+            index => self.press_other(index, control).map(|(pressed, session, _)| (pressed, session)),
+        };
+        let Some((pressed, session)) = pressed else {
+            let _ = reply.send(Err(ApiError::invalid(None, "that OBS connection is gone")));
+            return;
+        };
+        match pressed {
             Press::Armed => {
                 let _ = reply.send(Ok(ControlReply::Armed { message: ARMED_TITLE.into() }));
             }
@@ -807,7 +910,6 @@ impl<I: GuiIntegration> Controller<I> {
                 let _ = reply.send(Ok(ControlReply::AlreadyStopped { message }));
             }
             Press::Send(control) => {
-                let session = self.session.clone();
                 tokio::spawn(async move {
                     let outcome = session.control(control).await;
                     let _ = reply.send(outcome.map(ControlReply::from).map_err(ApiError::from));
@@ -826,6 +928,9 @@ impl<I: GuiIntegration> Controller<I> {
                 self.show(notice_about(index, &name, plan));
             }
             Feedback::OtherPassword { index, answer } => self.on_other_password(index, answer).await,
+            Feedback::OthersReady { generation, starts, problems } => {
+                self.on_others_ready(generation, starts, problems)
+            }
             Feedback::ChangeDone(done) => self.finish_change(*done).await,
             Feedback::KeyringAnswer { epoch, target, late } => self.on_keyring_answer(epoch, target, late).await,
             Feedback::RecentStreams(streams) => self.keep_recent(streams),
@@ -884,9 +989,11 @@ impl<I: GuiIntegration> Controller<I> {
                     (reply, self.plan_password(PasswordStep::Store(Password::new(password))))
                 }
                 WindowRequest::ClearPassword(reply) => (reply, self.plan_password(PasswordStep::Clear)),
-                WindowRequest::Snapshot(_) | WindowRequest::Control(..) | WindowRequest::TestConnection { .. } => {
-                    continue
-                }
+                WindowRequest::SaveConnections(input, reply) => (reply, self.plan_connections(input)),
+                WindowRequest::Snapshot(_)
+                | WindowRequest::Control(..)
+                | WindowRequest::TestConnection { .. }
+                | WindowRequest::ShowConnection(..) => continue,
             };
             match planned {
                 Err(error) => {
@@ -927,6 +1034,27 @@ impl<I: GuiIntegration> Controller<I> {
         Ok(Change { settings: Some(settings), run, target, password })
     }
 
+    /// A Save of the OBS list: the settings with it, to write and then apply.
+    /// The typed passwords wait here for the list's OBS (changes run one at a
+    /// time, so no other list can take them).
+    fn plan_connections(&mut self, input: ConnectionsInput) -> Result<Change, ApiError> {
+        let (settings, typed) = connections_from_input(&self.settings, input)?;
+        if self.settings_file.is_none() {
+            return Err(ApiError {
+                code: "io".into(),
+                message: "this system has no config directory to save settings in".into(),
+                field: None,
+            });
+        }
+        self.typed_passwords = typed;
+        Ok(Change {
+            settings: Some(settings),
+            run: self.run.clone(),
+            target: self.target.clone(),
+            password: PasswordStep::Keep,
+        })
+    }
+
     /// "Save password" and "Clear password": for the OBS in use.
     fn plan_password(&self, password: PasswordStep) -> Result<Change, ApiError> {
         let target = self.target.clone().map_err(|e| ApiError::invalid(Some("host"), e))?;
@@ -964,7 +1092,13 @@ impl<I: GuiIntegration> Controller<I> {
             let login_changed = settings.start_on_login != self.settings.start_on_login;
             let confirm_changed = settings.confirm_stop_stream != self.settings.confirm_stop_stream;
             let alerts_changed = settings.alerts != self.settings.alerts;
+            let others_changed = settings.more_connections != self.settings.more_connections;
             self.settings = settings;
+            let typed = std::mem::take(&mut self.typed_passwords);
+            if others_changed || !typed.is_empty() {
+                self.restart_others(typed);
+            }
+            self.name_first_notifications();
             if hotkeys_changed {
                 self.register_hotkeys();
             }
@@ -1007,6 +1141,66 @@ impl<I: GuiIntegration> Controller<I> {
         if let (Some(call), Ok(target)) = (carried.late, self.target.clone()) {
             self.await_late_password(call, target, true);
         }
+    }
+
+    /// Replaces the other OBS with the settings' list: the old sessions end now,
+    /// the new ones start once the keyring has stored the typed passwords and
+    /// given the others' (off this task, each within the time limit).
+    fn restart_others(&mut self, typed: Vec<(Target, Password)>) {
+        for other in self.others.drain(..) {
+            tokio::spawn(async move { other.session.shutdown().await });
+        }
+        self.others_generation += 1;
+        if self.shown > 0 {
+            self.shown = 0;
+            self.shown_controls = None;
+            self.desktop.push(WindowPush::State(self.current_state()));
+        }
+        self.render();
+        let generation = self.others_generation;
+        let connections = self.settings.more_connections.clone();
+        let (keyring, limit, feedback) = (self.keyring.clone(), self.io_timeout, self.feedback_tx.clone());
+        tokio::spawn(async move {
+            let (mut starts, mut problems) = (Vec::new(), Vec::new());
+            for connection in connections {
+                let target = connection.target();
+                let typed = target.as_ref().ok().and_then(|t| typed.iter().find(|(at, _)| at == t)).map(|(_, p)| p);
+                let password = match (&target, typed) {
+                    (Ok(target), Some(password)) => {
+                        if let Err(error) = keyring.set(target, password).within(limit).await {
+                            problems
+                                .push(format!("{}: the password is used for this run only ({error})", connection.name));
+                        }
+                        Some(password.clone())
+                    }
+                    (Ok(target), None) => keyring.get(target).within(limit).await.unwrap_or_else(|error| {
+                        problems.push(format!("{}: cannot read its stored password ({error})", connection.name));
+                        None
+                    }),
+                    (Err(_), _) => None,
+                };
+                starts.push(crate::other_obs::OtherStart { target, name: connection.name, password, pending: None });
+            }
+            let _ = feedback.send(Feedback::OthersReady { generation, starts, problems }).await;
+        });
+    }
+
+    /// Starts the other OBS of the list last saved (an older list's are dropped).
+    fn on_others_ready(&mut self, generation: u64, starts: Vec<crate::other_obs::OtherStart>, problems: Vec<String>) {
+        if generation != self.others_generation {
+            return;
+        }
+        for problem in &problems {
+            tracing::warn!("{problem}");
+            self.show(notice("keyring", "The keyring did not store or give a password", problem, Urgency::Normal));
+        }
+        let (alerts, mics) = (self.settings.alerts.clone(), self.settings.mics.clone());
+        let others =
+            starts.into_iter().enumerate().map(|(i, start)| OtherObs::spawn(i + 1, start, &alerts, &mics)).collect();
+        self.add_others(others);
+        self.render();
+        let view = self.settings_view();
+        self.desktop.push(WindowPush::Settings(view));
     }
 
     /// Points the session at `target` with `password`: the one place that does.
@@ -1102,6 +1296,20 @@ impl<I: GuiIntegration> Controller<I> {
             },
             confirm_stop_stream: self.settings.confirm_stop_stream,
             start_on_login: self.settings.start_on_login,
+            connections: ConnectionsView {
+                first_name: self.settings.name.clone(),
+                more: self
+                    .settings
+                    .more_connections
+                    .iter()
+                    .map(|c| MoreConnectionView {
+                        name: c.name.clone(),
+                        host: c.host.clone(),
+                        port: c.port,
+                        password_stored: self.others.iter().any(|o| o.name == c.name && o.has_password),
+                    })
+                    .collect(),
+            },
         }
     }
 }

@@ -118,6 +118,8 @@ pub fn run<R: Runtime>(builder: tauri::Builder<R>, options: AppOptions) -> tauri
             commands::save_settings,
             commands::set_password,
             commands::clear_password,
+            commands::save_connections,
+            commands::show_connection,
             commands::test_connection
         ])
         .setup(move |app| {

@@ -16,6 +16,8 @@ use onair_headless::settings::{Password, PendingCall, Target};
 use onair_headless::state::{Noticed, ObsStatus, State};
 use tokio::sync::{broadcast, mpsc};
 
+use crate::window::WindowFeed;
+
 /// How one of the other OBS starts: where, and with the password the keyring gave.
 pub struct OtherStart {
     /// What the user calls it (`name`, or `HOST:PORT`).
@@ -27,12 +29,25 @@ pub struct OtherStart {
     pub pending: Option<PendingCall<Option<Password>>>,
 }
 
+impl std::fmt::Debug for OtherStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtherStart")
+            .field("name", &self.name)
+            .field("target", &self.target)
+            .field("password", &self.password)
+            .field("pending", &self.pending.is_some())
+            .finish()
+    }
+}
+
 /// What one of the other sessions said, marked with its index in the
-/// settings' connections (1 is the second OBS).
+/// settings' connections (1 is the second OBS) and the generation of the list
+/// it belongs to: after the list is edited, a late word of a session that is
+/// gone is not taken for its successor's at the same index.
 #[derive(Debug)]
 pub enum OtherEvent {
-    Moment(usize, Noticed),
-    StateChanged(usize),
+    Moment { index: usize, generation: u64, noticed: Noticed },
+    StateChanged { index: usize, generation: u64 },
 }
 
 /// One of the other OBS, as the controller keeps it.
@@ -50,6 +65,8 @@ pub struct OtherObs {
     pub last_seen: Option<ObsStatus>,
     /// Whether its section last showed the stop confirmation.
     pub shown_armed: bool,
+    /// Its moments and bitrate, for the window when it shows this OBS.
+    pub feed: WindowFeed,
     moments: Option<broadcast::Receiver<Noticed>>,
 }
 
@@ -78,6 +95,7 @@ impl OtherObs {
             guard: StopGuard::default(),
             last_seen: None,
             shown_armed: false,
+            feed: WindowFeed::default(),
             moments: Some(moments),
         };
         (other, pending)
@@ -93,14 +111,14 @@ impl OtherObs {
 
     /// Passes its moments and state changes to `events`, marked with `index`,
     /// until its session ends or the controller stops listening.
-    pub fn forward(&mut self, index: usize, events: mpsc::Sender<OtherEvent>) {
+    pub fn forward(&mut self, index: usize, generation: u64, events: mpsc::Sender<OtherEvent>) {
         let Some(mut moments) = self.moments.take() else { return };
         let moment_events = events.clone();
         tokio::spawn(async move {
             loop {
                 match moments.recv().await {
                     Ok(noticed) => {
-                        if moment_events.send(OtherEvent::Moment(index, noticed)).await.is_err() {
+                        if moment_events.send(OtherEvent::Moment { index, generation, noticed }).await.is_err() {
                             return;
                         }
                     }
@@ -114,7 +132,7 @@ impl OtherObs {
         let mut state = self.session.state();
         tokio::spawn(async move {
             while state.changed().await.is_ok() {
-                if events.send(OtherEvent::StateChanged(index)).await.is_err() {
+                if events.send(OtherEvent::StateChanged { index, generation }).await.is_err() {
                     return;
                 }
             }

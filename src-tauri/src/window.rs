@@ -2,7 +2,7 @@
 //! events), what it asks (requests on their own channel to the controller),
 //! and the one error type it gets, `{code, message, field?}`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use onair_headless::control::{Control, ControlError, ControlOutcome};
 use onair_headless::desktop::Controls;
@@ -60,6 +60,59 @@ pub struct SettingsView {
     pub hotkeys: HotkeysView,
     pub confirm_stop_stream: bool,
     pub start_on_login: bool,
+    /// The first OBS's name and the other OBS OnAir watches.
+    pub connections: ConnectionsView,
+}
+
+/// The OBS list as the settings show it; the first OBS's host, port and
+/// password are the fields above.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectionsView {
+    pub first_name: Option<String>,
+    pub more: Vec<MoreConnectionView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MoreConnectionView {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    /// Whether this run has a password for it (typed, or from the keyring).
+    pub password_stored: bool,
+}
+
+/// The OBS list as the window sends it (`save_connections`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConnectionsInput {
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub more: Vec<ConnectionInput>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConnectionInput {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub host: String,
+    pub port: i64,
+    /// Write-only: stored in the keyring for this host and port; empty or
+    /// absent keeps what the keyring has.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// One OBS in the window's switcher: its state in the tray's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionView {
+    /// Its index in the settings' connections (0 is the first).
+    pub index: usize,
+    pub name: String,
+    pub target: String,
+    /// Its state row, as the tray shows it (without the name).
+    pub line: String,
+    /// The tray icon its state alone would show (`tray-live`, ...).
+    pub icon: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -148,6 +201,39 @@ impl LoggedMoment {
     }
 }
 
+/// What the window's status page keeps of one OBS: its moments and its
+/// bitrate, each bounded.
+#[derive(Debug, Default)]
+pub struct WindowFeed {
+    pub moments: VecDeque<LoggedMoment>,
+    pub bitrate: VecDeque<BitrateSample>,
+}
+
+impl WindowFeed {
+    /// Logs a moment (dropping the oldest past `kept`) and returns it as logged.
+    pub fn log(&mut self, noticed: Noticed, kept: usize) -> LoggedMoment {
+        let logged = LoggedMoment::after(self.moments.back(), noticed);
+        self.moments.push_back(logged.clone());
+        if self.moments.len() > kept {
+            self.moments.pop_front();
+        }
+        logged
+    }
+
+    /// Keeps the stream's bitrate of this state, `window_ms` of it.
+    pub fn record_bitrate(&mut self, state: &State, window_ms: u64) {
+        let Some(health) = state.obs.as_ref().and_then(|o| o.stream_health.as_ref()) else { return };
+        let Some(kbps) = health.bitrate_kbps else { return };
+        if self.bitrate.back().is_some_and(|last| last.at_ms >= health.polled_at_ms) {
+            return;
+        }
+        self.bitrate.push_back(BitrateSample { at_ms: health.polled_at_ms, kbps });
+        while self.bitrate.front().is_some_and(|s| health.polled_at_ms.saturating_sub(s.at_ms) > window_ms) {
+            self.bitrate.pop_front();
+        }
+    }
+}
+
 /// Everything the window needs when it opens.
 #[derive(Debug, Clone, Serialize)]
 pub struct Snapshot {
@@ -158,6 +244,10 @@ pub struct Snapshot {
     /// The last few streams that ended, newest first.
     pub history: Vec<HistoryEntry>,
     pub settings: SettingsView,
+    /// Every OBS OnAir watches; `state`, `controls`, `moments` and
+    /// `bitrate_history` above are the one at `shown_connection`.
+    pub connections: Vec<ConnectionView>,
+    pub shown_connection: usize,
 }
 
 /// An ended stream as the window's "Recent streams" shows it: the history
@@ -212,6 +302,10 @@ pub enum WindowRequest {
     SaveSettings(SettingsInput, Reply<SettingsView>),
     SetPassword(String, Reply<SettingsView>),
     ClearPassword(Reply<SettingsView>),
+    /// The OBS list: the first's name, and the others with their passwords.
+    SaveConnections(ConnectionsInput, Reply<SettingsView>),
+    /// The window shows this connection (its index) from now on.
+    ShowConnection(usize, Reply<Snapshot>),
     TestConnection {
         host: String,
         port: i64,
@@ -227,6 +321,7 @@ pub enum WindowPush {
     Moment(LoggedMoment),
     Settings(SettingsView),
     Controls(Controls),
+    Connections(Vec<ConnectionView>),
 }
 
 impl WindowPush {
@@ -237,6 +332,7 @@ impl WindowPush {
             WindowPush::Moment(_) => "onair://moment",
             WindowPush::Settings(_) => "onair://settings",
             WindowPush::Controls(_) => "onair://controls",
+            WindowPush::Connections(_) => "onair://connections",
         }
     }
 }

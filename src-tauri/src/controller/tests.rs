@@ -910,7 +910,7 @@ async fn a_twelve_hour_show_keeps_the_controller_bounded() {
             obs: Some(status),
         };
         rig.controller.on_state(state);
-        history_max = history_max.max(rig.controller.bitrate_history.len());
+        history_max = history_max.max(rig.controller.feed.bitrate.len());
         // A replay saved every 20 s, an outage of the ingest and one of OnAir's link every hour.
         let mut said = Vec::new();
         if poll % 10 == 0 {
@@ -931,13 +931,13 @@ async fn a_twelve_hour_show_keeps_the_controller_bounded() {
             rig.controller.on_moment(Noticed { at_ms: at, moment });
         }
         notified += notifications(&rig.desktop.take()).len();
-        assert!(rig.controller.moments_log.len() <= MOMENTS_KEPT, "the window's moments log is capped");
+        assert!(rig.controller.feed.moments.len() <= MOMENTS_KEPT, "the window's moments log is capped");
     }
     let expected = (hours * 180 + hours * 4) as usize;
     assert_eq!(moments, expected);
-    assert_eq!(rig.controller.moments_log.len(), MOMENTS_KEPT.min(expected));
+    assert_eq!(rig.controller.feed.moments.len(), MOMENTS_KEPT.min(expected));
     assert_eq!(
-        rig.controller.moments_log.back().map(|m| m.seq),
+        rig.controller.feed.moments.back().map(|m| m.seq),
         Some(expected as u64),
         "numbered through the whole show"
     );
@@ -1089,4 +1089,140 @@ async fn another_obs_that_refuses_a_control_is_named_in_the_notice() {
         .await;
     assert_eq!((refused.connection, refused.kind), (1, "control-failed"));
     assert!(refused.body.contains("not connected"), "{refused:?}");
+}
+
+/// Two fake OBS listed in the settings, the loop running, both seen offline.
+async fn two_obs_running(
+    name: &str,
+    store: Arc<dyn PasswordStore>,
+) -> (Running, ServeHandle, ServeHandle, Vec<FakeObs>) {
+    let stream_pc = fake_obs(FakeState::default()).await;
+    let game_pc = fake_obs(FakeState::default()).await;
+    let file = format!(
+        "[[connections]]\nname = \"Stream PC\"\nhost = \"127.0.0.1\"\nport = {}\n\n\
+         [[connections]]\nname = \"Game PC\"\nhost = \"127.0.0.1\"\nport = {}\n",
+        stream_pc.port, game_pc.port
+    );
+    let mut rig = rig(name, store, RunOverride::default(), &file);
+    let other = crate::other_obs::OtherObs::spawn(1, other_start("Game PC", game_pc.port), &Default::default(), &[]);
+    rig.controller.add_others(vec![other]);
+    let running = rig.run();
+    let (first_listener, first) = stream_pc.serving().await;
+    let (second_listener, second) = game_pc.serving().await;
+    running
+        .desktop
+        .wait_for("both connected", |c| match c {
+            Call::Tray { menu, .. }
+                if section_row(menu, "obs0/status").as_deref() == Some("Stream PC: Offline")
+                    && section_row(menu, "obs1/status").as_deref() == Some("Game PC: Offline") =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+    (running, first, second, vec![first_listener, second_listener])
+}
+
+#[tokio::test]
+async fn the_window_switches_to_another_obs_and_its_buttons_act_on_that_one() {
+    let (running, first, second, _listeners) = two_obs_running("window-switch", Arc::new(MemoryStore::default())).await;
+    let snapshot = running.ask(WindowRequest::Snapshot).await;
+    let names: Vec<(usize, &str, &str)> =
+        snapshot.connections.iter().map(|c| (c.index, c.name.as_str(), c.icon)).collect();
+    assert_eq!(names, [(0, "Stream PC", "tray-offline"), (1, "Game PC", "tray-offline")]);
+    assert_eq!(snapshot.shown_connection, 0);
+    assert_eq!(snapshot.connections[1].line, "Offline");
+
+    // The second goes live: the switcher's row says so, the first stays the shown one.
+    second.update_state(|s| s.stream_active = true);
+    second
+        .send_event("StreamStateChanged", json!({"outputActive": true, "outputState": "OBS_WEBSOCKET_OUTPUT_STARTED"}))
+        .await;
+    running
+        .desktop
+        .wait_for("the switcher's row of the Game PC live", |c| match c {
+            Call::Push(push) => match &**push {
+                WindowPush::Connections(rows) if rows[1].icon == "tray-live" => Some(()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .await;
+    let snapshot = running.ask(WindowRequest::Snapshot).await;
+    assert!(matches!(snapshot.state.obs.as_ref().map(|o| &o.stream), Some(StreamState::Offline)));
+
+    let shown = running.ask(|reply| WindowRequest::ShowConnection(1, reply)).await.expect("a second OBS");
+    assert_eq!(shown.shown_connection, 1);
+    assert!(shown.state.obs.as_ref().is_some_and(|o| o.stream.is_on_air()), "{:?}", shown.state);
+    assert!(shown.moments.iter().any(|m| m.title == "You're live"), "the second's own log: {:?}", shown.moments);
+    assert_eq!(stream_button(&shown.controls).label, "Stop streaming");
+    let answer = running.ask(|reply| WindowRequest::Control(Control::StopStream, reply)).await;
+    assert!(answer.is_ok(), "{answer:?}");
+    wait_for_request(&second, "StopStream").await;
+    assert_eq!(requested(&first, "StopStream"), 0);
+    let none = running.ask(|reply| WindowRequest::ShowConnection(2, reply)).await;
+    assert_eq!(none.map(|s| s.shown_connection).unwrap_err().code, "invalid-input");
+    running.press(DesktopInput::Menu(MenuAction::Quit)).await;
+    running.looping.await.expect("the loop ends");
+}
+
+#[tokio::test]
+async fn the_window_adds_renames_and_removes_obs_and_the_tray_and_the_file_follow() {
+    let store = Arc::new(MemoryStore::default());
+    let (running, _first, _second, _listeners) = two_obs_running("window-list", store.clone()).await;
+    let third = fake_obs(FakeState::default()).await;
+    let third_port = third.port;
+    let port = i64::from(third_port);
+    let row = |name: Option<&str>, port: i64, password: Option<&str>| crate::window::ConnectionInput {
+        name: name.map(String::from),
+        host: "127.0.0.1".into(),
+        port,
+        password: password.map(String::from),
+    };
+    // A bad row is refused with its field, and nothing changes.
+    let bad = crate::window::ConnectionsInput { first_name: None, more: vec![row(Some("Laptop"), 70_000, None)] };
+    let refused = running.ask(|reply| WindowRequest::SaveConnections(bad, reply)).await.unwrap_err();
+    assert_eq!(refused.field.as_deref(), Some("more.0.port"), "{refused:?}");
+
+    // Rename the first, drop the Game PC, add a Laptop with its password.
+    let list = crate::window::ConnectionsInput {
+        first_name: Some("Studio".into()),
+        more: vec![row(Some("Laptop"), port, Some("laptop secret"))],
+    };
+    let view = running.ask(|reply| WindowRequest::SaveConnections(list, reply)).await.expect("saved");
+    assert_eq!(view.connections.first_name.as_deref(), Some("Studio"));
+    let (_third_listener, _third_served) = third.serving().await;
+    running
+        .desktop
+        .wait_for("the tray with Studio and Laptop", |c| match c {
+            Call::Tray { menu, .. }
+                if section_row(menu, "obs0/status").as_deref() == Some("Studio: Offline")
+                    && section_row(menu, "obs1/status").as_deref() == Some("Laptop: Offline") =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+    let stored = store.get(&target("127.0.0.1", third_port)).unwrap();
+    assert_eq!(stored.as_ref().map(Password::expose), Some("laptop secret"));
+    let settings = running
+        .desktop
+        .wait_for("the settings with the Laptop's password", |c| match c {
+            Call::Push(push) => match &**push {
+                WindowPush::Settings(view) if view.connections.more.first().is_some_and(|m| m.password_stored) => {
+                    Some(view.clone())
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .await;
+    assert_eq!(settings.connections.more.len(), 1);
+    let file = std::fs::read_to_string(running._dir.0.join("settings.toml")).unwrap();
+    assert!(file.contains("name = \"Studio\"") && file.contains("name = \"Laptop\""), "{file}");
+    assert!(!file.contains("Game PC") && !file.contains("laptop secret"), "{file}");
+    running.press(DesktopInput::Menu(MenuAction::Quit)).await;
+    running.looping.await.expect("the loop ends");
 }

@@ -133,6 +133,12 @@ impl NotificationPolicy {
         NotificationPolicy::default()
     }
 
+    /// Heads the notifications with this name from now on (`None`: no name,
+    /// as with a single OBS); what is open stays open.
+    pub fn set_name(&mut self, name: Option<String>) {
+        self.name = name;
+    }
+
     /// The policy for the OBS at this index of the settings' connections, whose
     /// notifications are headed with `name` (given when there are several).
     pub fn for_connection(connection: usize, name: Option<String>) -> NotificationPolicy {
