@@ -10,6 +10,9 @@
 //! - a private X server (`Xvfb -displayfd`, so parallel tests never fight over a display),
 //! - a private session bus (`dbus-daemon`, so OBS does not autolaunch one that outlives it),
 //! - OBS Studio itself, with its own HOME, profile and scene collection in a temp dir,
+//!   and any more OBS a test adds ([`ObsWorld::add_obs`]: a streaming PC and a gaming
+//!   PC), each with its own HOME, port, password and stream key on the same display,
+//!   bus and ingest,
 //! - optionally an nginx RTMP ingest on loopback that tests can kill and restart.
 //!
 //! It also has its own tiny obs-websocket admin client ([`ObsWorld::request`]) so tests

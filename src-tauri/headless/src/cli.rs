@@ -4,6 +4,11 @@
 //! (Wayland: bind `onair stream toggle` in the desktop's keyboard settings), a
 //! tool for scripts, and the probe the system tests use. Exit codes are part of
 //! the contract and listed in `--help`.
+//!
+//! With several OBS in the settings, `status` and `watch` look at every one,
+//! each on its own session so that one slow or lost OBS never holds back
+//! another's answer; every other command acts on one (`--obs NAME`, or the
+//! first).
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
