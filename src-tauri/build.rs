@@ -9,6 +9,8 @@ fn main() {
             "save_settings",
             "set_password",
             "clear_password",
+            "save_connections",
+            "show_connection",
             "test_connection",
         ]),
     );
