@@ -12,10 +12,10 @@ want=(ca-certificates build-essential pkg-config libssl-dev libdbus-1-dev
 if [ "${1:-run}" = test ]; then
   # Real OBS headless, a loopback RTMP ingest, and a private desktop session:
   # display, D-Bus, a notification server, a Secret Service, key presses, and a
-  # reference AppIndicator for the dbusmenu harness's own test; Node.js runs the
-  # window's JavaScript unit tests.
+  # reference AppIndicator for the dbusmenu harness's own test, an XEmbed system
+  # tray (trayer); Node.js runs the window's JavaScript unit tests.
   want+=(obs-studio xvfb xauth nginx-light libnginx-mod-rtmp dbus dbus-x11 procps
-         dunst gnome-keyring libsecret-tools xdotool libnotify-bin
+         dunst gnome-keyring libsecret-tools xdotool libnotify-bin trayer
          python3-gi gir1.2-ayatanaappindicator3-0.1 gir1.2-gtk-3.0 webkit2gtk-driver
          nodejs)
 fi

@@ -11,7 +11,8 @@
 //!
 //! A watcher or host that appears within [`GRACE`] of the start counts as
 //! there from the start: at login the panel may still be loading while
-//! autostarted apps already run.
+//! autostarted apps already run. Without a StatusNotifier host, an XEmbed
+//! system tray on the X screen (asked of the X server) shows the icon too.
 
 use std::time::Duration;
 
@@ -41,7 +42,15 @@ pub fn watch(seen: Seen) {
         runtime.block_on(async move {
             match Bus::connect().await {
                 Ok(mut bus) => {
-                    seen(bus.look().await);
+                    let looked = match bus.look().await {
+                        TrayHostSeen::NoWatcher | TrayHostSeen::Watcher { host_registered: Some(false) }
+                            if xembed_tray() =>
+                        {
+                            TrayHostSeen::XEmbedTray
+                        }
+                        looked => looked,
+                    };
+                    seen(looked);
                     bus.follow().await;
                 }
                 Err(e) => seen(TrayHostSeen::Unknown(format!("no session bus: {e}"))),
@@ -132,6 +141,27 @@ impl Bus {
             }
         }
     }
+}
+
+/// Whether an XEmbed system tray owns this X screen's `_NET_SYSTEM_TRAY_S<n>`
+/// selection: where no StatusNotifier host is, libappindicator embeds the icon
+/// in such a tray. False without an X display or when the X server cannot be asked.
+fn xembed_tray() -> bool {
+    use x11rb::protocol::xproto::ConnectionExt as _;
+    if std::env::var_os("DISPLAY").is_none() {
+        return false;
+    }
+    let asked = (|| -> Result<bool, Box<dyn std::error::Error>> {
+        let (connection, screen) = x11rb::connect(None)?;
+        let name = format!("_NET_SYSTEM_TRAY_S{screen}");
+        let atom = connection.intern_atom(false, name.as_bytes())?.reply()?.atom;
+        let owner = connection.get_selection_owner(atom)?.reply()?.owner;
+        Ok(owner != x11rb::NONE)
+    })();
+    asked.unwrap_or_else(|error| {
+        tracing::debug!(%error, "cannot ask the X server whether an XEmbed system tray is there");
+        false
+    })
 }
 
 /// Whether a signal on `stream` whose last string argument passes `wanted`

@@ -6,7 +6,9 @@
 //! neither, and OnAir, which starts hidden in the tray, would run with nothing
 //! on screen. So the app looks at the bus once at start, and this decides: with
 //! a host, nothing to do; without one, say so once (log and notification) and
-//! open the window, which stays reachable from the app launcher.
+//! open the window, which stays reachable from the app launcher. An XEmbed
+//! system tray on the X screen shows the icon too (libappindicator falls back
+//! to it), so it counts as a tray.
 
 /// The notification's kind: its category is `x-onair.no-tray`.
 pub const NO_TRAY_KIND: &str = "no-tray";
@@ -19,6 +21,10 @@ pub enum TrayHostSeen {
     Watcher { host_registered: Option<bool> },
     /// No one owns `org.kde.StatusNotifierWatcher`.
     NoWatcher,
+    /// No StatusNotifier host, but an XEmbed system tray owns the X screen's
+    /// `_NET_SYSTEM_TRAY_S<n>` selection (i3bar, trayer, older panels), where
+    /// libappindicator falls back to an embedded icon.
+    XEmbedTray,
     /// The bus could not be asked (no session bus, no answer in time): why.
     Unknown(String),
 }
@@ -51,6 +57,12 @@ pub fn tray_host_plan(seen: &TrayHostSeen) -> TrayHostPlan {
         }
         TrayHostSeen::Watcher { host_registered: None } => {
             return quiet("a StatusNotifierWatcher is on the session bus (it does not say whether a host registered)")
+        }
+        TrayHostSeen::XEmbedTray => {
+            return quiet(
+                "no StatusNotifier host is on the session bus, but an XEmbed system tray is on the X screen: \
+                 the tray icon shows there",
+            )
         }
         TrayHostSeen::Unknown(why) => {
             return quiet(&format!("cannot tell whether a tray shows OnAir's icon ({why}); staying in the tray"))
@@ -103,6 +115,13 @@ mod tests {
             let plan = tray_host_plan(&seen);
             assert_eq!((plan.invisible, plan.open_window, plan.notice), (false, false, None), "{seen:?}");
         }
+    }
+
+    #[test]
+    fn an_xembed_tray_shows_the_icon_so_the_app_stays_in_the_tray() {
+        let plan = tray_host_plan(&TrayHostSeen::XEmbedTray);
+        assert_eq!((plan.invisible, plan.open_window, plan.notice), (false, false, None));
+        assert!(plan.log.contains("XEmbed system tray"), "{}", plan.log);
     }
 
     #[test]
