@@ -194,6 +194,11 @@ export function createControls({ invoke }) {
   }
 
   return {
+    /** Another OBS is shown: what a press said here was about the last one. */
+    reset() {
+      showOutcome(null);
+      dropped = null;
+    },
     /** The backend's ControlsView, from the snapshot or an onair://controls event. */
     setControls(next) {
       view = next && typeof next === "object" ? next : null;

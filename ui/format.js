@@ -290,6 +290,18 @@ export function controlFace(c, busy = null) {
   };
 }
 
+/**
+ * What "Test connection" found (the backend's TestResult) as words and a
+ * tone: the backend's message names the cause and what to do about it.
+ */
+export function testOutcome(r, host, port) {
+  const msg = typeof r?.message === "string" && r.message.trim() ? r.message.trim() : "";
+  if (!r?.reachable) return { text: msg || `Not reachable at ${host}:${port}`, tone: "bad" };
+  if (!r.authenticated) return { text: msg || "Reachable, but not connected", tone: "warn" };
+  const parts = [r.obs_version ? `OBS ${r.obs_version}` : "OBS", r.websocket_version ? `obs-websocket ${r.websocket_version}` : ""];
+  return { text: `Connected: ${parts.filter(Boolean).join(", ")} ✓`, tone: "ok" };
+}
+
 /** An error from invoke as words: backend errors are {code, message, field?}. */
 export function errorText(e) {
   if (e && typeof e === "object" && typeof e.message === "string" && e.message.trim()) return e.message;

@@ -166,6 +166,12 @@ export function createHealth() {
       for (const p of mine) if (p.at_ms > last) history.push(p);
       renderHealth();
     },
+    /** Forgets the bitrate history: another OBS is shown, with a stream of its own. */
+    reset() {
+      history = [];
+      obs = null;
+      renderHealth();
+    },
     /** Re-draws the ages and the sparkline's time axis. */
     tick(now = Date.now()) {
       trimHistory(now);

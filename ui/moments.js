@@ -37,5 +37,10 @@ export function createMoments() {
       moments = merged;
       render();
     },
+    /** Forgets the log: another OBS is shown, with a log of its own. */
+    reset() {
+      moments = [];
+      render();
+    },
   };
 }

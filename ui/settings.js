@@ -6,20 +6,27 @@
 // the new host and port and connects once, with it. Host and port given on the
 // command line show here as in use, with a note; the backend writes them to
 // the settings file only once they are changed here.
+//
+// The OBS list (the first OBS's name, "More OBS") is more_obs.js's; Save sends
+// it first, and only when it changed, since saving it restarts the other
+// OBS's sessions.
 
 import { $, make, setAttr, showText } from "./dom.js";
-import { errorText, hostProblem, parsePort } from "./format.js";
+import { errorText, hostProblem, parsePort, testOutcome } from "./format.js";
 import { canonicalOrAsIs, conflicts, interpretKey, normalizeBinding } from "./hotkeys.js";
+import { createMoreObs } from "./more_obs.js";
 
 const SAVED_MS = 5000;
 
-export function createSettings({ invoke }) {
+export function createSettings({ invoke, afterConnectionsSaved = () => {} }) {
   let view = null; // the last SettingsView
   let dirty = false; // the form has edits not saved yet
   let meta = []; // [{action, label, default}]
   let draft = {}; // action -> binding | null
   let savedTimer = null;
+  let saving = false; // a Save is on its way: the views it pushes are its own
   const form = $("settings-form");
+  const moreObs = createMoreObs({ invoke });
 
   // ---- small helpers -------------------------------------------------------
 
@@ -44,6 +51,7 @@ export function createSettings({ invoke }) {
 
   /** Shows a backend rejection next to the field it names; false when it names none we show. */
   function showFieldError(field, message) {
+    if (moreObs.showFieldError(field, message)) return true;
     const simple = { host: "error-host", port: "error-port", password: "error-password" };
     if (simple[field]) {
       fieldError($(field), $(simple[field]), message);
@@ -342,8 +350,11 @@ export function createSettings({ invoke }) {
       const err = $(`hotkey-error-${m.action}`);
       if (err?.dataset.kind === "error" || err?.dataset.kind === "hint") rowError(m.action, null);
     }
+    // The list's wrong fields are marked first, so the form's own, above
+    // them, take the focus.
+    const list = moreObs.check();
     const target = checkTarget();
-    if (!target) return settingsStatus("Not saved: fix the marked field first.", "bad");
+    if (!target || !list) return settingsStatus("Not saved: fix the marked field first.", "bad");
     const clashes = renderConflicts();
     if (clashes.size > 0) {
       const [, actions] = [...clashes][0];
@@ -367,8 +378,17 @@ export function createSettings({ invoke }) {
     };
     const button = $("btn-save");
     button.disabled = true;
+    saving = true;
     settingsStatus("Saving…", "busy");
+    // The OBS list first: it is what the backend refuses most (a name used
+    // twice), and then nothing else is saved either.
+    let listSaved = false;
     try {
+      if (moreObs.changed(list)) {
+        const afterList = await invoke("save_connections", { connections: list });
+        listSaved = true;
+        moreObs.apply(afterList?.connections, `${afterList?.host}:${afterList?.port}`, true);
+      }
       const next = await invoke("save_settings", { settings: payload });
       dirty = false;
       apply(next, true);
@@ -376,9 +396,13 @@ export function createSettings({ invoke }) {
       settingsStatus(`${typed ? "Settings and password saved" : "Settings saved"} ✓`, "ok", true);
     } catch (err) {
       const shown = err?.field ? showFieldError(err.field, errorText(err)) : false;
-      settingsStatus(shown ? "Not saved: see the marked field." : `Not saved: ${errorText(err)}`, "bad");
+      const what = listSaved ? "The OBS list was saved, the other settings were not" : "Not saved";
+      settingsStatus(shown ? `${what}: see the marked field.` : `${what}: ${errorText(err)}`, "bad");
     } finally {
+      saving = false;
       button.disabled = false;
+      // The backend may show another OBS now (the one on show was removed or restarted).
+      if (listSaved) afterConnectionsSaved();
     }
   }
 
@@ -438,14 +462,8 @@ export function createSettings({ invoke }) {
     status(result, `Testing ${target.host}:${target.port}…`, "busy");
     try {
       const r = await invoke("test_connection", { host: target.host, port: target.port, password: typed ? typed : null });
-      const msg = typeof r?.message === "string" && r.message.trim() ? r.message.trim() : "";
-      // The backend's message names the cause and what to do about it.
-      if (!r?.reachable) status(result, msg || `Not reachable at ${target.host}:${target.port}`, "bad");
-      else if (!r.authenticated) status(result, msg || "Reachable, but not connected", "warn");
-      else {
-        const parts = [r.obs_version ? `OBS ${r.obs_version}` : "OBS", r.websocket_version ? `obs-websocket ${r.websocket_version}` : ""].filter(Boolean);
-        status(result, `Connected: ${parts.join(", ")} ✓`, "ok");
-      }
+      const { text, tone } = testOutcome(r, target.host, target.port);
+      status(result, text, tone);
     } catch (err) {
       if (!(err?.field && showFieldError(err.field, errorText(err)))) status(result, `Test failed: ${errorText(err)}`, "bad");
       else status(result, "Test not run: see the marked field.", "bad");
@@ -462,14 +480,15 @@ export function createSettings({ invoke }) {
     renderPassword();
     renderNotificationKinds();
     renderHotkeyRows();
+    moreObs.apply(next.connections, `${next.host}:${next.port}`, force);
     if (force || !dirty) fillForm();
-    else settingsStatus("Settings changed elsewhere; your unsaved edits here are kept.", "warn");
+    else if (!saving) settingsStatus("Settings changed elsewhere; your unsaved edits here are kept.", "warn");
     renderHotkeyNotes();
   }
 
   form.addEventListener("submit", save);
   form.addEventListener("input", (e) => {
-    if (e.target.id !== "password" && !e.target.classList.contains("hotkey")) dirty = true;
+    if (e.target.type !== "password" && !e.target.classList.contains("hotkey")) dirty = true;
     if (e.target.id === "host") fieldError($("host"), $("error-host"), null);
     if (e.target.id === "port") fieldError($("port"), $("error-port"), null);
     if (e.target.id === "password") {

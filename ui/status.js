@@ -2,7 +2,8 @@
 // header, the controls and scenes, the stream guard's open alerts, the health
 // figures, the moments log and the recent streams.
 // Everything is drawn from what the backend last pushed (State, controls,
-// moments); a 1 s tick only re-draws the clocks.
+// moments) for the OBS the page shows; a 1 s tick only re-draws the clocks.
+// Showing another OBS resets what accumulates before its snapshot is drawn.
 
 import { createAlerts } from "./alerts.js";
 import { createControls } from "./controls.js";
@@ -37,6 +38,16 @@ export function createStatus({ invoke, openSettings }) {
       streams.addMoments(list);
     },
     hasState: () => state !== null,
+    /**
+     * Forgets what was drawn of the OBS shown until now (its moments, its
+     * bitrate history, a control's answer), before another one's snapshot is
+     * drawn: those accumulate, the rest is replaced by the next State.
+     */
+    reset() {
+      moments.reset();
+      health.reset();
+      controls.reset();
+    },
     showProblem: header.showProblem,
     tick() {
       if (!state) return;
