@@ -19,6 +19,7 @@ use onair_system_tests::webdriver::{Driver, Session};
 use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(20);
+const STUDIO_PASSWORD: &str = "studio password";
 
 fn screenshot_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target").join("screenshots").join(format!("{name}.png"))
@@ -276,6 +277,7 @@ async fn settings() {
     type_into(s, "more-1-name", "Studio").await;
     type_into(s, "more-1-host", "127.0.0.1").await;
     type_into(s, "more-1-port", &studio_port.to_string()).await;
+    s.find("#more-1-password").await.unwrap().send_keys(STUDIO_PASSWORD).await.unwrap();
     s.find("#more-1-test").await.unwrap().click().await.unwrap();
     let tested = s.wait_text("#more-1-test-result", T, |t| !t.is_empty() && !t.starts_with("Testing")).await.unwrap();
     assert!(tested.starts_with("Connected"), "{tested}");
@@ -294,6 +296,24 @@ async fn settings() {
     assert_eq!(text.matches("[[connections]]").count(), 3, "{text}");
     assert!(text.contains(&format!("port = {studio_port}")), "{text}");
     assert!(text.find("Game PC") < text.find("Studio"), "in the form's order:\n{text}");
+    // Its password went to the keyring, under its address, and nowhere else.
+    assert!(!text.contains(STUDIO_PASSWORD), "{text}");
+    let user = format!("obs-websocket@127.0.0.1:{studio_port}");
+    // Stored off the app's loop once the list is saved.
+    let deadline = tokio::time::Instant::now() + T;
+    while rig.desktop.secret_lookup(&[("service", "OnAir"), ("username", &user)]).await.as_deref()
+        != Some(STUDIO_PASSWORD)
+    {
+        assert!(tokio::time::Instant::now() < deadline, "the Secret Service never held the new OBS's password");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    s.wait_text("#more-1-password-status", T, |t| t.contains("is stored")).await.unwrap();
+    assert_eq!(value_of(s, "more-1-password").await, "", "the field is emptied");
+    let leaked = s
+        .execute("return document.documentElement.outerHTML.includes(arguments[0])", vec![STUDIO_PASSWORD.into()])
+        .await
+        .unwrap();
+    assert_eq!(leaked, false, "the password is nowhere in the page");
     s.execute("document.getElementById('more-obs').scrollIntoView()", vec![]).await.unwrap();
     s.screenshot(&screenshot_path("settings-more-obs")).await.unwrap();
 
