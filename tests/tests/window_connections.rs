@@ -4,7 +4,9 @@
 //! words, choosing one shows its state and moments and points the window's
 //! buttons at it (its fake gets the request, the other does not); the
 //! settings add, rename and remove an OBS (the file says so after each Save),
-//! test a new row's connection, and show a refused row's error at its field.
+//! test a new row's connection, store its password (typed, or from an
+//! obsws:// URL) in the keyring only, show a refused row's error at its
+//! field, and a removed OBS that was on show gives the page back to the first.
 //! Screenshots in `target/screenshots/` (connections, settings-more-obs).
 
 use std::future::Future;
@@ -20,6 +22,7 @@ use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(20);
 const STUDIO_PASSWORD: &str = "studio password";
+const URL_PASSWORD: &str = "fromtheurl";
 
 fn screenshot_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target").join("screenshots").join(format!("{name}.png"))
@@ -340,8 +343,11 @@ async fn settings() {
             && rows[2].1 == "Offline"
     })
     .await;
+    choose(s, "Studio").await;
+    s.wait_text("#shown-obs", T, |t| t.eq_ignore_ascii_case("Studio")).await.unwrap();
 
-    // Removed: the Studio's row goes, and with it the OBS.
+    // Removed while shown: the Studio's row goes, and with it the OBS; the
+    // page shows the first OBS again.
     s.find("#tab-settings").await.unwrap().click().await.unwrap();
     s.wait_for("#more-1-remove", T).await.unwrap().click().await.unwrap();
     assert!(s.find("#more-1-name").await.is_err(), "the row is gone");
@@ -353,13 +359,34 @@ async fn settings() {
     assert_eq!(text.matches("[[connections]]").count(), 2, "{text}");
     assert!(text.contains("name = \"Game Rig\"") && text.contains("name = \"Stream PC\""), "{text}");
     s.find("#tab-status").await.unwrap().click().await.unwrap();
-    wait_rows(s, "two again", |rows| {
-        rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>() == ["Stream PC", "Game Rig"]
+    wait_rows(s, "two again, the first shown", |rows| {
+        rows.iter().map(|r| (r.0.as_str(), r.3)).collect::<Vec<_>>() == [("Stream PC", true), ("Game Rig", false)]
     })
     .await;
+    s.wait_text("#shown-obs", T, |t| t.eq_ignore_ascii_case("Stream PC")).await.unwrap();
+    s.wait_text("#connection-detail", T, |t| t.contains(&stream_port.to_string())).await.unwrap();
     let deadline = tokio::time::Instant::now() + T;
     while studio.lock().expect("handles lock").iter().any(|h| !h.is_closed()) {
         assert!(tokio::time::Instant::now() < deadline, "the removed OBS is still watched");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // OBS's Show Connect Info URL in a row's host: the address and the password it carries.
+    s.find("#tab-settings").await.unwrap().click().await.unwrap();
+    s.find("#btn-add-obs").await.unwrap().click().await.unwrap();
+    type_into(s, "more-1-host", &format!("obsws://127.0.0.1:{studio_port}/{URL_PASSWORD}")).await;
+    let said = save(s).await;
+    assert!(said.starts_with("Settings saved"), "{said}");
+    let text = wait_file(&file, "the URL's OBS", |t| t.matches("[[connections]]").count() == 3).await;
+    assert!(text.contains(&format!("port = {studio_port}")) && !text.contains("obsws"), "{text}");
+    assert!(!text.contains(URL_PASSWORD), "{text}");
+    s.wait_for("#more-1-host", T).await.unwrap();
+    assert_eq!(value_of(s, "more-1-host").await, "127.0.0.1");
+    assert_eq!(value_of(s, "more-1-port").await, studio_port.to_string());
+    let deadline = tokio::time::Instant::now() + T;
+    while rig.desktop.secret_lookup(&[("service", "OnAir"), ("username", &user)]).await.as_deref() != Some(URL_PASSWORD)
+    {
+        assert!(tokio::time::Instant::now() < deadline, "the URL's password never reached the Secret Service");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
