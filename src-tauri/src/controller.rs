@@ -24,7 +24,7 @@ use std::time::Duration;
 use onair_headless::control::Control;
 use onair_headless::desktop::{
     has_running_clock, hotkey_action, menu_control, menu_model, menu_model_several, press, tray_icon, tray_icon_of_all,
-    window_controls, Controls, HotkeyAction, MenuAction, MenuContext, MenuSection, NotificationAction,
+    window_controls, Controls, HotkeyAction, HotkeyPress, MenuAction, MenuContext, MenuSection, NotificationAction,
     NotificationButton, NotificationPlan, NotificationPolicy, Press, StopGuard, Urgency,
 };
 use onair_headless::desktop::{tray_host_plan, TrayHostSeen, NO_TRAY_KIND};
@@ -54,7 +54,10 @@ use crate::window::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DesktopInput {
     Menu(MenuAction),
+    /// A hotkey of the first OBS.
     Hotkey(HotkeyAction),
+    /// A hotkey whose binding names an OBS (`[hotkeys."Game PC"]`).
+    HotkeyFor(String, HotkeyAction),
     /// OnAir was launched again; the first instance opens its window.
     SecondLaunch,
     /// A button on one of OnAir's notifications was pressed ("Unmute"), on a
@@ -62,6 +65,16 @@ pub enum DesktopInput {
     NotificationButton(usize, NotificationButton),
     /// Whether a tray shows OnAir's icon, as the bus said at start (once).
     TrayHost(TrayHostSeen),
+}
+
+impl DesktopInput {
+    /// A hotkey pressed, for the OBS it names.
+    pub fn hotkey(press: HotkeyPress) -> DesktopInput {
+        match press.connection {
+            None => DesktopInput::Hotkey(press.action),
+            Some(name) => DesktopInput::HotkeyFor(name, press.action),
+        }
+    }
 }
 
 /// The answers of work the controller handed off.
@@ -665,6 +678,29 @@ impl<I: GuiIntegration> Controller<I> {
             DesktopInput::TrayHost(seen) => {
                 self.on_tray_host(&seen);
                 return false;
+            }
+            DesktopInput::HotkeyFor(name, hotkey) => {
+                // The first OBS by its name is the first's hotkey; another's acts on it.
+                match self.others.iter().position(|o| o.name.eq_ignore_ascii_case(&name)) {
+                    Some(i) => {
+                        let other = &self.others[i];
+                        let obs = other.state().obs.or_else(|| other.last_seen.clone());
+                        if let Some(action) = hotkey_action(hotkey, obs.as_ref()) {
+                            self.on_other_action(i + 1, action);
+                        }
+                        return false;
+                    }
+                    None if self.first_name().eq_ignore_ascii_case(&name) => {
+                        match hotkey_action(hotkey, state.obs.as_ref().or(self.last_seen.as_ref())) {
+                            Some(action) => action,
+                            None => return false,
+                        }
+                    }
+                    None => {
+                        tracing::info!(connection = name.as_str(), "a hotkey for an OBS that is no longer listed");
+                        return false;
+                    }
+                }
             }
             DesktopInput::Menu(MenuAction::ForConnection(0, action)) => *action,
             DesktopInput::Menu(MenuAction::ForConnection(index, action)) => {

@@ -9,17 +9,17 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Mutex;
 
-use onair_headless::desktop::{grabbing_unavailable, HotkeyAction, HotkeySettings};
+use onair_headless::desktop::{grabbing_unavailable, HotkeyPress, HotkeySettings};
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_global_shortcut::{GlobalShortcutExt, Shortcut};
 
-/// Registered shortcut id -> action, read by the plugin's handler.
+/// Registered shortcut id -> the action and the OBS it acts on, read by the plugin's handler.
 #[derive(Default)]
-pub struct HotkeyMap(pub Mutex<HashMap<u32, HotkeyAction>>);
+pub struct HotkeyMap(pub Mutex<HashMap<u32, HotkeyPress>>);
 
 impl HotkeyMap {
-    pub fn action(&self, shortcut: &Shortcut) -> Option<HotkeyAction> {
-        self.0.lock().ok()?.get(&shortcut.id()).copied()
+    pub fn press(&self, shortcut: &Shortcut) -> Option<HotkeyPress> {
+        self.0.lock().ok()?.get(&shortcut.id()).cloned()
     }
 }
 
@@ -51,27 +51,40 @@ pub fn register<R: Runtime>(app: &AppHandle<R>, settings: &HotkeySettings) -> Ve
         problems
             .push(format!("{binding} is bound to more than one action ({}); only the first gets it", names.join(", ")));
     }
-    let mut taken = std::collections::HashSet::new();
-    for action in HotkeyAction::ALL {
-        let Some(binding) = settings.binding(action) else { continue };
-        if !taken.insert(binding.clone()) {
+    let mut taken: HashMap<String, HotkeyPress> = HashMap::new();
+    for (press, binding) in settings.presses() {
+        // The first OBS's own clashes are reported above; one with a named OBS's binding here.
+        if let Some(first) = taken.get(&binding) {
+            if press.connection.is_some() {
+                problems.push(format!(
+                    "{binding} is bound to {} already; {} does not get it",
+                    first.label(),
+                    press.label()
+                ));
+            }
             continue;
         }
+        taken.insert(binding.clone(), press.clone());
         let shortcut = match Shortcut::from_str(&binding) {
             Ok(shortcut) => shortcut,
             Err(e) => {
-                problems.push(format!("{} ({binding}) is not a valid shortcut: {e}", action.label()));
+                problems.push(format!("{} ({binding}) is not a valid shortcut: {e}", press.label()));
                 continue;
             }
         };
         match shortcuts.register(shortcut) {
             Ok(()) => {
+                tracing::info!(
+                    action = press.action.key(),
+                    connection = press.connection.as_deref(),
+                    binding,
+                    "hotkey registered"
+                );
                 if let Ok(mut map) = map.0.lock() {
-                    map.insert(shortcut.id(), action);
+                    map.insert(shortcut.id(), press);
                 }
-                tracing::info!(action = action.key(), binding, "hotkey registered");
             }
-            Err(e) => problems.push(format!("{} ({binding}) could not be registered: {e}", action.label())),
+            Err(e) => problems.push(format!("{} ({binding}) could not be registered: {e}", press.label())),
         }
     }
     problems

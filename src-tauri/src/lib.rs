@@ -96,8 +96,8 @@ pub fn run<R: Runtime>(builder: tauri::Builder<R>, options: AppOptions) -> tauri
                     if event.state() != tauri_plugin_global_shortcut::ShortcutState::Pressed {
                         return;
                     }
-                    if let Some(action) = app.state::<HotkeyMap>().action(shortcut) {
-                        let _ = hotkey_tx.try_send(DesktopInput::Hotkey(action));
+                    if let Some(press) = app.state::<HotkeyMap>().press(shortcut) {
+                        let _ = hotkey_tx.try_send(DesktopInput::hotkey(press));
                     }
                 })
                 .build(),

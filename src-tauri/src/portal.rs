@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use onair_headless::desktop::{portal_shortcuts, wants_portal, HotkeyAction, HotkeySettings, SHORTCUTS_ENV};
+use onair_headless::desktop::{portal_shortcuts, wants_portal, HotkeyPress, HotkeySettings, SHORTCUTS_ENV};
 use tokio::sync::mpsc;
 use zbus::message::Type as MessageType;
 use zbus::{Connection, MatchRule, Message, MessageStream};
@@ -46,7 +46,7 @@ const CALL_LIMIT: Duration = Duration::from_secs(10);
 /// hands it the hotkey settings in place of grabbing keys.
 pub struct PortalShortcuts {
     wishes: mpsc::UnboundedSender<HotkeySettings>,
-    bound: Arc<Mutex<Vec<(HotkeyAction, String)>>>,
+    bound: Arc<Mutex<Vec<(HotkeyPress, String)>>>,
 }
 
 impl PortalShortcuts {
@@ -58,7 +58,7 @@ impl PortalShortcuts {
     /// What the desktop last said each action is bound to (its `trigger_description`;
     /// empty while the user has not given it a trigger).
     #[allow(dead_code)] // For the window's hotkey settings; read by no view yet.
-    pub fn bound(&self) -> Vec<(HotkeyAction, String)> {
+    pub fn bound(&self) -> Vec<(HotkeyPress, String)> {
         self.bound.lock().map(|b| b.clone()).unwrap_or_default()
     }
 }
@@ -150,7 +150,7 @@ impl Portal {
         mut self,
         mut wishes: mpsc::UnboundedReceiver<HotkeySettings>,
         inputs: mpsc::Sender<DesktopInput>,
-        bound: Arc<Mutex<Vec<(HotkeyAction, String)>>>,
+        bound: Arc<Mutex<Vec<(HotkeyPress, String)>>>,
     ) {
         loop {
             tokio::select! {
@@ -175,7 +175,7 @@ impl Portal {
 
     /// Starts over with a new session holding these settings' shortcuts: a
     /// session binds once (GNOME refuses a second `BindShortcuts`).
-    async fn bind(&mut self, settings: &HotkeySettings) -> Result<Vec<(HotkeyAction, String)>, String> {
+    async fn bind(&mut self, settings: &HotkeySettings) -> Result<Vec<(HotkeyPress, String)>, String> {
         if let Some(old) = self.session.take() {
             let _ = self.connection.call_method(Some(PORTAL), &old, Some(SESSION), "Close", &()).await;
         }
@@ -202,11 +202,11 @@ impl Portal {
             .iter()
             .map(|s| {
                 let mut details: HashMap<&str, Variant> = HashMap::new();
-                details.insert("description", Variant::from(s.description));
+                details.insert("description", Variant::from(s.description.as_str()));
                 if let Some(trigger) = &s.preferred_trigger {
                     details.insert("preferred_trigger", Variant::from(trigger.as_str()));
                 }
-                (s.id, details)
+                (s.id.as_str(), details)
             })
             .collect();
         let token = next_token();
@@ -267,7 +267,7 @@ impl Portal {
         &self,
         message: &Message,
         inputs: &mpsc::Sender<DesktopInput>,
-        bound: &Arc<Mutex<Vec<(HotkeyAction, String)>>>,
+        bound: &Arc<Mutex<Vec<(HotkeyPress, String)>>>,
     ) {
         let header = message.header();
         let Some(member) = header.member() else { return };
@@ -281,10 +281,10 @@ impl Portal {
                 if self.session.as_ref() != Some(&session) {
                     return;
                 }
-                match HotkeyAction::from_wire_name(&id) {
-                    Some(action) => {
-                        tracing::debug!(action = action.key(), "portal shortcut activated");
-                        let _ = inputs.try_send(DesktopInput::Hotkey(action));
+                match HotkeyPress::from_portal_id(&id) {
+                    Some(press) => {
+                        tracing::debug!(id, "portal shortcut activated");
+                        let _ = inputs.try_send(DesktopInput::hotkey(press));
                     }
                     None => tracing::debug!(id, "the portal activated a shortcut OnAir did not bind"),
                 }
@@ -310,15 +310,18 @@ impl Portal {
 }
 
 /// Keeps and logs what the desktop says each action is bound to.
-fn record(bound: &Mutex<Vec<(HotkeyAction, String)>>, now: Vec<(HotkeyAction, String)>) {
-    for (action, trigger) in &now {
+fn record(bound: &Mutex<Vec<(HotkeyPress, String)>>, now: Vec<(HotkeyPress, String)>) {
+    for (press, trigger) in &now {
+        let action = press.action.key();
+        let connection = press.connection.as_deref();
         if trigger.is_empty() {
             tracing::info!(
-                action = action.key(),
+                action,
+                connection,
                 "portal shortcut bound, no trigger yet: give it one in the desktop's settings"
             );
         } else {
-            tracing::info!(action = action.key(), trigger = trigger.as_str(), "portal shortcut bound");
+            tracing::info!(action, connection, trigger = trigger.as_str(), "portal shortcut bound");
         }
     }
     if let Ok(mut bound) = bound.lock() {
@@ -327,7 +330,7 @@ fn record(bound: &Mutex<Vec<(HotkeyAction, String)>>, now: Vec<(HotkeyAction, St
 }
 
 /// The `trigger_description` of each of OnAir's shortcuts in an `a(sa{sv})`.
-fn triggers(shortcuts: &Variant) -> Vec<(HotkeyAction, String)> {
+fn triggers(shortcuts: &Variant) -> Vec<(HotkeyPress, String)> {
     let Variant::Array(shortcuts) = unwrap_variant(shortcuts) else { return Vec::new() };
     shortcuts
         .inner()
@@ -348,13 +351,13 @@ fn triggers(shortcuts: &Variant) -> Vec<(HotkeyAction, String)> {
 fn shortcut_trigger<'a, 'v: 'a>(
     id: &str,
     mut details: impl Iterator<Item = (&'a str, &'a Variant<'v>)>,
-) -> Option<(HotkeyAction, String)> {
-    let action = HotkeyAction::from_wire_name(id)?;
+) -> Option<(HotkeyPress, String)> {
+    let press = HotkeyPress::from_portal_id(id)?;
     let trigger = details.find_map(|(key, value)| match unwrap_variant(value) {
         Variant::Str(trigger) if key == "trigger_description" => Some(trigger.to_string()),
         _ => None,
     });
-    Some((action, trigger.unwrap_or_default()))
+    Some((press, trigger.unwrap_or_default()))
 }
 
 fn unwrap_variant<'a, 'v>(value: &'a Variant<'v>) -> &'a Variant<'v> {

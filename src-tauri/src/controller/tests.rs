@@ -1161,6 +1161,16 @@ async fn the_window_switches_to_another_obs_and_its_buttons_act_on_that_one() {
     assert!(answer.is_ok(), "{answer:?}");
     wait_for_request(&second, "StopStream").await;
     assert_eq!(requested(&first, "StopStream"), 0);
+    // A hotkey that names the Game PC acts on it; one naming the first, on the first.
+    running.press(DesktopInput::HotkeyFor("game pc".into(), HotkeyAction::ToggleStream)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while requested(&second, "StartStream") + requested(&second, "StopStream") < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the Game PC never got its hotkey: {:?}", second.requests());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    running.press(DesktopInput::HotkeyFor("Stream PC".into(), HotkeyAction::ToggleRecording)).await;
+    wait_for_request(&first, "StartRecord").await;
+    running.press(DesktopInput::HotkeyFor("Laptop".into(), HotkeyAction::ToggleRecording)).await;
     let none = running.ask(|reply| WindowRequest::ShowConnection(2, reply)).await;
     assert_eq!(none.map(|s| s.shown_connection).unwrap_err().code, "invalid-input");
     running.press(DesktopInput::Menu(MenuAction::Quit)).await;

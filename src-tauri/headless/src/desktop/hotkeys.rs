@@ -100,8 +100,53 @@ impl HotkeyAction {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HotkeySettings {
     pub enabled: bool,
-    /// `None` leaves the action unbound.
+    /// The first OBS's; `None` leaves the action unbound.
     pub bindings: BTreeMap<HotkeyAction, Option<String>>,
+    /// Bindings that name another OBS: its name (as `[[connections]]` has it)
+    /// -> action -> binding (`[hotkeys."Game PC"]`). No defaults.
+    pub for_connection: BTreeMap<String, BTreeMap<HotkeyAction, String>>,
+}
+
+/// A hotkey's action and the OBS it acts on: the first, unless its binding
+/// names another.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HotkeyPress {
+    /// The OBS's name; `None` for the first.
+    pub connection: Option<String>,
+    pub action: HotkeyAction,
+}
+
+impl HotkeyPress {
+    pub fn first(action: HotkeyAction) -> HotkeyPress {
+        HotkeyPress { connection: None, action }
+    }
+
+    /// Its id towards the desktop portal, which `Activated` sends back: the
+    /// action's wire name, after `NAME/` for a named OBS.
+    pub fn portal_id(&self) -> String {
+        match &self.connection {
+            None => self.action.wire_name().to_string(),
+            Some(name) => format!("{name}/{}", self.action.wire_name()),
+        }
+    }
+
+    /// The press a portal id stands for (names may hold `/`: the action is after the last).
+    pub fn from_portal_id(id: &str) -> Option<HotkeyPress> {
+        match id.rsplit_once('/') {
+            None => Some(HotkeyPress::first(HotkeyAction::from_wire_name(id)?)),
+            Some((name, action)) => {
+                Some(HotkeyPress { connection: Some(name.to_string()), action: HotkeyAction::from_wire_name(action)? })
+            }
+        }
+    }
+
+    /// How people call it: "Start/stop streaming", or "Start/stop streaming on Game PC".
+    pub fn label(&self) -> String {
+        match &self.connection {
+            None => self.action.label().to_string(),
+            Some(name) => format!("{} on {name}", self.action.label()),
+        }
+    }
 }
 
 impl Default for HotkeySettings {
@@ -109,6 +154,7 @@ impl Default for HotkeySettings {
         HotkeySettings {
             enabled: false,
             bindings: HotkeyAction::ALL.iter().map(|a| (*a, Some(a.default_binding().to_string()))).collect(),
+            for_connection: BTreeMap::new(),
         }
     }
 }
@@ -116,6 +162,17 @@ impl Default for HotkeySettings {
 impl HotkeySettings {
     pub fn binding(&self, action: HotkeyAction) -> Option<String> {
         self.bindings.get(&action).cloned().unwrap_or_else(|| Some(action.default_binding().to_string()))
+    }
+
+    /// Every binding to register, the first OBS's first (unbound actions left out).
+    pub fn presses(&self) -> Vec<(HotkeyPress, String)> {
+        let first = HotkeyAction::ALL.into_iter().filter_map(|a| Some((HotkeyPress::first(a), self.binding(a)?)));
+        let named = self.for_connection.iter().flat_map(|(name, bindings)| {
+            bindings.iter().map(|(action, binding)| {
+                (HotkeyPress { connection: Some(name.clone()), action: *action }, binding.clone())
+            })
+        });
+        first.chain(named).collect()
     }
 
     /// Bindings used by more than one action, as (binding, actions).
@@ -241,11 +298,11 @@ pub fn wants_portal(session_type: Option<&str>, wayland_display: Option<&str>, s
 /// One action as the portal's `BindShortcuts` takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortalShortcut {
-    pub action: HotkeyAction,
-    /// The shortcut's id: the action's wire name, which `Activated` sends back.
-    pub id: &'static str,
+    pub press: HotkeyPress,
+    /// The shortcut's id ([`HotkeyPress::portal_id`]), which `Activated` sends back.
+    pub id: String,
     /// What the desktop's shortcut settings show for it.
-    pub description: &'static str,
+    pub description: String,
     /// The binding from the settings in the portal's syntax; the desktop may
     /// ask the user or pick another, so this is only a wish.
     pub preferred_trigger: Option<String>,
@@ -260,16 +317,31 @@ pub fn portal_shortcuts(settings: &HotkeySettings) -> Vec<PortalShortcut> {
         return Vec::new();
     }
     let mut wished = std::collections::HashSet::new();
-    HotkeyAction::ALL
+    let mut wish = |binding: Option<String>| {
+        binding.and_then(|binding| portal_trigger(&binding)).filter(|trigger| wished.insert(trigger.clone()))
+    };
+    let mut shortcuts: Vec<PortalShortcut> = HotkeyAction::ALL
         .into_iter()
         .map(|action| {
-            let preferred_trigger = settings
-                .binding(action)
-                .and_then(|binding| portal_trigger(&binding))
-                .filter(|trigger| wished.insert(trigger.clone()));
-            PortalShortcut { action, id: action.wire_name(), description: action.label(), preferred_trigger }
+            let press = HotkeyPress::first(action);
+            let preferred_trigger = wish(settings.binding(action));
+            PortalShortcut { id: press.portal_id(), description: press.label(), press, preferred_trigger }
         })
-        .collect()
+        .collect();
+    // A named OBS's actions only where a binding names them.
+    for (name, bindings) in &settings.for_connection {
+        for (action, binding) in bindings {
+            let press = HotkeyPress { connection: Some(name.clone()), action: *action };
+            let preferred_trigger = wish(Some(binding.clone()));
+            shortcuts.push(PortalShortcut {
+                id: press.portal_id(),
+                description: press.label(),
+                press,
+                preferred_trigger,
+            });
+        }
+    }
+    shortcuts
 }
 
 /// A binding such as `Ctrl+Alt+Shift+PageUp` in the syntax of the XDG
@@ -391,18 +463,18 @@ mod tests {
         settings.bindings.insert(HotkeyAction::SaveReplay, None);
         settings.bindings.insert(HotkeyAction::NextScene, Some("Ctrl+Alt+Shift+S".into()));
         let shortcuts = portal_shortcuts(&settings);
-        let ids: Vec<&str> = shortcuts.iter().map(|s| s.id).collect();
+        let ids: Vec<&str> = shortcuts.iter().map(|s| s.id.as_str()).collect();
         let all: Vec<&str> = HotkeyAction::ALL.iter().map(|a| a.wire_name()).collect();
         assert_eq!(ids, all);
         let wish = |action: HotkeyAction| {
-            shortcuts.iter().find(|s| s.action == action).and_then(|s| s.preferred_trigger.clone())
+            shortcuts.iter().find(|s| s.press == HotkeyPress::first(action)).and_then(|s| s.preferred_trigger.clone())
         };
         assert_eq!(wish(HotkeyAction::ToggleStream).as_deref(), Some("CTRL+ALT+SHIFT+S"));
         assert_eq!(wish(HotkeyAction::PreviousScene).as_deref(), Some("CTRL+ALT+SHIFT+Page_Up"));
         assert_eq!(wish(HotkeyAction::SaveReplay), None, "unbound in the settings: no wish");
         assert_eq!(wish(HotkeyAction::NextScene), None, "taken by an earlier action: no second wish");
-        let mute = shortcuts.iter().find(|s| s.action == HotkeyAction::ToggleMute).unwrap();
-        assert_eq!((mute.id, mute.description), ("toggle-mute", "Mute/unmute mic"));
+        let mute = shortcuts.iter().find(|s| s.press.action == HotkeyAction::ToggleMute).unwrap();
+        assert_eq!((mute.id.as_str(), mute.description.as_str()), ("toggle-mute", "Mute/unmute mic"));
     }
 
     #[test]
@@ -413,5 +485,25 @@ mod tests {
         assert!(wants_portal(Some("x11"), None, Some("portal")));
         assert!(!wants_portal(Some("wayland"), None, Some("grab")));
         assert!(wants_portal(Some("wayland"), None, Some("whatever")));
+    }
+
+    #[test]
+    fn a_binding_that_names_an_obs_is_its_own_press_and_portal_shortcut() {
+        let mut settings = HotkeySettings { enabled: true, ..HotkeySettings::default() };
+        let game = BTreeMap::from([(HotkeyAction::ToggleStream, "Ctrl+Alt+Shift+G".to_string())]);
+        settings.for_connection.insert("Game PC/2".into(), game);
+        let press = HotkeyPress { connection: Some("Game PC/2".into()), action: HotkeyAction::ToggleStream };
+        assert_eq!(press.portal_id(), "Game PC/2/toggle-stream");
+        assert_eq!(HotkeyPress::from_portal_id(&press.portal_id()), Some(press.clone()), "a name with a slash");
+        assert_eq!(HotkeyPress::from_portal_id("toggle-mute"), Some(HotkeyPress::first(HotkeyAction::ToggleMute)));
+        assert_eq!(HotkeyPress::from_portal_id("Game PC/launch"), None);
+        assert_eq!(press.label(), "Start/stop streaming on Game PC/2");
+        let presses = settings.presses();
+        assert_eq!(presses.len(), HotkeyAction::ALL.len() + 1);
+        assert_eq!(presses.last(), Some(&(press.clone(), "Ctrl+Alt+Shift+G".to_string())));
+        let shortcut = portal_shortcuts(&settings).pop().expect("the named one last");
+        assert_eq!(shortcut.press, press);
+        assert_eq!(shortcut.preferred_trigger.as_deref(), Some("CTRL+ALT+SHIFT+G"));
+        assert_eq!(shortcut.description, "Start/stop streaming on Game PC/2");
     }
 }

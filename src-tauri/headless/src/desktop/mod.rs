@@ -17,7 +17,7 @@ pub use actions::{hotkey_action, menu_control, press, Press};
 pub use controls::{window_controls, ControlView, Controls};
 pub use hotkeys::{
     grabbing_unavailable, normalize as normalize_hotkey, portal_shortcuts, portal_trigger, wants_portal, HotkeyAction,
-    HotkeySettings, PortalShortcut, SHORTCUTS_ENV,
+    HotkeyPress, HotkeySettings, PortalShortcut, SHORTCUTS_ENV,
 };
 pub use notify::{
     NotificationAction, NotificationButton, NotificationPlan, NotificationPolicy, Urgency, COALESCE_MS, OBS_SLOT,

@@ -476,6 +476,7 @@ fn from_table(raw: &toml::Table, warnings: &mut Vec<String>) -> Settings {
                 Some(other) => warnings.push(format!("hotkeys.{} must be a string, not {other}", action.key())),
             }
         }
+        read_named_hotkeys(h, &settings.connections(), &mut settings.hotkeys.for_connection, warnings);
     }
     if let Some(b) = table(raw, "behaviour", warnings) {
         settings.confirm_stop_stream = boolean("behaviour", b, "confirm_stop_stream", false, warnings);
@@ -486,6 +487,45 @@ fn from_table(raw: &toml::Table, warnings: &mut Vec<String>) -> Settings {
     }
     settings.mics = read_mics(raw, warnings);
     settings
+}
+
+/// `[hotkeys."Game PC"]`: bindings that act on the OBS of that name; a table
+/// naming no OBS of the list, and each bad binding, is left out with a warning.
+fn read_named_hotkeys(
+    hotkeys: &toml::Table,
+    connections: &[Connection],
+    named: &mut BTreeMap<String, BTreeMap<HotkeyAction, String>>,
+    warnings: &mut Vec<String>,
+) {
+    for (name, value) in hotkeys {
+        let toml::Value::Table(table) = value else { continue };
+        let Ok(connection) = find_connection(connections, name) else {
+            warnings
+                .push(format!("hotkeys.\"{name}\": no OBS connection is called \"{name}\"; its bindings are left out"));
+            continue;
+        };
+        let mut bindings = BTreeMap::new();
+        for (key, binding) in table {
+            let at = format!("hotkeys.\"{name}\".{key}");
+            let Some(action) = HotkeyAction::ALL.into_iter().find(|a| a.key() == key) else {
+                warnings.push(format!("{at} is not a hotkey action; left out"));
+                continue;
+            };
+            match binding {
+                toml::Value::String(b) if b.trim().is_empty() => {}
+                toml::Value::String(b) => match crate::desktop::normalize_hotkey(b) {
+                    Ok(binding) => {
+                        bindings.insert(action, binding);
+                    }
+                    Err(e) => warnings.push(format!("{at}: {e}; left out")),
+                },
+                other => warnings.push(format!("{at} must be a string, not {other}")),
+            }
+        }
+        if !bindings.is_empty() {
+            named.insert(connection.name.clone(), bindings);
+        }
+    }
 }
 
 /// `[audio] mics = ["Mic/Aux", "Podcast Mic"]`: names, each once; anything else
@@ -588,6 +628,13 @@ fn into_table(raw: &mut toml::Table, s: &Settings) {
     for action in HotkeyAction::ALL {
         let binding = s.hotkeys.binding(action).unwrap_or_default();
         h.insert(action.key().into(), toml::Value::String(binding));
+    }
+    // The named OBS's tables are written as they are now: one for an OBS no
+    // longer listed (said at load) goes.
+    h.retain(|_, value| !value.is_table());
+    for (name, bindings) in &s.hotkeys.for_connection {
+        let table = bindings.iter().map(|(a, b)| (a.key().to_string(), toml::Value::String(b.clone()))).collect();
+        h.insert(name.clone(), toml::Value::Table(table));
     }
     if !s.mics.is_empty() || raw.contains_key("audio") {
         let mics = s.mics.iter().map(|m| toml::Value::String(m.clone())).collect();
@@ -917,6 +964,35 @@ mod tests {
         let unknown = save_connection(&path, &Target::new("localhost", 1).unwrap(), Some("Laptop")).unwrap_err();
         assert!(unknown.contains("Laptop") && unknown.contains("Game PC"), "{unknown}");
         assert_eq!(read_connection(&path).connections, list, "nothing written for an unknown name");
+    }
+
+    #[test]
+    fn a_hotkeys_table_named_after_an_obs_binds_keys_for_it_and_round_trips() {
+        let dir = temp_dir("named-hotkeys");
+        let path = dir.join("settings.toml");
+        std::fs::write(
+            &path,
+            "[[connections]]\nname = \"Stream PC\"\n\n[[connections]]\nname = \"Game PC\"\nport = 4456\n\n\
+             [hotkeys]\nenabled = true\n\n[hotkeys.\"game pc\"]\ntoggle_stream = \"ctrl+alt+shift+g\"\nlaunch = \"Ctrl+L\"\n\
+             save_replay = \"Banana\"\n\n[hotkeys.\"Laptop\"]\ntoggle_stream = \"Ctrl+Alt+Shift+L\"\n",
+        )
+        .unwrap();
+        let mut loaded = SettingsFile::load(&path);
+        let named = &loaded.settings.hotkeys.for_connection;
+        assert_eq!(named.len(), 1, "{named:?}");
+        assert_eq!(named["Game PC"], BTreeMap::from([(HotkeyAction::ToggleStream, "Ctrl+Alt+Shift+G".to_string())]));
+        let all = loaded.warnings.join("\n");
+        assert_eq!(loaded.warnings.len(), 3, "{all}");
+        for part in ["\"game pc\".launch is not", "\"game pc\".save_replay", "no OBS connection is called \"Laptop\""] {
+            assert!(all.contains(part), "{part} in {all}");
+        }
+        let settings = loaded.settings.clone();
+        loaded.file.save(&settings).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("[hotkeys.\"Game PC\"]") && !text.contains("Laptop"), "{text}");
+        let again = SettingsFile::load(&path);
+        assert!(again.warnings.is_empty(), "{:?}", again.warnings);
+        assert_eq!(again.settings.hotkeys, settings.hotkeys);
     }
 
     #[test]
