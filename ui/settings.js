@@ -159,7 +159,10 @@ export function createSettings({ invoke, afterConnectionsSaved = () => {} }) {
         const err = make("p", "field-error");
         err.id = `hotkey-error-${action}`;
         err.hidden = true;
-        row.append(l, input, err);
+        const bound = make("p", "hint");
+        bound.id = `hotkey-desktop-${action}`;
+        bound.hidden = true;
+        row.append(l, input, err, bound);
         wireRecorder(input);
         return row;
       }),
@@ -189,7 +192,25 @@ export function createSettings({ invoke, afterConnectionsSaved = () => {} }) {
     const unavailable = view?.hotkeys?.unavailable;
     const u = $("hotkeys-unavailable");
     showText(u, unavailable ? `Global hotkeys cannot work here: ${unavailable}` : "");
+    renderDesktopShortcuts(view?.hotkeys?.desktop ?? null);
     renderConflicts();
+  }
+
+  /** Where the desktop portal binds the shortcuts: its note, and what each is bound to. */
+  function renderDesktopShortcuts(desktop) {
+    const bound = Array.isArray(desktop?.bound) ? desktop.bound : [];
+    showText($("hotkeys-desktop"), desktop ? desktop.note ?? "" : "");
+    for (const m of meta) {
+      const own = bound.find((b) => b.action === m.action && b.connection == null);
+      const text = !desktop ? "" : own?.trigger ? `Your desktop: ${own.trigger}` : "Your desktop: not bound yet";
+      showText($(`hotkey-desktop-${m.action}`), text);
+    }
+    const named = bound.filter((b) => b.connection != null);
+    const list = $("hotkeys-desktop-named");
+    list.replaceChildren(
+      ...named.map((b) => make("li", "", `${b.label}: ${b.trigger || "not bound yet"}`)),
+    );
+    list.hidden = named.length === 0;
   }
 
   function renderEnabled() {

@@ -45,9 +45,9 @@ use crate::changes::{
 use crate::integration::GuiIntegration;
 use crate::other_obs::{OtherEvent, OtherObs};
 use crate::window::{
-    ApiError, BindingView, ConnectionView, ConnectionsInput, ConnectionsView, ControlReply, HistoryEntry, HotkeysView,
-    KeyringView, MoreConnectionView, NotificationKind, Page, Reply, SettingsInput, SettingsView, Snapshot, WindowFeed,
-    WindowPush, WindowRequest,
+    ApiError, BindingView, BoundShortcutView, ConnectionView, ConnectionsInput, ConnectionsView, ControlReply,
+    DesktopShortcutsView, HistoryEntry, HotkeysView, KeyringView, MoreConnectionView, NotificationKind, Page, Reply,
+    SettingsInput, SettingsView, Snapshot, WindowFeed, WindowPush, WindowRequest,
 };
 
 /// What the desktop sends the controller.
@@ -65,6 +65,8 @@ pub enum DesktopInput {
     NotificationButton(usize, NotificationButton),
     /// Whether a tray shows OnAir's icon, as the bus said at start (once).
     TrayHost(TrayHostSeen),
+    /// The desktop portal bound the shortcuts, or the user changed them there.
+    ShortcutsChanged,
 }
 
 impl DesktopInput {
@@ -677,6 +679,11 @@ impl<I: GuiIntegration> Controller<I> {
             }
             DesktopInput::TrayHost(seen) => {
                 self.on_tray_host(&seen);
+                return false;
+            }
+            DesktopInput::ShortcutsChanged => {
+                let view = self.settings_view();
+                self.desktop.push(WindowPush::Settings(view));
                 return false;
             }
             DesktopInput::HotkeyFor(name, hotkey) => {
@@ -1297,6 +1304,21 @@ impl<I: GuiIntegration> Controller<I> {
         let degraded = self.store.degraded();
         let session_type = std::env::var("XDG_SESSION_TYPE").ok();
         let wayland_display = std::env::var("WAYLAND_DISPLAY").ok();
+        // Where the portal binds the shortcuts they work, under the desktop's keys.
+        let desktop = self.desktop.desktop_shortcuts().map(|bound| DesktopShortcutsView {
+            note: "Your desktop binds OnAir's shortcuts: the keys below are only OnAir's wishes. See or change what \
+                   each is bound to in the desktop's keyboard shortcut settings."
+                .to_string(),
+            bound: bound
+                .into_iter()
+                .map(|(press, trigger)| BoundShortcutView {
+                    action: press.action.wire_name().to_string(),
+                    label: press.label(),
+                    connection: press.connection,
+                    trigger,
+                })
+                .collect(),
+        });
         SettingsView {
             host,
             port,
@@ -1315,10 +1337,13 @@ impl<I: GuiIntegration> Controller<I> {
                 .collect(),
             hotkeys: HotkeysView {
                 enabled: self.settings.hotkeys.enabled,
-                unavailable: onair_headless::desktop::grabbing_unavailable(
-                    session_type.as_deref(),
-                    wayland_display.as_deref(),
-                ),
+                unavailable: match desktop {
+                    Some(_) => None,
+                    None => onair_headless::desktop::grabbing_unavailable(
+                        session_type.as_deref(),
+                        wayland_display.as_deref(),
+                    ),
+                },
                 bindings: HotkeyAction::ALL
                     .iter()
                     .map(|a| BindingView {
@@ -1329,6 +1354,7 @@ impl<I: GuiIntegration> Controller<I> {
                     })
                     .collect(),
                 problems: self.hotkey_problems.clone(),
+                desktop,
             },
             confirm_stop_stream: self.settings.confirm_stop_stream,
             start_on_login: self.settings.start_on_login,

@@ -7,7 +7,7 @@
 //! None of these may block the controller's task: the Tauri implementation
 //! hands slow work (D-Bus, files, the main thread) to threads of its own.
 
-use onair_headless::desktop::{HotkeySettings, MenuEntry, NotificationAction, TrayIcon};
+use onair_headless::desktop::{HotkeyPress, HotkeySettings, MenuEntry, NotificationAction, TrayIcon};
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewUrl, WebviewWindowBuilder};
 use tokio::sync::mpsc;
 
@@ -36,6 +36,9 @@ pub trait GuiIntegration: Send + 'static {
     /// Looks once whether a tray shows OnAir's icon; what it finds comes back
     /// as `DesktopInput::TrayHost` (Linux only: elsewhere there is always one).
     fn watch_tray_host(&mut self);
+    /// What the desktop portal says each shortcut is bound to, when the
+    /// portal binds them (Wayland); `None` where OnAir grabs the keys itself.
+    fn desktop_shortcuts(&self) -> Option<Vec<(HotkeyPress, String)>>;
 }
 
 /// The desktop as Tauri reaches it.
@@ -118,6 +121,10 @@ impl<R: Runtime> GuiIntegration for TauriIntegration<R> {
                 }
             }));
         }
+    }
+
+    fn desktop_shortcuts(&self) -> Option<Vec<(HotkeyPress, String)>> {
+        self.app.try_state::<crate::portal::PortalShortcuts>().map(|portal| portal.bound())
     }
 }
 

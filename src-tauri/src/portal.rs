@@ -56,8 +56,7 @@ impl PortalShortcuts {
     }
 
     /// What the desktop last said each action is bound to (its `trigger_description`;
-    /// empty while the user has not given it a trigger).
-    #[allow(dead_code)] // For the window's hotkey settings; read by no view yet.
+    /// empty while the user has not given it a trigger), for the window's settings.
     pub fn bound(&self) -> Vec<(HotkeyPress, String)> {
         self.bound.lock().map(|b| b.clone()).unwrap_or_default()
     }
@@ -157,7 +156,10 @@ impl Portal {
                 wish = wishes.recv() => {
                     let Some(settings) = wish else { return };
                     match self.bind(&settings).await {
-                        Ok(now) => record(&bound, now),
+                        Ok(now) => {
+                            record(&bound, now);
+                            let _ = inputs.try_send(DesktopInput::ShortcutsChanged);
+                        }
                         Err(e) => tracing::warn!("the desktop portal did not bind OnAir's hotkeys: {e}"),
                     }
                 }
@@ -302,6 +304,7 @@ impl Portal {
                         })
                         .collect();
                     record(bound, now);
+                    let _ = inputs.try_send(DesktopInput::ShortcutsChanged);
                 }
             }
             _ => {}

@@ -135,6 +135,28 @@ pub struct HotkeysView {
     pub bindings: Vec<BindingView>,
     /// Bindings that could not be registered, by name.
     pub problems: Vec<String>,
+    /// Where the desktop binds the shortcuts (the GlobalShortcuts portal, on
+    /// Wayland): what it says each is bound to. `None` where OnAir grabs them.
+    pub desktop: Option<DesktopShortcutsView>,
+}
+
+/// The shortcuts as the desktop bound them: the bindings above are only
+/// OnAir's wishes there, and the user changes them in the desktop's settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DesktopShortcutsView {
+    pub note: String,
+    pub bound: Vec<BoundShortcutView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BoundShortcutView {
+    /// The action's wire name (as `bindings` has it).
+    pub action: String,
+    /// The OBS it acts on when the binding names one; `None`: the first.
+    pub connection: Option<String>,
+    pub label: String,
+    /// What the desktop says it is bound to; empty while it has no trigger.
+    pub trigger: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1236,3 +1236,43 @@ async fn the_window_adds_renames_and_removes_obs_and_the_tray_and_the_file_follo
     running.press(DesktopInput::Menu(MenuAction::Quit)).await;
     running.looping.await.expect("the loop ends");
 }
+
+#[tokio::test]
+async fn where_the_desktop_binds_the_shortcuts_the_settings_show_what_it_bound_them_to() {
+    let desktop = FakeDesktop::default();
+    let bound = vec![
+        (HotkeyPress::first(HotkeyAction::ToggleStream), "Ctrl+Alt+S".to_string()),
+        (HotkeyPress { connection: Some("Game PC".into()), action: HotkeyAction::ToggleStream }, String::new()),
+    ];
+    *desktop.desktop_shortcuts.lock().unwrap() = Some(bound);
+    let mut rig = rig_on("desktop-shortcuts", Arc::new(MemoryStore::default()), RunOverride::default(), FILE, desktop);
+    let view = rig.controller.settings_view();
+    let shown = view.hotkeys.desktop.expect("the portal's bindings");
+    assert!(shown.note.contains("desktop's keyboard shortcut settings"), "{}", shown.note);
+    let rows: Vec<(&str, Option<&str>, &str, &str)> = shown
+        .bound
+        .iter()
+        .map(|b| (b.action.as_str(), b.connection.as_deref(), b.label.as_str(), b.trigger.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("toggle-stream", None, "Start/stop streaming", "Ctrl+Alt+S"),
+            ("toggle-stream", Some("Game PC"), "Start/stop streaming on Game PC", "")
+        ]
+    );
+    assert_eq!(view.hotkeys.unavailable, None, "the portal's shortcuts work, Wayland or not");
+    // The desktop says it bound them anew: the window hears of it.
+    rig.desktop.take();
+    rig.controller.on_input(DesktopInput::ShortcutsChanged);
+    let pushed = rig.desktop.take();
+    assert!(
+        pushed.iter().any(
+            |c| matches!(c, Call::Push(p) if matches!(&**p, WindowPush::Settings(v) if v.hotkeys.desktop.is_some()))
+        ),
+        "{pushed:?}"
+    );
+    // Where OnAir grabs the keys itself there is nothing of the desktop's to show.
+    *rig.desktop.desktop_shortcuts.lock().unwrap() = None;
+    assert_eq!(rig.controller.settings_view().hotkeys.desktop, None);
+}

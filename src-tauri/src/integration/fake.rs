@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use onair_headless::desktop::{
-    HotkeySettings, MenuEntry, NotificationAction, NotificationButton, NotificationPlan, TrayIcon,
+    HotkeyPress, HotkeySettings, MenuEntry, NotificationAction, NotificationButton, NotificationPlan, TrayIcon,
 };
 
 use super::GuiIntegration;
@@ -30,6 +30,8 @@ pub struct FakeDesktop {
     calls: Arc<Mutex<Vec<Call>>>,
     /// What registering hotkeys answers, as a desktop where some are taken would.
     pub hotkey_problems: Vec<String>,
+    /// What a desktop portal says the shortcuts are bound to; `None`: no portal.
+    pub desktop_shortcuts: Arc<Mutex<Option<Vec<(HotkeyPress, String)>>>>,
 }
 
 impl FakeDesktop {
@@ -121,5 +123,9 @@ impl GuiIntegration for FakeDesktop {
 
     fn watch_tray_host(&mut self) {
         self.record().push(Call::WatchTrayHost);
+    }
+
+    fn desktop_shortcuts(&self) -> Option<Vec<(HotkeyPress, String)>> {
+        self.desktop_shortcuts.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }
