@@ -11,6 +11,9 @@ use onair_headless::desktop::{
 use super::GuiIntegration;
 use crate::window::{Page, WindowPush};
 
+/// What a desktop portal says each shortcut is bound to.
+type BoundShortcuts = Vec<(HotkeyPress, String)>;
+
 /// One thing the controller asked of the desktop.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Call {
@@ -31,7 +34,7 @@ pub struct FakeDesktop {
     /// What registering hotkeys answers, as a desktop where some are taken would.
     pub hotkey_problems: Vec<String>,
     /// What a desktop portal says the shortcuts are bound to; `None`: no portal.
-    pub desktop_shortcuts: Arc<Mutex<Option<Vec<(HotkeyPress, String)>>>>,
+    pub desktop_shortcuts: Arc<Mutex<Option<BoundShortcuts>>>,
 }
 
 impl FakeDesktop {
