@@ -671,8 +671,16 @@ impl Supervisor {
             let subscriptions = if wanted { base | subscription::INPUT_VOLUME_METERS } else { base };
             let client = client.clone();
             tokio::spawn(async move {
-                if let Err(error) = client.reidentify(subscriptions).await {
-                    tracing::warn!(%error, meters = wanted, "OBS did not take the new event subscriptions");
+                match client.reidentify(subscriptions).await {
+                    Ok(()) => {}
+                    // The connection ended meanwhile (a command done with OBS, OBS
+                    // gone): the next connection subscribes afresh, nothing to say.
+                    Err(error) if client.is_closed() => {
+                        tracing::debug!(%error, meters = wanted, "the connection closed before OBS took the new subscriptions");
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, meters = wanted, "OBS did not take the new event subscriptions");
+                    }
                 }
             });
         }
