@@ -82,15 +82,20 @@ pub struct TauriTray<R: Runtime> {
     icon: Option<TrayIcon>,
     shape: Vec<String>,
     items: HashMap<String, Live<R>>,
+    /// The text and enabled flag each item was last given, by the same key:
+    /// asking the toolkit is a round trip to the main thread per item, and only
+    /// OnAir changes these. (A check mark the user's click toggled is read back.)
+    shown: HashMap<String, (String, bool)>,
 }
 
 impl<R: Runtime> TauriTray<R> {
     pub fn new(app: AppHandle<R>) -> TauriTray<R> {
-        TauriTray { app, tray: None, icon: None, shape: Vec::new(), items: HashMap::new() }
+        TauriTray { app, tray: None, icon: None, shape: Vec::new(), items: HashMap::new(), shown: HashMap::new() }
     }
 
     fn build_menu(&mut self, entries: &[MenuEntry]) -> tauri::Result<Menu<R>> {
         self.items.clear();
+        self.shown.clear();
         let built = self.build_entries(entries)?;
         let refs: Vec<&dyn IsMenuItem<R>> = built.iter().map(|b| b.as_ref()).collect();
         Menu::with_items(&self.app, &refs)
@@ -103,11 +108,13 @@ impl<R: Runtime> TauriTray<R> {
                 MenuEntry::Info { id, label } => {
                     let key = format!("info:{id}");
                     let item = MenuItem::with_id(&self.app, key.clone(), toolkit_text(label), false, None::<&str>)?;
+                    self.shown.insert(key.clone(), (toolkit_text(label), false));
                     self.items.insert(key, Live::Item(item.clone()));
                     built.push(Box::new(item));
                 }
                 MenuEntry::Item { action, label, enabled } => {
                     let item = MenuItem::with_id(&self.app, action.id(), toolkit_text(label), *enabled, None::<&str>)?;
+                    self.shown.insert(action.id(), (toolkit_text(label), *enabled));
                     self.items.insert(action.id(), Live::Item(item.clone()));
                     built.push(Box::new(item));
                 }
@@ -120,6 +127,7 @@ impl<R: Runtime> TauriTray<R> {
                         *checked,
                         None::<&str>,
                     )?;
+                    self.shown.insert(action.id(), (toolkit_text(label), *enabled));
                     self.items.insert(action.id(), Live::Check(item.clone()));
                     built.push(Box::new(item));
                 }
@@ -128,6 +136,7 @@ impl<R: Runtime> TauriTray<R> {
                     let refs: Vec<&dyn IsMenuItem<R>> = children.iter().map(|b| b.as_ref()).collect();
                     let submenu =
                         Submenu::with_id_and_items(&self.app, id.as_str(), toolkit_text(label), *enabled, &refs)?;
+                    self.shown.insert(format!("submenu:{id}"), (toolkit_text(label), *enabled));
                     self.items.insert(format!("submenu:{id}"), Live::Submenu(submenu.clone()));
                     built.push(Box::new(submenu));
                 }
@@ -137,57 +146,66 @@ impl<R: Runtime> TauriTray<R> {
         Ok(built)
     }
 
-    fn update_in_place(&self, entries: &[MenuEntry]) -> tauri::Result<()> {
+    fn update_in_place(&mut self, entries: &[MenuEntry]) -> tauri::Result<()> {
         for entry in entries {
             match entry {
-                MenuEntry::Info { id, label } => {
-                    if let Some(Live::Item(item)) = self.items.get(&format!("info:{id}")) {
-                        let text = toolkit_text(label);
-                        if item.text()? != text {
-                            item.set_text(text)?;
-                        }
-                    }
-                }
-                MenuEntry::Item { action, label, enabled } => {
-                    if let Some(Live::Item(item)) = self.items.get(&action.id()) {
-                        let text = toolkit_text(label);
-                        if item.text()? != text {
-                            item.set_text(text)?;
-                        }
-                        if item.is_enabled()? != *enabled {
-                            item.set_enabled(*enabled)?;
-                        }
-                    }
-                }
+                MenuEntry::Info { id, label } => self.update(&format!("info:{id}"), label, false, None)?,
+                MenuEntry::Item { action, label, enabled } => self.update(&action.id(), label, *enabled, None)?,
                 MenuEntry::Check { action, label, checked, enabled } => {
-                    if let Some(Live::Check(item)) = self.items.get(&action.id()) {
-                        let text = toolkit_text(label);
-                        if item.text()? != text {
-                            item.set_text(text)?;
-                        }
-                        if item.is_checked()? != *checked {
-                            item.set_checked(*checked)?;
-                        }
-                        if item.is_enabled()? != *enabled {
-                            item.set_enabled(*enabled)?;
-                        }
-                    }
+                    self.update(&action.id(), label, *enabled, Some(*checked))?
                 }
                 MenuEntry::Submenu { id, label, enabled, entries } => {
-                    if let Some(Live::Submenu(submenu)) = self.items.get(&format!("submenu:{id}")) {
-                        let text = toolkit_text(label);
-                        if submenu.text()? != text {
-                            submenu.set_text(text)?;
-                        }
-                        if submenu.is_enabled()? != *enabled {
-                            submenu.set_enabled(*enabled)?;
-                        }
-                    }
+                    self.update(&format!("submenu:{id}"), label, *enabled, None)?;
                     self.update_in_place(entries)?;
                 }
                 MenuEntry::Separator => {}
             }
         }
+        Ok(())
+    }
+
+    /// Gives the item under `key` this text and enabled flag where they
+    /// changed since it was last given them, and the check mark where the
+    /// toolkit's differs (a click toggles it before OBS has said anything).
+    fn update(&mut self, key: &str, label: &str, enabled: bool, checked: Option<bool>) -> tauri::Result<()> {
+        let Some(live) = self.items.get(key) else { return Ok(()) };
+        let text = toolkit_text(label);
+        let (text_changed, enabled_changed) = match self.shown.get(key) {
+            Some((shown_text, shown_enabled)) => (*shown_text != text, *shown_enabled != enabled),
+            None => (true, true),
+        };
+        match live {
+            Live::Item(item) => {
+                if text_changed {
+                    item.set_text(&text)?;
+                }
+                if enabled_changed {
+                    item.set_enabled(enabled)?;
+                }
+            }
+            Live::Check(item) => {
+                if text_changed {
+                    item.set_text(&text)?;
+                }
+                if enabled_changed {
+                    item.set_enabled(enabled)?;
+                }
+                if let Some(checked) = checked {
+                    if item.is_checked()? != checked {
+                        item.set_checked(checked)?;
+                    }
+                }
+            }
+            Live::Submenu(submenu) => {
+                if text_changed {
+                    submenu.set_text(&text)?;
+                }
+                if enabled_changed {
+                    submenu.set_enabled(enabled)?;
+                }
+            }
+        }
+        self.shown.insert(key.to_string(), (text, enabled));
         Ok(())
     }
 
