@@ -194,6 +194,16 @@ async fn a_listener_that_accepts_and_says_nothing_is_not_taken_for_obs() {
     let state = waiting_with(&session, Cause::Silent).await;
     assert!(reason(&state).contains("accepted the connection on port"), "{state:?}");
     assert!(reason(&state).contains("check the port"), "{state:?}");
+    // `onair status` says so within its one --timeout, not after two of them.
+    let home = Home::new("silent-status");
+    onair_bin();
+    let started = std::time::Instant::now();
+    let (code, _, stderr) =
+        onair_in(&home.0, &["status", "--host", "127.0.0.1", "--port", &port.to_string(), "--timeout", "2"]).await;
+    let took = started.elapsed();
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("accepted the connection on port"), "the cause, not a bare timeout: {stderr}");
+    assert!(took < Duration::from_millis(2_900), "answered after {took:?} with --timeout 2");
     held.abort();
 }
 

@@ -482,6 +482,10 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
     };
     // `--mic` replaces the settings' list for this run.
     let mics = if cli.mics.is_empty() { saved.mics } else { cli.mics.clone() };
+    // The handshake gets most of --timeout, so that a port that accepts but
+    // never answers is known as such (and said so) before the command gives up.
+    let mut client = crate::obs::ClientOptions::default();
+    client.handshake_timeout = client.handshake_timeout.min(timeout.mul_f64(0.8));
     let followed: Vec<Follow> = connections
         .into_iter()
         .map(|(connection, target)| Follow {
@@ -489,6 +493,7 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
             config: SessionConfig {
                 alerts: saved.alerts.clone(),
                 mics: mics.clone(),
+                client: client.clone(),
                 ..SessionConfig::new(Ok(target.clone()), password.clone())
             },
             target,
@@ -504,7 +509,10 @@ async fn run(cli: Cli, store: &dyn PasswordStore) -> u8 {
     }
     // The rest act on one OBS: the one `--obs` named, or the settings' first.
     let Some(first) = followed.into_iter().next() else { return exit::USAGE };
+    let asked_at = std::time::Instant::now();
     let opened = Opened::open(first, store, timeout).await;
+    // One --timeout for the whole wait: learning whether OBS wants a password counts.
+    let timeout = timeout.saturating_sub(asked_at.elapsed());
     let session = &opened.session;
     let code = match (cli.command, control) {
         (_, Some(control)) => act(session, timeout, control).await,
@@ -679,8 +687,9 @@ async fn status_all(followed: Vec<Follow>, store: &dyn PasswordStore, timeout: D
     let mut asked: FuturesOrdered<_> = followed
         .into_iter()
         .map(|follow| async move {
+            let asked_at = std::time::Instant::now();
             let opened = Opened::open(follow, store, timeout).await;
-            let result = wait_connected(&opened.session, timeout).await;
+            let result = wait_connected(&opened.session, timeout.saturating_sub(asked_at.elapsed())).await;
             (opened, result)
         })
         .collect();
