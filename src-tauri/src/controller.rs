@@ -31,13 +31,11 @@ use onair_headless::desktop::{tray_host_plan, TrayHostSeen, NO_TRAY_KIND};
 use onair_headless::history::{self, StreamRecord};
 use onair_headless::obs::Session;
 use onair_headless::settings::{
-    KeyringWorker, Password, PasswordStore, PendingCall, RunOverride, Settings, SettingsFile, StoreError, Target,
-    KEYRING_TIMEOUT,
+    KeyringWorker, Loaded, Password, PasswordStore, PendingCall, RunOverride, Settings, SettingsFile, StoreError,
+    Target, KEYRING_TIMEOUT,
 };
 use onair_headless::state::{now_ms, Moment, MomentKind, Noticed, ObsStatus, State};
-#[cfg(test)]
-use tokio::sync::oneshot;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::changes::{
     carry_out, connections_from_input, settings_from_input, test_connection, Carried, Change, ChangeDone, PasswordStep,
@@ -99,9 +97,20 @@ pub enum Feedback {
     RecentStreams(Vec<StreamRecord>),
     /// The keyring answered late about one of the other OBS (its index in the settings' list).
     OtherPassword { index: usize, answer: Result<Option<Password>, StoreError> },
+    /// The settings file changed on disk (`onair connect`, an editor), read again.
+    SettingsFileChanged(Box<Loaded>),
     /// The other OBS of an edited list, with their passwords, ready to start;
     /// and what the keyring could not do for them.
     OthersReady { generation: u64, starts: Vec<crate::other_obs::OtherStart>, problems: Vec<String> },
+}
+
+/// A change waiting for the one before it.
+#[derive(Debug)]
+pub enum Queued {
+    /// From the window, answered when done.
+    Window(WindowRequest),
+    /// The settings file as another program left it: applied, not written back.
+    FileChanged(Box<Loaded>),
 }
 
 /// What the keyring said after its caller stopped waiting.
@@ -225,7 +234,9 @@ pub struct Controller<I: GuiIntegration> {
     password_epoch: u64,
     /// A change is being carried out; the ones asked for meanwhile wait here, in order.
     changing: bool,
-    waiting_changes: VecDeque<WindowRequest>,
+    waiting_changes: VecDeque<Queued>,
+    /// A look at whether the settings file changed elsewhere is under way.
+    checking_file: Arc<AtomicBool>,
     hotkey_problems: Vec<String>,
     /// The first OBS's moments and bitrate, for the window.
     feed: WindowFeed,
@@ -285,6 +296,7 @@ impl<I: GuiIntegration> Controller<I> {
             password_epoch: 0,
             changing: false,
             waiting_changes: VecDeque::new(),
+            checking_file: Arc::default(),
             hotkey_problems: Vec::new(),
             feed: WindowFeed::default(),
             shown: 0,
@@ -482,6 +494,7 @@ impl<I: GuiIntegration> Controller<I> {
 
     /// Redraws what shows a clock, and the stop confirmation when it runs out.
     fn on_tick(&mut self) {
+        self.look_at_settings_file();
         let current = self.current_state();
         let now = now_ms();
         let others_tick =
@@ -489,6 +502,25 @@ impl<I: GuiIntegration> Controller<I> {
         if has_running_clock(&current) || self.shown_armed != self.guard.is_armed(now) || others_tick {
             self.render_state(&current);
         }
+    }
+
+    /// Looks, off this task, whether the settings file changed elsewhere
+    /// (`onair connect` while the app runs); if so it comes back read again.
+    fn look_at_settings_file(&self) {
+        let Some(file) = self.settings_file.clone() else { return };
+        if self.changing || self.checking_file.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (checking, feedback) = (Arc::clone(&self.checking_file), self.feedback_tx.clone());
+        tokio::spawn(async move {
+            let read =
+                tokio::task::spawn_blocking(move || file.changed_elsewhere().then(|| SettingsFile::load(&file.path)))
+                    .await;
+            if let Ok(Some(loaded)) = read {
+                let _ = feedback.send(Feedback::SettingsFileChanged(Box::new(loaded))).await;
+            }
+            checking.store(false, Ordering::Release);
+        });
     }
 
     fn render(&mut self) {
@@ -902,7 +934,7 @@ impl<I: GuiIntegration> Controller<I> {
             | WindowRequest::SetPassword(..)
             | WindowRequest::ClearPassword(_)
             | WindowRequest::SaveConnections(..)) => {
-                self.waiting_changes.push_back(change);
+                self.waiting_changes.push_back(Queued::Window(change));
                 self.next_change();
             }
         }
@@ -977,6 +1009,10 @@ impl<I: GuiIntegration> Controller<I> {
             Feedback::ChangeDone(done) => self.finish_change(*done).await,
             Feedback::KeyringAnswer { epoch, target, late } => self.on_keyring_answer(epoch, target, late).await,
             Feedback::RecentStreams(streams) => self.keep_recent(streams),
+            Feedback::SettingsFileChanged(loaded) => {
+                self.waiting_changes.push_back(Queued::FileChanged(loaded));
+                self.next_change();
+            }
         }
     }
 
@@ -1025,7 +1061,14 @@ impl<I: GuiIntegration> Controller<I> {
     /// form got wrong is answered at once.
     fn next_change(&mut self) {
         while !self.changing {
-            let Some(request) = self.waiting_changes.pop_front() else { return };
+            let request = match self.waiting_changes.pop_front() {
+                None => return,
+                Some(Queued::Window(request)) => request,
+                Some(Queued::FileChanged(loaded)) => {
+                    self.reload(*loaded);
+                    continue;
+                }
+            };
             let (reply, planned) = match request {
                 WindowRequest::SaveSettings(input, reply) => (reply, self.plan_save(input)),
                 WindowRequest::SetPassword(password, reply) => {
@@ -1055,6 +1098,34 @@ impl<I: GuiIntegration> Controller<I> {
                 }
             }
         }
+    }
+
+    /// Applies the settings file as another program left it, as a Save would
+    /// but without writing it back: a new host or port connects with the
+    /// password the keyring has for it.
+    fn reload(&mut self, loaded: Loaded) {
+        let Loaded { file, settings, warnings } = loaded;
+        tracing::info!(path = %file.path.display(), "the settings file changed elsewhere; applying it");
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+            self.show(notice("settings", "OnAir's settings file had a problem", warning, Urgency::Normal));
+        }
+        let target = self.run.target(&settings.host, settings.port);
+        let password = if target != self.target { PasswordStep::LookUp } else { PasswordStep::Keep };
+        let change = Change { settings: Some(settings), run: self.run.clone(), target, password };
+        self.changing = true;
+        let (keyring, limit, feedback) = (self.keyring.clone(), self.io_timeout, self.feedback_tx.clone());
+        tokio::spawn(async move {
+            let mut late_store = None;
+            // No file given: nothing is written, the file is as it was found.
+            let outcome = carry_out(&keyring, limit, None, &change, &mut late_store)
+                .await
+                .map(|carried| Carried { file: Some(file), ..carried });
+            // No one waits for this answer.
+            let (reply, _) = oneshot::channel();
+            let done = ChangeDone { change, outcome, late_store, reply };
+            let _ = feedback.send(Feedback::ChangeDone(Box::new(done))).await;
+        });
     }
 
     /// A Save of the form: the settings to write, and where to connect with which password.

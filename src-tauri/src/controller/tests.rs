@@ -1276,3 +1276,36 @@ async fn where_the_desktop_binds_the_shortcuts_the_settings_show_what_it_bound_t
     *rig.desktop.desktop_shortcuts.lock().unwrap() = None;
     assert_eq!(rig.controller.settings_view().hotkeys.desktop, None);
 }
+
+/// Marks the file as changed by another program (a later modification time).
+fn touched_later(path: &std::path::Path) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() + Duration::from_secs(5)).unwrap();
+}
+
+#[tokio::test]
+async fn a_settings_file_changed_elsewhere_is_applied_with_the_new_obss_password_and_not_written_back() {
+    let store = Arc::new(MemoryStore::default());
+    store.set(&target("127.0.0.4", 9), &pw("from the keyring")).unwrap();
+    let mut rig = rig("changed-elsewhere", store, RunOverride::default(), FILE);
+    rig.controller.look_at_settings_file();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(rig.feedback.try_recv().is_err(), "an unchanged file is left alone");
+
+    // `onair connect` while the app runs: another OBS in the file, and a switched-off kind.
+    let path = rig.dir.0.join("settings.toml");
+    std::fs::write(&path, "[obs]\nhost = \"127.0.0.4\"\nport = 9\nfuture = 1\n[notifications]\nended = false\n")
+        .unwrap();
+    touched_later(&path);
+    let written = std::fs::read_to_string(&path).unwrap();
+    rig.controller.look_at_settings_file();
+    rig.settle().await; // the file, read again
+    rig.settle().await; // the change, carried out
+    assert_eq!(rig.reconfigured(), vec![(Ok(target("127.0.0.4", 9)), Some(pw("from the keyring")))]);
+    assert!(!rig.controller.settings.notifies(MomentKind::Ended));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), written, "applied, not written back");
+    // And the next Save keeps what the other program wrote, rather than the old host.
+    let saved = rig.change(|reply| WindowRequest::SaveSettings(form("127.0.0.4", 9, None), reply)).await;
+    assert!(saved.is_ok(), "{saved:?}");
+    assert!(rig.file().contains("host = \"127.0.0.4\"") && rig.file().contains("future = 1"), "{}", rig.file());
+}

@@ -112,6 +112,9 @@ pub fn find_connection<'a>(list: &'a [Connection], wanted: &str) -> Result<&'a C
 pub struct SettingsFile {
     pub path: PathBuf,
     raw: toml::Table,
+    /// The file's modification time when it was last read or written here
+    /// (`None`: there was no file), so a change made elsewhere is noticed.
+    seen: Option<std::time::SystemTime>,
 }
 
 /// The outcome of reading the file: the settings to use, and what the user
@@ -133,17 +136,30 @@ impl SettingsFile {
     /// file that is not valid TOML is moved aside, so a save cannot overwrite it.
     pub fn load(path: &Path) -> Loaded {
         let mut warnings = Vec::new();
+        let seen = modified(path);
         let raw = read_table(path, Broken::SetAside, &mut warnings);
         let settings = from_table(&raw, &mut warnings);
-        Loaded { file: SettingsFile { path: path.to_path_buf(), raw }, settings, warnings }
+        Loaded { file: SettingsFile { path: path.to_path_buf(), raw, seen }, settings, warnings }
+    }
+
+    /// Whether the file changed on disk since it was last read or written here
+    /// (`onair connect`, an editor): then [`SettingsFile::load`] it again.
+    pub fn changed_elsewhere(&self) -> bool {
+        modified(&self.path) != self.seen
     }
 
     /// Writes the settings, keeping unknown keys, atomically.
     pub fn save(&mut self, settings: &Settings) -> Result<(), String> {
         into_table(&mut self.raw, settings);
         let text = toml::to_string_pretty(&self.raw).map_err(|e| format!("cannot encode the settings: {e}"))?;
-        write_atomically(&self.path, text.as_bytes())
+        write_atomically(&self.path, text.as_bytes())?;
+        self.seen = modified(&self.path);
+        Ok(())
     }
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// Where the saved OBS is: the settings file's `[obs]` table, defaults filled in.
@@ -993,6 +1009,23 @@ mod tests {
         let again = SettingsFile::load(&path);
         assert!(again.warnings.is_empty(), "{:?}", again.warnings);
         assert_eq!(again.settings.hotkeys, settings.hotkeys);
+    }
+
+    #[test]
+    fn a_change_made_elsewhere_is_noticed_and_ones_own_save_is_not() {
+        let dir = temp_dir("changed-elsewhere");
+        let path = dir.join("settings.toml");
+        let mut loaded = SettingsFile::load(&path);
+        assert!(!loaded.file.changed_elsewhere(), "no file, and still none");
+        loaded.file.save(&loaded.settings).unwrap();
+        assert!(!loaded.file.changed_elsewhere(), "its own save");
+        // Another program (onair connect) writes it; a second later, so the time differs.
+        std::thread::sleep(std::time::Duration::from_millis(1_100));
+        save_connection(&path, &Target::new("studio", 4460).unwrap(), None).unwrap();
+        assert!(loaded.file.changed_elsewhere());
+        let again = SettingsFile::load(&path);
+        assert_eq!((again.settings.host.as_str(), again.settings.port), ("studio", 4460));
+        assert!(!again.file.changed_elsewhere());
     }
 
     #[test]
