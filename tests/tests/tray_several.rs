@@ -99,3 +99,30 @@ async fn two_obs_have_a_section_each_and_one_going_away_leaves_the_other_alone()
     let log = std::fs::read_to_string(desktop.logs_dir().join("onair-app.log")).unwrap_or_default();
     assert!(!log.contains(STREAM_PASSWORD) && !log.contains(GAME_PASSWORD), "no password is logged");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn onair_connect_while_the_tray_app_runs_moves_it_to_the_new_obs() {
+    let world = WorldOptions { password: Some(STREAM_PASSWORD.into()), ..WorldOptions::default() };
+    let mut world = ObsWorld::start(world).await.unwrap_or_else(|e| panic!("{e}"));
+    let game = world.add_obs(Some(GAME_PASSWORD)).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut desktop = Desktop::start(DesktopOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
+    let (stream_port, game_port) = (world.ws_port(), world.instance(game).ws_port());
+    let url = format!("obsws://127.0.0.1:{stream_port}/{}", STREAM_PASSWORD.replace(' ', "%20"));
+    let (code, stdout, stderr) = onair_in(&desktop, &["connect", &url], None).await;
+    assert_eq!(code, 0, "{stdout} {stderr}");
+    let app = TrayApp::start_with_args(&mut desktop, &onair_bin(), &[], &[]).await;
+    app.wait_menu(&desktop, "the Stream PC offline", T, |m| m.children.first().is_some_and(|r| r.label == "Offline"))
+        .await;
+
+    // Pointed at the Game PC from the command line: the running app follows.
+    let url = format!("obsws://127.0.0.1:{game_port}/{}", GAME_PASSWORD.replace(' ', "%20"));
+    let (code, stdout, stderr) = onair_in(&desktop, &["connect", &url], None).await;
+    assert_eq!(code, 0, "{stdout} {stderr}");
+    world.instance(game).start_stream(T).await.unwrap();
+    app.wait_menu(&desktop, "the Game PC live", T, |m| {
+        m.children.first().is_some_and(|r| r.label.starts_with("● LIVE"))
+    })
+    .await;
+    let settings = std::fs::read_to_string(desktop.home().join(".config/onair/settings.toml")).unwrap();
+    assert!(settings.contains(&format!("port = {game_port}")), "{settings}");
+}
