@@ -412,3 +412,30 @@ async fn connect_with_obss_url_logs_in_with_its_password_and_never_shows_it() {
     assert_eq!(code, 2, "{stderr}");
     assert!(!stderr.contains("secret"), "{stderr}");
 }
+
+/// A network with no route to OBS's address: `onair` run in a network
+/// namespace of its own (`unshare -n`: loopback only, and down), where the
+/// kernel answers a connect at once with "network unreachable".
+#[tokio::test]
+async fn an_address_this_machine_has_no_route_to_says_so_at_once() {
+    let bin = onair_bin();
+    let home = Home::new("unreachable");
+    let started = std::time::Instant::now();
+    let mut command = tokio::process::Command::new("unshare");
+    command
+        .arg("-n")
+        .arg(&bin)
+        .args(["status", "--host", "192.0.2.1", "--port", "4455", "--timeout", "10"])
+        .env("HOME", &home.0)
+        .env("XDG_CONFIG_HOME", home.0.join(".config"))
+        .env_remove("ONAIR_PASSWORD")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let (code, _, stderr) = run_onair(&mut command).await;
+    assert!(!stderr.contains("unshare:"), "this test needs unshare -n (root, or user namespaces): {stderr}");
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("this machine has no route to 192.0.2.1"), "{stderr}");
+    assert!(stderr.contains("same network"), "with what to check: {stderr}");
+    assert!(started.elapsed() < Duration::from_secs(5), "a refusal by the kernel is not waited out");
+}

@@ -648,7 +648,9 @@ async fn wait_connected(session: &Session, timeout: Duration) -> Result<State, S
         s.obs.is_some()
             || s.connection.needs_user()
             || s.connection == ConnectionState::Stopped
-            || matches!(&s.connection, ConnectionState::WaitingForObs { reason } if reason.cause == Cause::Refused)
+            // What this machine's own network stack answers at once is not waited out.
+            || matches!(&s.connection, ConnectionState::WaitingForObs { reason }
+                if matches!(reason.cause, Cause::Refused | Cause::Unreachable | Cause::Unresolved))
     };
     let _ = tokio::time::timeout(timeout, state.wait_for(answered)).await;
     let current = state.borrow().clone();
