@@ -7,10 +7,9 @@
 //! Each run has a session bus address that leads nowhere, so a keyring that is
 //! asked fails and says so on stderr: its silence means it was not asked.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use onair_system_tests::fake::{FakeObs, FakeState, ServeHandle};
+use onair_system_tests::fake::{requests_served, serve_every_connection, FakeObs, FakeState};
 use onair_system_tests::support::{onair_bin, run_onair, Watcher};
 use serde_json::{json, Value};
 
@@ -153,26 +152,6 @@ async fn onair_with_settings(settings: &std::path::Path, args: &[&str]) -> (i32,
     (code, stdout, stderr, started.elapsed())
 }
 
-/// Serves every connection `fake` gets (a command's, a watch's reconnects) from
-/// a default state; the handles, newest last, steer them.
-fn serve_every_connection(mut fake: FakeObs) -> Arc<Mutex<Vec<ServeHandle>>> {
-    let handles = Arc::new(Mutex::new(Vec::new()));
-    let served = Arc::clone(&handles);
-    tokio::spawn(async move {
-        while let Some(mut conn) = fake.accept(Duration::from_secs(600)).await {
-            if conn.handshake(None).await.is_ok() {
-                served.lock().expect("handles lock").push(conn.serve_with(FakeState::default()));
-            }
-        }
-    });
-    handles
-}
-
-/// How many requests of `request_type` every connection served so far received.
-fn requests(handles: &Arc<Mutex<Vec<ServeHandle>>>, request_type: &str) -> usize {
-    handles.lock().expect("handles lock").iter().map(|h| h.request_count(request_type)).sum()
-}
-
 #[tokio::test]
 async fn status_of_several_obs_has_a_line_for_each_and_a_refused_one_answers_at_once() {
     onair_bin();
@@ -278,15 +257,15 @@ async fn watch_follows_every_obs_naming_each_and_obs_picks_one() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(watcher.lines().iter().all(|l| l["connection"] == "Game PC"), "{:?}", watcher.lines());
     assert_eq!(watcher.stop().await, Some(0));
-    let stream_starts = requests(&stream_served, "StartStream");
+    let stream_starts = requests_served(&stream_served, "StartStream");
     let (code, stdout, stderr, _) = onair_with_settings(&settings, &["--obs", "Game PC", "stream", "start"]).await;
     assert_eq!(code, 0, "{stdout} {stderr}");
-    assert_eq!(requests(&game_served, "StartStream"), 1, "the game PC was asked");
-    assert_eq!(requests(&stream_served, "StartStream"), stream_starts, "the stream PC was not");
+    assert_eq!(requests_served(&game_served, "StartStream"), 1, "the game PC was asked");
+    assert_eq!(requests_served(&stream_served, "StartStream"), stream_starts, "the stream PC was not");
     // Without --obs a control acts on the first connection.
     let (code, stdout, stderr, _) = onair_with_settings(&settings, &["record", "start"]).await;
     assert_eq!(code, 0, "{stdout} {stderr}");
-    assert_eq!((requests(&stream_served, "StartRecord"), requests(&game_served, "StartRecord")), (1, 0));
+    assert_eq!((requests_served(&stream_served, "StartRecord"), requests_served(&game_served, "StartRecord")), (1, 0));
     let _ = std::fs::remove_dir_all(settings.parent().unwrap_or(&settings));
 }
 

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use onair_system_tests::desktop::{Desktop, DesktopOptions};
-use onair_system_tests::fake::{FakeObs, FakeState, ServeHandle};
+use onair_system_tests::fake::{requests_served, serve_every_connection, FakeObs, ServeHandle};
 use onair_system_tests::support::onair_bin;
 use onair_system_tests::webdriver::{Driver, Session};
 use serde_json::{json, Value};
@@ -26,26 +26,6 @@ const URL_PASSWORD: &str = "fromtheurl";
 
 fn screenshot_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target").join("screenshots").join(format!("{name}.png"))
-}
-
-/// Serves every connection `fake` gets (the app's session, its restarts, a
-/// Test connection) from a default state; the handles, newest last, steer them.
-fn serve_every_connection(mut fake: FakeObs) -> Arc<Mutex<Vec<ServeHandle>>> {
-    let handles = Arc::new(Mutex::new(Vec::new()));
-    let served = Arc::clone(&handles);
-    tokio::spawn(async move {
-        while let Some(mut conn) = fake.accept(Duration::from_secs(600)).await {
-            if conn.handshake(None).await.is_ok() {
-                served.lock().expect("handles lock").push(conn.serve_with(FakeState::default()));
-            }
-        }
-    });
-    handles
-}
-
-/// How many requests of `request_type` every connection of one fake received.
-fn requests(handles: &Arc<Mutex<Vec<ServeHandle>>>, request_type: &str) -> usize {
-    handles.lock().expect("handles lock").iter().map(|h| h.request_count(request_type)).sum()
 }
 
 /// Takes its newest connection still open, the app's session, out of the
@@ -239,7 +219,7 @@ async fn switcher() {
     s.find("#btn-record").await.unwrap().click().await.unwrap();
     assert!(game_obs.wait_for_request("StartRecord", T).await.is_some(), "the Game PC was asked");
     s.wait_text("#recording-status", T, |t| t.starts_with("REC")).await.unwrap();
-    assert_eq!(requests(&stream, "StartRecord"), 0, "the Stream PC was not asked");
+    assert_eq!(requests_served(&stream, "StartRecord"), 0, "the Stream PC was not asked");
 
     // Back to the Stream PC: its page again, with none of the Game PC's moments.
     choose(s, "Stream PC").await;
@@ -251,7 +231,11 @@ async fn switcher() {
     let stream_obs = take_session(&stream);
     assert!(stream_obs.wait_for_request("StartStream", T).await.is_some(), "the Stream PC was asked");
     s.wait_text("#headline", T, |t| t == "LIVE").await.unwrap();
-    assert_eq!(requests(&game, "StartStream") + game_obs.request_count("StartStream"), 0, "the Game PC was not asked");
+    assert_eq!(
+        requests_served(&game, "StartStream") + game_obs.request_count("StartStream"),
+        0,
+        "the Game PC was not asked"
+    );
 }
 
 async fn settings() {

@@ -993,34 +993,8 @@ fn other_start(name: &str, port: u16) -> crate::other_obs::OtherStart {
 
 #[tokio::test]
 async fn several_obs_each_have_their_section_their_named_notifications_and_their_own_controls() {
-    let stream_pc = fake_obs(FakeState::default()).await;
-    let game_pc = fake_obs(FakeState::default()).await;
-    let file = format!(
-        "[[connections]]\nname = \"Stream PC\"\nhost = \"127.0.0.1\"\nport = {}\n\n\
-         [[connections]]\nname = \"Game PC\"\nhost = \"127.0.0.1\"\nport = {}\n",
-        stream_pc.port, game_pc.port
-    );
-    let mut rig = rig("several", Arc::new(MemoryStore::default()), RunOverride::default(), &file);
-    let more = rig.controller.settings.more_connections.clone();
-    assert_eq!(more.len(), 1, "{more:?}");
-    let other =
-        crate::other_obs::OtherObs::spawn(1, other_start(&more[0].name, more[0].port), &Default::default(), &[]);
-    rig.controller.add_others(vec![other]);
-    let running = rig.run();
-    let (_first_listener, first) = stream_pc.serving().await;
-    let (_second_listener, second) = game_pc.serving().await;
-    running
-        .desktop
-        .wait_for("both sections offline", |c| match c {
-            Call::Tray { icon: TrayIcon::Offline, menu }
-                if section_row(menu, "obs0/status").as_deref() == Some("Stream PC: Offline")
-                    && section_row(menu, "obs1/status").as_deref() == Some("Game PC: Offline") =>
-            {
-                Some(())
-            }
-            _ => None,
-        })
-        .await;
+    let (running, first, second, _listeners) = two_obs_running("several", Arc::new(MemoryStore::default())).await;
+    running.wait_for_icon(TrayIcon::Offline).await;
 
     // A stream on the second is announced for the second only, and lights the icon.
     second.update_state(|s| s.stream_active = true);
@@ -1104,7 +1078,10 @@ async fn two_obs_running(
         stream_pc.port, game_pc.port
     );
     let mut rig = rig(name, store, RunOverride::default(), &file);
-    let other = crate::other_obs::OtherObs::spawn(1, other_start("Game PC", game_pc.port), &Default::default(), &[]);
+    let more = rig.controller.settings.more_connections.clone();
+    assert_eq!(more.len(), 1, "{more:?}");
+    let other =
+        crate::other_obs::OtherObs::spawn(1, other_start(&more[0].name, more[0].port), &Default::default(), &[]);
     rig.controller.add_others(vec![other]);
     let running = rig.run();
     let (first_listener, first) = stream_pc.serving().await;

@@ -41,17 +41,20 @@
 //! * `socket`: the task that owns one websocket and the channel the test side talks to it over;
 //! * `conn`: [`FakeConn`], one connection driven frame by frame;
 //! * `listener`: [`FakeObs`], the loopback listener that upgrades and queues connections;
+//! * `every`: [`serve_every_connection`], for a client that reconnects or connects more than once;
 //! * `serve`: the auto-server and its [`ServeHandle`]: answers from the simulation, gates it the
 //!   way a 5.3+ OBS does while loading or switching collections, and injects faults (held or
 //!   reordered responses, closes, silence).
 
 mod conn;
+mod every;
 mod listener;
 mod serve;
 mod socket;
 mod wire;
 
 pub use conn::FakeConn;
+pub use every::{requests_served, serve_every_connection, Served};
 pub use listener::FakeObs;
 pub use onair_headless::sim::{
     derived_uuid, Profile, SimObs as FakeState, DEFAULT_RECORD_PATH as FAKE_RECORD_PATH,
