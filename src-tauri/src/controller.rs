@@ -1272,7 +1272,9 @@ impl<I: GuiIntegration> Controller<I> {
         }
         self.render();
         let generation = self.others_generation;
-        let connections = self.settings.more_connections.clone();
+        // With a connection given for this run (flags, the demo) only that one
+        // is watched, as at the start; the list is saved for the next run.
+        let connections = if self.run.is_empty() { self.settings.more_connections.clone() } else { Vec::new() };
         let (keyring, limit, feedback) = (self.keyring.clone(), self.io_timeout, self.feedback_tx.clone());
         tokio::spawn(async move {
             let (mut starts, mut problems) = (Vec::new(), Vec::new());

@@ -1286,3 +1286,23 @@ async fn a_settings_file_changed_elsewhere_is_applied_with_the_new_obss_password
     assert!(saved.is_ok(), "{saved:?}");
     assert!(rig.file().contains("host = \"127.0.0.4\"") && rig.file().contains("future = 1"), "{}", rig.file());
 }
+
+#[tokio::test]
+async fn with_an_obs_given_for_this_run_a_saved_list_waits_for_the_next_run() {
+    let run = RunOverride { host: Some("127.0.0.1".into()), port: Some(9), source: "the command line" };
+    let mut rig = rig("list-with-flags", Arc::new(MemoryStore::default()), run, FILE);
+    let list = crate::window::ConnectionsInput {
+        first_name: None,
+        more: vec![crate::window::ConnectionInput {
+            name: Some("Laptop".into()),
+            host: "127.0.0.9".into(),
+            port: 9,
+            password: None,
+        }],
+    };
+    let view = rig.change(|reply| WindowRequest::SaveConnections(list, reply)).await.expect("saved");
+    assert_eq!(view.connections.more.len(), 1, "the list is saved");
+    assert!(rig.file().contains("name = \"Laptop\""), "{}", rig.file());
+    rig.settle().await; // the others, ready
+    assert!(rig.controller.others.is_empty(), "but only this run's OBS is watched");
+}
