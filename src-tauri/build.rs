@@ -10,6 +10,7 @@ fn main() {
             "set_password",
             "clear_password",
             "test_connection",
+            "use_obs_settings",
         ]),
     );
     if let Err(error) = tauri_build::try_build(attributes) {

@@ -73,6 +73,12 @@ pub async fn clear_password(app: tauri::State<'_, AppState>) -> Result<SettingsV
     ask(&app, WindowRequest::ClearPassword).await?
 }
 
+/// Yes to the first-run offer of OBS's own settings; the answer says where OnAir connects now.
+#[tauri::command]
+pub async fn use_obs_settings(app: tauri::State<'_, AppState>) -> Result<String, ApiError> {
+    ask(&app, WindowRequest::UseObsSettings).await?
+}
+
 #[tauri::command]
 pub async fn test_connection(
     app: tauri::State<'_, AppState>,

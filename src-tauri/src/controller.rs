@@ -76,6 +76,8 @@ pub enum Feedback {
     },
     /// The newest streams of the history file, read at the start.
     RecentStreams(Vec<StreamRecord>),
+    /// A yes to the first-run offer, carried out.
+    ObsSettingsUsed(Box<obs_offer::UsedObsSettings>),
 }
 
 /// What the keyring said after its caller stopped waiting.
@@ -124,6 +126,8 @@ pub struct StartupNotes {
     /// The keyring lookup at start, when it did not answer in time: its answer
     /// is used once it comes.
     pub pending_password: Option<PendingCall<Option<Password>>>,
+    /// OBS's own settings, found at a first start, to offer.
+    pub obs_offer: Option<crate::first_run::ObsOffer>,
 }
 
 /// The channels the controller listens on.
@@ -214,6 +218,8 @@ pub struct Controller<I: GuiIntegration> {
     last_seen: Option<ObsStatus>,
     feedback_tx: mpsc::Sender<Feedback>,
     feedback: Option<mpsc::Receiver<Feedback>>,
+    /// The first-run offer of OBS's own settings, while it stands.
+    obs_offer: Option<obs_offer::Offered>,
     /// Every (target, password) the session was given, in order, for the tests.
     #[cfg(test)]
     reconfigured: Arc<std::sync::Mutex<Vec<SessionSettings>>>,
@@ -252,6 +258,7 @@ impl<I: GuiIntegration> Controller<I> {
             last_seen: None,
             feedback_tx,
             feedback: Some(feedback),
+            obs_offer: None,
             #[cfg(test)]
             reconfigured: Default::default(),
         }
@@ -261,7 +268,7 @@ impl<I: GuiIntegration> Controller<I> {
     /// start on login, asks the keyring what the start did not learn, and draws
     /// the tray.
     pub fn start(&mut self, notes: StartupNotes) {
-        let StartupNotes { warnings, keyring_problem, keyring_warning, pending_password } = notes;
+        let StartupNotes { warnings, keyring_problem, keyring_warning, pending_password, obs_offer } = notes;
         for warning in &warnings {
             tracing::warn!("{warning}");
             self.show(notice("settings", "OnAir's settings file had a problem", warning, Urgency::Normal));
@@ -278,6 +285,7 @@ impl<I: GuiIntegration> Controller<I> {
             tracing::warn!("{warning}");
             self.show(notice("keyring", "The keyring did not answer", &warning, Urgency::Normal));
         }
+        self.offer_obs_settings(obs_offer);
         self.register_hotkeys();
         self.desktop.set_start_on_login(self.settings.start_on_login);
         self.start_lookups(pending_password);
@@ -496,9 +504,14 @@ impl<I: GuiIntegration> Controller<I> {
                 return false;
             }
             DesktopInput::Menu(action) => action,
+            DesktopInput::NotificationButton(NotificationButton::UseObsSettings) => {
+                self.on_use_obs_settings_pressed();
+                return false;
+            }
             // Sent as the tray's items are; a refusal comes back as a notice.
             DesktopInput::NotificationButton(button) => {
-                if let Press::Send(control) = self.press(button.control(), state.obs.as_ref(), &state) {
+                let pressed = button.control().map(|control| self.press(control, state.obs.as_ref(), &state));
+                if let Some(Press::Send(control)) = pressed {
                     self.send_control(control);
                 }
                 return false;
@@ -583,6 +596,7 @@ impl<I: GuiIntegration> Controller<I> {
                     bitrate_history: self.bitrate_history.iter().copied().collect(),
                     history: self.recent_streams.iter().cloned().collect(),
                     settings: self.settings_view(),
+                    obs_offer: self.obs_offer_view(),
                 };
                 let _ = reply.send(snapshot);
             }
@@ -595,7 +609,8 @@ impl<I: GuiIntegration> Controller<I> {
             }
             change @ (WindowRequest::SaveSettings(..)
             | WindowRequest::SetPassword(..)
-            | WindowRequest::ClearPassword(_)) => {
+            | WindowRequest::ClearPassword(_)
+            | WindowRequest::UseObsSettings(_)) => {
                 self.waiting_changes.push_back(change);
                 self.next_change();
             }
@@ -632,6 +647,7 @@ impl<I: GuiIntegration> Controller<I> {
             Feedback::ChangeDone(done) => self.finish_change(*done).await,
             Feedback::KeyringAnswer { epoch, target, late } => self.on_keyring_answer(epoch, target, late).await,
             Feedback::RecentStreams(streams) => self.keep_recent(streams),
+            Feedback::ObsSettingsUsed(used) => self.finish_using_obs_settings(*used).await,
         }
     }
 
@@ -687,6 +703,10 @@ impl<I: GuiIntegration> Controller<I> {
                     (reply, self.plan_password(PasswordStep::Store(Password::new(password))))
                 }
                 WindowRequest::ClearPassword(reply) => (reply, self.plan_password(PasswordStep::Clear)),
+                WindowRequest::UseObsSettings(reply) => {
+                    self.start_using_obs_settings(reply);
+                    continue;
+                }
                 WindowRequest::Snapshot(_) | WindowRequest::Control(..) | WindowRequest::TestConnection { .. } => {
                     continue
                 }
@@ -903,5 +923,6 @@ impl<I: GuiIntegration> Controller<I> {
     }
 }
 
+mod obs_offer;
 #[cfg(test)]
 mod tests;

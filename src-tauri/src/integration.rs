@@ -87,6 +87,7 @@ impl<R: Runtime> GuiIntegration for TauriIntegration<R> {
             WindowPush::Moment(moment) => self.app.emit(event, moment),
             WindowPush::Settings(settings) => self.app.emit(event, settings),
             WindowPush::Controls(controls) => self.app.emit(event, controls),
+            WindowPush::ObsOffer(offer) => self.app.emit(event, offer),
         };
         if let Err(e) = sent {
             tracing::debug!(event, error = %e, "cannot push to the window");

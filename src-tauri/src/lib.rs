@@ -15,6 +15,7 @@
 //! - `launch.rs`: start-up from the command line: settings, password, logging.
 //! - `controller.rs`: the loop (and its tests with a fake desktop).
 //! - `changes.rs`: settings and password changes, "Test connection".
+//! - `first_run.rs`: the first start's offer of OBS's own settings.
 //! - `integration.rs`: the desktop's effects as one trait, and Tauri's implementation.
 //! - `window.rs`: the window's vocabulary; `commands.rs`: its IPC commands.
 //! - Adapters, named after the headless policy they carry out: `tray.rs`
@@ -28,6 +29,7 @@ mod autostart;
 mod changes;
 mod commands;
 mod controller;
+mod first_run;
 mod hotkeys;
 mod integration;
 mod launch;
@@ -114,7 +116,8 @@ pub fn run<R: Runtime>(builder: tauri::Builder<R>, options: AppOptions) -> tauri
             commands::save_settings,
             commands::set_password,
             commands::clear_password,
-            commands::test_connection
+            commands::test_connection,
+            commands::use_obs_settings
         ])
         .setup(move |app| {
             let Some((options, desktop_rx, window_rx, window_tx, desktop_tx)) = start.take() else {

@@ -12,6 +12,8 @@ use onair_headless::text::{moment_text, moment_tone, Tone};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+use crate::first_run::ObsOfferView;
+
 /// Every error the window can get: a stable code, a sentence for people, and
 /// the form field it is about, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -158,6 +160,8 @@ pub struct Snapshot {
     /// The last few streams that ended, newest first.
     pub history: Vec<HistoryEntry>,
     pub settings: SettingsView,
+    /// The first-run offer of OBS's own settings, while it stands.
+    pub obs_offer: Option<ObsOfferView>,
 }
 
 /// An ended stream as the window's "Recent streams" shows it: the history
@@ -212,6 +216,8 @@ pub enum WindowRequest {
     SaveSettings(SettingsInput, Reply<SettingsView>),
     SetPassword(String, Reply<SettingsView>),
     ClearPassword(Reply<SettingsView>),
+    /// Yes to the first-run offer: the answer says where OnAir connects now.
+    UseObsSettings(Reply<String>),
     TestConnection {
         host: String,
         port: i64,
@@ -227,6 +233,8 @@ pub enum WindowPush {
     Moment(LoggedMoment),
     Settings(SettingsView),
     Controls(Controls),
+    /// The first-run offer, or `None` once it is taken.
+    ObsOffer(Option<ObsOfferView>),
 }
 
 impl WindowPush {
@@ -237,6 +245,7 @@ impl WindowPush {
             WindowPush::Moment(_) => "onair://moment",
             WindowPush::Settings(_) => "onair://settings",
             WindowPush::Controls(_) => "onair://controls",
+            WindowPush::ObsOffer(_) => "onair://obs-offer",
         }
     }
 }

@@ -57,11 +57,14 @@ pub struct NotificationPlan {
     pub button: Option<NotificationButton>,
 }
 
-/// A button on a notification: what pressing it asks of OBS.
+/// A button on a notification: what pressing it asks of OBS, or of OnAir.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotificationButton {
     /// Unmutes this mic (by its name in OBS): the mute alerts' answer.
     Unmute(String),
+    /// Takes OBS's own WebSocket settings, found on this machine at the first
+    /// start, into OnAir's: the first-run offer's answer.
+    UseObsSettings,
 }
 
 impl NotificationButton {
@@ -69,6 +72,7 @@ impl NotificationButton {
     pub fn key(&self) -> &'static str {
         match self {
             NotificationButton::Unmute(_) => "unmute",
+            NotificationButton::UseObsSettings => "use-obs-settings",
         }
     }
 
@@ -76,14 +80,17 @@ impl NotificationButton {
     pub fn label(&self) -> &'static str {
         match self {
             NotificationButton::Unmute(_) => "Unmute",
+            NotificationButton::UseObsSettings => "Use OBS's settings",
         }
     }
 
     /// What a press sends OBS: an explicit unmute, never a toggle, so a mic
-    /// unmuted meanwhile in OBS stays unmuted.
-    pub fn control(&self) -> Control {
+    /// unmuted meanwhile in OBS stays unmuted. `None` for a button OnAir
+    /// answers itself.
+    pub fn control(&self) -> Option<Control> {
         match self {
-            NotificationButton::Unmute(input) => Control::Mute { input: input.clone(), muted: Some(false) },
+            NotificationButton::Unmute(input) => Some(Control::Mute { input: input.clone(), muted: Some(false) }),
+            NotificationButton::UseObsSettings => None,
         }
     }
 }
@@ -393,7 +400,9 @@ mod tests {
         let unmute = NotificationButton::Unmute("Mic/Aux".into());
         assert_eq!((muted.slot, muted.button.as_ref()), ("muted-while-live", Some(&unmute)));
         assert_eq!((unmute.key(), unmute.label()), ("unmute", "Unmute"));
-        assert_eq!(unmute.control(), Control::Mute { input: "Mic/Aux".into(), muted: Some(false) });
+        assert_eq!(unmute.control(), Some(Control::Mute { input: "Mic/Aux".into(), muted: Some(false) }));
+        let setup = NotificationButton::UseObsSettings;
+        assert_eq!((setup.key(), setup.label(), setup.control()), ("use-obs-settings", "Use OBS's settings", None));
         let talking = shown(policy.plan(&at(4_000, alert(AlertKind::TalkingWhileMuted, Some("Podcast"))), &settings));
         assert_eq!(talking.button, Some(NotificationButton::Unmute("Podcast".into())));
 
