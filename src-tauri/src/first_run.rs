@@ -19,7 +19,7 @@ use std::time::Duration;
 use onair_headless::connect::command::{self as connect, Found, Source};
 use onair_headless::settings::obs_config;
 use onair_headless::settings::{
-    KeyringWorker, Password, PendingCall, RunOverride, Settings, SettingsFile, StoreError, Target,
+    save_connection, KeyringWorker, Password, PendingCall, RunOverride, Settings, SettingsFile, StoreError, Target,
 };
 use serde::Serialize;
 
@@ -203,8 +203,9 @@ pub struct Adoption {
 
 /// Carries out a yes, off the controller's task: reads OBS's settings in
 /// `dir` again, stores their password for localhost:port (within `limit`),
-/// then writes host `localhost` and the port into `settings` and the file
-/// (within `limit`). Each step is tried whatever became of the other.
+/// then writes host `localhost` and the port into `settings` and the file's
+/// `[obs]` table, the rest of the file kept (within `limit`). Each step is
+/// tried whatever became of the other.
 pub async fn adopt(
     keyring: &KeyringWorker,
     limit: Duration,
@@ -239,14 +240,19 @@ pub async fn adopt(
     (settings.host, settings.port) = (target.host.clone(), target.port);
     let file = match file {
         None => Some(Err("this system has no config directory to save settings in".to_string())),
-        Some(mut file) => {
-            let path = file.path.display().to_string();
-            let to_save = settings.clone();
-            let write = tokio::task::spawn_blocking(move || file.save(&to_save).map(|()| file));
+        Some(file) => {
+            // Only `[obs]` is written, as `onair connect` does: the rest of the
+            // settings stay defaults, not values frozen into the file.
+            let path = file.path.clone();
+            let shown = path.display().to_string();
+            let to_save = target.clone();
+            let write = tokio::task::spawn_blocking(move || {
+                save_connection(&path, &to_save).map(|()| SettingsFile::load(&path).file)
+            });
             Some(match tokio::time::timeout(limit, write).await {
                 Ok(Ok(saved)) => saved,
-                Ok(Err(e)) => Err(format!("cannot write {path}: {e}")),
-                Err(_) => Err(format!("writing {path} did not finish within {} s", limit.as_secs_f32())),
+                Ok(Err(e)) => Err(format!("cannot write {shown}: {e}")),
+                Err(_) => Err(format!("writing {shown} did not finish within {} s", limit.as_secs_f32())),
             })
         }
     };

@@ -348,7 +348,7 @@ mod tests {
         first.settle().await;
 
         let file = std::fs::read_to_string(&first.settings).expect("the settings file is written");
-        assert!(file.contains("host = \"localhost\"") && file.contains("port = 9"), "{file}");
+        assert_eq!(file, "[obs]\nhost = \"localhost\"\nport = 9\n", "only the address is written");
         assert!(!file.contains(OBS_PASSWORD), "{file}");
         assert_eq!(store.get(&localhost_9()), Ok(Some(Password::new(OBS_PASSWORD.into()))));
         assert_eq!(
