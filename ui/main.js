@@ -4,6 +4,7 @@
 // from the timestamps it already has.
 
 import { $, setAttr } from "./dom.js";
+import { createFirstRun } from "./first_run.js";
 import { errorText } from "./format.js";
 import { createSettings } from "./settings.js";
 import { createStatus } from "./status.js";
@@ -36,6 +37,7 @@ if (!tauri?.core?.invoke || !tauri?.event?.listen) {
 
 async function start(invoke, listen) {
   const settings = createSettings({ invoke });
+  const firstRun = createFirstRun({ invoke, errorText });
   const status = createStatus({
     invoke,
     openSettings: (field) => showPage("settings", { focus: field }),
@@ -45,6 +47,7 @@ async function start(invoke, listen) {
   // a state or controls pushed meanwhile are newer than the snapshot's and win.
   let pushedState = false;
   let pushedControls = false;
+  let pushedOffer = false;
   const listeners = [
     listen("onair://state", (e) => {
       pushedState = true;
@@ -56,6 +59,10 @@ async function start(invoke, listen) {
     }),
     listen("onair://moment", (e) => status.addMoments([e.payload])),
     listen("onair://settings", (e) => settings.apply(e.payload)),
+    listen("onair://obs-offer", (e) => {
+      pushedOffer = true;
+      firstRun.show(e.payload);
+    }),
     listen("onair://page", (e) => showPage(e.payload === "settings" ? "settings" : "status")),
   ];
   try {
@@ -72,6 +79,7 @@ async function start(invoke, listen) {
     if (snap?.settings) settings.load(snap.settings);
     if (!pushedState && snap?.state) status.setState(snap.state);
     if (!pushedControls && snap?.controls) status.setControls(snap.controls);
+    if (!pushedOffer) firstRun.show(snap?.obs_offer);
   } catch (e) {
     if (!status.hasState()) status.showProblem(`OnAir could not read its state: ${errorText(e)}`);
   }
