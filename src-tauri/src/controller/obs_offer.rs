@@ -113,7 +113,7 @@ impl<I: GuiIntegration> Controller<I> {
             Some(KeyringStep::Stored) => {
                 if let Some(why) = self.store.degraded() {
                     code = "keyring-failed";
-                    problems.push(format!("No keyring keeps the password ({why}); OnAir uses it for this run only."));
+                    problems.push(format!("The password is kept for this run only: {why}."));
                 }
                 Some(true)
             }
@@ -198,7 +198,7 @@ mod tests {
     use onair_headless::desktop::NotificationAction;
     use onair_headless::obs::{Session, SessionConfig};
     use onair_headless::settings::{
-        KeyringWorker, MemoryStore, Password, PasswordStore, SettingsFile, StoreError, Target,
+        FallbackStore, KeyringWorker, MemoryStore, Password, PasswordStore, SettingsFile, StoreError, Target,
     };
     use tokio::sync::mpsc;
 
@@ -419,5 +419,43 @@ mod tests {
         assert_eq!((snapshot.settings.host.as_str(), snapshot.settings.port), ("localhost", 9));
         let note = snapshot.settings.connection_note.unwrap_or_default();
         assert!(note.contains("OBS's settings for this run only"), "{note}");
+    }
+
+    /// No Secret Service on the bus.
+    struct NoKeyring;
+    impl PasswordStore for NoKeyring {
+        fn get(&self, _: &Target) -> Result<Option<Password>, StoreError> {
+            Err(StoreError::Unavailable("no Secret Service".into()))
+        }
+        fn set(&self, _: &Target, _: &Password) -> Result<(), StoreError> {
+            Err(StoreError::Unavailable("no Secret Service".into()))
+        }
+        fn clear(&self, _: &Target) -> Result<bool, StoreError> {
+            Err(StoreError::Unavailable("no Secret Service".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn yes_without_a_keyring_saves_the_address_and_says_the_password_lasts_this_run() {
+        let mut first = machine("no-keyring", "onair/settings.toml", Arc::new(FallbackStore::new(NoKeyring)));
+        first.start();
+        first.desktop.take();
+        first.controller.on_input(DesktopInput::NotificationButton(NotificationButton::UseObsSettings));
+        first.settle().await;
+        let file = std::fs::read_to_string(&first.settings).expect("the address is saved");
+        assert!(file.contains("port = 9"), "{file}");
+        assert_eq!(first.reconfigured(), [(Ok(localhost_9()), Some(Password::new(OBS_PASSWORD.into())))]);
+        let calls = first.desktop.take();
+        let told = shown(&calls);
+        let last = told.last().expect("the user is told");
+        assert_eq!(last.summary, "OnAir connects to OBS at localhost:9 for this run");
+        assert!(
+            last.body.starts_with("The password is kept for this run only: no keyring available (no Secret Service)."),
+            "{}",
+            last.body
+        );
+        let snapshot = first.snapshot();
+        assert!(!snapshot.settings.keyring.available);
+        assert!(snapshot.obs_offer.and_then(|o| o.problem).is_some_and(|p| p.contains("no keyring available")));
     }
 }
