@@ -430,7 +430,9 @@ impl<I: GuiIntegration> Controller<I> {
         if self.moments_log.len() > MOMENTS_KEPT {
             self.moments_log.pop_front();
         }
-        if let Some(action) = self.policy.plan(&noticed, &self.settings) {
+        if self.offer_answers(&noticed) {
+            // The first-run offer of OBS's settings is the answer (obs_offer.rs).
+        } else if let Some(action) = self.policy.plan(&noticed, &self.settings) {
             self.desktop.notify(action);
         }
         if let Moment::Ended { .. } = noticed.moment {

@@ -7,6 +7,7 @@
 
 use onair_headless::desktop::{NotificationAction, NotificationButton, NotificationPlan, Urgency};
 use onair_headless::settings::RunOverride;
+use onair_headless::state::{Moment, Noticed};
 use tokio::sync::oneshot;
 
 use super::{notice, Controller, Feedback};
@@ -49,6 +50,15 @@ impl<I: GuiIntegration> Controller<I> {
     fn push_obs_offer(&mut self) {
         let view = self.obs_offer_view();
         self.desktop.push(WindowPush::ObsOffer(view));
+    }
+
+    /// While the offer stands, OBS at the offered address asking for a password
+    /// is what the offer answers: the usual alarm ("copy it from Show Connect
+    /// Info") would send the user elsewhere at the same time. The tray's row and
+    /// the window's log still say it.
+    pub(super) fn offer_answers(&self, noticed: &Noticed) -> bool {
+        matches!(noticed.moment, Moment::AuthFailed { .. })
+            && self.obs_offer.as_ref().is_some_and(|o| self.target.as_ref() == Ok(&o.offer.target()))
     }
 
     /// The notification's button: a yes as the card's, with no one waiting for the answer.
@@ -457,5 +467,37 @@ mod tests {
         let snapshot = first.snapshot();
         assert!(!snapshot.settings.keyring.available);
         assert!(snapshot.obs_offer.and_then(|o| o.problem).is_some_and(|p| p.contains("no keyring available")));
+    }
+
+    #[tokio::test]
+    async fn while_the_offer_stands_obs_asking_for_its_password_raises_no_alarm() {
+        let auth_failed =
+            || Noticed { at_ms: 1, moment: Moment::AuthFailed { message: "OBS wants a password".into() } };
+        // OBS at the address OnAir uses anyway (localhost:4455, the default), with a password.
+        let mut first = machine("auth-quiet", "onair/settings.toml", Arc::new(MemoryStore::default()));
+        let ini = OBS_INI.replace("ServerPort=9", "ServerPort=4455");
+        std::fs::write(first.obs_dir.join("global.ini"), ini).unwrap();
+        first.start();
+        first.desktop.take();
+        first.controller.on_moment(auth_failed());
+        let calls = first.desktop.take();
+        assert!(shown(&calls).is_empty(), "the offer is the answer: {calls:#?}");
+        assert!(
+            calls.iter().any(|c| matches!(c, Call::Push(p) if matches!(&**p, WindowPush::Moment(_)))),
+            "the window's log still has it"
+        );
+
+        // Taken: a password failure is an alarm again.
+        first.controller.obs_offer = None;
+        first.controller.on_moment(Noticed { at_ms: 2, ..auth_failed() });
+        let calls = first.desktop.take();
+        assert_eq!(shown(&calls).iter().map(|p| p.kind).collect::<Vec<_>>(), ["auth-failed"]);
+
+        // An offer for another port says nothing about the OBS in use.
+        let mut other = machine("auth-other", "onair/settings.toml", Arc::new(MemoryStore::default()));
+        other.start();
+        other.desktop.take();
+        other.controller.on_moment(auth_failed());
+        assert_eq!(shown(&other.desktop.take()).iter().map(|p| p.kind).collect::<Vec<_>>(), ["auth-failed"]);
     }
 }
