@@ -12,6 +12,7 @@ fn main() {
             "save_connections",
             "show_connection",
             "test_connection",
+            "use_obs_settings",
         ]),
     );
     if let Err(error) = tauri_build::try_build(attributes) {

@@ -7,6 +7,7 @@
 
 import { $, setAttr } from "./dom.js";
 import { createConnections } from "./connections.js";
+import { createFirstRun } from "./first_run.js";
 import { errorText } from "./format.js";
 import { createSettings } from "./settings.js";
 import { createStatus } from "./status.js";
@@ -39,6 +40,7 @@ if (!tauri?.core?.invoke || !tauri?.event?.listen) {
 
 async function start(invoke, listen) {
   const settings = createSettings({ invoke, afterConnectionsSaved: () => resync() });
+  const firstRun = createFirstRun({ invoke, errorText });
   const status = createStatus({
     invoke,
     openSettings: (field) => showPage("settings", { focus: field }),
@@ -99,6 +101,7 @@ async function start(invoke, listen) {
   // a state or controls pushed meanwhile are newer than the snapshot's and win.
   let pushedState = false;
   let pushedControls = false;
+  let pushedOffer = false;
   const listeners = [
     listen("onair://state", (e) => {
       if (connections.isBusy()) {
@@ -127,6 +130,10 @@ async function start(invoke, listen) {
       if (moved && !connections.isBusy()) resync();
     }),
     listen("onair://settings", (e) => settings.apply(e.payload)),
+    listen("onair://obs-offer", (e) => {
+      pushedOffer = true;
+      firstRun.show(e.payload);
+    }),
     listen("onair://page", (e) => showPage(e.payload === "settings" ? "settings" : "status")),
   ];
   try {
@@ -136,7 +143,9 @@ async function start(invoke, listen) {
   }
 
   try {
-    draw(await invoke("get_snapshot"), { fresh: false, pushedState, pushedControls });
+    const snap = await invoke("get_snapshot");
+    draw(snap, { fresh: false, pushedState, pushedControls });
+    if (!pushedOffer) firstRun.show(snap?.obs_offer);
   } catch (e) {
     if (!status.hasState()) status.showProblem(`OnAir could not read its state: ${errorText(e)}`);
   }

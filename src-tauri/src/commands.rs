@@ -90,6 +90,12 @@ pub async fn clear_password(app: tauri::State<'_, AppState>) -> Result<SettingsV
     ask(&app, WindowRequest::ClearPassword).await?
 }
 
+/// Yes to the first-run offer of OBS's own settings; the answer says where OnAir connects now.
+#[tauri::command]
+pub async fn use_obs_settings(app: tauri::State<'_, AppState>) -> Result<String, ApiError> {
+    ask(&app, WindowRequest::UseObsSettings).await?
+}
+
 #[tauri::command]
 pub async fn test_connection(
     app: tauri::State<'_, AppState>,
@@ -181,7 +187,13 @@ mod ipc_tests {
         });
         mock_builder()
             .manage(AppState { session, window })
-            .invoke_handler(tauri::generate_handler![get_state, control, save_settings, test_connection])
+            .invoke_handler(tauri::generate_handler![
+                get_state,
+                control,
+                save_settings,
+                test_connection,
+                use_obs_settings
+            ])
             // The real context, so the real capabilities (ACL) apply.
             .build(tauri::generate_context!("../tauri.conf.json"))
             .expect("mock app")
@@ -275,6 +287,15 @@ mod ipc_tests {
         let bad = serde_json::json!({"host": "obsws://127.0.0.1/secret", "port": 1});
         let err = invoke(&app, "test_connection", bad).unwrap_err();
         assert_eq!((err["code"].as_str(), err["field"].as_str()), (Some("invalid-input"), Some("host")), "{err}");
+    }
+
+    #[test]
+    fn use_obs_settings_is_allowed_and_without_an_offer_says_so() {
+        let app = app();
+        let err = invoke(&app, "use_obs_settings", serde_json::json!({})).unwrap_err();
+        assert_eq!(err["code"], "no-offer", "{err}");
+        let err = invoke_from(&app, "intruder", "use_obs_settings", serde_json::json!({})).unwrap_err();
+        assert!(err.as_str().unwrap_or_default().contains("not allowed"), "{err}");
     }
 
     #[test]

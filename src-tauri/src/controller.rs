@@ -102,6 +102,8 @@ pub enum Feedback {
     /// The other OBS of an edited list, with their passwords, ready to start;
     /// and what the keyring could not do for them.
     OthersReady { generation: u64, starts: Vec<crate::other_obs::OtherStart>, problems: Vec<String> },
+    /// A yes to the first-run offer, carried out.
+    ObsSettingsUsed(Box<obs_offer::UsedObsSettings>),
 }
 
 /// A change waiting for the one before it.
@@ -159,6 +161,8 @@ pub struct StartupNotes {
     /// The keyring lookup at start, when it did not answer in time: its answer
     /// is used once it comes.
     pub pending_password: Option<PendingCall<Option<Password>>>,
+    /// OBS's own settings, found at a first start, to offer.
+    pub obs_offer: Option<crate::first_run::ObsOffer>,
 }
 
 /// The channels the controller listens on.
@@ -270,6 +274,8 @@ pub struct Controller<I: GuiIntegration> {
     others_generation: u64,
     /// Passwords typed with a list being saved, for its OBS once the file is written.
     typed_passwords: Vec<(Target, Password)>,
+    /// The first-run offer of OBS's own settings, while it stands.
+    obs_offer: Option<obs_offer::Offered>,
     /// Every (target, password) the session was given, in order, for the tests.
     #[cfg(test)]
     reconfigured: Arc<std::sync::Mutex<Vec<SessionSettings>>>,
@@ -316,6 +322,7 @@ impl<I: GuiIntegration> Controller<I> {
             other_events: Some(other_events),
             others_generation: 0,
             typed_passwords: Vec::new(),
+            obs_offer: None,
             #[cfg(test)]
             reconfigured: Default::default(),
         }
@@ -362,7 +369,7 @@ impl<I: GuiIntegration> Controller<I> {
     /// start on login, asks the keyring what the start did not learn, and draws
     /// the tray.
     pub fn start(&mut self, notes: StartupNotes) {
-        let StartupNotes { warnings, keyring_problem, keyring_warning, pending_password } = notes;
+        let StartupNotes { warnings, keyring_problem, keyring_warning, pending_password, obs_offer } = notes;
         for warning in &warnings {
             tracing::warn!("{warning}");
             self.show(notice("settings", "OnAir's settings file had a problem", warning, Urgency::Normal));
@@ -379,6 +386,7 @@ impl<I: GuiIntegration> Controller<I> {
             tracing::warn!("{warning}");
             self.show(notice("keyring", "The keyring did not answer", &warning, Urgency::Normal));
         }
+        self.offer_obs_settings(obs_offer);
         self.register_hotkeys();
         self.desktop.set_start_on_login(self.settings.start_on_login);
         self.start_lookups(pending_password);
@@ -599,7 +607,9 @@ impl<I: GuiIntegration> Controller<I> {
         if self.shown == 0 {
             self.desktop.push(WindowPush::Moment(logged));
         }
-        if let Some(action) = self.policy.plan(&noticed, &self.settings) {
+        if self.offer_answers(&noticed) {
+            // The first-run offer of OBS's settings is the answer (obs_offer.rs).
+        } else if let Some(action) = self.policy.plan(&noticed, &self.settings) {
             self.desktop.notify(action);
         }
         if let Moment::Ended { .. } = noticed.moment {
@@ -747,13 +757,20 @@ impl<I: GuiIntegration> Controller<I> {
                 return false;
             }
             DesktopInput::Menu(action) => action,
+            DesktopInput::NotificationButton(_, NotificationButton::UseObsSettings) => {
+                self.on_use_obs_settings_pressed();
+                return false;
+            }
             DesktopInput::NotificationButton(index @ 1.., button) => {
-                self.on_other_control(index, button.control());
+                if let Some(control) = button.control() {
+                    self.on_other_control(index, control);
+                }
                 return false;
             }
             // Sent as the tray's items are; a refusal comes back as a notice.
             DesktopInput::NotificationButton(_, button) => {
-                if let Press::Send(control) = self.press(button.control(), state.obs.as_ref(), &state) {
+                let pressed = button.control().map(|control| self.press(control, state.obs.as_ref(), &state));
+                if let Some(Press::Send(control)) = pressed {
                     self.send_control(control);
                 }
                 return false;
@@ -933,7 +950,8 @@ impl<I: GuiIntegration> Controller<I> {
             change @ (WindowRequest::SaveSettings(..)
             | WindowRequest::SetPassword(..)
             | WindowRequest::ClearPassword(_)
-            | WindowRequest::SaveConnections(..)) => {
+            | WindowRequest::SaveConnections(..)
+            | WindowRequest::UseObsSettings(_)) => {
                 self.waiting_changes.push_back(Queued::Window(change));
                 self.next_change();
             }
@@ -961,6 +979,7 @@ impl<I: GuiIntegration> Controller<I> {
             settings: self.settings_view(),
             connections: self.connection_views(&first),
             shown_connection: if shown.is_some() { self.shown } else { 0 },
+            obs_offer: self.obs_offer_view(),
         }
     }
 
@@ -1013,6 +1032,7 @@ impl<I: GuiIntegration> Controller<I> {
                 self.waiting_changes.push_back(Queued::FileChanged(loaded));
                 self.next_change();
             }
+            Feedback::ObsSettingsUsed(used) => self.finish_using_obs_settings(*used).await,
         }
     }
 
@@ -1076,6 +1096,10 @@ impl<I: GuiIntegration> Controller<I> {
                 }
                 WindowRequest::ClearPassword(reply) => (reply, self.plan_password(PasswordStep::Clear)),
                 WindowRequest::SaveConnections(input, reply) => (reply, self.plan_connections(input)),
+                WindowRequest::UseObsSettings(reply) => {
+                    self.start_using_obs_settings(reply);
+                    continue;
+                }
                 WindowRequest::Snapshot(_)
                 | WindowRequest::Control(..)
                 | WindowRequest::TestConnection { .. }
@@ -1449,5 +1473,6 @@ impl<I: GuiIntegration> Controller<I> {
     }
 }
 
+mod obs_offer;
 #[cfg(test)]
 mod tests;

@@ -91,6 +91,7 @@ impl<R: Runtime> GuiIntegration for TauriIntegration<R> {
             WindowPush::Settings(settings) => self.app.emit(event, settings),
             WindowPush::Controls(controls) => self.app.emit(event, controls),
             WindowPush::Connections(connections) => self.app.emit(event, connections),
+            WindowPush::ObsOffer(offer) => self.app.emit(event, offer),
         };
         if let Err(e) = sent {
             tracing::debug!(event, error = %e, "cannot push to the window");

@@ -21,6 +21,8 @@ pub fn start(cli: Cli) -> ExitCode {
     // `onair` commands use too.
     let flags = cli.given_flags();
     let path = flags.settings_path();
+    // Before the file is read: only a first start, with no file yet, offers OBS's settings.
+    let obs_offer = crate::first_run::offer_at_start(path.as_deref(), cli.demo, &flags.run_override());
     let (settings, mut warnings, settings_file) = match &path {
         Some(path) => {
             let loaded = SettingsFile::load(path);
@@ -93,7 +95,8 @@ pub fn start(cli: Cli) -> ExitCode {
     // The other OBS of the settings, each with its stored password; with a
     // connection given for this run (flags, the demo) only that one is watched.
     let others = if this_run.is_empty() && !cli.demo { other_starts(&settings, &keyring) } else { Vec::new() };
-    let notes = StartupNotes { warnings, keyring_problem: store.degraded(), keyring_warning, pending_password };
+    let notes =
+        StartupNotes { warnings, keyring_problem: store.degraded(), keyring_warning, pending_password, obs_offer };
     // The demo's simulated streams are not the streamer's: its history stays in memory.
     let history = if cli.demo { None } else { onair_headless::history::default_path() };
     let parts =

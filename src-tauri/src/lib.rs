@@ -16,6 +16,7 @@
 //! - `controller.rs`: the loop (and its tests with a fake desktop);
 //!   `other_obs.rs`: the OBS watched besides the first (`[[connections]]`).
 //! - `changes.rs`: settings and password changes, "Test connection".
+//! - `first_run.rs`: the first start's offer of OBS's own settings.
 //! - `integration.rs`: the desktop's effects as one trait, and Tauri's implementation.
 //! - `window.rs`: the window's vocabulary; `commands.rs`: its IPC commands.
 //! - Adapters, named after the headless policy they carry out: `tray.rs`
@@ -29,6 +30,7 @@ mod autostart;
 mod changes;
 mod commands;
 mod controller;
+mod first_run;
 mod hotkeys;
 mod integration;
 mod launch;
@@ -120,7 +122,8 @@ pub fn run<R: Runtime>(builder: tauri::Builder<R>, options: AppOptions) -> tauri
             commands::clear_password,
             commands::save_connections,
             commands::show_connection,
-            commands::test_connection
+            commands::test_connection,
+            commands::use_obs_settings
         ])
         .setup(move |app| {
             let Some((options, desktop_rx, window_rx, window_tx, desktop_tx)) = start.take() else {

@@ -12,6 +12,8 @@ use onair_headless::text::{moment_text, moment_tone, Tone};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+use crate::first_run::ObsOfferView;
+
 /// Every error the window can get: a stable code, a sentence for people, and
 /// the form field it is about, if any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -270,6 +272,8 @@ pub struct Snapshot {
     /// `bitrate_history` above are the one at `shown_connection`.
     pub connections: Vec<ConnectionView>,
     pub shown_connection: usize,
+    /// The first-run offer of OBS's own settings, while it stands.
+    pub obs_offer: Option<ObsOfferView>,
 }
 
 /// An ended stream as the window's "Recent streams" shows it: the history
@@ -328,6 +332,8 @@ pub enum WindowRequest {
     SaveConnections(ConnectionsInput, Reply<SettingsView>),
     /// The window shows this connection (its index) from now on.
     ShowConnection(usize, Reply<Snapshot>),
+    /// Yes to the first-run offer: the answer says where OnAir connects now.
+    UseObsSettings(Reply<String>),
     TestConnection {
         host: String,
         port: i64,
@@ -344,6 +350,8 @@ pub enum WindowPush {
     Settings(SettingsView),
     Controls(Controls),
     Connections(Vec<ConnectionView>),
+    /// The first-run offer, or `None` once it is taken.
+    ObsOffer(Option<ObsOfferView>),
 }
 
 impl WindowPush {
@@ -355,6 +363,7 @@ impl WindowPush {
             WindowPush::Settings(_) => "onair://settings",
             WindowPush::Controls(_) => "onair://controls",
             WindowPush::Connections(_) => "onair://connections",
+            WindowPush::ObsOffer(_) => "onair://obs-offer",
         }
     }
 }

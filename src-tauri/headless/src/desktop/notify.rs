@@ -61,11 +61,14 @@ pub struct NotificationPlan {
     pub connection: usize,
 }
 
-/// A button on a notification: what pressing it asks of OBS.
+/// A button on a notification: what pressing it asks of OBS, or of OnAir.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotificationButton {
     /// Unmutes this mic (by its name in OBS): the mute alerts' answer.
     Unmute(String),
+    /// Takes OBS's own WebSocket settings, found on this machine at the first
+    /// start, into OnAir's: the first-run offer's answer.
+    UseObsSettings,
 }
 
 impl NotificationButton {
@@ -73,6 +76,7 @@ impl NotificationButton {
     pub fn key(&self) -> &'static str {
         match self {
             NotificationButton::Unmute(_) => "unmute",
+            NotificationButton::UseObsSettings => "use-obs-settings",
         }
     }
 
@@ -80,14 +84,17 @@ impl NotificationButton {
     pub fn label(&self) -> &'static str {
         match self {
             NotificationButton::Unmute(_) => "Unmute",
+            NotificationButton::UseObsSettings => "Use OBS's settings",
         }
     }
 
     /// What a press sends OBS: an explicit unmute, never a toggle, so a mic
-    /// unmuted meanwhile in OBS stays unmuted.
-    pub fn control(&self) -> Control {
+    /// unmuted meanwhile in OBS stays unmuted. `None` for a button OnAir
+    /// answers itself.
+    pub fn control(&self) -> Option<Control> {
         match self {
-            NotificationButton::Unmute(input) => Control::Mute { input: input.clone(), muted: Some(false) },
+            NotificationButton::Unmute(input) => Some(Control::Mute { input: input.clone(), muted: Some(false) }),
+            NotificationButton::UseObsSettings => None,
         }
     }
 }
@@ -423,7 +430,9 @@ mod tests {
         let unmute = NotificationButton::Unmute("Mic/Aux".into());
         assert_eq!((muted.slot, muted.button.as_ref()), ("muted-while-live", Some(&unmute)));
         assert_eq!((unmute.key(), unmute.label()), ("unmute", "Unmute"));
-        assert_eq!(unmute.control(), Control::Mute { input: "Mic/Aux".into(), muted: Some(false) });
+        assert_eq!(unmute.control(), Some(Control::Mute { input: "Mic/Aux".into(), muted: Some(false) }));
+        let setup = NotificationButton::UseObsSettings;
+        assert_eq!((setup.key(), setup.label(), setup.control()), ("use-obs-settings", "Use OBS's settings", None));
         let talking = shown(policy.plan(&at(4_000, alert(AlertKind::TalkingWhileMuted, Some("Podcast"))), &settings));
         assert_eq!(talking.button, Some(NotificationButton::Unmute("Podcast".into())));
 
