@@ -11,8 +11,14 @@
 //! - OnAir with its window open (5 s after "Open OnAir"), then 5 s after the window
 //!   closed, and that the window opens again afterwards.
 //!
+//! Each round also times both apps' launch to their menu on the bus (a fresh
+//! desktop each; OnAir with no OBS at its port, as `--bench tray_app` does), the
+//! start-up figure the release profiles are compared on.
+//!
 //! Run: `cargo bench -p onair-system-tests --bench footprint` (ONAIR_FOOTPRINT_ROUNDS,
-//! default 5).
+//! default 5). `ONAIR_BENCH_BIN=PATH/onair` measures another build (its
+//! `onair-tray` beside it) instead of building this workspace's, as
+//! scripts/compare-profiles does for each release profile it compares.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -44,20 +50,25 @@ fn yardstick_bin() -> PathBuf {
     target.join("release").join("traytest")
 }
 
-async fn measure_yardstick(bin: &Path) -> Footprint {
+/// The yardstick idle in the tray, and its launch to its menu on the bus.
+async fn measure_yardstick(bin: &Path) -> (Footprint, Duration) {
     let mut desktop = Desktop::start(DesktopOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
     let mut command = desktop.std_command(bin);
     command.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+    let started = std::time::Instant::now();
     let pid = desktop.spawn_tracked(&mut command).expect("start the yardstick");
     desktop.find_menu(pid, Duration::from_secs(30)).await.unwrap_or_else(|e| panic!("yardstick menu: {e}"));
+    let launch = started.elapsed();
     tokio::time::sleep(SETTLE).await;
     let measured = footprint(pid);
     desktop.kill_tracked(pid);
-    measured
+    (measured, launch)
 }
 
 /// OnAir's figures for one round: tray-only, window open, window closed.
 struct OnAirRound {
+    /// Launch to the tray menu on the bus, no OBS.
+    launch: Duration,
     tray: Footprint,
     open: Footprint,
     closed: Footprint,
@@ -65,7 +76,18 @@ struct OnAirRound {
     closed_by_process: Vec<(String, f64, f64)>,
 }
 
+/// OnAir's launch to its menu on the bus with no OBS (a refused port, as the
+/// tray_app bench times it): the start-up alone, in a desktop of its own.
+async fn measure_onair_launch(bin: &Path) -> Duration {
+    let mut desktop = Desktop::start(DesktopOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
+    let app = TrayApp::start_binary(&mut desktop, bin, 9, &[]).await;
+    let launch = app.started.elapsed();
+    desktop.kill_tracked(app.pid);
+    launch
+}
+
 async fn measure_onair(bin: &Path) -> OnAirRound {
+    let launch = measure_onair_launch(bin).await;
     let mut desktop = Desktop::start(DesktopOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
     let mut fake = FakeObs::start().await;
     let port = fake.port();
@@ -114,7 +136,7 @@ async fn measure_onair(bin: &Path) -> OnAirRound {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     desktop.kill_tracked(app.pid);
-    OnAirRound { tray, open, closed, closed_by_process }
+    OnAirRound { launch, tray, open, closed, closed_by_process }
 }
 
 async fn wait_windows(desktop: &Desktop, n: usize) {
@@ -136,12 +158,16 @@ fn mb(values: &[Footprint], pick: impl Fn(&Footprint) -> f64) -> f64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let rounds: usize = std::env::var("ONAIR_FOOTPRINT_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
-    let onair = onair_system_tests::support::onair_release_bin();
+    let onair: PathBuf = std::env::var_os("ONAIR_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(onair_system_tests::support::onair_release_bin);
+    println!("binary: {}", onair.display());
     let yardstick = yardstick_bin();
     let (mut bare, mut tray, mut open, mut closed) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut bare_launch, mut onair_launch) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         // Alternate which goes first, so a drift during the run weighs on both alike.
-        let (b, o) = if round % 2 == 0 {
+        let ((b, b_launch), o) = if round % 2 == 0 {
             let b = measure_yardstick(&yardstick).await;
             (b, measure_onair(&onair).await)
         } else {
@@ -150,7 +176,8 @@ async fn main() {
         };
         println!(
             "round {}: yardstick PSS {:.1} MB (RSS {:.1}, {} procs); OnAir tray PSS {:.1} MB (RSS {:.1}, {} procs, anon {:.1}), \
-             window open {:.1} MB ({} procs), closed {:.1} MB (name, anon MB, file MB: {:.1?})",
+             window open {:.1} MB ({} procs), closed {:.1} MB (name, anon MB, file MB: {:.1?}); \
+             launch to menu: yardstick {:.0} ms, OnAir {:.0} ms",
             round + 1,
             b.pss_mb(),
             b.rss_mb(),
@@ -162,9 +189,13 @@ async fn main() {
             o.open.pss_mb(),
             o.open.processes,
             o.closed.pss_mb(),
-            o.closed_by_process
+            o.closed_by_process,
+            b_launch.as_secs_f64() * 1e3,
+            o.launch.as_secs_f64() * 1e3
         );
         bare.push(b);
+        bare_launch.push(b_launch.as_secs_f64() * 1e3);
+        onair_launch.push(o.launch.as_secs_f64() * 1e3);
         tray.push(o.tray);
         open.push(o.open);
         closed.push(o.closed);
@@ -183,5 +214,10 @@ async fn main() {
         "  OnAir 5 s after it closed     {closed_pss:.1} MB (RSS {:.1}): {:+.1} MB over tray-only (target <= +10)",
         mb(&closed, Footprint::rss_mb),
         closed_pss - tray_pss
+    );
+    println!(
+        "launch to the menu on the bus (medians): yardstick {:.0} ms, OnAir {:.0} ms",
+        median(&mut bare_launch),
+        median(&mut onair_launch)
     );
 }
