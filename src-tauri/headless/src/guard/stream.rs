@@ -27,8 +27,12 @@ pub const FRAMES_CLEAR_SHARE: f64 = 0.5;
 /// so one trickle of bytes in a dead connection is not "over".
 pub const STALL_CLEAR_MS: u64 = 2_000;
 
-/// low-bitrate clears when the window is back above this many times its threshold.
+/// low-bitrate clears when the window is back above this many times its threshold...
 pub const BITRATE_CLEAR_FACTOR: f64 = 1.2;
+
+/// ...on every sample for this long: one poll whose bytes came in a burst (a
+/// sender catching up) reads high, and must not end the episode by itself.
+pub const BITRATE_CLEAR_MS: u64 = 3_000;
 
 /// stalled: live, not reconnecting, and `outputBytes` not growing for the hold
 /// time, counted from the last poll that saw them grow. Clears when they have
@@ -287,8 +291,8 @@ impl BitrateHistogram {
 /// low-bitrate: the mean of the last window's bitrate samples under the
 /// threshold share of this stream's own median, for the hold time; never
 /// before the stream has been sampled for the grace time (its ramp-up, and a
-/// median worth the name). Clears when the window is back above
-/// [`BITRATE_CLEAR_FACTOR`] times the threshold. Samples while reconnecting
+/// median worth the name). Clears when the window has been back above
+/// [`BITRATE_CLEAR_FACTOR`] times the threshold for [`BITRATE_CLEAR_MS`]. Samples while reconnecting
 /// are not taken (the reconnect is its own moment). Every sample counts
 /// towards the median, so a stream that stays low for as long as it ran
 /// before has a new normal, and the alert clears.
@@ -336,7 +340,7 @@ impl LowBitrate {
         } else {
             Reading::Between
         };
-        let edge = self.episode.observe(now_ms, reading, ms(settings.low_bitrate_s), 0);
+        let edge = self.episode.observe(now_ms, reading, ms(settings.low_bitrate_s), BITRATE_CLEAR_MS);
         transition(edge, || AlertDetail {
             kbps: Some(mean.round()),
             median_kbps: Some(median.round()),
@@ -701,6 +705,22 @@ mod tests {
         let mut out = feed(&mut d, &s, 3600, 3640, |_| 1000.0);
         out.extend(feed(&mut d, &s, 3640, 4200, |t| if t % 4 == 0 { 2500.0 } else { 3500.0 }));
         assert_eq!(out.len(), 1, "{out:?}");
+    }
+
+    #[test]
+    fn low_bitrate_is_not_ended_by_one_poll_that_reads_high() {
+        let s = AlertSettings { low_bitrate_window_s: 1.0, ..AlertSettings::default() };
+        let mut d = LowBitrate::default();
+        feed(&mut d, &s, 0, 300, |_| 6000.0);
+        let opened = feed(&mut d, &s, 300, 340, |_| 1000.0);
+        assert!(matches!(opened[..], [(_, Transition::Started { .. })]), "{opened:?}");
+        // The bytes of a stalled sender arrive at once: one poll reads 9 Mb/s.
+        let out = feed(&mut d, &s, 340, 360, |t| if t == 344 { 9000.0 } else { 1000.0 });
+        assert!(out.is_empty(), "one high poll is not a recovery: {out:?}");
+        // Back for good: cleared once it has been for BITRATE_CLEAR_MS.
+        let out = feed(&mut d, &s, 360, 380, |_| 6000.0);
+        let [(t, Transition::Cleared { .. })] = out[..] else { panic!("{out:?}") };
+        assert_eq!(t, 360 + BITRATE_CLEAR_MS / 1000 + 1, "the first poll {BITRATE_CLEAR_MS} ms after");
     }
 
     #[test]
