@@ -63,7 +63,8 @@ impl<R: Runtime> TauriIntegration<R> {
         });
         TauriIntegration {
             tray: TauriTray::new(app.clone()),
-            notifier: DesktopNotifier::start("OnAir", "onair", pressed),
+            // The packages install the desktop file under the app's identifier.
+            notifier: DesktopNotifier::start("OnAir", app.config().identifier.clone(), pressed),
             app,
             input: own_input,
         }

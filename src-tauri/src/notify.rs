@@ -49,7 +49,7 @@ pub struct DesktopNotifier {
 }
 
 impl DesktopNotifier {
-    pub fn start(app_name: &'static str, desktop_entry: &'static str, pressed: ButtonPressed) -> DesktopNotifier {
+    pub fn start(app_name: &'static str, desktop_entry: String, pressed: ButtonPressed) -> DesktopNotifier {
         let (actions, inbox) = mpsc::unbounded_channel::<NotificationAction>();
         let spawned = std::thread::Builder::new().name("notifications".into()).spawn(move || {
             // Its own runtime: the connection's socket is driven here, never
@@ -148,7 +148,8 @@ enum Wake {
 
 struct Notifier {
     app_name: &'static str,
-    desktop_entry: &'static str,
+    /// The installed desktop file's id (the app's identifier), for the `desktop-entry` hint.
+    desktop_entry: String,
     pressed: ButtonPressed,
     bus: Option<Bus>,
     /// "cannot reach the session bus" was logged, and not since answered.
@@ -164,7 +165,7 @@ struct Notifier {
 }
 
 impl Notifier {
-    fn new(app_name: &'static str, desktop_entry: &'static str, pressed: ButtonPressed) -> Notifier {
+    fn new(app_name: &'static str, desktop_entry: String, pressed: ButtonPressed) -> Notifier {
         Notifier {
             app_name,
             desktop_entry,
@@ -291,7 +292,7 @@ impl Notifier {
         };
         let hints: HashMap<&str, Variant<'_>> = HashMap::from([
             ("category", Variant::from(plan.category())),
-            ("desktop-entry", Variant::from(self.desktop_entry.to_string())),
+            ("desktop-entry", Variant::from(self.desktop_entry.as_str())),
             ("urgency", Variant::from(urgency)),
         ]);
         let Some(bus) = self.bus.as_ref() else { return };

@@ -49,7 +49,7 @@ async fn notifications_for_live_outage_end_and_obs_restart_exactly_once_each() {
     world.request("StartStream", serde_json::Value::Null).await.unwrap();
     let live = desktop.notifications().wait_for(|n| n.category() == Some("x-onair.live"), T).await.unwrap();
     assert_eq!(live.app_name, "OnAir");
-    assert_eq!(live.hint("desktop-entry"), Some("onair"));
+    assert_eq!(live.hint("desktop-entry"), Some("app.onair.tray"), "the installed desktop file's id");
     assert_eq!(live.summary, "You're live");
 
     world.kill_rtmp();
