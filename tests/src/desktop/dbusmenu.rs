@@ -50,12 +50,22 @@ impl Desktop {
             return Ok(Err(format!("no bus connection of pid {pid} (or its children)")));
         }
         for name in &of_pid {
-            let Ok(tree) = self.busctl_text(&["tree", "--list", name]).await else {
+            // A connection that never reads its messages (the keyring's libdbus
+            // one, between calls) would hold each probe for the whole call timeout.
+            let Ok(tree) = self.busctl_text(&["--timeout=1", "tree", "--list", name]).await else {
                 continue;
             };
             for path in tree.lines().map(str::trim).filter(|p| p.ends_with("/Menu")) {
                 let Ok(xml) = self
-                    .busctl_json(&["call", "--", name, path, "org.freedesktop.DBus.Introspectable", "Introspect"])
+                    .busctl_json(&[
+                        "--timeout=1",
+                        "call",
+                        "--",
+                        name,
+                        path,
+                        "org.freedesktop.DBus.Introspectable",
+                        "Introspect",
+                    ])
                     .await
                 else {
                     continue;
